@@ -1,0 +1,39 @@
+-- The seed's api_product_grid: products with stock status, last-hour hits and the trending marker.
+-- status_rank: 0 in stock, 1 low stock, 2 out of stock. The first three rows of the TRENDING order
+-- (status, hits desc, id) that are not out of stock are trending, whatever order was asked for.
+WITH
+    filtered AS (
+        SELECT * FROM ({{latest_products}})
+        WHERE {category:String} = 'all' OR category = {category:String}
+    ),
+    stock_by_product AS (
+        SELECT product, sum(available_stock) AS available
+        FROM {{db}}.mv_latest_availability
+        WHERE product IN (SELECT id FROM filtered)
+        GROUP BY product
+    ),
+    hits_by_product AS (
+        SELECT product, count() AS sales
+        FROM {{db}}.ecomm_events
+        WHERE event = 'sale' AND timestamp >= now() - INTERVAL 1 HOUR AND product IN (SELECT id FROM filtered)
+        GROUP BY product
+    ),
+    graded AS (
+        SELECT
+            f.id AS id, f.category AS category, f.name AS name, f.photo AS photo, f.price AS price,
+            toInt64(s.available) AS stock,
+            toInt64(h.sales) AS hits,
+            multiIf(stock > {lowStock:Int64}, 0, stock > 0, 1, 2) AS status_rank
+        FROM filtered AS f
+        LEFT JOIN stock_by_product AS s ON s.product = f.id
+        LEFT JOIN hits_by_product AS h ON h.product = f.id
+    ),
+    ranked AS (
+        SELECT *, row_number() OVER (ORDER BY status_rank, hits DESC, id) AS trend_position
+        FROM graded
+    )
+SELECT id, category, name, photo, price, stock, status_rank, hits,
+       trend_position <= 3 AND status_rank < 2 AS trending
+FROM ranked
+WHERE {showOutOfStock:Bool} OR status_rank < 2
+ORDER BY if({trendingOrder:Bool}, trend_position, 0), price DESC, id

@@ -1,0 +1,5 @@
+-- The live-stock change log after a watermark, oldest first.
+SELECT toString(change_id) AS id, product, delta, toUnixTimestamp64Micro(inserted_at) AS at_us
+FROM {{db}}.stock_changes
+WHERE inserted_at > {since:DateTime64(6, 'UTC')}
+ORDER BY inserted_at, id

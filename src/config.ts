@@ -1,0 +1,107 @@
+import { z } from 'zod'
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore)')
+
+const flag = z
+  .enum(['0', '1', 'true', 'false', ''])
+  .default('0')
+  .transform((v) => v === '1' || v === 'true')
+
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v)
+
+const EnvSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  NODE_ENV: z.string().default('production'),
+  SIGHTLINE_DATA_DIR: z.string().default('./data'),
+  CLICKHOUSE_URL: z.preprocess(emptyAsUndefined, z.string().url().optional()),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: identifier.default('sightline'),
+  CLICKHOUSE_CLUSTER: z.preprocess(emptyAsUndefined, identifier.optional()),
+  SIGHTLINE_ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+  SIGHTLINE_DEMO: flag,
+  SIGHTLINE_LOW_STOCK_THRESHOLD: z.coerce.number().int().min(0).default(100),
+  SIGHTLINE_POLL_MS: z.coerce.number().int().min(10).default(500),
+  SIGHTLINE_MAX_BATCH: z.coerce.number().int().min(1).default(10_000),
+  SIGHTLINE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  SIGHTLINE_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+})
+
+/** The whole runtime configuration, read once from the environment and passed down explicitly. */
+export interface Config {
+  /** Interface to listen on. @default "127.0.0.1" */
+  readonly host: string
+  /** Port to listen on; 0 picks a free one. @default 4000 */
+  readonly port: number
+  /** Development mode turns on introspection for everyone and unmasked logs. @default false */
+  readonly development: boolean
+  readonly store: StoreConfig
+  /** Bootstrap admin bearer token (never stored). */
+  readonly adminToken: string | undefined
+  /** Load the demo dataset and create the demo tokens at start-up. @default false */
+  readonly demo: boolean
+  /** Stock above this is IN_STOCK, at or below (and above 0) is LOW_STOCK. @default 100 */
+  readonly lowStockThreshold: number
+  /** How often the live-stock poller reads the store's change log, in ms. @default 500 */
+  readonly pollMs: number
+  /** Most rows one ingest mutation may carry. @default 10000 */
+  readonly maxBatch: number
+  /** Largest accepted HTTP request body, in bytes. @default 16 MiB */
+  readonly maxBodyBytes: number
+  /** How long a resolved token stays cached in the process, in ms. @default 5000 */
+  readonly tokenCacheMs: number
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+export interface StoreConfig {
+  /** Remote ClickHouse HTTP(S) URL; absent means embedded chDB. */
+  readonly url: string | undefined
+  readonly user: string
+  readonly password: string
+  /** Database holding every Sightline table. @default "sightline" */
+  readonly database: string
+  /** Cluster name: DDL runs ON CLUSTER with Replicated engines. */
+  readonly cluster: string | undefined
+  /** chDB data directory (embedded store only). @default "./data" */
+  readonly dataDir: string
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parses the environment into a frozen Config; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
+  }
+  const e = parsed.data
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    development: e.NODE_ENV === 'development',
+    store: Object.freeze({
+      url: e.CLICKHOUSE_URL,
+      user: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+      cluster: e.CLICKHOUSE_CLUSTER,
+      dataDir: e.SIGHTLINE_DATA_DIR,
+    }),
+    adminToken: e.SIGHTLINE_ADMIN_TOKEN,
+    demo: e.SIGHTLINE_DEMO,
+    lowStockThreshold: e.SIGHTLINE_LOW_STOCK_THRESHOLD,
+    pollMs: e.SIGHTLINE_POLL_MS,
+    maxBatch: e.SIGHTLINE_MAX_BATCH,
+    maxBodyBytes: e.SIGHTLINE_MAX_BODY_BYTES,
+    tokenCacheMs: e.SIGHTLINE_TOKEN_CACHE_MS,
+    logLevel: e.SIGHTLINE_LOG_LEVEL,
+    ...overrides,
+  })
+}

@@ -1,0 +1,118 @@
+import type { App, DimensionField, Granularity } from './types.js'
+import { APP_ACTIONS } from './validate.js'
+
+/** Filter keys: every dimension plus the asset. */
+export type FilterField = DimensionField | 'assetId'
+export type AnalyticsFilter = Partial<Record<FilterField, string>>
+
+export interface AnalyticsQuery {
+  readonly app: App
+  readonly workspaceId: string
+  readonly from: Date
+  readonly to: Date
+  readonly filter: AnalyticsFilter
+}
+
+export interface BreakdownQuery extends AnalyticsQuery {
+  readonly by: DimensionField
+  readonly limit: number
+}
+
+export interface TimeseriesQuery extends AnalyticsQuery {
+  readonly granularity: Granularity
+  readonly timezone: string
+}
+
+/** Exact counts for an app: `actions` maps each of the app's actions to its distinct sessions. */
+export interface AppMetricsRow {
+  readonly events: number
+  readonly sessions: number
+  readonly visitors: number
+  readonly actions: Readonly<Record<string, number>>
+  readonly revenue: number
+}
+
+/**
+ * The closed map from a dimension to its SQL expression: the only text of a request that reaches SQL.
+ * REFERER groups (and filters) by registrable domain, so l.instagram.com and www.instagram.com meet.
+ */
+export const DIMENSION_SQL: Readonly<Record<FilterField, string>> = {
+  assetId: 'asset_id',
+  browser: 'browser',
+  os: 'os',
+  device: 'device',
+  country: 'country',
+  region: 'region',
+  city: 'city',
+  referer: 'cutToFirstSignificantSubdomain(referer)',
+  platform: 'platform',
+  emailBroadcastId: 'email_broadcast_id',
+  emailTemplateId: 'email_template_id',
+  flowActionId: 'flow_action_id',
+  landingPageId: 'landing_page_id',
+  metaAdId: 'meta_ad_id',
+  metaAdSetId: 'meta_ad_set_id',
+  metaCampaignId: 'meta_campaign_id',
+  metaPlacementId: 'meta_placement_id',
+}
+
+/** Bucket expressions over `timestamp` in the `{tz:String}` parameter's zone. */
+export const BUCKET_SQL: Readonly<Record<Granularity, (column: string) => string>> = {
+  MINUTE: (c) => `toStartOfMinute(toDateTime(${c}, {tz:String}))`,
+  HOUR: (c) => `toStartOfHour(toDateTime(${c}, {tz:String}))`,
+  DAY: (c) => `toStartOfDay(toDateTime(${c}, {tz:String}))`,
+  WEEK: (c) => `toDateTime(toMonday(toDateTime(${c}, {tz:String})), {tz:String})`,
+  MONTH: (c) => `toDateTime(toStartOfMonth(toDateTime(${c}, {tz:String})), {tz:String})`,
+}
+
+export const APP_TABLE: Readonly<Record<App, string>> = {
+  cart: 'cart_events_mv',
+  fm: 'fm_events_mv',
+  link: 'link_events_mv',
+  page: 'page_events_mv',
+}
+
+/** The SELECT list of an app's metrics; action names come from the closed APP_ACTIONS map. */
+export function metricsSql(app: App): string {
+  const actions = APP_ACTIONS[app].map((a, i) => `toInt64(uniqExactIf(session_id, action = '${a}')) AS action_${i}`)
+  const revenue = app === 'cart' ? `sumIf(revenue, action = 'purchase')` : '0'
+  return [
+    'toInt64(count()) AS events',
+    'toInt64(uniqExact(session_id)) AS sessions',
+    'toInt64(uniqExact(visitor_id)) AS visitors',
+    ...actions,
+    `toFloat64(${revenue}) AS revenue`,
+  ].join(',\n    ')
+}
+
+/** `AND col = {f_col:String}` for each given filter, bound; the parameters go in `params`. */
+export function filterSql(filter: AnalyticsFilter, params: Record<string, unknown>): string {
+  let sql = ''
+  for (const [field, value] of Object.entries(filter)) {
+    if (value === undefined || value === null) continue
+    const expr = DIMENSION_SQL[field as FilterField]
+    if (!expr) continue
+    sql += `\n  AND ${expr} = {f_${field}:String}`
+    params[`f_${field}`] = value
+  }
+  return sql
+}
+
+export type MetricsRecord = { events: number; sessions: number; visitors: number; revenue: number } & Record<
+  `action_${number}`,
+  number
+>
+
+export function toMetrics(app: App, r: MetricsRecord): AppMetricsRow {
+  return {
+    events: Number(r.events),
+    sessions: Number(r.sessions),
+    visitors: Number(r.visitors),
+    actions: Object.fromEntries(APP_ACTIONS[app].map((a, i) => [a, Number(r[`action_${i}`] ?? 0)])),
+    revenue: Number(r.revenue),
+  }
+}
+
+export function emptyMetrics(app: App): AppMetricsRow {
+  return { events: 0, sessions: 0, visitors: 0, actions: Object.fromEntries(APP_ACTIONS[app].map((a) => [a, 0])), revenue: 0 }
+}

@@ -1,0 +1,25 @@
+import { mkdirSync } from 'node:fs'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import type { StoreConfig } from '../config.js'
+
+/**
+ * The one place that chooses the backend: embedded chDB in `dataDir`, or a ClickHouse server at `url`.
+ * Everything above sees only `@clickhouse/client`.
+ */
+export function createConnection(config: StoreConfig): ClickHouseClient {
+  if (config.url) {
+    return createClient({
+      url: config.url,
+      username: config.user,
+      password: config.password,
+      request_timeout: 60_000,
+    })
+  }
+  mkdirSync(config.dataDir, { recursive: true })
+  // chdb types its Connection against @clickhouse/client-common, a twin of the client's own types.
+  const connection = createChdbConnection({ path: config.dataDir }) as unknown as NonNullable<
+    Parameters<typeof createClient>[0]
+  >['connection']
+  return createClient({ connection })
+}

@@ -1,0 +1,76 @@
+import type {
+  AppEventRow,
+  EcommEventRow,
+  GridItem,
+  GridQuery,
+  IngestOptions,
+  IngestResult,
+  IngestTable,
+  Product,
+  ProductRow,
+  QuarantinedRow,
+  StockChange,
+  StockLevel,
+  TokenRecord,
+  TrendPoint,
+  TrendQuery,
+  UiFilterOption,
+  WarehouseStockRow,
+} from './types.js'
+import type { AnalyticsQuery, AppMetricsRow, BreakdownQuery, TimeseriesQuery } from './analytics.js'
+
+/**
+ * Everything Sightline asks of ClickHouse, in domain terms. One instance per process; it never
+ * reveals whether it runs on embedded chDB or a server. Methods throw StoreUnavailableError when
+ * the store fails and StoreInputError for requests it cannot serve.
+ */
+export interface Store {
+  /** Applies pending migrations; safe to call on every start. */
+  migrate(): Promise<{ applied: string[] }>
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>
+  /** True once the store answers and every migration is applied. */
+  isReady(): Promise<boolean>
+  close(): Promise<void>
+
+  // ---- tokens
+  insertToken(token: TokenRecord): Promise<void>
+  /** The live (not revoked) token with this hash, if any; expiry is the caller's to check. */
+  findTokenByHash(hash: string): Promise<TokenRecord | null>
+  /** Revokes by name; false when no live token has it. */
+  revokeToken(name: string): Promise<boolean>
+  tokenNameExists(name: string): Promise<boolean>
+
+  // ---- ecommerce reads
+  products(category: string | undefined, limit: number, offset: number): Promise<Product[]>
+  /** One entry per id, in order; null where the product does not exist. */
+  productsByIds(ids: readonly string[]): Promise<Array<Product | null>>
+  /** One entry per id, in order; products never stocked have 0. */
+  stock(ids: readonly string[]): Promise<StockLevel[]>
+  /** Sale events in the last hour, one count per id, in order. */
+  recentSales(ids: readonly string[]): Promise<number[]>
+  productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]>
+  productFilterOptions(category: string): Promise<UiFilterOption[]>
+  ecommTrend(query: TrendQuery): Promise<TrendPoint[]>
+
+  // ---- app analytics
+  analyticsTotals(query: AnalyticsQuery): Promise<AppMetricsRow>
+  analyticsBreakdown(query: BreakdownQuery): Promise<Array<{ value: string; metrics: AppMetricsRow }>>
+  analyticsTimeseries(query: TimeseriesQuery): Promise<Array<{ start: Date; metrics: AppMetricsRow }>>
+
+  // ---- ingest: validates each row, quarantines the bad ones, stores the good ones durably
+  ingestEcommEvents(rows: readonly EcommEventRow[], options?: IngestOptions): Promise<IngestOutcome>
+  ingestWarehouseStock(rows: readonly WarehouseStockRow[], options?: IngestOptions): Promise<IngestOutcome>
+  upsertProducts(rows: readonly ProductRow[], options?: IngestOptions): Promise<IngestOutcome>
+  ingestAppEvents(rows: readonly AppEventRow[], options?: IngestOptions): Promise<IngestOutcome>
+  quarantine(table: IngestTable, limit: number): Promise<QuarantinedRow[]>
+
+  // ---- live stock
+  /** Stock changes logged after `since` (exclusive of ids in `seen`), oldest first. */
+  stockChangesSince(since: Date): Promise<Array<StockChange & { id: string; at: Date }>>
+}
+
+/** An ingest result plus the stock changes it caused, for the live feed. */
+export interface IngestOutcome extends IngestResult {
+  readonly stockChanges: readonly StockChange[]
+}

@@ -1,0 +1,160 @@
+/** Domain types of the store. No GraphQL here: resolvers map these to schema types. */
+
+export type StockStatus = 'IN_STOCK' | 'LOW_STOCK' | 'OUT_OF_STOCK'
+export type GridRanking = 'TRENDING' | 'PRICE'
+export type Granularity = 'MINUTE' | 'HOUR' | 'DAY' | 'WEEK' | 'MONTH'
+export type EcommEventType = 'view' | 'cart' | 'sale'
+export type App = 'cart' | 'fm' | 'link' | 'page'
+
+export const APPS: readonly App[] = ['cart', 'fm', 'link', 'page']
+
+/** The datasources that take writes, by their table name. */
+export type IngestTable = 'ecomm_events' | 'warehouse_stock' | 'products' | 'app_events'
+export const INGEST_TABLES: readonly IngestTable[] = ['ecomm_events', 'warehouse_stock', 'products', 'app_events']
+
+export interface Product {
+  readonly id: string
+  readonly category: string
+  readonly name: string
+  readonly photo: string
+  readonly price: number
+}
+
+export interface StockLevel {
+  readonly product: string
+  readonly available: number
+}
+
+export interface GridItem extends Product {
+  readonly stock: number
+  readonly stockStatus: StockStatus
+  readonly hits: number
+  readonly trending: boolean
+}
+
+export interface GridQuery {
+  readonly category: string
+  readonly showOutOfStock: boolean
+  readonly ranking: GridRanking
+}
+
+export interface UiFilterOption {
+  readonly id: string | null
+  readonly value: string
+}
+
+export interface TrendQuery {
+  readonly product: string | undefined
+  readonly category: string
+  readonly from: Date
+  readonly to: Date
+  readonly granularity: Granularity
+  readonly timezone: string
+}
+
+export interface TrendPoint {
+  readonly start: Date
+  readonly views: number
+  readonly carts: number
+  readonly sales: number
+  readonly revenue: number
+}
+
+/** A stored API token. The secret itself is never kept, only its SHA-256. */
+export interface TokenRecord {
+  readonly name: string
+  readonly hash: string
+  readonly scopes: readonly string[]
+  readonly workspaceId: string | null
+  readonly createdAt: Date
+  readonly expiresAt: Date | null
+}
+
+// ---- ingest ----------------------------------------------------------------------------------
+
+export interface EcommEventRow {
+  readonly timestamp?: Date | null | undefined
+  readonly event: EcommEventType
+  readonly product: string
+}
+
+export interface WarehouseStockRow {
+  readonly timestamp?: Date | null | undefined
+  readonly product: string
+  readonly store: string
+  readonly amount: number
+}
+
+export interface ProductRow {
+  readonly id: string
+  readonly category: string
+  readonly name: string
+  readonly photo?: string | null | undefined
+  readonly price: number
+}
+
+/** The dimensions of an app event, by their GraphQL field names. */
+export const DIMENSION_FIELDS = [
+  'browser',
+  'os',
+  'device',
+  'country',
+  'region',
+  'city',
+  'referer',
+  'platform',
+  'emailBroadcastId',
+  'emailTemplateId',
+  'flowActionId',
+  'landingPageId',
+  'metaAdId',
+  'metaAdSetId',
+  'metaCampaignId',
+  'metaPlacementId',
+] as const
+export type DimensionField = (typeof DIMENSION_FIELDS)[number]
+
+export type AppEventRow = {
+  readonly timestamp?: Date | null | undefined
+  readonly app: App
+  readonly action: string
+  readonly workspaceId: string
+  readonly sessionId: string
+  readonly visitorId: string
+  readonly assetId?: string | null | undefined
+  readonly revenue?: number | null | undefined
+} & { readonly [K in DimensionField]?: string | null | undefined }
+
+export interface RowError {
+  readonly index: number
+  readonly message: string
+}
+
+export interface IngestResult {
+  readonly accepted: number
+  readonly quarantined: number
+  readonly errors: readonly RowError[]
+  readonly deduplicated: boolean
+}
+
+export interface IngestOptions {
+  /** A retried batch with the same key is stored once. */
+  readonly idempotencyKey?: string | undefined
+  /** When set, app events of any other workspace are quarantined. */
+  readonly workspaceId?: string | undefined
+  /** The token name, for the ingest log. */
+  readonly tokenName?: string | undefined
+}
+
+export interface QuarantinedRow {
+  readonly table: IngestTable
+  readonly row: string
+  readonly reason: string
+  readonly at: Date
+}
+
+/** Per-product stock change, as published to live subscribers. */
+export interface StockChange {
+  readonly product: string
+  readonly delta: number
+}

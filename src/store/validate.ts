@@ -1,0 +1,135 @@
+import type { App, AppEventRow, EcommEventRow, ProductRow, WarehouseStockRow } from './types.js'
+import { DIMENSION_FIELDS } from './types.js'
+
+/** Actions each app may send; anything else is a bad row. */
+export const APP_ACTIONS: Readonly<Record<App, readonly string[]>> = {
+  cart: ['view', 'add_to_cart', 'purchase'],
+  fm: ['play', 'pause', 'share'],
+  link: ['click', 'redirect'],
+  page: ['view', 'interaction'],
+}
+
+const EARLIEST = Date.UTC(2000, 0, 1)
+const MAX_AHEAD_MS = 24 * 3600 * 1000
+const MAX_ID = 256
+const MAX_TEXT = 4096
+
+/** A row's validation outcome: the normalized row, or why it was refused. */
+export type Checked<T> = { ok: true; row: T } | { ok: false; reason: string }
+
+class RowProblem extends Error {}
+
+function id(value: string | null | undefined, field: string): string {
+  const v = (value ?? '').trim()
+  if (v === '') throw new RowProblem(`${field} is empty`)
+  if (v.length > MAX_ID) throw new RowProblem(`${field} is longer than ${MAX_ID} characters`)
+  return v
+}
+
+function text(value: string | null | undefined, field: string): string {
+  const v = value ?? ''
+  if (v.length > MAX_TEXT) throw new RowProblem(`${field} is longer than ${MAX_TEXT} characters`)
+  return v
+}
+
+function timestamp(value: Date | null | undefined, now: Date): Date {
+  if (value === null || value === undefined) return now
+  const t = value.getTime()
+  if (Number.isNaN(t)) throw new RowProblem('timestamp is not a valid date')
+  if (t < EARLIEST) throw new RowProblem(`timestamp ${value.toISOString()} is before 2000-01-01`)
+  if (t > now.getTime() + MAX_AHEAD_MS) throw new RowProblem(`timestamp ${value.toISOString()} is more than a day ahead`)
+  return value
+}
+
+function money(value: number, field: string): number {
+  if (!Number.isFinite(value)) throw new RowProblem(`${field} is not a finite number`)
+  if (value < 0) throw new RowProblem(`${field} is negative`)
+  return value
+}
+
+function check<T>(fn: () => T): Checked<T> {
+  try {
+    return { ok: true, row: fn() }
+  } catch (err) {
+    if (err instanceof RowProblem) return { ok: false, reason: err.message }
+    throw err
+  }
+}
+
+export interface ValidEcommEvent {
+  timestamp: Date
+  event: EcommEventRow['event']
+  product: string
+}
+
+export function checkEcommEvent(r: EcommEventRow, now: Date): Checked<ValidEcommEvent> {
+  return check(() => {
+    if (!['view', 'cart', 'sale'].includes(r.event)) throw new RowProblem(`unknown event "${String(r.event)}"`)
+    return { timestamp: timestamp(r.timestamp, now), event: r.event, product: id(r.product, 'product') }
+  })
+}
+
+export interface ValidWarehouseStock {
+  timestamp: Date
+  product: string
+  store: string
+  amount: number
+}
+
+export function checkWarehouseStock(r: WarehouseStockRow, now: Date): Checked<ValidWarehouseStock> {
+  return check(() => {
+    if (!Number.isInteger(r.amount) || Math.abs(r.amount) > 2_147_483_647) {
+      throw new RowProblem('amount is not a 32-bit integer')
+    }
+    return { timestamp: timestamp(r.timestamp, now), product: id(r.product, 'product'), store: id(r.store, 'store'), amount: r.amount }
+  })
+}
+
+export interface ValidProduct {
+  id: string
+  category: string
+  name: string
+  photo: string
+  price: number
+}
+
+export function checkProduct(r: ProductRow): Checked<ValidProduct> {
+  return check(() => ({
+    id: id(r.id, 'id'),
+    category: id(r.category, 'category'),
+    name: id(r.name, 'name'),
+    photo: text(r.photo, 'photo'),
+    price: money(r.price, 'price'),
+  }))
+}
+
+export type ValidAppEvent = Required<{ [K in keyof AppEventRow]: NonNullable<AppEventRow[K]> }>
+
+export function checkAppEvent(r: AppEventRow, now: Date, boundWorkspace?: string): Checked<ValidAppEvent> {
+  return check(() => {
+    const actions = APP_ACTIONS[r.app]
+    if (!actions) throw new RowProblem(`unknown app "${String(r.app)}"`)
+    if (!actions.includes(r.action)) {
+      throw new RowProblem(`unknown action "${r.action}" for app ${r.app} (expected one of ${actions.join(', ')})`)
+    }
+    const workspaceId = id(r.workspaceId, 'workspaceId')
+    if (boundWorkspace !== undefined && workspaceId !== boundWorkspace) {
+      throw new RowProblem(`workspace "${workspaceId}" is not the token's workspace`)
+    }
+    const dims = Object.fromEntries(DIMENSION_FIELDS.map((f) => [f, text(r[f], f)])) as Record<
+      (typeof DIMENSION_FIELDS)[number],
+      string
+    >
+    return {
+      timestamp: timestamp(r.timestamp, now),
+      app: r.app,
+      action: r.action,
+      workspaceId,
+      sessionId: id(r.sessionId, 'sessionId'),
+      visitorId: id(r.visitorId, 'visitorId'),
+      assetId: text(r.assetId, 'assetId'),
+      revenue: r.revenue === null || r.revenue === undefined ? 0 : money(r.revenue, 'revenue'),
+      ...dims,
+    }
+  })
+}

@@ -1,0 +1,31 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import type { StoreConfig } from '../../src/config.js'
+
+let dataDir: string | undefined
+
+/**
+ * chDB allows one data directory per process; vitest runs each test file in its own fork, so each
+ * file gets one directory and each call a fresh database inside it.
+ */
+export function testStoreConfig(): StoreConfig {
+  dataDir ??= mkdtempSync(join(tmpdir(), 'sightline-test-'))
+  return {
+    url: process.env.CLICKHOUSE_URL || undefined,
+    user: process.env.CLICKHOUSE_USER ?? 'default',
+    password: process.env.CLICKHOUSE_PASSWORD ?? '',
+    database: `t_${randomBytes(6).toString('hex')}`,
+    cluster: undefined,
+    dataDir,
+  }
+}
+
+/** A migrated store on its own database. */
+export async function openTestStore(): Promise<ClickHouseStore> {
+  const store = ClickHouseStore.open(testStoreConfig())
+  await store.migrate()
+  return store
+}
