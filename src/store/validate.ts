@@ -78,7 +78,7 @@ export interface ValidWarehouseStock {
 
 export function checkWarehouseStock(r: WarehouseStockRow, now: Date): Checked<ValidWarehouseStock> {
   return check(() => {
-    if (!Number.isInteger(r.amount) || Math.abs(r.amount) > 2_147_483_647) {
+    if (!Number.isInteger(r.amount) || r.amount < -2_147_483_648 || r.amount > 2_147_483_647) {
       throw new RowProblem('amount is not a 32-bit integer')
     }
     return { timestamp: timestamp(r.timestamp, now), product: id(r.product, 'product'), store: id(r.store, 'store'), amount: r.amount }

@@ -1,0 +1,98 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Store } from '../store/store.js'
+import { StoreInputError } from '../store/errors.js'
+import type { TokenRecord } from '../store/types.js'
+import { isKnownScope, KNOWN_SCOPES, type Principal } from './scopes.js'
+
+export interface NewToken {
+  readonly name: string
+  readonly scopes: readonly string[]
+  readonly workspaceId?: string | null | undefined
+  readonly expiresAt?: Date | null | undefined
+}
+
+const PREFIX = 'sl_'
+
+/** A new secret: 32 random bytes, URL-safe, with a recognisable prefix for secret scanners. */
+export function generateSecret(): string {
+  return PREFIX + randomBytes(32).toString('base64url')
+}
+
+/** Tokens are high-entropy secrets, so one SHA-256 is enough to store them safely. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex')
+}
+
+/** Reads `Bearer <token>` (case-insensitive scheme); undefined when absent or malformed. */
+export function bearer(header: string | undefined | null): string | undefined {
+  if (!header) return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return m?.[1]
+}
+
+/**
+ * Resolves bearer secrets to principals: the bootstrap admin from config, else a stored token.
+ * Lookups are cached briefly so a burst of requests costs one store query; revocations through this
+ * process drop the cache at once, other replicas see them within the cache time.
+ */
+export class TokenService {
+  private readonly cache = new Map<string, { principal: Principal | null; until: number }>()
+  private readonly adminHash: Buffer | undefined
+
+  constructor(
+    private readonly store: Store,
+    adminToken: string | undefined,
+    private readonly cacheMs: number,
+  ) {
+    this.adminHash = adminToken === undefined ? undefined : Buffer.from(hashSecret(adminToken), 'hex')
+  }
+
+  /** The principal for a secret, or null when the secret is unknown, revoked or expired. */
+  async authenticate(secret: string): Promise<Principal | null> {
+    const hash = hashSecret(secret)
+    if (this.adminHash && timingSafeEqual(this.adminHash, Buffer.from(hash, 'hex'))) {
+      return { name: 'admin (bootstrap)', scopes: ['admin'], workspaceId: null }
+    }
+    const now = Date.now()
+    const hit = this.cache.get(hash)
+    if (hit && hit.until > now) return hit.principal
+    const record = await this.store.findTokenByHash(hash)
+    const live = record && (record.expiresAt === null || record.expiresAt.getTime() > now) ? record : null
+    const principal = live && { name: live.name, scopes: live.scopes, workspaceId: live.workspaceId }
+    const until = Math.min(now + this.cacheMs, live?.expiresAt?.getTime() ?? Infinity)
+    if (this.cacheMs > 0) this.cache.set(hash, { principal, until })
+    return principal
+  }
+
+  /** Validates and stores a new token; returns its secret, which is never kept. */
+  async create(input: NewToken): Promise<{ secret: string; record: TokenRecord }> {
+    const name = input.name.trim()
+    if (name === '' || name.length > 128) throw new StoreInputError('name must be 1 to 128 characters')
+    const unknown = input.scopes.filter((s) => !isKnownScope(s))
+    if (input.scopes.length === 0 || unknown.length > 0) {
+      throw new StoreInputError(`unknown scope(s): ${unknown.join(', ') || '(none given)'}; known: ${KNOWN_SCOPES.join(', ')}`)
+    }
+    if (input.workspaceId !== null && input.workspaceId !== undefined && input.workspaceId.trim() === '') {
+      throw new StoreInputError('workspaceId must not be empty')
+    }
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw new StoreInputError('expiresAt is in the past')
+    if (await this.store.tokenNameExists(name)) throw new StoreInputError(`a token named "${name}" already exists`)
+    const secret = generateSecret()
+    const record: TokenRecord = {
+      name,
+      hash: hashSecret(secret),
+      scopes: [...new Set(input.scopes)],
+      workspaceId: input.workspaceId ?? null,
+      createdAt: new Date(),
+      expiresAt: input.expiresAt ?? null,
+    }
+    await this.store.insertToken(record)
+    return { secret, record }
+  }
+
+  async revoke(name: string): Promise<boolean> {
+    const revoked = await this.store.revokeToken(name)
+    this.cache.clear()
+    return revoked
+  }
+}

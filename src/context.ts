@@ -1,0 +1,40 @@
+import DataLoader from 'dataloader'
+import type { Principal } from './auth/scopes.js'
+import type { TokenService } from './auth/tokens.js'
+import type { Config } from './config.js'
+import type { StockFeed } from './live/stock-feed.js'
+import type { Store } from './store/store.js'
+import type { Product, StockLevel } from './store/types.js'
+
+/** Per-request loaders: each batches one field of a page of products into one store query. */
+export interface Loaders {
+  readonly product: DataLoader<string, Product | null>
+  readonly stock: DataLoader<string, StockLevel>
+  readonly recentSales: DataLoader<string, number>
+}
+
+export function createLoaders(store: Store): Loaders {
+  return {
+    product: new DataLoader((ids) => store.productsByIds(ids)),
+    stock: new DataLoader((ids) => store.stock(ids)),
+    recentSales: new DataLoader((ids) => store.recentSales(ids)),
+  }
+}
+
+/** What every resolver gets: who is calling, the process-wide services, and fresh loaders. */
+export interface Context {
+  readonly requestId: string
+  readonly principal: Principal | null
+  readonly config: Config
+  readonly store: Store
+  readonly tokens: TokenService
+  readonly feed: StockFeed
+  readonly loaders: Loaders
+}
+
+/** The services shared by every request of one server. */
+export type Services = Pick<Context, 'config' | 'store' | 'tokens' | 'feed'>
+
+export function createContext(services: Services, principal: Principal | null, requestId: string): Context {
+  return { ...services, principal, requestId, loaders: createLoaders(services.store) }
+}

@@ -1,0 +1,190 @@
+import type { TokenService } from './auth/tokens.js'
+import type { Store } from './store/store.js'
+import type { App, AppEventRow, EcommEventRow, ProductRow, WarehouseStockRow } from './store/types.js'
+import { APP_ACTIONS } from './store/validate.js'
+
+/** A small seeded PRNG (mulberry32), so every demo load looks the same. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const CATEGORIES: Record<string, string[]> = {
+  shoes: ['Trail Runner', 'City Sneaker', 'Leather Boot', 'Canvas Slip-on', 'Court Classic', 'Hiking Boot', 'Sandal', 'Loafer', 'Racing Flat', 'High-top'],
+  shirts: ['Oxford Shirt', 'Linen Shirt', 'Flannel', 'Polo', 'Graphic Tee', 'Henley', 'Denim Shirt', 'Tank Top', 'Rugby Shirt', 'Camp Collar'],
+  bags: ['Daypack', 'Tote', 'Messenger', 'Duffel', 'Sling', 'Laptop Sleeve', 'Weekender', 'Bum Bag', 'Backpack XL', 'Crossbody'],
+  hats: ['Beanie', 'Cap', 'Bucket Hat', 'Sun Hat', 'Trapper', 'Visor', 'Fedora', 'Panama'],
+  "kids' wear": ['Rain Jacket', 'Dungarees', 'Hoodie', 'Joggers', 'Raincoat', 'Snowsuit'],
+}
+
+const BROWSERS = ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet']
+const OSES = ['iOS', 'Android', 'Windows', 'macOS', 'Linux']
+const DEVICES = ['mobile', 'desktop', 'tablet']
+const PLACES: Array<[string, string, string]> = [
+  ['US', 'California', 'San Francisco'],
+  ['US', 'New York', 'New York'],
+  ['GB', 'England', 'London'],
+  ['DE', 'Berlin', 'Berlin'],
+  ['FR', 'Île-de-France', 'Paris'],
+  ['BR', 'São Paulo', 'São Paulo'],
+  ['JP', 'Tokyo', 'Tokyo'],
+]
+const REFERERS = [
+  '',
+  'https://l.instagram.com/?u=x',
+  'https://www.instagram.com/',
+  'https://www.google.com/search?q=x',
+  'https://t.co/abc',
+  'https://www.facebook.com/',
+  'https://news.ycombinator.com/',
+]
+const PLATFORMS = ['web', 'ios', 'android']
+export const DEMO_WORKSPACES = ['ws_acme', 'ws_globex']
+
+export interface DemoSize {
+  readonly ecommEvents: number
+  readonly appEvents: number
+}
+
+const DEFAULT_SIZE: DemoSize = { ecommEvents: 150_000, appEvents: 40_000 }
+const BATCH = 10_000
+const HOUR = 3600e3
+const WEEK = 7 * 24 * HOUR
+
+export function demoProducts(): ProductRow[] {
+  const rand = prng(1)
+  const out: ProductRow[] = []
+  for (const [category, names] of Object.entries(CATEGORIES)) {
+    names.forEach((name, i) => {
+      const id = `${category.replace(/\W+/g, '').slice(0, 5)}_${String(i + 1).padStart(2, '0')}`
+      out.push({ id, category, name, photo: `https://picsum.photos/seed/${id}/400/400`, price: Math.round((10 + rand() * 190) * 100) / 100 })
+    })
+  }
+  return out
+}
+
+/**
+ * Loads the demo dataset into an empty store: products in five categories, stock that leaves some
+ * products low and some out, a week of ecommerce events with a burst of sales in the last hour,
+ * and a week of app events for two workspaces and all four apps.
+ */
+export async function loadDemo(store: Store, progress: (line: string) => void, size: DemoSize = DEFAULT_SIZE): Promise<boolean> {
+  if ((await store.products(undefined, 1, 0)).length > 0) {
+    progress('demo data already present, skipping the load')
+    return false
+  }
+  const rand = prng(42)
+  const now = Date.now()
+  const products = demoProducts()
+  await store.upsertProducts(products)
+  progress(`products: ${products.length} in ${Object.keys(CATEGORIES).length} categories`)
+
+  // Stock: most products well stocked, every 7th low, every 11th never restocked after selling out.
+  const stock: WarehouseStockRow[] = []
+  products.forEach((p, i) => {
+    const target = i % 11 === 3 ? 0 : i % 7 === 2 ? 40 + Math.floor(rand() * 50) : 300 + Math.floor(rand() * 700)
+    stock.push({ product: p.id, store: 'central', amount: target, timestamp: new Date(now - WEEK) })
+  })
+  await store.ingestWarehouseStock(stock)
+  progress(`warehouse stock: ${stock.length} rows`)
+
+  // Sales and views over the week; a few "hot" products sell in the last hour.
+  const hot = new Set(products.filter((_, i) => i % 9 === 1).map((p) => p.id))
+  let sent = 0
+  while (sent < size.ecommEvents) {
+    const n = Math.min(BATCH, size.ecommEvents - sent)
+    const batch: EcommEventRow[] = []
+    for (let i = 0; i < n; i++) {
+      const product = products[Math.floor(rand() * products.length)]!
+      const recent = hot.has(product.id) && rand() < 0.08
+      const age = recent ? rand() * HOUR * 0.9 : HOUR + rand() * (WEEK - 2 * HOUR)
+      const r = rand()
+      const event = recent ? (r < 0.5 ? 'sale' : 'view') : r < 0.75 ? 'view' : r < 0.93 ? 'cart' : 'sale'
+      batch.push({ product: product.id, event, timestamp: new Date(now - age) })
+    }
+    await store.ingestEcommEvents(batch)
+    sent += n
+    progress(`ecommerce events: ${sent}/${size.ecommEvents}`)
+  }
+  // Top the sold stock back up, so the demo keeps a mix of statuses.
+  const levels = await store.stock(products.map((p) => p.id))
+  const restock = levels
+    .map((l, i) => ({ l, i }))
+    .filter(({ i }) => i % 11 !== 3)
+    .map(({ l, i }) => ({ product: l.product, store: 'central', amount: (i % 7 === 2 ? 60 : 500) - l.available, timestamp: new Date(now - 2 * HOUR) }))
+  await store.ingestWarehouseStock(restock)
+
+  sent = 0
+  const apps: App[] = ['cart', 'fm', 'link', 'page']
+  while (sent < size.appEvents) {
+    const n = Math.min(BATCH, size.appEvents - sent)
+    const batch: AppEventRow[] = []
+    for (let i = 0; i < n; i++) batch.push(appEvent(rand, apps, now))
+    await store.ingestAppEvents(batch)
+    sent += n
+    progress(`app events: ${sent}/${size.appEvents}`)
+  }
+  return true
+}
+
+function pick<T>(rand: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(rand() * xs.length)]!
+}
+
+function appEvent(rand: () => number, apps: App[], now: number): AppEventRow {
+  const app = pick(rand, apps)
+  const workspaceId = rand() < 0.65 ? DEMO_WORKSPACES[0]! : DEMO_WORKSPACES[1]!
+  const visitor = Math.floor(rand() * 3000)
+  const [country, region, city] = pick(rand, PLACES)
+  const action = pick(rand, APP_ACTIONS[app])
+  const fromMeta = rand() < 0.3
+  return {
+    app,
+    action,
+    workspaceId,
+    sessionId: `s_${visitor}_${Math.floor(rand() * 3)}`,
+    visitorId: `v_${visitor}`,
+    timestamp: new Date(now - rand() * WEEK),
+    assetId: `asset_${Math.floor(rand() * 12)}`,
+    browser: pick(rand, BROWSERS),
+    os: pick(rand, OSES),
+    device: pick(rand, DEVICES),
+    country,
+    region,
+    city,
+    referer: fromMeta ? pick(rand, REFERERS.slice(1, 3)) : pick(rand, REFERERS),
+    platform: pick(rand, PLATFORMS),
+    emailBroadcastId: rand() < 0.2 ? `eb_${Math.floor(rand() * 4)}` : '',
+    emailTemplateId: rand() < 0.2 ? `et_${Math.floor(rand() * 3)}` : '',
+    flowActionId: rand() < 0.1 ? `fa_${Math.floor(rand() * 5)}` : '',
+    landingPageId: app === 'page' ? `lp_${Math.floor(rand() * 6)}` : '',
+    metaAdId: fromMeta ? `ad_${Math.floor(rand() * 8)}` : '',
+    metaAdSetId: fromMeta ? `adset_${Math.floor(rand() * 4)}` : '',
+    metaCampaignId: fromMeta ? `camp_${Math.floor(rand() * 2)}` : '',
+    metaPlacementId: fromMeta ? pick(rand, ['feed', 'stories', 'reels']) : '',
+    revenue: app === 'cart' && action === 'purchase' ? Math.round(rand() * 20000) / 100 : 0,
+  }
+}
+
+/** The seed's tokens (plus one for analytics), created anew on each demo start so they can be printed. */
+export const DEMO_TOKENS = [
+  { name: 'app_read_token', scopes: ['read:ecommerce'] },
+  { name: 'app_append_token', scopes: ['append:ecomm_events', 'append:warehouse_stock'] },
+  { name: 'app_analytics_token', scopes: ['read:analytics'] },
+] as const
+
+export async function createDemoTokens(tokens: TokenService): Promise<Array<{ name: string; secret: string }>> {
+  const out: Array<{ name: string; secret: string }> = []
+  for (const t of DEMO_TOKENS) {
+    await tokens.revoke(t.name)
+    const { secret } = await tokens.create({ name: t.name, scopes: t.scopes })
+    out.push({ name: t.name, secret })
+  }
+  return out
+}

@@ -1,0 +1,78 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql'
+import { StoreInputError, StoreUnavailableError } from './store/errors.js'
+
+/** Every `extensions.code` Sightline answers with. */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export class UnauthenticatedError extends GraphQLError {
+  constructor(message = 'A valid bearer token is required') {
+    super(message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })
+  }
+}
+
+export class ForbiddenError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: ErrorCode.FORBIDDEN } })
+  }
+}
+
+export class BadUserInputError extends GraphQLError {
+  constructor(message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } })
+  }
+}
+
+export class StoreUnavailableGraphQLError extends GraphQLError {
+  constructor() {
+    super('The data store is unavailable; try again shortly', { extensions: { code: ErrorCode.STORE_UNAVAILABLE } })
+  }
+}
+
+/** Codes of Apollo and graphql-js that are safe to show as they are. */
+const PASS_THROUGH = new Set<string>([
+  ...Object.values(ErrorCode),
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+])
+
+/** Maps the store's typed errors to GraphQL errors; anything else is left for masking. */
+export function toGraphQLError(err: unknown): GraphQLError | undefined {
+  if (err instanceof GraphQLError && typeof err.extensions.code === 'string' && PASS_THROUGH.has(err.extensions.code)) {
+    return err
+  }
+  if (err instanceof StoreInputError) return new BadUserInputError(err.message)
+  if (err instanceof StoreUnavailableError) return new StoreUnavailableGraphQLError()
+  return undefined
+}
+
+/**
+ * Apollo's and graphql-ws's formatError. Request-level errors (parse, validation, variables: no path)
+ * keep their message; errors raised while executing pass only when they carry one of our codes or map
+ * from the store's typed errors. Everything else becomes a bare INTERNAL_SERVER_ERROR: no SQL, no
+ * stack, no driver message.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const code = formatted.extensions?.code
+  if (!formatted.path && typeof code === 'string' && PASS_THROUGH.has(code)) {
+    return { message: formatted.message, locations: formatted.locations, extensions: { code } }
+  }
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error
+  const mapped = toGraphQLError(original)
+  if (mapped) {
+    return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions: { ...mapped.extensions } }
+  }
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }
+}

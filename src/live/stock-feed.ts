@@ -1,0 +1,252 @@
+import type { Store } from '../store/store.js'
+import { stockStatus } from '../store/stock-status.js'
+import type { StockStatus } from '../store/types.js'
+
+/** One stock change of one product, as a subscriber sees it. */
+export interface StockUpdate {
+  readonly product: string
+  readonly available: number
+  readonly status: StockStatus
+  readonly delta: number
+  readonly at: Date
+}
+
+export interface StockFilter {
+  readonly products?: readonly string[] | null | undefined
+  readonly category?: string | null | undefined
+}
+
+export interface StockFeedOptions {
+  readonly pollMs: number
+  readonly lowStockThreshold: number
+  /** Updates a subscriber may have waiting before they coalesce per product. @default 1000 */
+  readonly queueLimit?: number
+  /** How far behind the watermark each poll looks again, for inserts that become visible late. @default 5000 */
+  readonly overlapMs?: number
+  readonly onError?: (err: unknown) => void
+}
+
+/**
+ * Live stock for subscribers, from one source: the store's change log. Writes through this gateway
+ * ask for an immediate poll (`nudge`), so they arrive at once; writes that bypassed it arrive within
+ * `pollMs`. Each change has an id; ids seen within the overlap window are skipped, so a change that
+ * shows up late is sent once and one that shows up twice is not sent again. With no subscriber the
+ * poller stops.
+ */
+export class StockFeed {
+  private readonly subscribers = new Set<Subscriber>()
+  private readonly seen = new Map<string, number>()
+  private watermark = 0
+  private timer: NodeJS.Timeout | undefined
+  private polling: Promise<void> | undefined
+  private again = false
+  private closed = false
+  private readonly categories = new Map<string, string>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: StockFeedOptions,
+  ) {}
+
+  get subscriberCount(): number {
+    return this.subscribers.size
+  }
+
+  /** An async iterator of updates matching the filter; `return()` unsubscribes. */
+  async subscribe(filter: StockFilter): Promise<AsyncIterableIterator<StockUpdate>> {
+    if (this.closed) throw new Error('the stock feed is closed')
+    if (this.subscribers.size === 0) await this.start()
+    const subscriber = new Subscriber(filter, this.options.queueLimit ?? 1000, () => {
+      this.subscribers.delete(subscriber)
+      if (this.subscribers.size === 0) this.stop()
+    })
+    this.subscribers.add(subscriber)
+    return subscriber
+  }
+
+  /** Polls now: called after a write through this gateway is durable. Resolves once delivered. */
+  nudge(): Promise<void> {
+    if (this.subscribers.size === 0) return Promise.resolve()
+    return this.poll()
+  }
+
+  /** Completes every subscription and stops polling. */
+  close(): void {
+    this.closed = true
+    this.stop()
+    for (const s of this.subscribers) s.finish()
+    this.subscribers.clear()
+  }
+
+  private async start(): Promise<void> {
+    // Only changes after the first subscription matter; start from the store's clock via the log.
+    this.watermark = Date.now() - (this.options.overlapMs ?? 5000)
+    this.seen.clear()
+    const existing = await this.store.stockChangesSince(new Date(this.watermark))
+    for (const c of existing) this.remember(c.id, c.at.getTime())
+    this.schedule()
+  }
+
+  private stop(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private schedule(): void {
+    if (this.closed || this.subscribers.size === 0) return
+    this.stop()
+    this.timer = setTimeout(() => {
+      this.poll().finally(() => this.schedule())
+    }, this.options.pollMs)
+    this.timer.unref()
+  }
+
+  /** One poll at a time; a request during a poll runs one more right after it. */
+  private poll(): Promise<void> {
+    if (this.polling) {
+      this.again = true
+      return this.polling.then(() => this.polling ?? Promise.resolve())
+    }
+    this.polling = (async () => {
+      do {
+        this.again = false
+        try {
+          await this.pollOnce()
+        } catch (err) {
+          this.options.onError?.(err)
+        }
+      } while (this.again)
+    })().finally(() => {
+      this.polling = undefined
+    })
+    return this.polling
+  }
+
+  private async pollOnce(): Promise<void> {
+    const overlap = this.options.overlapMs ?? 5000
+    const changes = (await this.store.stockChangesSince(new Date(this.watermark - overlap))).filter(
+      (c) => !this.seen.has(c.id),
+    )
+    if (changes.length === 0) return
+    for (const c of changes) this.remember(c.id, c.at.getTime())
+    this.prune(overlap)
+
+    const products = [...new Set(changes.map((c) => c.product))]
+    const current = new Map((await this.store.stock(products)).map((s) => [s.product, s.available]))
+    await this.loadCategories(products)
+    // The stock after each change: today's stock minus the later changes of this batch.
+    const after = new Map(current)
+    const updates: StockUpdate[] = new Array(changes.length)
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!
+      const available = after.get(c.product) ?? 0
+      updates[i] = {
+        product: c.product,
+        available,
+        status: stockStatus(available, this.options.lowStockThreshold),
+        delta: c.delta,
+        at: c.at,
+      }
+      after.set(c.product, available - c.delta)
+    }
+    for (const update of updates) {
+      const category = this.categories.get(update.product)
+      for (const s of this.subscribers) if (s.matches(update.product, category)) s.push(update)
+    }
+  }
+
+  private remember(id: string, atMs: number): void {
+    this.seen.set(id, atMs)
+    if (atMs > this.watermark) this.watermark = atMs
+  }
+
+  private prune(overlap: number): void {
+    const floor = this.watermark - 2 * overlap
+    for (const [id, at] of this.seen) if (at < floor) this.seen.delete(id)
+  }
+
+  private async loadCategories(products: string[]): Promise<void> {
+    const wanted = [...this.subscribers].some((s) => s.wantsCategory)
+    if (!wanted) return
+    const missing = products.filter((p) => !this.categories.has(p))
+    if (missing.length === 0) return
+    const found = await this.store.productsByIds(missing)
+    found.forEach((p, i) => {
+      if (p) this.categories.set(missing[i]!, p.category)
+    })
+  }
+}
+
+/** One subscription: a bounded queue that coalesces per product once full. */
+class Subscriber implements AsyncIterableIterator<StockUpdate> {
+  private readonly queue: StockUpdate[] = []
+  private waiting: ((r: IteratorResult<StockUpdate>) => void) | undefined
+  private done = false
+  private readonly products: Set<string> | undefined
+  private readonly category: string | undefined
+
+  constructor(
+    filter: StockFilter,
+    private readonly limit: number,
+    private readonly onClose: () => void,
+  ) {
+    this.products = filter.products && filter.products.length > 0 ? new Set(filter.products) : undefined
+    this.category = filter.category && filter.category !== 'all' ? filter.category : undefined
+  }
+
+  get wantsCategory(): boolean {
+    return this.category !== undefined
+  }
+
+  matches(product: string, category: string | undefined): boolean {
+    if (this.products && !this.products.has(product)) return false
+    if (this.category !== undefined && category !== this.category) return false
+    return true
+  }
+
+  push(update: StockUpdate): void {
+    if (this.done) return
+    if (this.waiting) {
+      const resolve = this.waiting
+      this.waiting = undefined
+      resolve({ value: update, done: false })
+      return
+    }
+    if (this.queue.length >= this.limit) {
+      const i = this.queue.findIndex((u) => u.product === update.product)
+      if (i >= 0) {
+        const prev = this.queue[i]!
+        this.queue[i] = { ...update, delta: prev.delta + update.delta }
+        return
+      }
+    }
+    this.queue.push(update)
+  }
+
+  next(): Promise<IteratorResult<StockUpdate>> {
+    const value = this.queue.shift()
+    if (value) return Promise.resolve({ value, done: false })
+    if (this.done) return Promise.resolve({ value: undefined, done: true })
+    return new Promise((resolve) => {
+      this.waiting = resolve
+    })
+  }
+
+  return(): Promise<IteratorResult<StockUpdate>> {
+    this.finish()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  finish(): void {
+    if (this.done) return
+    this.done = true
+    this.queue.length = 0
+    this.waiting?.({ value: undefined, done: true })
+    this.waiting = undefined
+    this.onClose()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<StockUpdate> {
+    return this
+  }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+import 'reflect-metadata'
+import { parseArgs } from 'node:util'
+import { TokenService } from './auth/tokens.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { createDemoTokens, DEMO_WORKSPACES, loadDemo } from './demo.js'
+import { startServer } from './server.js'
+import { ClickHouseStore } from './store/clickhouse-store.js'
+import { StoreInputError } from './store/errors.js'
+
+const USAGE = `Usage: sightline <command>
+
+  start                      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens)
+  migrate                    apply pending migrations and exit
+  seed                       load the demo dataset into an empty store and exit
+  token create --name N --scope S [--scope S2 | --scope S1,S2] [--workspace W] [--expires ISO-8601]
+                             create a token and print its secret once
+
+Configuration comes from the environment; see the README or .env.example.
+With the embedded store, run migrate/seed/token while no server uses the same SIGHTLINE_DATA_DIR.`
+
+async function withStore<T>(config: Config, fn: (store: ClickHouseStore) => Promise<T>): Promise<T> {
+  const store = ClickHouseStore.open(config.store)
+  try {
+    await store.migrate()
+    return await fn(store)
+  } finally {
+    await store.close()
+  }
+}
+
+const progress = (line: string) => process.stderr.write(`  ${line}\n`)
+
+async function start(config: Config): Promise<void> {
+  const server = await startServer(config)
+  if (config.demo) {
+    process.stderr.write('Loading the demo dataset…\n')
+    await loadDemo(server.services.store, progress)
+    const tokens = await createDemoTokens(server.services.tokens)
+    const base = server.url
+    console.log('\nDemo tokens (new on every demo start):')
+    for (const t of tokens) console.log(`${t.name}: ${t.secret}`)
+    const read = tokens.find((t) => t.name === 'app_read_token')!.secret
+    console.log(`\nTry it:\ncurl -s ${base} -H 'content-type: application/json' -H 'authorization: Bearer ${read}' \\\n  -d '{"query":"{ productGrid(ranking: TRENDING) { id name stock stockStatus hits rankStatus } }"}'`)
+    console.log(`\nDemo workspaces for analytics: ${DEMO_WORKSPACES.join(', ')}`)
+  }
+  console.log(`\nSightline is serving ${server.url} (ws: ${server.wsUrl})`)
+  let stopping = false
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    process.stderr.write(`${signal}: draining…\n`)
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  const config = loadConfig()
+  switch (command) {
+    case undefined:
+    case 'start':
+      return start(config)
+    case 'migrate': {
+      const applied = await withStore(config, async (store) => (await store.migrate()).applied)
+      console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'nothing to apply: the store is up to date')
+      return
+    }
+    case 'seed':
+      await withStore(config, (store) => loadDemo(store, progress))
+      return
+    case 'token': {
+      const [sub, ...args] = rest
+      if (sub !== 'create') throw new UsageError(`unknown token command "${sub ?? ''}"`)
+      const { values } = parseArgs({
+        args,
+        options: {
+          name: { type: 'string' },
+          scope: { type: 'string', multiple: true },
+          workspace: { type: 'string' },
+          expires: { type: 'string' },
+        },
+        strict: true,
+      })
+      if (!values.name || !values.scope) throw new UsageError('token create needs --name and --scope')
+      const expiresAt = values.expires ? new Date(values.expires) : undefined
+      if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsageError('--expires must be an ISO-8601 date')
+      const scopes = values.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+      const secret = await withStore(config, async (store) => {
+        const tokens = new TokenService(store, undefined, 0)
+        return (await tokens.create({ name: values.name!, scopes, workspaceId: values.workspace, expiresAt })).secret
+      })
+      console.log(secret)
+      return
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE)
+      return
+    default:
+      throw new UsageError(`unknown command "${command}"`)
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`)
+  else if (err instanceof ConfigError || err instanceof StoreInputError) console.error(err.message)
+  else console.error(err)
+  process.exit(err instanceof UsageError ? 2 : 1)
+})

@@ -1,0 +1,110 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql'
+import { requireScope, requireWorkspace } from '../auth/guard.js'
+import { scopeFor } from '../auth/scopes.js'
+import type { Context } from '../context.js'
+import { BadUserInputError } from '../errors.js'
+import { AnalyticsFilter } from '../schema/analytics.input.js'
+import {
+  AppAnalytics,
+  AppMetrics,
+  CartMetrics,
+  DimensionBucket,
+  FmMetrics,
+  LinkMetrics,
+  PageMetrics,
+  TimeBucket,
+} from '../schema/analytics.type.js'
+import { App, Dimension, Granularity } from '../schema/enums.js'
+import type { AnalyticsFilter as StoreFilter, AppMetricsRow } from '../store/analytics.js'
+import { assertRange } from '../store/buckets.js'
+
+const WEEK_MS = 7 * 24 * 3600e3
+const MAX_BREAKDOWN = 1000
+
+/** The store's per-action counts as the app's GraphQL metrics type. */
+export function toAppMetrics(app: App, m: AppMetricsRow): AppMetrics {
+  const base = { events: m.events, sessions: m.sessions, visitors: m.visitors }
+  const a = m.actions
+  switch (app) {
+    case App.CART:
+      return Object.assign(new CartMetrics(), base, {
+        views: a.view ?? 0,
+        addToCarts: a.add_to_cart ?? 0,
+        purchases: a.purchase ?? 0,
+        revenue: m.revenue,
+      })
+    case App.FM:
+      return Object.assign(new FmMetrics(), base, { plays: a.play ?? 0, pauses: a.pause ?? 0, shares: a.share ?? 0 })
+    case App.LINK:
+      return Object.assign(new LinkMetrics(), base, { clicks: a.click ?? 0, redirects: a.redirect ?? 0 })
+    case App.PAGE:
+      return Object.assign(new PageMetrics(), base, { views: a.view ?? 0, interactions: a.interaction ?? 0 })
+  }
+}
+
+function storeFilter(filter: AnalyticsFilter | null): StoreFilter {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(filter ?? {})) if (typeof v === 'string') out[k] = v
+  return out
+}
+
+@Resolver(() => AppAnalytics)
+export class AnalyticsResolver {
+  @Authorized()
+  @Query(() => AppAnalytics, { description: "An app's metrics for one workspace; needs read:analytics:<app>" })
+  analytics(
+    @Ctx() ctx: Context,
+    @Arg('app', () => App) app: App,
+    @Arg('workspaceId', () => ID) workspaceId: string,
+    @Arg('from', () => Date, { nullable: true, description: 'Inclusive; defaults to 7 days before `to`' }) from: Date | null,
+    @Arg('to', () => Date, { nullable: true, description: 'Exclusive; defaults to now' }) to: Date | null,
+    @Arg('filter', () => AnalyticsFilter, { nullable: true }) filter: AnalyticsFilter | null,
+  ): AppAnalytics {
+    const principal = requireScope(ctx, scopeFor.analytics(app))
+    requireWorkspace(principal, workspaceId)
+    const end = to ?? new Date()
+    const start = from ?? new Date(end.getTime() - WEEK_MS)
+    try {
+      assertRange(start, end)
+    } catch (err) {
+      throw new BadUserInputError((err as Error).message)
+    }
+    const result = new AppAnalytics()
+    Object.assign(result, { app, workspaceId, from: start, to: end })
+    result.query = { app, workspaceId, from: start, to: end, filter: storeFilter(filter) }
+    return result
+  }
+
+  @FieldResolver(() => AppMetrics)
+  async totals(@Root() root: AppAnalytics, @Ctx() ctx: Context): Promise<AppMetrics> {
+    return toAppMetrics(root.app, await ctx.store.analyticsTotals(root.query))
+  }
+
+  @FieldResolver(() => [DimensionBucket], { description: 'Metrics per non-empty value, by sessions then value' })
+  async breakdown(
+    @Root() root: AppAnalytics,
+    @Ctx() ctx: Context,
+    @Arg('by', () => Dimension) by: Dimension,
+    @Arg('limit', () => Int, { nullable: true, defaultValue: 50 }) limit: number | null,
+  ): Promise<DimensionBucket[]> {
+    const n = limit ?? 50
+    if (n < 1 || n > MAX_BREAKDOWN) throw new BadUserInputError(`limit must be between 1 and ${MAX_BREAKDOWN}`)
+    const rows = await ctx.store.analyticsBreakdown({ ...root.query, by, limit: n })
+    return rows.map((r) => ({ value: r.value, metrics: toAppMetrics(root.app, r.metrics) }))
+  }
+
+  @FieldResolver(() => [TimeBucket], { description: 'Every bucket of the range, empty ones as zeros' })
+  async timeseries(
+    @Root() root: AppAnalytics,
+    @Ctx() ctx: Context,
+    @Arg('granularity', () => Granularity, { nullable: true, defaultValue: Granularity.DAY }) granularity: Granularity | null,
+    @Arg('timezone', () => String, { nullable: true, defaultValue: 'UTC' }) timezone: string | null,
+  ): Promise<TimeBucket[]> {
+    const rows = await ctx.store.analyticsTimeseries({
+      ...root.query,
+      granularity: granularity ?? Granularity.DAY,
+      timezone: timezone ?? 'UTC',
+    })
+    return rows.map((r) => ({ start: r.start, metrics: toAppMetrics(root.app, r.metrics) }))
+  }
+}

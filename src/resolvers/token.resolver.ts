@@ -1,0 +1,20 @@
+import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql'
+import type { Context } from '../context.js'
+import { TokenInput } from '../schema/token.input.js'
+import { CreatedToken } from '../schema/token.type.js'
+
+@Resolver()
+export class TokenResolver {
+  @Authorized('admin')
+  @Mutation(() => CreatedToken, { description: 'Creates a token (admin); its secret is shown only here' })
+  async createToken(@Ctx() ctx: Context, @Arg('input', () => TokenInput) input: TokenInput): Promise<CreatedToken> {
+    const { secret, record } = await ctx.tokens.create(input)
+    return { name: record.name, token: secret, scopes: [...record.scopes], workspaceId: record.workspaceId }
+  }
+
+  @Authorized('admin')
+  @Mutation(() => Boolean, { description: 'Revokes a token by name (admin); false when none is live' })
+  revokeToken(@Ctx() ctx: Context, @Arg('name', () => String) name: string): Promise<boolean> {
+    return ctx.tokens.revoke(name)
+  }
+}

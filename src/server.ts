@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server'
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql'
+import { useServer } from 'graphql-ws/use/ws'
+import { pino, type Logger } from 'pino'
+import { WebSocketServer } from 'ws'
+import { bearer, TokenService } from './auth/tokens.js'
+import type { Principal } from './auth/scopes.js'
+import type { Config } from './config.js'
+import { createContext, type Context, type Services } from './context.js'
+import { ErrorCode, formatError, UnauthenticatedError } from './errors.js'
+import { StockFeed } from './live/stock-feed.js'
+import { Metrics } from './metrics.js'
+import { createSchema } from './schema/index.js'
+import { ClickHouseStore } from './store/clickhouse-store.js'
+import type { Store } from './store/store.js'
+import { StoreUnavailableError } from './store/errors.js'
+import { introspectionGuard } from './introspection.js'
+
+export interface RunningServer {
+  /** `http://host:port/graphql` */
+  readonly url: string
+  /** `ws://host:port/graphql` */
+  readonly wsUrl: string
+  readonly port: number
+  readonly services: Services
+  /** Drains HTTP and WebSocket, completes subscriptions, then closes the store. */
+  stop(): Promise<void>
+}
+
+export interface ServerOptions {
+  /** A store to serve instead of opening one from config (it is still migrated and closed). */
+  readonly store?: Store
+  readonly logger?: Logger
+}
+
+const GRAPHQL_PATH = '/graphql'
+
+/**
+ * Starts Sightline: one http.Server for GraphQL over HTTP and WebSocket, health, readiness and
+ * metrics. It listens before migrating, so /healthz answers at once and /readyz turns 200 when the
+ * store is migrated; it resolves once ready.
+ */
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'sightline' } })
+  const store = options.store ?? ClickHouseStore.open(config.store)
+  const metrics = new Metrics()
+  const feed = new StockFeed(store, {
+    pollMs: config.pollMs,
+    lowStockThreshold: config.lowStockThreshold,
+    onError: (err) => log.warn({ err }, 'stock feed poll failed'),
+  })
+  const services: Services = { config, store, tokens: new TokenService(store, config.adminToken, config.tokenCacheMs), feed }
+  const schema = await createSchema()
+  let ready = false
+
+  const httpServer = createServer()
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH })
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const header = ctx.connectionParams?.authorization
+        const principal = typeof header === 'string' ? await authenticate(services, header) : null
+        if (!principal) return false // graphql-ws closes with 4403 Forbidden
+        ctx.extra.principal = principal
+        metrics.subscriptions.inc()
+        return true
+      },
+      onClose: (ctx) => {
+        if (ctx.extra.principal) metrics.subscriptions.dec()
+      },
+      context: (ctx) => createContext(services, ctx.extra.principal ?? null, randomUUID()),
+      onNext: (_ctx, _id, _payload, result) => formatResult(result as ExecutionResult),
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+    },
+    wsServer,
+  )
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    csrfPrevention: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      introspectionGuard(config.development),
+      metrics.apolloPlugin(log),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose()
+            },
+          }
+        },
+      } satisfies ApolloServerPlugin<Context>,
+    ],
+  })
+  await apollo.start()
+
+  httpServer.on('request', (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'request failed')
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] })
+      else res.end()
+    })
+  })
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' })
+    if (url.pathname === '/readyz') {
+      const ok = ready && (await store.ping().then(() => true, () => false))
+      return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' })
+    }
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.contentType })
+      res.end(await metrics.render())
+      return
+    }
+    if (url.pathname !== GRAPHQL_PATH) return sendJson(res, 404, { error: 'not found' })
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      res.setHeader('allow', 'GET, POST')
+      return sendJson(res, 405, { error: 'method not allowed' })
+    }
+    const requestId = randomUUID()
+    res.setHeader('x-request-id', requestId)
+
+    let body: unknown
+    if (req.method === 'POST') {
+      const raw = await readBody(req, config.maxBodyBytes)
+      if (raw === null) {
+        return sendGraphQLError(res, 413, `The request body exceeds ${config.maxBodyBytes} bytes`, ErrorCode.PAYLOAD_TOO_LARGE)
+      }
+      try {
+        body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))
+      } catch {
+        return sendGraphQLError(res, 400, 'The request body is not valid JSON', 'BAD_REQUEST')
+      }
+    }
+
+    const headers = new HeaderMap()
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value)
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method, headers, search: url.search, body },
+      context: async () => createContext(services, await principalOf(req.headers.authorization), requestId),
+    })
+    for (const [key, value] of response.headers) res.setHeader(key, value)
+    res.statusCode = response.status ?? 200
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string)
+      return
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk)
+    res.end()
+  }
+
+  /** No header: anonymous (operations then answer UNAUTHENTICATED). A bad one fails the request. */
+  async function principalOf(header: string | undefined): Promise<Principal | null> {
+    if (header === undefined) return null
+    const principal = await authenticate(services, header)
+    if (!principal) throw withStatus(new UnauthenticatedError('The bearer token is invalid, expired or revoked'), 401)
+    return principal
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject)
+    httpServer.listen(config.port, config.host, () => resolve())
+  })
+  const { port } = httpServer.address() as AddressInfo
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+
+  let stopped: Promise<void> | undefined
+  const stop = () =>
+    (stopped ??= (async () => {
+      ready = false
+      feed.close()
+      await apollo.stop()
+      for (const client of wsServer.clients) client.terminate()
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()))
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()))
+      await store.close()
+    })())
+
+  try {
+    const report = await store.migrate()
+    if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied')
+    ready = true
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  log.info({ url: `http://${host}:${port}${GRAPHQL_PATH}`, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
+  return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
+}
+
+/** A bearer header to a principal; null when malformed, unknown, revoked or expired. */
+async function authenticate(services: Services, header: string): Promise<Principal | null> {
+  const secret = bearer(header)
+  if (!secret) return null
+  try {
+    return await services.tokens.authenticate(secret)
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw withStatus(new GraphQLError('The data store is unavailable', { extensions: { code: ErrorCode.STORE_UNAVAILABLE } }), 503)
+    throw err
+  }
+}
+
+function withStatus(error: GraphQLError, status: number): GraphQLError {
+  Object.assign(error.extensions, { http: { status } })
+  return error
+}
+
+function formatResult(result: ExecutionResult): ExecutionResult {
+  if (!result.errors) return result
+  return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError) }
+}
+
+/** The body, or null once it passes `limit` bytes (reading stops there). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume()
+    return null
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      req.resume()
+      return null
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+  res.end(JSON.stringify(body))
+}
+
+function sendGraphQLError(res: ServerResponse, status: number, message: string, code: string): void {
+  const error: GraphQLFormattedError = { message, extensions: { code } }
+  sendJson(res, status, { errors: [error] })
+}

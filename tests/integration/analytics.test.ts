@@ -1,0 +1,663 @@
+import { randomInt } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AnalyticsFilter, AnalyticsQuery, AppMetricsRow, FilterField } from '../../src/store/analytics.js'
+import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import { StoreInputError } from '../../src/store/errors.js'
+import { APPS, DIMENSION_FIELDS, type App, type AppEventRow, type DimensionField } from '../../src/store/types.js'
+import { APP_ACTIONS } from '../../src/store/validate.js'
+import { makeAppEvent, uid } from '../helpers/factories.js'
+import { openTestStore } from '../helpers/store.js'
+
+const MIN = 60_000
+const HOUR = 60 * MIN
+const DAY = 24 * HOUR
+
+/** Referers of the randomized data and their registrable domains (what ClickHouse groups by). */
+const REFERERS: Readonly<Record<string, string>> = {
+  '': '',
+  'https://l.instagram.com/x': 'instagram.com',
+  'https://www.instagram.com/y': 'instagram.com',
+  'https://t.co/z': 't.co',
+  'https://news.ycombinator.com/item?id=1': 'ycombinator.com',
+  'https://www.google.com/search?q=shoes': 'google.com',
+  'http://m.facebook.com/': 'facebook.com',
+  'https://www.bbc.co.uk/news': 'bbc.co.uk',
+}
+
+/** Small deterministic generator, so a failing run can be replayed with SIGHTLINE_TEST_SEED. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+// ---- the expected numbers, computed from the rows as the spec words them (§4) ------------------
+
+function dimensionValue(e: AppEventRow, field: FilterField): string {
+  if (field === 'referer') {
+    const domain = REFERERS[e.referer ?? '']
+    if (domain === undefined) throw new Error(`no known domain for referer ${e.referer}`)
+    return domain
+  }
+  return e[field] ?? ''
+}
+
+function matches(e: AppEventRow, filter: AnalyticsFilter): boolean {
+  return Object.entries(filter).every(([field, value]) => dimensionValue(e, field as FilterField) === value)
+}
+
+function inQuery(e: AppEventRow, q: AnalyticsQuery): boolean {
+  const t = e.timestamp!.getTime()
+  return (
+    e.app === q.app && e.workspaceId === q.workspaceId && t >= q.from.getTime() && t < q.to.getTime() && matches(e, q.filter)
+  )
+}
+
+function expectedMetrics(app: App, events: readonly AppEventRow[]): AppMetricsRow {
+  const sessions = new Set(events.map((e) => e.sessionId))
+  const visitors = new Set(events.map((e) => e.visitorId))
+  const actions = Object.fromEntries(
+    APP_ACTIONS[app].map((a) => [a, new Set(events.filter((e) => e.action === a).map((e) => e.sessionId)).size]),
+  )
+  // Revenue is generated in whole cents, so summing cents is exact.
+  const cents =
+    app === 'cart'
+      ? events.filter((e) => e.action === 'purchase').reduce((sum, e) => sum + Math.round((e.revenue ?? 0) * 100), 0)
+      : 0
+  return { events: events.length, sessions: sessions.size, visitors: visitors.size, actions, revenue: cents / 100 }
+}
+
+function expectedBreakdown(all: readonly AppEventRow[], q: AnalyticsQuery, by: DimensionField, limit: number) {
+  const groups = new Map<string, AppEventRow[]>()
+  for (const e of all) {
+    if (!inQuery(e, q)) continue
+    const value = dimensionValue(e, by)
+    if (value === '') continue
+    groups.set(value, [...(groups.get(value) ?? []), e])
+  }
+  return [...groups]
+    .map(([value, events]) => ({ value, metrics: expectedMetrics(q.app, events) }))
+    .sort((a, b) => b.metrics.sessions - a.metrics.sessions || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    .slice(0, limit)
+}
+
+/** UTC buckets of a fixed length, from the one holding `from` to the one holding `to - 1ms`. */
+function expectedUtcSeries(all: readonly AppEventRow[], q: AnalyticsQuery, size: number) {
+  const out: Array<{ start: string; metrics: AppMetricsRow }> = []
+  const events = all.filter((e) => inQuery(e, q))
+  for (let start = Math.floor(q.from.getTime() / size) * size; start < q.to.getTime(); start += size) {
+    const inBucket = events.filter((e) => e.timestamp!.getTime() >= start && e.timestamp!.getTime() < start + size)
+    out.push({ start: new Date(start).toISOString(), metrics: expectedMetrics(q.app, inBucket) })
+  }
+  return out
+}
+
+/** Float sums from the store, rounded to the cents they were made of. */
+const norm = (m: AppMetricsRow): AppMetricsRow => ({ ...m, revenue: Math.round(m.revenue * 100) / 100 })
+const normSeries = (s: Array<{ start: Date; metrics: AppMetricsRow }>) =>
+  s.map((p) => ({ start: p.start.toISOString(), metrics: norm(p.metrics) }))
+const counts = (s: Array<{ start: Date; metrics: AppMetricsRow }>) => s.map((p) => [p.start.toISOString(), p.metrics.events])
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+describe('app analytics on chDB', () => {
+  let store: ClickHouseStore
+  beforeAll(async () => {
+    store = await openTestStore()
+  })
+  afterAll(() => store.close())
+
+  describe('a randomized dataset', () => {
+    const seed = Number(process.env.SIGHTLINE_TEST_SEED ?? randomInt(2 ** 31))
+    const msg = (what: string) => `${what} (seed ${seed})`
+    const rand = mulberry32(seed)
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
+
+    const now = Date.now()
+    const workspaces = [uid('ws'), uid('ws'), uid('ws')]
+    // Unaligned on purpose: the first and last buckets are partial, and some events fall outside.
+    const from = new Date(now - 8 * DAY - 12_345)
+    const to = new Date(now - 1 * DAY + 6_789)
+    const events: AppEventRow[] = []
+
+    const dimensionPool = (field: DimensionField): ReadonlyArray<string | null | undefined> => {
+      if (field === 'referer') return [...Object.keys(REFERERS), null]
+      if (field === 'browser') return ['', null, undefined, 'Chrome', 'Firefox', 'Safari', 'chrome']
+      if (field === 'country') return ['', undefined, 'FR', 'US', 'DE', 'BR']
+      return ['', null, undefined, `${field}_a`, `${field}_b`, `${field}_c`, `${field}_D`]
+    }
+
+    beforeAll(async () => {
+      const sessions = new Map(workspaces.map((ws) => [ws, Array.from({ length: 30 }, () => uid('s'))]))
+      const visitors = new Map(workspaces.map((ws) => [ws, Array.from({ length: 18 }, () => uid('v'))]))
+      const assets = ['', 'asset_1', 'asset_2', 'asset_3']
+      const make = (timestamp: Date): AppEventRow => {
+        const workspaceId = pick(workspaces)
+        const app = pick(APPS)
+        const action = pick(APP_ACTIONS[app])
+        const dims = Object.fromEntries(DIMENSION_FIELDS.map((f) => [f, pick(dimensionPool(f))]))
+        // Revenue on purchases, and noise elsewhere that must never be summed.
+        const revenue =
+          app === 'cart' && action === 'purchase' ? randomInt(0, 20_000) / 100 : rand() < 0.2 ? randomInt(1, 500) / 100 : undefined
+        return {
+          ...dims,
+          timestamp,
+          app,
+          action,
+          workspaceId,
+          sessionId: pick(sessions.get(workspaceId)!),
+          visitorId: pick(visitors.get(workspaceId)!),
+          assetId: pick(assets),
+          revenue,
+        } as AppEventRow
+      }
+      for (let i = 0; i < 450; i++) events.push(make(new Date(now - Math.floor(rand() * 10 * DAY))))
+      // The edges of [from, to): `from` and `to - 1ms` are in, `to` and `from - 1ms` are out.
+      for (const t of [from.getTime(), from.getTime() - 1, to.getTime() - 1, to.getTime()]) {
+        for (let i = 0; i < 8; i++) events.push(make(new Date(t)))
+      }
+      const result = await store.ingestAppEvents(events)
+      expect(result.errors).toEqual([])
+      expect(result.accepted).toBe(events.length)
+    })
+
+    const query = (app: App, workspaceId: string, filter: AnalyticsFilter = {}): AnalyticsQuery => ({
+      app,
+      workspaceId,
+      from,
+      to,
+      filter,
+    })
+
+    it('has data inside and outside the range for every app', () => {
+      for (const app of APPS) {
+        const ofApp = events.filter((e) => e.app === app)
+        expect(ofApp.filter((e) => e.timestamp! < from).length, msg(app)).toBeGreaterThan(0)
+        expect(ofApp.filter((e) => e.timestamp! >= to).length, msg(app)).toBeGreaterThan(0)
+      }
+    })
+
+    it('totals match for every app and workspace', async () => {
+      for (const ws of workspaces) {
+        for (const app of APPS) {
+          const q = query(app, ws)
+          const expected = expectedMetrics(app, events.filter((e) => inQuery(e, q)))
+          expect(expected.events, msg('dataset')).toBeGreaterThan(5)
+          expect(norm(await store.analyticsTotals(q)), msg(`${app} ${ws}`)).toEqual(expected)
+        }
+      }
+    })
+
+    it('revenue is summed over cart purchases only', async () => {
+      const q = query('cart', workspaces[0]!)
+      const purchases = events.filter((e) => inQuery(e, q) && e.action === 'purchase')
+      const others = events.filter((e) => inQuery(e, q) && e.action !== 'purchase' && (e.revenue ?? 0) > 0)
+      expect(purchases.length, msg('purchases')).toBeGreaterThan(0)
+      expect(others.length, msg('noise revenue')).toBeGreaterThan(0)
+      const total = await store.analyticsTotals(q)
+      expect(total.revenue).toBeCloseTo(purchases.reduce((s, e) => s + e.revenue!, 0), 6)
+      for (const app of ['fm', 'link', 'page'] as const) {
+        expect((await store.analyticsTotals(query(app, workspaces[0]!))).revenue).toBe(0)
+      }
+    })
+
+    it('breakdowns match for every app, workspace and dimension', async () => {
+      for (const ws of workspaces) {
+        for (const app of APPS) {
+          for (const by of DIMENSION_FIELDS) {
+            const q = query(app, ws)
+            const expected = expectedBreakdown(events, q, by, 1000)
+            expect(expected.length, msg(`${app} ${by}`)).toBeGreaterThan(0)
+            const actual = await store.analyticsBreakdown({ ...q, by, limit: 1000 })
+            expect(
+              actual.map((r) => ({ value: r.value, metrics: norm(r.metrics) })),
+              msg(`${app} ${ws} by ${by}`),
+            ).toEqual(expected)
+          }
+        }
+      }
+    })
+
+    it('a breakdown stops at its limit, keeping the order', async () => {
+      for (const app of APPS) {
+        for (const by of ['browser', 'referer', 'metaAdId'] as const) {
+          const q = query(app, workspaces[1]!)
+          const actual = await store.analyticsBreakdown({ ...q, by, limit: 2 })
+          expect(actual.map((r) => ({ value: r.value, metrics: norm(r.metrics) })), msg(`${app} ${by}`)).toEqual(
+            expectedBreakdown(events, q, by, 2),
+          )
+          expect(actual.length).toBeLessThanOrEqual(2)
+        }
+      }
+    })
+
+    it('REFERER groups by registrable domain', async () => {
+      const q = query('page', workspaces[0]!)
+      const values = (await store.analyticsBreakdown({ ...q, by: 'referer', limit: 1000 })).map((r) => r.value)
+      expect(values.length).toBeGreaterThan(0)
+      for (const v of values) expect(new Set(Object.values(REFERERS))).toContain(v)
+      expect(values).not.toContain('l.instagram.com')
+      expect(values).not.toContain('www.instagram.com')
+    })
+
+    it('hourly and daily UTC timeseries match for every app and workspace', async () => {
+      for (const ws of workspaces) {
+        for (const app of APPS) {
+          const q = query(app, ws)
+          for (const [granularity, size] of [
+            ['HOUR', HOUR],
+            ['DAY', DAY],
+          ] as const) {
+            const actual = await store.analyticsTimeseries({ ...q, granularity, timezone: 'UTC' })
+            const expected = expectedUtcSeries(events, q, size)
+            expect(actual.length).toBe(granularity === 'DAY' ? 8 : expected.length)
+            expect(normSeries(actual), msg(`${app} ${ws} ${granularity}`)).toEqual(expected)
+          }
+        }
+      }
+    })
+
+    it('a filter on any one dimension or the asset narrows every number', async () => {
+      const ws = workspaces[0]!
+      for (const app of APPS) {
+        const all = events.filter((e) => inQuery(e, query(app, ws)))
+        for (const field of [...DIMENSION_FIELDS, 'assetId'] as const) {
+          // The most frequent non-empty value of the field in range, so the filter keeps some rows.
+          const tally = new Map<string, number>()
+          for (const e of all) {
+            const v = dimensionValue(e, field)
+            if (v !== '') tally.set(v, (tally.get(v) ?? 0) + 1)
+          }
+          const [value] = [...tally].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]!
+          const q = query(app, ws, { [field]: value })
+          const kept = all.filter((e) => matches(e, q.filter))
+          expect(kept.length, msg(`${app} ${field}=${value}`)).toBeGreaterThan(0)
+          expect(kept.length, msg(`${app} ${field}=${value}`)).toBeLessThan(all.length)
+          expect(norm(await store.analyticsTotals(q)), msg(`${app} ${field}=${value}`)).toEqual(expectedMetrics(app, kept))
+        }
+      }
+    })
+
+    it('filters apply to breakdowns and timeseries too, and combine', async () => {
+      const ws = workspaces[2]!
+      for (const app of APPS) {
+        for (const filter of [
+          { country: 'FR' },
+          { assetId: 'asset_2' },
+          { referer: 'instagram.com' },
+          { referer: 'instagram.com', assetId: 'asset_1' },
+          { browser: 'Chrome', country: 'US' },
+          { country: 'nowhere' },
+        ] satisfies AnalyticsFilter[]) {
+          const q = query(app, ws, filter)
+          const label = msg(`${app} ${JSON.stringify(filter)}`)
+          expect(norm(await store.analyticsTotals(q)), label).toEqual(
+            expectedMetrics(app, events.filter((e) => inQuery(e, q))),
+          )
+          for (const by of ['os', 'referer', 'country'] as const) {
+            const actual = await store.analyticsBreakdown({ ...q, by, limit: 1000 })
+            expect(actual.map((r) => ({ value: r.value, metrics: norm(r.metrics) })), label).toEqual(
+              expectedBreakdown(events, q, by, 1000),
+            )
+          }
+          const series = await store.analyticsTimeseries({ ...q, granularity: 'DAY', timezone: 'UTC' })
+          expect(normSeries(series), label).toEqual(expectedUtcSeries(events, q, DAY))
+        }
+      }
+    })
+  })
+
+  describe('referer and workspace semantics', () => {
+    const base = new Date(Date.now() - HOUR)
+    const range = { from: new Date(base.getTime() - HOUR), to: new Date(base.getTime() + HOUR), filter: {} }
+
+    it('the referer filter and breakdown take the registrable domain', async () => {
+      const workspaceId = uid('ws')
+      await store.ingestAppEvents([
+        makeAppEvent({ workspaceId, app: 'link', action: 'click', referer: 'https://l.instagram.com/x', timestamp: base }),
+        makeAppEvent({ workspaceId, app: 'link', action: 'click', referer: 'https://www.instagram.com/y', timestamp: base }),
+        makeAppEvent({ workspaceId, app: 'link', action: 'redirect', referer: 'https://t.co/z', timestamp: base }),
+        makeAppEvent({ workspaceId, app: 'link', action: 'click', referer: '', timestamp: base }),
+      ])
+      const q = { ...range, app: 'link' as const, workspaceId }
+      const breakdown = await store.analyticsBreakdown({ ...q, by: 'referer', limit: 50 })
+      expect(breakdown.map((r) => [r.value, r.metrics.sessions, r.metrics.actions])).toEqual([
+        ['instagram.com', 2, { click: 2, redirect: 0 }],
+        ['t.co', 1, { click: 0, redirect: 1 }],
+      ])
+      expect((await store.analyticsTotals({ ...q, filter: { referer: 'instagram.com' } })).events).toBe(2)
+      expect((await store.analyticsTotals({ ...q, filter: { referer: 't.co' } })).events).toBe(1)
+      expect((await store.analyticsTotals({ ...q, filter: { referer: 'l.instagram.com' } })).events).toBe(0)
+    })
+
+    it('two workspaces sharing session and visitor ids never mix', async () => {
+      const [a, b] = [uid('ws'), uid('ws')]
+      const shared = { sessionId: uid('s'), visitorId: uid('v'), app: 'cart' as const, timestamp: base }
+      await store.ingestAppEvents([
+        makeAppEvent({ ...shared, workspaceId: a, action: 'purchase', revenue: 10, country: 'FR' }),
+        makeAppEvent({ ...shared, workspaceId: a, action: 'view', country: 'FR' }),
+        makeAppEvent({ ...shared, workspaceId: b, action: 'purchase', revenue: 7, country: 'US' }),
+        makeAppEvent({ ...shared, workspaceId: b, action: 'add_to_cart', sessionId: uid('s'), country: 'DE' }),
+        makeAppEvent({ ...shared, workspaceId: b, action: 'add_to_cart', sessionId: uid('s'), country: 'DE' }),
+      ])
+      const qa = { ...range, app: 'cart' as const, workspaceId: a }
+      const qb = { ...range, app: 'cart' as const, workspaceId: b }
+      expect(await store.analyticsTotals(qa)).toEqual({
+        events: 2,
+        sessions: 1,
+        visitors: 1,
+        actions: { view: 1, add_to_cart: 0, purchase: 1 },
+        revenue: 10,
+      })
+      expect(await store.analyticsTotals(qb)).toEqual({
+        events: 3,
+        sessions: 3,
+        visitors: 1,
+        actions: { view: 0, add_to_cart: 2, purchase: 1 },
+        revenue: 7,
+      })
+      expect((await store.analyticsBreakdown({ ...qa, by: 'country', limit: 50 })).map((r) => r.value)).toEqual(['FR'])
+      expect((await store.analyticsBreakdown({ ...qb, by: 'country', limit: 50 })).map((r) => r.value)).toEqual(['DE', 'US'])
+      const series = await store.analyticsTimeseries({ ...qa, granularity: 'HOUR', timezone: 'UTC' })
+      expect(series.reduce((s, p) => s + p.metrics.events, 0)).toBe(2)
+
+      const nobody = { ...range, app: 'cart' as const, workspaceId: uid('ws') }
+      expect(await store.analyticsTotals(nobody)).toEqual({
+        events: 0,
+        sessions: 0,
+        visitors: 0,
+        actions: { view: 0, add_to_cart: 0, purchase: 0 },
+        revenue: 0,
+      })
+      expect(await store.analyticsBreakdown({ ...nobody, by: 'country', limit: 50 })).toEqual([])
+    })
+  })
+
+  describe('timeseries in a time zone', () => {
+    /** One page view per instant, each its own session, in a fresh workspace. */
+    async function seed(instants: readonly string[]): Promise<string> {
+      const workspaceId = uid('ws')
+      const result = await store.ingestAppEvents(
+        instants.map((t) => makeAppEvent({ workspaceId, app: 'page', action: 'view', timestamp: new Date(t) })),
+      )
+      expect(result.accepted).toBe(instants.length)
+      return workspaceId
+    }
+    const series = (workspaceId: string, from: string, to: string, granularity: 'HOUR' | 'DAY' | 'WEEK' | 'MONTH', timezone: string) =>
+      store.analyticsTimeseries({
+        app: 'page',
+        workspaceId,
+        from: new Date(from),
+        to: new Date(to),
+        filter: {},
+        granularity,
+        timezone,
+      })
+
+    it('Europe/Paris days across the spring change: the 23-hour day', async () => {
+      const ws = await seed([
+        '2026-03-27T22:59:59.999Z', // 27 March 23:59:59.999 CET: before `from`
+        '2026-03-27T23:00:00.000Z', // 28 March 00:00 CET
+        '2026-03-28T22:59:59.999Z', // 28 March 23:59:59.999 CET
+        '2026-03-28T23:00:00.000Z', // 29 March 00:00 CET
+        '2026-03-29T00:59:00.000Z', // 29 March 01:59 CET
+        '2026-03-29T01:00:00.000Z', // 29 March 03:00 CEST
+        '2026-03-29T21:59:59.999Z', // 29 March 23:59:59.999 CEST
+        '2026-03-29T22:00:00.000Z', // 30 March 00:00 CEST
+        '2026-03-30T22:00:00.000Z', // 31 March 00:00 CEST: `to`, excluded
+      ])
+      const days = await series(ws, '2026-03-27T23:00:00Z', '2026-03-30T22:00:00Z', 'DAY', 'Europe/Paris')
+      expect(counts(days)).toEqual([
+        ['2026-03-27T23:00:00.000Z', 2],
+        ['2026-03-28T23:00:00.000Z', 4],
+        ['2026-03-29T22:00:00.000Z', 1],
+      ])
+      expect(days[1]!.metrics).toEqual({ events: 4, sessions: 4, visitors: 4, actions: { view: 4, interaction: 0 }, revenue: 0 })
+    })
+
+    it('Europe/Paris across the autumn change: the 25-hour day and its repeated hour', async () => {
+      const ws = await seed([
+        '2025-10-25T22:00:00.000Z', // 26 October 00:00 CEST
+        '2025-10-26T00:30:00.000Z', // 02:30 CEST
+        '2025-10-26T01:30:00.000Z', // 02:30 CET, the same wall-clock time an hour later
+        '2025-10-26T22:59:59.999Z', // 23:59:59.999 CET, still 26 October
+        '2025-10-26T23:00:00.000Z', // 27 October 00:00 CET
+      ])
+      const days = await series(ws, '2025-10-25T22:00:00Z', '2025-10-27T23:00:00Z', 'DAY', 'Europe/Paris')
+      expect(counts(days)).toEqual([
+        ['2025-10-25T22:00:00.000Z', 4],
+        ['2025-10-26T23:00:00.000Z', 1],
+      ])
+      const hours = await series(ws, '2025-10-25T22:00:00Z', '2025-10-26T23:00:00Z', 'HOUR', 'Europe/Paris')
+      expect(hours).toHaveLength(25)
+      expect(hours.map((h) => h.start.getTime())).toEqual(
+        Array.from({ length: 25 }, (_, i) => Date.parse('2025-10-25T22:00:00Z') + i * HOUR),
+      )
+      expect(counts(hours).filter(([, n]) => n !== 0)).toEqual([
+        ['2025-10-25T22:00:00.000Z', 1],
+        ['2025-10-26T00:00:00.000Z', 1],
+        ['2025-10-26T01:00:00.000Z', 1],
+        ['2025-10-26T22:00:00.000Z', 1],
+      ])
+    })
+
+    it('America/New_York: the 25-hour day keeps its last evening hour', async () => {
+      const ws = await seed([
+        '2025-11-02T04:00:00.000Z', // 2 November 00:00 EDT
+        '2025-11-03T04:30:00.000Z', // 2 November 23:30 EST
+        '2025-11-03T05:00:00.000Z', // 3 November 00:00 EST
+      ])
+      const days = await series(ws, '2025-11-02T04:00:00Z', '2025-11-04T05:00:00Z', 'DAY', 'America/New_York')
+      expect(counts(days)).toEqual([
+        ['2025-11-02T04:00:00.000Z', 2],
+        ['2025-11-03T05:00:00.000Z', 1],
+      ])
+    })
+
+    it('hours in half- and quarter-hour zones start at the local hour', async () => {
+      // Kolkata is UTC+05:30, Kathmandu UTC+05:45.
+      const ws = await seed([
+        '2026-01-01T00:14:59.999Z', // 05:44:59.999 Kolkata, 05:59:59.999 Kathmandu
+        '2026-01-01T00:15:00.000Z', // 05:45 Kolkata, 06:00 Kathmandu
+        '2026-01-01T00:29:59.999Z', // 05:59:59.999 Kolkata
+        '2026-01-01T00:30:00.000Z', // 06:00 Kolkata
+        '2026-01-01T00:44:59.999Z',
+        '2026-01-01T00:45:00.000Z', // 06:15 Kolkata, 06:30 Kathmandu
+      ])
+      const kolkata = await series(ws, '2025-12-31T23:30:00Z', '2026-01-01T01:30:00Z', 'HOUR', 'Asia/Kolkata')
+      expect(counts(kolkata)).toEqual([
+        ['2025-12-31T23:30:00.000Z', 3],
+        ['2026-01-01T00:30:00.000Z', 3],
+      ])
+      const kathmandu = await series(ws, '2025-12-31T23:15:00Z', '2026-01-01T01:15:00Z', 'HOUR', 'Asia/Kathmandu')
+      expect(counts(kathmandu)).toEqual([
+        ['2025-12-31T23:15:00.000Z', 1],
+        ['2026-01-01T00:15:00.000Z', 5],
+      ])
+    })
+
+    it('weeks start on local Monday midnight, empty weeks as zeros', async () => {
+      const ws = await seed([
+        '2026-03-22T22:59:00.000Z', // Sunday 22 March 23:59 CET
+        '2026-03-22T23:00:00.000Z', // Monday 23 March 00:00 CET
+        '2026-03-29T21:59:59.999Z', // Sunday 29 March 23:59:59.999 CEST
+        '2026-03-29T22:00:00.000Z', // Monday 30 March 00:00 CEST
+      ])
+      const weeks = await series(ws, '2026-03-15T23:00:00Z', '2026-04-12T22:00:00Z', 'WEEK', 'Europe/Paris')
+      expect(counts(weeks)).toEqual([
+        ['2026-03-15T23:00:00.000Z', 1],
+        ['2026-03-22T23:00:00.000Z', 2],
+        ['2026-03-29T22:00:00.000Z', 1],
+        ['2026-04-05T22:00:00.000Z', 0],
+      ])
+      expect(weeks[3]!.metrics).toEqual({ events: 0, sessions: 0, visitors: 0, actions: { view: 0, interaction: 0 }, revenue: 0 })
+      for (const w of weeks) expect(new Intl.DateTimeFormat('en', { weekday: 'short', timeZone: 'Europe/Paris' }).format(w.start)).toBe('Mon')
+    })
+
+    it('months start on the local 1st, every month present', async () => {
+      const ws = await seed([
+        '2025-12-31T22:59:59.999Z', // 31 December 23:59:59.999 CET: before `from`
+        '2026-01-31T22:59:59.999Z', // 31 January 23:59:59.999 CET
+        '2026-03-31T21:59:59.999Z', // 31 March 23:59:59.999 CEST
+        '2026-03-31T22:00:00.000Z', // 1 April 00:00 CEST
+        '2026-04-30T22:00:00.000Z', // 1 May 00:00 CEST: `to`, excluded
+      ])
+      const months = await series(ws, '2025-12-31T23:00:00Z', '2026-04-30T22:00:00Z', 'MONTH', 'Europe/Paris')
+      expect(counts(months)).toEqual([
+        ['2025-12-31T23:00:00.000Z', 1],
+        ['2026-01-31T23:00:00.000Z', 0],
+        ['2026-02-28T23:00:00.000Z', 1],
+        ['2026-03-31T22:00:00.000Z', 1],
+      ])
+    })
+
+    it('refuses more than 10,000 buckets, a reversed range and an unknown zone', async () => {
+      const ws = uid('ws')
+      const at = '2026-01-01T00:00:00Z'
+      const q = { app: 'fm' as const, workspaceId: ws, filter: {}, timezone: 'UTC' }
+      const tenThousandMinutes = new Date(Date.parse(at) + 10_000 * MIN)
+      const ok = await store.analyticsTimeseries({ ...q, from: new Date(at), to: tenThousandMinutes, granularity: 'MINUTE' })
+      expect(ok).toHaveLength(10_000)
+      expect(ok.every((p) => p.metrics.events === 0)).toBe(true)
+      await expect(
+        store.analyticsTimeseries({ ...q, from: new Date(at), to: new Date(tenThousandMinutes.getTime() + 1), granularity: 'MINUTE' }),
+      ).rejects.toBeInstanceOf(StoreInputError)
+      await expect(
+        store.analyticsTimeseries({ ...q, from: new Date(at), to: new Date(Date.parse(at) + 8 * DAY), granularity: 'MINUTE' }),
+      ).rejects.toThrow(/10000/)
+      await expect(
+        store.analyticsTimeseries({ ...q, from: new Date('2026-01-02T00:00:00Z'), to: new Date(at), granularity: 'DAY' }),
+      ).rejects.toBeInstanceOf(StoreInputError)
+      await expect(
+        store.analyticsTimeseries({ ...q, from: new Date(at), to: new Date(at), granularity: 'DAY' }),
+      ).rejects.toBeInstanceOf(StoreInputError)
+      await expect(
+        store.analyticsTimeseries({
+          ...q,
+          from: new Date(at),
+          to: new Date('2026-01-02T00:00:00Z'),
+          granularity: 'DAY',
+          timezone: 'Mars/Olympus_Mons',
+        }),
+      ).rejects.toBeInstanceOf(StoreInputError)
+    })
+  })
+
+  describe('ingestAppEvents', () => {
+    const wide = { from: new Date('2000-01-01T00:00:00Z'), to: new Date(Date.now() + 2 * DAY), filter: {} }
+
+    it('quarantines each bad row with its index and reason, and stores the good ones', async () => {
+      const ws = uid('ws')
+      const marker = uid('batch')
+      const t = new Date(Date.now() - 10 * MIN)
+      const row = (over: Partial<AppEventRow>) => makeAppEvent({ workspaceId: ws, timestamp: t, assetId: marker, ...over })
+      const rows = [
+        row({ app: 'cart', action: 'purchase', revenue: 12.5 }), // 0 ok
+        row({ app: 'cart', action: 'play' }), // 1
+        row({ app: 'fm', action: 'play', workspaceId: '' }), // 2
+        row({ app: 'fm', action: 'play', sessionId: '  ' }), // 3
+        row({ app: 'fm', action: 'play', visitorId: '' }), // 4
+        row({ app: 'cart', action: 'purchase', revenue: -1 }), // 5
+        row({ app: 'cart', action: 'purchase', revenue: Number.NaN }), // 6
+        row({ app: 'link', action: 'click', timestamp: new Date('1990-06-01T00:00:00Z') }), // 7
+        row({ app: 'link', action: 'click', timestamp: new Date('2999-01-01T00:00:00Z') }), // 8
+        row({ app: 'fm', action: 'share' }), // 9 ok
+        row({ app: 'link', action: 'redirect' }), // 10 ok
+        row({ app: 'page', action: 'view' }), // 11 ok
+        row({ app: 'page', action: 'add_to_cart' }), // 12
+        row({ app: 'cart', action: 'view', timestamp: undefined }), // 13 ok, stamped now
+      ]
+      const result = await store.ingestAppEvents(rows)
+      expect(result.accepted).toBe(5)
+      expect(result.quarantined).toBe(9)
+      expect(result.deduplicated).toBe(false)
+      expect(result.errors.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 12])
+      const message = Object.fromEntries(result.errors.map((e) => [e.index, e.message]))
+      expect(message[1]).toMatch(/unknown action "play" for app cart/)
+      expect(message[2]).toBe('workspaceId is empty')
+      expect(message[3]).toBe('sessionId is empty')
+      expect(message[4]).toBe('visitorId is empty')
+      expect(message[5]).toBe('revenue is negative')
+      expect(message[6]).toBe('revenue is not a finite number')
+      expect(message[7]).toMatch(/1990-06-01T00:00:00.000Z is before 2000-01-01/)
+      expect(message[8]).toMatch(/2999-01-01T00:00:00.000Z is more than a day ahead/)
+      expect(message[12]).toMatch(/unknown action "add_to_cart" for app page/)
+
+      const quarantined = (await store.quarantine('app_events', 1000)).filter((q) => q.row.includes(marker))
+      expect(quarantined).toHaveLength(9)
+      for (const q of quarantined) {
+        expect(q.table).toBe('app_events')
+        const index = Number(/^row (\d+): /.exec(q.reason)?.[1])
+        expect(q.reason).toBe(`row ${index}: ${message[index]}`)
+        expect(JSON.parse(q.row)).toMatchObject({ assetId: marker, app: rows[index]!.app, action: rows[index]!.action })
+        expect(Math.abs(q.at.getTime() - Date.now())).toBeLessThan(10 * MIN)
+      }
+
+      // Only the good rows count, each in its own app.
+      const totals = async (app: App) => store.analyticsTotals({ ...wide, app, workspaceId: ws })
+      expect(await totals('cart')).toEqual({
+        events: 2,
+        sessions: 2,
+        visitors: 2,
+        actions: { view: 1, add_to_cart: 0, purchase: 1 },
+        revenue: 12.5,
+      })
+      expect((await totals('fm')).actions).toEqual({ play: 0, pause: 0, share: 1 })
+      expect((await totals('fm')).events).toBe(1)
+      expect((await totals('link')).actions).toEqual({ click: 0, redirect: 1 })
+      expect((await totals('link')).events).toBe(1)
+      expect((await totals('page')).actions).toEqual({ view: 1, interaction: 0 })
+      expect((await totals('page')).events).toBe(1)
+      const recent = await store.analyticsTotals({
+        app: 'cart',
+        workspaceId: ws,
+        from: new Date(Date.now() - MIN),
+        to: new Date(Date.now() + MIN),
+        filter: {},
+      })
+      expect(recent.actions).toEqual({ view: 1, add_to_cart: 0, purchase: 0 })
+    })
+
+    it('lands each good row only in its own app, even when actions share a name', async () => {
+      const ws = uid('ws')
+      const t = new Date(Date.now() - 5 * MIN)
+      const result = await store.ingestAppEvents([
+        makeAppEvent({ workspaceId: ws, app: 'cart', action: 'view', timestamp: t, browser: 'cart-browser' }),
+        makeAppEvent({ workspaceId: ws, app: 'cart', action: 'view', timestamp: t, browser: 'cart-browser' }),
+        makeAppEvent({ workspaceId: ws, app: 'page', action: 'view', timestamp: t, browser: 'page-browser' }),
+      ])
+      expect(result.accepted).toBe(3)
+      expect((await store.analyticsTotals({ ...wide, app: 'cart', workspaceId: ws })).events).toBe(2)
+      expect((await store.analyticsTotals({ ...wide, app: 'page', workspaceId: ws })).events).toBe(1)
+      expect((await store.analyticsTotals({ ...wide, app: 'fm', workspaceId: ws })).events).toBe(0)
+      expect((await store.analyticsTotals({ ...wide, app: 'link', workspaceId: ws })).events).toBe(0)
+      const browsers = async (app: App) =>
+        (await store.analyticsBreakdown({ ...wide, app, workspaceId: ws, by: 'browser', limit: 10 })).map((r) => r.value)
+      expect(await browsers('cart')).toEqual(['cart-browser'])
+      expect(await browsers('page')).toEqual(['page-browser'])
+    })
+
+    it('a workspace-bound ingest quarantines rows of any other workspace', async () => {
+      const [mine, theirs] = [uid('ws'), uid('ws')]
+      const result = await store.ingestAppEvents(
+        [
+          makeAppEvent({ workspaceId: mine, app: 'fm', action: 'play' }),
+          makeAppEvent({ workspaceId: theirs, app: 'fm', action: 'play' }),
+          makeAppEvent({ workspaceId: mine, app: 'fm', action: 'pause' }),
+        ],
+        { workspaceId: mine },
+      )
+      expect(result.accepted).toBe(2)
+      expect(result.errors).toEqual([{ index: 1, message: `workspace "${theirs}" is not the token's workspace` }])
+      expect((await store.analyticsTotals({ ...wide, app: 'fm', workspaceId: mine })).events).toBe(2)
+      expect((await store.analyticsTotals({ ...wide, app: 'fm', workspaceId: theirs })).events).toBe(0)
+      const quarantined = (await store.quarantine('app_events', 1000)).filter((q) => q.row.includes(theirs))
+      expect(quarantined.map((q) => q.reason)).toEqual([`row 1: workspace "${theirs}" is not the token's workspace`])
+    })
+  })
+})

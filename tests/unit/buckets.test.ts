@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest'
+import {
+  assertRange,
+  assertTimezone,
+  bucketStart,
+  bucketStarts,
+  MAX_BUCKETS,
+  wholeHourOffsets,
+  zeroFill,
+} from '../../src/store/buckets.js'
+import { StoreInputError } from '../../src/store/errors.js'
+
+const at = (iso: string) => new Date(iso)
+const isos = (dates: readonly Date[]) => dates.map((d) => d.toISOString())
+const HOUR = 3_600_000
+
+describe('bucketStarts in UTC', () => {
+  it('lists every minute from the one holding `from` to the one holding `to - 1ms`', () => {
+    expect(isos(bucketStarts(at('2026-01-01T00:00:30Z'), at('2026-01-01T00:03:00Z'), 'MINUTE', 'UTC'))).toEqual([
+      '2026-01-01T00:00:00.000Z',
+      '2026-01-01T00:01:00.000Z',
+      '2026-01-01T00:02:00.000Z',
+    ])
+  })
+
+  it('treats `to` on a bucket boundary as exclusive, and one millisecond past it as inclusive', () => {
+    const from = at('2026-01-01T10:00:00Z')
+    expect(isos(bucketStarts(from, at('2026-01-01T12:00:00Z'), 'HOUR', 'UTC'))).toEqual([
+      '2026-01-01T10:00:00.000Z',
+      '2026-01-01T11:00:00.000Z',
+    ])
+    expect(isos(bucketStarts(from, at('2026-01-01T12:00:00.001Z'), 'HOUR', 'UTC'))).toEqual([
+      '2026-01-01T10:00:00.000Z',
+      '2026-01-01T11:00:00.000Z',
+      '2026-01-01T12:00:00.000Z',
+    ])
+  })
+
+  it('gives one bucket for a range inside a single bucket', () => {
+    expect(isos(bucketStarts(at('2026-01-01T10:15:00Z'), at('2026-01-01T10:16:00Z'), 'HOUR', 'UTC'))).toEqual([
+      '2026-01-01T10:00:00.000Z',
+    ])
+    expect(isos(bucketStarts(at('2026-01-01T10:15:00Z'), at('2026-01-01T10:15:00.001Z'), 'DAY', 'UTC'))).toEqual([
+      '2026-01-01T00:00:00.000Z',
+    ])
+  })
+
+  it('aligns days to midnight', () => {
+    expect(isos(bucketStarts(at('2026-02-27T18:00:00Z'), at('2026-03-02T00:00:00Z'), 'DAY', 'UTC'))).toEqual([
+      '2026-02-27T00:00:00.000Z',
+      '2026-02-28T00:00:00.000Z',
+      '2026-03-01T00:00:00.000Z',
+    ])
+  })
+
+  it('starts weeks on Monday', () => {
+    // 2026-01-01 is a Thursday; its week began on Monday 2025-12-29.
+    const starts = bucketStarts(at('2026-01-01T12:00:00Z'), at('2026-01-20T00:00:00Z'), 'WEEK', 'UTC')
+    expect(isos(starts)).toEqual([
+      '2025-12-29T00:00:00.000Z',
+      '2026-01-05T00:00:00.000Z',
+      '2026-01-12T00:00:00.000Z',
+      '2026-01-19T00:00:00.000Z',
+    ])
+    for (const s of starts) expect(s.getUTCDay()).toBe(1)
+  })
+
+  it('a Sunday belongs to the week of the Monday before it, a Monday starts a new one', () => {
+    expect(bucketStart(at('2026-03-29T23:59:59.999Z'), 'WEEK', 'UTC').toISOString()).toBe('2026-03-23T00:00:00.000Z')
+    expect(bucketStart(at('2026-03-30T00:00:00Z'), 'WEEK', 'UTC').toISOString()).toBe('2026-03-30T00:00:00.000Z')
+  })
+
+  it('follows month lengths, leap years and year ends', () => {
+    expect(isos(bucketStarts(at('2023-12-15T00:00:00Z'), at('2024-04-01T00:00:00Z'), 'MONTH', 'UTC'))).toEqual([
+      '2023-12-01T00:00:00.000Z',
+      '2024-01-01T00:00:00.000Z',
+      '2024-02-01T00:00:00.000Z',
+      '2024-03-01T00:00:00.000Z',
+    ])
+    expect(bucketStart(at('2024-02-29T23:59:59.999Z'), 'MONTH', 'UTC').toISOString()).toBe('2024-02-01T00:00:00.000Z')
+    expect(bucketStart(at('2024-03-01T00:00:00Z'), 'MONTH', 'UTC').toISOString()).toBe('2024-03-01T00:00:00.000Z')
+    expect(isos(bucketStarts(at('2024-02-28T00:00:00Z'), at('2024-03-02T00:00:00Z'), 'DAY', 'UTC'))).toEqual([
+      '2024-02-28T00:00:00.000Z',
+      '2024-02-29T00:00:00.000Z',
+      '2024-03-01T00:00:00.000Z',
+    ])
+  })
+})
+
+describe('bucketStarts across daylight saving changes', () => {
+  it('Europe/Paris spring forward: a 23-hour day', () => {
+    const starts = bucketStarts(at('2026-03-28T12:00:00Z'), at('2026-03-30T12:00:00Z'), 'DAY', 'Europe/Paris')
+    expect(isos(starts)).toEqual([
+      '2026-03-27T23:00:00.000Z', // 28 March 00:00 CET
+      '2026-03-28T23:00:00.000Z', // 29 March 00:00 CET
+      '2026-03-29T22:00:00.000Z', // 30 March 00:00 CEST
+    ])
+    expect(starts[2]!.getTime() - starts[1]!.getTime()).toBe(23 * HOUR)
+  })
+
+  it('Europe/Paris fall back: a 25-hour day', () => {
+    const starts = bucketStarts(at('2025-10-25T22:00:00Z'), at('2025-10-27T23:00:00Z'), 'DAY', 'Europe/Paris')
+    expect(isos(starts)).toEqual(['2025-10-25T22:00:00.000Z', '2025-10-26T23:00:00.000Z'])
+    expect(starts[1]!.getTime() - starts[0]!.getTime()).toBe(25 * HOUR)
+  })
+
+  it('Europe/Paris hours: 23 on the spring day, 25 on the autumn day, always one hour apart', () => {
+    const spring = bucketStarts(at('2026-03-28T23:00:00Z'), at('2026-03-29T22:00:00Z'), 'HOUR', 'Europe/Paris')
+    expect(spring).toHaveLength(23)
+    const autumn = bucketStarts(at('2025-10-25T22:00:00Z'), at('2025-10-26T23:00:00Z'), 'HOUR', 'Europe/Paris')
+    expect(autumn).toHaveLength(25)
+    for (const list of [spring, autumn]) {
+      for (let i = 1; i < list.length; i++) expect(list[i]!.getTime() - list[i - 1]!.getTime()).toBe(HOUR)
+    }
+    // The repeated 02:00 local hour is two buckets: 02:00 CEST and 02:00 CET.
+    expect(isos(autumn)).toContain('2025-10-26T00:00:00.000Z')
+    expect(isos(autumn)).toContain('2025-10-26T01:00:00.000Z')
+  })
+
+  it('America/New_York: 23-hour and 25-hour days', () => {
+    const spring = bucketStarts(at('2026-03-07T05:00:00Z'), at('2026-03-10T04:00:00Z'), 'DAY', 'America/New_York')
+    expect(isos(spring)).toEqual([
+      '2026-03-07T05:00:00.000Z',
+      '2026-03-08T05:00:00.000Z',
+      '2026-03-09T04:00:00.000Z',
+    ])
+    const autumn = bucketStarts(at('2026-10-31T04:00:00Z'), at('2026-11-03T05:00:00Z'), 'DAY', 'America/New_York')
+    expect(isos(autumn)).toEqual([
+      '2026-10-31T04:00:00.000Z',
+      '2026-11-01T04:00:00.000Z',
+      '2026-11-02T05:00:00.000Z',
+    ])
+    expect(autumn[2]!.getTime() - autumn[1]!.getTime()).toBe(25 * HOUR)
+  })
+
+  it('weeks start on local Monday midnight, whatever the offset', () => {
+    expect(isos(bucketStarts(at('2026-03-25T12:00:00Z'), at('2026-04-01T00:00:00Z'), 'WEEK', 'Europe/Paris'))).toEqual([
+      '2026-03-22T23:00:00.000Z', // Monday 23 March 00:00 CET
+      '2026-03-29T22:00:00.000Z', // Monday 30 March 00:00 CEST
+    ])
+    // Sunday 23:30 in New York (EDT) is Monday 03:30 UTC: still the week of the previous Monday there.
+    expect(bucketStart(at('2026-03-16T03:30:00Z'), 'WEEK', 'America/New_York').toISOString()).toBe(
+      '2026-03-09T04:00:00.000Z',
+    )
+  })
+
+  it('months start on local midnight of the 1st, across offset changes', () => {
+    expect(isos(bucketStarts(at('2026-02-15T00:00:00Z'), at('2026-05-01T00:00:00Z'), 'MONTH', 'Europe/Paris'))).toEqual([
+      '2026-01-31T23:00:00.000Z',
+      '2026-02-28T23:00:00.000Z',
+      '2026-03-31T22:00:00.000Z',
+      '2026-04-30T22:00:00.000Z', // 1 May 00:00 CEST, before 2026-05-01T00:00Z
+    ])
+    // 2026-04-30T22:00Z is 1 May 00:00 CEST, so `to` there is exclusive.
+    expect(bucketStarts(at('2026-02-15T00:00:00Z'), at('2026-04-30T22:00:00Z'), 'MONTH', 'Europe/Paris')).toHaveLength(3)
+    expect(bucketStarts(at('2026-02-15T00:00:00Z'), at('2026-04-30T22:00:00.001Z'), 'MONTH', 'Europe/Paris')).toHaveLength(4)
+  })
+
+  it('hours in a zone with a half-hour offset start at :30 UTC', () => {
+    expect(isos(bucketStarts(at('2026-01-01T00:00:00Z'), at('2026-01-01T02:00:00Z'), 'HOUR', 'Asia/Kolkata'))).toEqual([
+      '2025-12-31T23:30:00.000Z',
+      '2026-01-01T00:30:00.000Z',
+      '2026-01-01T01:30:00.000Z',
+    ])
+  })
+})
+
+describe('bucketStarts limits and input errors', () => {
+  const from = at('2026-01-01T00:00:00Z')
+
+  it(`allows exactly ${MAX_BUCKETS} buckets and refuses one more`, () => {
+    expect(MAX_BUCKETS).toBe(10_000)
+    const to = new Date(from.getTime() + MAX_BUCKETS * 60_000)
+    const starts = bucketStarts(from, to, 'MINUTE', 'UTC')
+    expect(starts).toHaveLength(MAX_BUCKETS)
+    expect(starts.at(-1)!.getTime()).toBe(to.getTime() - 60_000)
+    expect(() => bucketStarts(from, new Date(to.getTime() + 1), 'MINUTE', 'UTC')).toThrow(StoreInputError)
+    expect(() => bucketStarts(from, new Date(to.getTime() + 1), 'MINUTE', 'UTC')).toThrow(/10000/)
+  })
+
+  it('refuses a reversed, empty or invalid range', () => {
+    expect(() => bucketStarts(at('2026-01-02T00:00:00Z'), from, 'DAY', 'UTC')).toThrow(StoreInputError)
+    expect(() => bucketStarts(from, from, 'DAY', 'UTC')).toThrow(StoreInputError)
+    expect(() => bucketStarts(new Date(Number.NaN), from, 'DAY', 'UTC')).toThrow(StoreInputError)
+    expect(() => assertRange(from, new Date('nope'))).toThrow(StoreInputError)
+    expect(() => assertRange(from, new Date(from.getTime() + 1))).not.toThrow()
+  })
+
+  it('refuses an unknown timezone and accepts IANA names', () => {
+    expect(() => bucketStarts(from, at('2026-01-02T00:00:00Z'), 'DAY', 'Mars/Olympus_Mons')).toThrow(StoreInputError)
+    expect(() => assertTimezone('not a zone')).toThrow(/not a zone/)
+    expect(() => assertTimezone('Europe/Paris')).not.toThrow()
+    expect(() => assertTimezone('UTC')).not.toThrow()
+  })
+})
+
+describe('wholeHourOffsets and zeroFill', () => {
+  it('tells whole-hour zones from half-hour ones', () => {
+    const a = at('2026-03-01T00:00:00Z')
+    const b = at('2026-04-01T00:00:00Z')
+    expect(wholeHourOffsets('UTC', a, b)).toBe(true)
+    expect(wholeHourOffsets('Europe/Paris', a, b)).toBe(true)
+    expect(wholeHourOffsets('Asia/Kolkata', a, b)).toBe(false)
+    expect(wholeHourOffsets('Asia/Kathmandu', a, b)).toBe(false)
+  })
+
+  it('puts every start in order, with the empty value where no row matched', () => {
+    const starts = [at('2026-01-01T00:00:00Z'), at('2026-01-01T01:00:00Z'), at('2026-01-01T02:00:00Z')]
+    const rows = new Map([[starts[1]!.getTime(), 5]])
+    expect(zeroFill(starts, rows, 0)).toEqual([
+      { start: starts[0], value: 0 },
+      { start: starts[1], value: 5 },
+      { start: starts[2], value: 0 },
+    ])
+  })
+})
