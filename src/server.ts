@@ -75,8 +75,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         if (ctx.extra.principal) metrics.subscriptions.dec()
       },
       context: (ctx) => createContext(services, ctx.extra.principal ?? null, randomUUID()),
-      onNext: (_ctx, _id, _payload, result) => formatResult(result as ExecutionResult),
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const e of errors) if (!e.extensions.code) log.error({ err: e.originalError ?? e }, 'subscription failed')
+        return errors.map((e) => formatError(e.toJSON(), e))
+      },
     },
     wsServer,
   )

@@ -42,6 +42,8 @@ export class StockFeed {
   private again = false
   private closed = false
   private readonly categories = new Map<string, string>()
+  private starting: Promise<void> | undefined
+  private running = false
 
   constructor(
     private readonly store: Store,
@@ -55,18 +57,22 @@ export class StockFeed {
   /** An async iterator of updates matching the filter; `return()` unsubscribes. */
   async subscribe(filter: StockFilter): Promise<AsyncIterableIterator<StockUpdate>> {
     if (this.closed) throw new Error('the stock feed is closed')
-    if (this.subscribers.size === 0) await this.start()
     const subscriber = new Subscriber(filter, this.options.queueLimit ?? 1000, () => {
       this.subscribers.delete(subscriber)
       if (this.subscribers.size === 0) this.stop()
     })
     this.subscribers.add(subscriber)
+    // The first subscriber starts the poller; everyone else joining meanwhile waits for the same start.
+    this.starting ??= this.start().finally(() => {
+      this.starting = undefined
+    })
+    await this.starting
     return subscriber
   }
 
   /** Polls now: called after a write through this gateway is durable. Resolves once delivered. */
   nudge(): Promise<void> {
-    if (this.subscribers.size === 0) return Promise.resolve()
+    if (!this.running) return Promise.resolve()
     return this.poll()
   }
 
@@ -79,7 +85,9 @@ export class StockFeed {
   }
 
   private async start(): Promise<void> {
-    // Only changes after the first subscription matter; start from the store's clock via the log.
+    if (this.running) return
+    this.running = true
+    // Only changes after the first subscription matter.
     this.watermark = Date.now() - (this.options.overlapMs ?? 5000)
     this.seen.clear()
     const existing = await this.store.stockChangesSince(new Date(this.watermark))
@@ -90,11 +98,12 @@ export class StockFeed {
   private stop(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    this.running = false
   }
 
   private schedule(): void {
-    if (this.closed || this.subscribers.size === 0) return
-    this.stop()
+    if (this.closed || !this.running) return
+    if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => {
       this.poll().finally(() => this.schedule())
     }, this.options.pollMs)

@@ -16,7 +16,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const adminToken = `admin_${randomBytes(16).toString('hex')}`
   const config = loadConfig(
-    { PORT: '0', SIGHTLINE_LOG_LEVEL: 'silent', SIGHTLINE_ADMIN_TOKEN: adminToken, SIGHTLINE_POLL_MS: '100', ...env },
+    { PORT: '0', SIGHTLINE_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SIGHTLINE_ADMIN_TOKEN: adminToken, SIGHTLINE_POLL_MS: '100', ...env },
     { store: testStoreConfig() },
   )
   const server = await startServer(config)
