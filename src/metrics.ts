@@ -39,7 +39,7 @@ export class Metrics {
 
   /** Counts and times every operation and logs it (principal name only, never a token). */
   apolloPlugin(log: Logger): ApolloServerPlugin<Context> {
-    const metrics = this
+    const { requests, duration } = this
     return {
       async requestDidStart() {
         const started = performance.now()
@@ -49,8 +49,8 @@ export class Metrics {
             const seconds = (performance.now() - started) / 1000
             const body = response.body.kind === 'single' ? response.body.singleResult : undefined
             const code = String(errors?.[0]?.extensions?.code ?? body?.errors?.[0]?.extensions?.code ?? 'OK')
-            metrics.requests.inc({ operation, code })
-            metrics.duration.observe({ operation }, seconds)
+            requests.inc({ operation, code })
+            duration.observe({ operation }, seconds)
             log.info(
               { requestId: contextValue?.requestId, operation, principal: contextValue?.principal?.name, code, ms: Math.round(seconds * 1000) },
               'graphql',
