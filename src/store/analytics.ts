@@ -56,10 +56,27 @@ export const DIMENSION_SQL: Readonly<Record<FilterField, string>> = {
   metaPlacementId: 'meta_placement_id',
 }
 
+/**
+ * The start of the local hour holding `c`, matching bucketStarts (buckets.ts). ClickHouse's
+ * toStartOfHour counts hours from the local midnight, so after Lord Howe's 30-minute clock change
+ * it starts hours at :30 and the rows miss every bucket. Here: the wall-clock hour at the row's own
+ * offset, if that instant reads :00 on the clock (also when a change lies between, as after
+ * Chatham's fall back); else that wall-clock hour at the instant's offset (a gap, or a repeated
+ * half hour).
+ */
+function startOfLocalHour(c: string): string {
+  const t = `toInt64(toUnixTimestamp(toDateTime(${c}, {tz:String})))`
+  const offset = `timeZoneOffset(toDateTime(${c}, {tz:String}))`
+  const wall = `(${t} + ${offset} - ((${t} + ${offset}) % 3600))`
+  const start = `(${wall} - ${offset})`
+  const startOffset = `timeZoneOffset(toDateTime(${start}, {tz:String}))`
+  return `toDateTime(if((${start} + ${startOffset}) % 3600 = 0, ${start}, ${wall} - ${startOffset}), {tz:String})`
+}
+
 /** Bucket expressions over `timestamp` in the `{tz:String}` parameter's zone. */
 export const BUCKET_SQL: Readonly<Record<Granularity, (column: string) => string>> = {
   MINUTE: (c) => `toStartOfMinute(toDateTime(${c}, {tz:String}))`,
-  HOUR: (c) => `toStartOfHour(toDateTime(${c}, {tz:String}))`,
+  HOUR: (c) => startOfLocalHour(c),
   DAY: (c) => `toStartOfDay(toDateTime(${c}, {tz:String}))`,
   WEEK: (c) => `toDateTime(toMonday(toDateTime(${c}, {tz:String})), {tz:String})`,
   MONTH: (c) => `toDateTime(toStartOfMonth(toDateTime(${c}, {tz:String})), {tz:String})`,

@@ -22,9 +22,14 @@ export function assertRange(from: Date, to: Date): void {
   if (from.getTime() >= to.getTime()) throw new StoreInputError('"from" must be before "to"')
 }
 
-/** Start of the bucket containing `instant`, in `timezone`. */
+/** Start of the bucket containing `instant`, in `timezone`: the last of bucketStarts not after it. */
 export function bucketStart(instant: Date, granularity: Granularity, timezone: string): Date {
-  return DateTime.fromJSDate(instant, { zone: timezone }).startOf(UNIT[granularity]).toJSDate()
+  const unit = UNIT[granularity]
+  // startOf alone can land a bucket early: after Chatham's fall back, 02:50 local is in the
+  // bucket that began at 03:00 before the change, not in the earlier 02:00 one.
+  let start: DateTime = DateTime.fromJSDate(instant, { zone: timezone }).startOf(unit)
+  for (let next = nextStart(start, unit); next.toMillis() <= instant.getTime(); next = nextStart(next, unit)) start = next
+  return start.toJSDate()
 }
 
 /**
@@ -35,9 +40,9 @@ export function bucketStarts(from: Date, to: Date, granularity: Granularity, tim
   assertTimezone(timezone)
   assertRange(from, to)
   const unit = UNIT[granularity]
-  const last = DateTime.fromMillis(to.getTime() - 1, { zone: timezone }).startOf(unit)
+  const last = DateTime.fromJSDate(bucketStart(new Date(to.getTime() - 1), granularity, timezone), { zone: timezone })
   const out: Date[] = []
-  let cursor = DateTime.fromJSDate(from, { zone: timezone }).startOf(unit)
+  let cursor: DateTime = DateTime.fromJSDate(bucketStart(from, granularity, timezone), { zone: timezone })
   while (cursor <= last) {
     if (out.length === MAX_BUCKETS) {
       throw new StoreInputError(
@@ -45,10 +50,27 @@ export function bucketStarts(from: Date, to: Date, granularity: Granularity, tim
       )
     }
     out.push(cursor.toJSDate())
-    // Advance from the bucket start and snap again, so DST shifts never skew later buckets.
-    cursor = cursor.plus({ [unit]: 1 }).startOf(unit)
+    cursor = nextStart(cursor, unit)
   }
   return out
+}
+
+/**
+ * Advances from a bucket start and snaps again, so DST shifts never skew later buckets. Where a
+ * clock change repeats part of an hour (Lord Howe goes back 30 minutes), one unit later can still
+ * be in the same bucket, so it keeps adding units until it leaves it.
+ */
+function nextStart(start: DateTime, unit: (typeof UNIT)[Granularity]): DateTime {
+  for (let n = 1; ; n++) {
+    const next = start.plus({ [unit]: n }).startOf(unit)
+    if (next > start) return next
+  }
+}
+
+/** Start of the bucket after the one starting at `start`: the end of that bucket. */
+export function bucketEnd(start: Date, granularity: Granularity, timezone: string): Date {
+  const unit = UNIT[granularity]
+  return nextStart(DateTime.fromJSDate(start, { zone: timezone }), unit).toJSDate()
 }
 
 /** True when the zone's offset is a whole number of hours at both ends of the range. */

@@ -14,7 +14,7 @@ import {
   type MetricsRecord,
   type TimeseriesQuery,
 } from './analytics.js'
-import { bucketStarts, wholeHourOffsets, zeroFill } from './buckets.js'
+import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { isMigrated, migrate } from './migrate.js'
@@ -53,6 +53,8 @@ import {
 } from './validate.js'
 
 const STATUS: readonly StockStatus[] = ['IN_STOCK', 'LOW_STOCK', 'OUT_OF_STOCK']
+const HOUR_MS = 3_600_000
+const DAY_MS = 24 * HOUR_MS
 
 interface ProductRecord {
   id: string
@@ -240,16 +242,14 @@ export class ClickHouseStore implements Store {
     const starts = bucketStarts(q.from, q.to, q.granularity, q.timezone)
     const first = starts[0]
     if (!first) return []
-    const end = new Date(q.to.getTime())
-    // The coarsest rollup whose buckets nest inside the requested ones in this zone.
-    const rollup =
-      q.granularity === 'MINUTE'
-        ? 'minute'
-        : q.granularity !== 'HOUR' && (q.timezone === 'UTC' || q.timezone === 'Etc/UTC')
-          ? 'day'
-          : wholeHourOffsets(q.timezone, first, end)
-            ? 'hour'
-            : 'minute'
+    // Whole buckets at both ends, like the first one: a partial last bucket would be cut at the
+    // rollup's resolution, so the same range would count differently from one zone to another.
+    const end = bucketEnd(starts[starts.length - 1] ?? first, q.granularity, q.timezone)
+    // The coarsest rollup whose buckets nest inside the requested ones: every boundary on its grid.
+    // (Checking the zone's offset only at the ends misses mid-range shifts, e.g. Lord Howe's 30 min.)
+    const bounds = [...starts, end]
+    const onGrid = (ms: number) => bounds.every((d) => d.getTime() % ms === 0)
+    const rollup = q.granularity === 'MINUTE' ? 'minute' : onGrid(DAY_MS) ? 'day' : onGrid(HOUR_MS) ? 'hour' : 'minute'
     const rows = await this.rows<{ start: number; views: number; carts: number; sales: number; revenue: number }>(
       'ecomm_trend',
       {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AnalyticsFilter, AnalyticsQuery, AppMetricsRow, FilterField } from '../../src/store/analytics.js'
 import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import { bucketStarts } from '../../src/store/buckets.js'
 import { StoreInputError } from '../../src/store/errors.js'
 import { APPS, DIMENSION_FIELDS, type App, type AppEventRow, type DimensionField } from '../../src/store/types.js'
 import { APP_ACTIONS } from '../../src/store/validate.js'
@@ -142,8 +143,8 @@ describe('app analytics on chDB', () => {
         const action = pick(APP_ACTIONS[app])
         const dims = Object.fromEntries(DIMENSION_FIELDS.map((f) => [f, pick(dimensionPool(f))]))
         // Revenue on purchases, and noise elsewhere that must never be summed.
-        const revenue =
-          app === 'cart' && action === 'purchase' ? randomInt(0, 20_000) / 100 : rand() < 0.2 ? randomInt(1, 500) / 100 : undefined
+        const cents = (max: number) => Math.floor(rand() * max) / 100
+        const revenue = app === 'cart' && action === 'purchase' ? cents(20_000) : rand() < 0.5 ? 0.01 + cents(500) : undefined
         return {
           ...dims,
           timestamp,
@@ -388,7 +389,8 @@ describe('app analytics on chDB', () => {
       expect(result.accepted).toBe(instants.length)
       return workspaceId
     }
-    const series = (workspaceId: string, from: string, to: string, granularity: 'HOUR' | 'DAY' | 'WEEK' | 'MONTH', timezone: string) =>
+    type Coarse = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH'
+    const series = (workspaceId: string, from: string, to: string, granularity: Coarse, timezone: string) =>
       store.analyticsTimeseries({
         app: 'page',
         workspaceId,
@@ -495,8 +497,15 @@ describe('app analytics on chDB', () => {
         ['2026-03-29T22:00:00.000Z', 1],
         ['2026-04-05T22:00:00.000Z', 0],
       ])
-      expect(weeks[3]!.metrics).toEqual({ events: 0, sessions: 0, visitors: 0, actions: { view: 0, interaction: 0 }, revenue: 0 })
-      for (const w of weeks) expect(new Intl.DateTimeFormat('en', { weekday: 'short', timeZone: 'Europe/Paris' }).format(w.start)).toBe('Mon')
+      expect(weeks[3]!.metrics).toEqual({
+        events: 0,
+        sessions: 0,
+        visitors: 0,
+        actions: { view: 0, interaction: 0 },
+        revenue: 0,
+      })
+      const weekday = new Intl.DateTimeFormat('en', { weekday: 'short', timeZone: 'Europe/Paris' })
+      for (const w of weeks) expect(weekday.format(w.start)).toBe('Mon')
     })
 
     it('months start on the local 1st, every month present', async () => {
@@ -516,6 +525,62 @@ describe('app analytics on chDB', () => {
       ])
     })
 
+    it('puts every event in the bucket that contains it, in every kind of zone', async () => {
+      // Events every 15 minutes, and 1 ms before each, over days with a clock change in some zone:
+      // whole-hour, half-hour (Lord Howe's DST is 30 min) and 45-minute offsets, midnight changes.
+      const windows = [
+        ['2025-03-08', '2025-03-11'], // New York, St John's
+        ['2025-03-29', '2025-04-01'], // Europe
+        ['2025-04-04', '2025-04-08'], // Santiago, Lord Howe, Chatham
+        ['2025-09-06', '2025-09-09'], // Santiago
+        ['2025-09-27', '2025-09-30'], // Chatham
+        ['2025-10-04', '2025-10-07'], // Lord Howe
+        ['2025-10-25', '2025-10-28'], // Europe
+        ['2025-11-01', '2025-11-04'], // New York, St John's
+      ].map(([a, b]) => [new Date(`${a}T00:00:00Z`), new Date(`${b}T00:00:00Z`)] as const)
+      const instants: Date[] = []
+      for (const [a, b] of windows) {
+        for (let t = a.getTime(); t < b.getTime(); t += 15 * MIN) instants.push(new Date(t), new Date(t + 15 * MIN - 1))
+      }
+      const ws = await seed(instants.map((d) => d.toISOString()))
+      const zones = [
+        'UTC',
+        'Europe/Paris',
+        'America/New_York',
+        'America/St_Johns',
+        'America/Santiago',
+        'Australia/Lord_Howe',
+        'Pacific/Chatham',
+        'Asia/Kathmandu',
+        'Asia/Kolkata',
+      ]
+      const check = async (from: Date, to: Date, granularity: 'HOUR' | 'DAY' | 'WEEK' | 'MONTH', timezone: string) => {
+        const got = await series(ws, from.toISOString(), to.toISOString(), granularity, timezone)
+        // Each bucket holds the instants from its start to the next one's (instants are sorted).
+        const starts = bucketStarts(from, to, granularity, timezone).map((d) => d.getTime())
+        const inRange = instants.map((d) => d.getTime()).filter((t) => t >= from.getTime() && t < to.getTime())
+        const expected = starts.map((start, i) => {
+          const end = starts[i + 1] ?? Number.POSITIVE_INFINITY
+          return [new Date(start).toISOString(), inRange.filter((t) => t >= start && t < end).length]
+        })
+        expect(counts(got), `${timezone} ${granularity} ${from.toISOString()}`).toEqual(expected)
+        expect(got.reduce((sum, p) => sum + p.metrics.events, 0)).toBe(inRange.length)
+      }
+      for (const timezone of zones) {
+        for (const [from, to] of windows) await check(from, to, 'HOUR', timezone)
+        for (const granularity of ['DAY', 'WEEK', 'MONTH'] as const) {
+          await check(windows[0]![0], windows.at(-1)![1], granularity, timezone)
+        }
+      }
+      // A range ending in Chatham's repeated quarter hour (14:00–14:15Z, 02:45–03:00 +12:45 after
+      // 03:00–03:45 +13:45): its last bucket is the one that began at 03:00 +13:45.
+      const chatham = await series(ws, '2025-04-05T12:30:00Z', '2025-04-05T14:10:00Z', 'HOUR', 'Pacific/Chatham')
+      expect(counts(chatham)).toEqual([
+        ['2025-04-05T12:15:00.000Z', 6],
+        ['2025-04-05T13:15:00.000Z', 7],
+      ])
+    })
+
     it('refuses more than 10,000 buckets, a reversed range and an unknown zone', async () => {
       const ws = uid('ws')
       const at = '2026-01-01T00:00:00Z'
@@ -525,7 +590,12 @@ describe('app analytics on chDB', () => {
       expect(ok).toHaveLength(10_000)
       expect(ok.every((p) => p.metrics.events === 0)).toBe(true)
       await expect(
-        store.analyticsTimeseries({ ...q, from: new Date(at), to: new Date(tenThousandMinutes.getTime() + 1), granularity: 'MINUTE' }),
+        store.analyticsTimeseries({
+          ...q,
+          from: new Date(at),
+          to: new Date(tenThousandMinutes.getTime() + 1),
+          granularity: 'MINUTE',
+        }),
       ).rejects.toBeInstanceOf(StoreInputError)
       await expect(
         store.analyticsTimeseries({ ...q, from: new Date(at), to: new Date(Date.parse(at) + 8 * DAY), granularity: 'MINUTE' }),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { DateTime } from 'luxon'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import { createConnection } from '../../src/store/connection.js'
 import { StoreInputError } from '../../src/store/errors.js'
 import type { IngestOutcome } from '../../src/store/store.js'
 import type {
@@ -791,6 +792,62 @@ describe('ecommerce store', () => {
       expect(actual.map((b) => b.sales)).toEqual([0, 2, 0, 0, 0])
     })
 
+    it('counts whole buckets when from and to fall inside buckets, the same in every zone', async () => {
+      const product = makeProduct({ price: 5 })
+      expectClean(await store.upsertProducts([product]))
+      const day = Math.floor(Date.now() / DAY) * DAY - 3 * DAY
+      const timed: TimedEvent[] = [0.5, 3.5, 8.25, 10.2, 10.8, 13.1, 16.7, 20, 23.9, 30].map((h, i) => ({
+        product: product.id,
+        event: i % 2 === 0 ? 'sale' : 'view',
+        at: new Date(day + h * HOUR),
+      }))
+      await ingestTimed(timed)
+      const prices = new Map([[product.id, 5]])
+      const from = new Date(day + 8.5 * HOUR)
+      const to = new Date(day + 10.5 * HOUR)
+      for (const [granularity, timezone] of [
+        ['HOUR', 'UTC'],
+        ['HOUR', 'America/New_York'],
+        ['HOUR', 'Asia/Kolkata'],
+        ['DAY', 'UTC'],
+        ['DAY', 'America/New_York'],
+        ['DAY', 'Asia/Kolkata'],
+      ] as const) {
+        const unit = granularity === 'HOUR' ? 'hour' : 'day'
+        const bounds = [DateTime.fromJSDate(from, { zone: timezone }).startOf(unit)]
+        while (bounds[bounds.length - 1]! < DateTime.fromJSDate(to, { zone: timezone })) {
+          bounds.push(bounds[bounds.length - 1]!.plus({ [unit]: 1 }))
+        }
+        const actual = await trend({ product: product.id, from, to, granularity, timezone })
+        const expected = expectedTrend(timed, prices, bounds.map((b) => b.toJSDate()), () => true)
+        expect(actual, `${granularity} ${timezone}`).toEqual(expected)
+      }
+    })
+
+    it('DAY buckets stay right when the zone shifts by half an hour inside the range (Lord Howe)', async () => {
+      // Lord Howe is +11 in the southern summer and +10:30 in winter: whole hours at both ends of
+      // the range, but its winter midnights fall at hh:30 UTC.
+      const product = makeProduct({ price: 1 })
+      expectClean(await store.upsertProducts([product]))
+      const winterMidnight = DateTime.fromISO('2024-06-15T00:00', { zone: 'Australia/Lord_Howe' }).toJSDate()
+      expect(winterMidnight.toISOString()).toBe('2024-06-14T13:30:00.000Z')
+      await ingestTimed([
+        { product: product.id, event: 'sale', at: new Date(winterMidnight.getTime() - 20 * 60_000) },
+        { product: product.id, event: 'sale', at: new Date(winterMidnight.getTime() + 20 * 60_000) },
+      ])
+      const buckets = await trend({
+        product: product.id,
+        from: new Date('2024-01-10T00:00:00Z'),
+        to: new Date('2024-12-20T00:00:00Z'),
+        granularity: 'DAY',
+        timezone: 'Australia/Lord_Howe',
+      })
+      expect(buckets.filter((b) => b.sales > 0).map((b) => [b.start.toISOString(), b.sales])).toEqual([
+        [new Date(winterMidnight.getTime() - DAY).toISOString(), 1],
+        [winterMidnight.toISOString(), 1],
+      ])
+    })
+
     it('rejects a reversed or empty range, an unknown timezone and too many buckets with StoreInputError', async () => {
       const now = new Date()
       const earlier = new Date(now.getTime() - DAY)
@@ -947,6 +1004,38 @@ describe('ecommerce store', () => {
         deduplicated: true,
       })
       expect((await store.productsByIds([p.id]))[0]?.name).toBe('keyed')
+    })
+
+    it('idempotencyKey: a retry after the batch record was lost is still deduplicated by ClickHouse', async () => {
+      // Simulates a crash between the data insert and the batch record: the insert tokens alone
+      // must keep the retry from counting twice, in the table and in the views it feeds.
+      const config = testStoreConfig()
+      const own = ClickHouseStore.open(config)
+      const raw = createConnection(config)
+      try {
+        await own.migrate()
+        const product = uid('p')
+        const key = uid('key')
+        const wh = [makeStock({ product, amount: 9 }), makeStock({ product: '' })]
+        const sales = events(product, 'sale', 2, minutesAgo(5))
+        for (let attempt = 0; attempt < 2; attempt++) {
+          await own.ingestWarehouseStock(wh, { idempotencyKey: key })
+          await own.ingestEcommEvents(sales, { idempotencyKey: key })
+          await raw.command({ query: `TRUNCATE TABLE ${config.database}.ingest_batches` })
+        }
+        expect(await own.stock([product])).toEqual([{ product, available: 7 }])
+        expect(await own.recentSales([product])).toEqual([2])
+        expect(await own.quarantine('warehouse_stock', 100)).toHaveLength(1)
+        const rs = await raw.query({
+          query: `SELECT toInt64(sum(sales)) AS sales FROM ${config.database}.ecomm_rollup_minute WHERE product = {product:String}`,
+          query_params: { product },
+          format: 'JSONEachRow',
+        })
+        expect((await rs.json<{ sales: number | string }>()).map((r) => Number(r.sales))).toEqual([2])
+      } finally {
+        await raw.close()
+        await own.close()
+      }
     })
 
     it('without a key, two identical batches are both stored', async () => {

@@ -214,3 +214,70 @@ describe('wholeHourOffsets and zeroFill', () => {
     ])
   })
 })
+
+describe('zones whose clocks change by 30 minutes or across the hour', () => {
+  it('Lord Howe spring forward (02:00 → 02:30): hour 02 starts when the gap ends and lasts 30 minutes', () => {
+    expect(isos(bucketStarts(at('2025-10-04T13:30:00Z'), at('2025-10-04T17:00:00Z'), 'HOUR', 'Australia/Lord_Howe'))).toEqual([
+      '2025-10-04T13:30:00.000Z', // 00:00 +10:30
+      '2025-10-04T14:30:00.000Z', // 01:00 +10:30
+      '2025-10-04T15:30:00.000Z', // 02:30 +11, the first instant of hour 02
+      '2025-10-04T16:00:00.000Z', // 03:00 +11
+    ])
+  })
+
+  it('Lord Howe fall back (02:00 → 01:30): hour 01 lasts 90 minutes, and the walk ends', () => {
+    expect(isos(bucketStarts(at('2026-04-04T13:00:00Z'), at('2026-04-04T17:00:00Z'), 'HOUR', 'Australia/Lord_Howe'))).toEqual([
+      '2026-04-04T13:00:00.000Z', // 00:00 +11
+      '2026-04-04T14:00:00.000Z', // 01:00 +11, through 01:30–02:00 twice
+      '2026-04-04T15:30:00.000Z', // 02:00 +10:30
+      '2026-04-04T16:30:00.000Z',
+    ])
+    expect(bucketStart(at('2026-04-04T15:10:00Z'), 'HOUR', 'Australia/Lord_Howe').toISOString()).toBe('2026-04-04T14:00:00.000Z')
+  })
+
+  it('Chatham fall back (03:45 → 02:45): the repeated quarter hour stays in the 03:00 bucket', () => {
+    expect(isos(bucketStarts(at('2025-04-05T12:15:00Z'), at('2025-04-05T15:00:00Z'), 'HOUR', 'Pacific/Chatham'))).toEqual([
+      '2025-04-05T12:15:00.000Z', // 02:00 +13:45
+      '2025-04-05T13:15:00.000Z', // 03:00 +13:45, then 02:45–03:00 +12:45
+      '2025-04-05T14:15:00.000Z', // 03:00 +12:45
+    ])
+    expect(bucketStart(at('2025-04-05T14:05:00Z'), 'HOUR', 'Pacific/Chatham').toISOString()).toBe('2025-04-05T13:15:00.000Z')
+  })
+
+  it('bucketStart is always the last of bucketStarts not after the instant', () => {
+    const cases = [
+      ['Australia/Lord_Howe', '2025-10-04T00:00:00Z'],
+      ['Australia/Lord_Howe', '2026-04-04T00:00:00Z'],
+      ['Pacific/Chatham', '2025-04-05T00:00:00Z'],
+      ['Europe/Paris', '2025-10-25T12:00:00Z'],
+      ['America/Santiago', '2025-04-05T12:00:00Z'],
+      ['America/Santiago', '2025-09-06T12:00:00Z'],
+    ] as const
+    for (const [zone, iso] of cases) {
+      const from = at(iso)
+      const to = new Date(from.getTime() + 2 * 24 * HOUR)
+      for (const granularity of ['HOUR', 'DAY'] as const) {
+        const starts = bucketStarts(from, to, granularity, zone).map((d) => d.getTime())
+        for (let i = 1; i < starts.length; i++) expect(starts[i]).toBeGreaterThan(starts[i - 1]!)
+        for (let t = starts[0]!; t < to.getTime(); t += 7.5 * 60_000) {
+          const expected = starts.filter((s) => s <= t).at(-1)
+          const label = `${zone} ${granularity} ${new Date(t).toISOString()}`
+          expect(bucketStart(new Date(t), granularity, zone).getTime(), label).toBe(expected)
+        }
+      }
+    }
+  })
+})
+
+describe('range ends inside a repeated quarter hour', () => {
+  it('starts at, and ends with, the buckets that hold `from` and `to - 1ms`', () => {
+    // 14:05Z is 02:50 +12:45 in Chatham, inside the bucket that began at 03:00 +13:45 (13:15Z).
+    expect(isos(bucketStarts(at('2025-04-05T14:05:00Z'), at('2025-04-05T14:10:00Z'), 'HOUR', 'Pacific/Chatham'))).toEqual([
+      '2025-04-05T13:15:00.000Z',
+    ])
+    expect(isos(bucketStarts(at('2025-04-05T12:30:00Z'), at('2025-04-05T14:10:00Z'), 'HOUR', 'Pacific/Chatham'))).toEqual([
+      '2025-04-05T12:15:00.000Z',
+      '2025-04-05T13:15:00.000Z',
+    ])
+  })
+})

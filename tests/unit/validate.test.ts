@@ -7,6 +7,7 @@ import {
   checkProduct,
   checkWarehouseStock,
   type Checked,
+  type ValidAppEvent,
 } from '../../src/store/validate.js'
 
 const NOW = new Date('2026-06-15T12:00:00.000Z')
@@ -164,9 +165,9 @@ describe('checkAppEvent', () => {
     }
   })
 
-  idRules('workspaceId', (workspaceId) => checkAppEvent({ ...ok, workspaceId }, NOW), (r) => (r as { workspaceId: string }).workspaceId)
-  idRules('sessionId', (sessionId) => checkAppEvent({ ...ok, sessionId }, NOW), (r) => (r as { sessionId: string }).sessionId)
-  idRules('visitorId', (visitorId) => checkAppEvent({ ...ok, visitorId }, NOW), (r) => (r as { visitorId: string }).visitorId)
+  idRules('workspaceId', (workspaceId) => checkAppEvent({ ...ok, workspaceId }, NOW), (r) => (r as ValidAppEvent).workspaceId)
+  idRules('sessionId', (sessionId) => checkAppEvent({ ...ok, sessionId }, NOW), (r) => (r as ValidAppEvent).sessionId)
+  idRules('visitorId', (visitorId) => checkAppEvent({ ...ok, visitorId }, NOW), (r) => (r as ValidAppEvent).visitorId)
 
   it('refuses other workspaces when bound to one', () => {
     expect(row(checkAppEvent(ok, NOW, 'ws1')).workspaceId).toBe('ws1')
