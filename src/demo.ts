@@ -1,19 +1,8 @@
 import type { TokenService } from './auth/tokens.js'
+import { prng } from './random.js'
 import type { Store } from './store/store.js'
 import type { App, AppEventRow, EcommEventRow, ProductRow, WarehouseStockRow } from './store/types.js'
 import { APP_ACTIONS } from './store/validate.js'
-
-/** A small seeded PRNG (mulberry32), so every demo load looks the same. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const CATEGORIES: Record<string, string[]> = {
   shoes: ['Trail Runner', 'City Sneaker', 'Leather Boot', 'Canvas Slip-on', 'Court Classic', 'Hiking Boot', 'Sandal', 'Loafer', 'Racing Flat', 'High-top'],

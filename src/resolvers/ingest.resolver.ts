@@ -1,11 +1,12 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql'
-import { requireScope } from '../auth/guard.js'
+import { requirePrincipal } from '../auth/guard.js'
 import type { Context } from '../context.js'
 import { BadUserInputError } from '../errors.js'
 import { AppEventInput } from '../schema/analytics.input.js'
 import { EcommEventInput, ProductInput, WarehouseStockInput } from '../schema/ecommerce.input.js'
 import { IngestResult, QuarantinedRow } from '../schema/ingest.type.js'
 import type { IngestOutcome } from '../store/store.js'
+import type { IngestOptions } from '../store/types.js'
 import { INGEST_TABLES, type IngestTable } from '../store/types.js'
 
 const MAX_KEY = 256
@@ -18,6 +19,12 @@ function checkBatch(ctx: Context, rows: readonly unknown[], key: string | null |
   if (key !== null && key !== undefined && (key.length === 0 || key.length > MAX_KEY)) {
     throw new BadUserInputError(`idempotencyKey must be 1 to ${MAX_KEY} characters`)
   }
+}
+
+/** The store's ingest options for this caller; @Authorized has already checked the scope. */
+function options(ctx: Context, idempotencyKey: string | null): IngestOptions {
+  const principal = requirePrincipal(ctx)
+  return { idempotencyKey: idempotencyKey ?? undefined, workspaceId: principal.workspaceId ?? undefined, tokenName: principal.name }
 }
 
 /** Publishes the stock the batch moved (after it is durable) and answers the batch's result. */
@@ -36,8 +43,7 @@ export class IngestResolver {
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
   ): Promise<IngestResult> {
     checkBatch(ctx, events, idempotencyKey)
-    const principal = requireScope(ctx, 'append:ecomm_events')
-    return answer(ctx, await ctx.store.ingestEcommEvents(events, { idempotencyKey: idempotencyKey ?? undefined, tokenName: principal.name }))
+    return answer(ctx, await ctx.store.ingestEcommEvents(events, options(ctx, idempotencyKey)))
   }
 
   @Authorized('append:warehouse_stock')
@@ -48,8 +54,7 @@ export class IngestResolver {
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
   ): Promise<IngestResult> {
     checkBatch(ctx, updates, idempotencyKey)
-    const principal = requireScope(ctx, 'append:warehouse_stock')
-    return answer(ctx, await ctx.store.ingestWarehouseStock(updates, { idempotencyKey: idempotencyKey ?? undefined, tokenName: principal.name }))
+    return answer(ctx, await ctx.store.ingestWarehouseStock(updates, options(ctx, idempotencyKey)))
   }
 
   @Authorized('append:products')
@@ -60,8 +65,7 @@ export class IngestResolver {
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
   ): Promise<IngestResult> {
     checkBatch(ctx, products, idempotencyKey)
-    const principal = requireScope(ctx, 'append:products')
-    return answer(ctx, await ctx.store.upsertProducts(products, { idempotencyKey: idempotencyKey ?? undefined, tokenName: principal.name }))
+    return answer(ctx, await ctx.store.upsertProducts(products, options(ctx, idempotencyKey)))
   }
 
   @Authorized('append:app_events')
@@ -72,14 +76,9 @@ export class IngestResolver {
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
   ): Promise<IngestResult> {
     checkBatch(ctx, events, idempotencyKey)
-    const principal = requireScope(ctx, 'append:app_events')
     return answer(
       ctx,
-      await ctx.store.ingestAppEvents(events, {
-        idempotencyKey: idempotencyKey ?? undefined,
-        workspaceId: principal.workspaceId ?? undefined,
-        tokenName: principal.name,
-      }),
+      await ctx.store.ingestAppEvents(events, options(ctx, idempotencyKey)),
     )
   }
 

@@ -66,7 +66,7 @@ export interface Store {
   quarantine(table: IngestTable, limit: number): Promise<QuarantinedRow[]>
 
   // ---- live stock
-  /** Stock changes logged after `since` (exclusive of ids in `seen`), oldest first. */
+  /** Stock changes logged after `since`, oldest first; each has an id for de-duplication. */
   stockChangesSince(since: Date): Promise<Array<StockChange & { id: string; at: Date }>>
 }
 

@@ -8,6 +8,7 @@ import { APPS, DIMENSION_FIELDS, type App, type AppEventRow, type DimensionField
 import { APP_ACTIONS } from '../../src/store/validate.js'
 import { makeAppEvent, uid } from '../helpers/factories.js'
 import { openTestStore } from '../helpers/store.js'
+import { prng } from '../../src/random.js'
 
 const MIN = 60_000
 const HOUR = 60 * MIN
@@ -25,17 +26,6 @@ const REFERERS: Readonly<Record<string, string>> = {
   'https://www.bbc.co.uk/news': 'bbc.co.uk',
 }
 
-/** Small deterministic generator, so a failing run can be replayed with SIGHTLINE_TEST_SEED. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // ---- the expected numbers, computed from the rows as the spec words them (§4) ------------------
 
@@ -116,7 +106,7 @@ describe('app analytics on chDB', () => {
   describe('a randomized dataset', () => {
     const seed = Number(process.env.SIGHTLINE_TEST_SEED ?? randomInt(2 ** 31))
     const msg = (what: string) => `${what} (seed ${seed})`
-    const rand = mulberry32(seed)
+    const rand = prng(seed)
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
 
     const now = Date.now()

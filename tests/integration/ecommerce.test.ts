@@ -19,6 +19,7 @@ import type {
 } from '../../src/store/types.js'
 import { makeEcommEvent, makeProduct, makeStock, minutesAgo, uid } from '../helpers/factories.js'
 import { openTestStore, testStoreConfig } from '../helpers/store.js'
+import { prng } from '../../src/random.js'
 
 const HOUR = 3600_000
 const DAY = 24 * HOUR
@@ -109,17 +110,6 @@ function expectClean(outcome: IngestOutcome): IngestOutcome {
 const events = (product: string, event: EcommEventType, n: number, at: Date = minutesAgo(1)): EcommEventRow[] =>
   Array.from({ length: n }, () => makeEcommEvent({ product, event, timestamp: at }))
 
-/** A small deterministic PRNG, so a failing randomized run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('ecommerce store', () => {
   let store: ClickHouseStore
@@ -454,7 +444,7 @@ describe('ecommerce store', () => {
 
     it('matches an independent computation for every category × showOutOfStock × ranking', async () => {
       const seedValue = Number(process.env.SIGHTLINE_TEST_SEED ?? randomBytes(4).readUInt32LE(0))
-      const rng = mulberry32(seedValue)
+      const rng = prng(seedValue)
       const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1))
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!
       const now = Date.now()
