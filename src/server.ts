@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
-import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql'
+import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -37,6 +37,35 @@ export interface ServerOptions {
   readonly store?: Store
   readonly logger?: Logger
 }
+
+/** One GraphQL operation, as a transport other than /graphql (REST, web) asks for it. */
+export interface OperationRequest {
+  readonly query: string
+  readonly variables?: Record<string, unknown>
+  readonly operationName?: string
+}
+
+/**
+ * What an extra HTTP surface (the Tinybird-compatible REST API, the web page) gets from the server.
+ * Such surfaces sit beside /graphql and reach data only by executing GraphQL operations, so they share
+ * the resolvers, scopes, limits, logging and error masking.
+ */
+export interface Gateway {
+  readonly services: Services
+  readonly log: Logger
+  /** A bearer header (or a raw token) to a principal: null when absent; throws UNAUTHENTICATED (401) when bad. */
+  principalOf(header: string | undefined): Promise<Principal | null>
+  /** Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted. */
+  execute(request: OperationRequest, principal: Principal | null, requestId: string): Promise<FormattedExecutionResult>
+  /** The request body, or null once it passes `limit` bytes. */
+  readBody(req: IncomingMessage, limit: number): Promise<Buffer | null>
+}
+
+/** An extra HTTP surface: answers the request and returns true, or returns false to pass it on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
+
+/** Builds the extra HTTP surfaces once the gateway is up; they are tried in order before /graphql. */
+const ROUTES: ReadonlyArray<(gateway: Gateway) => HttpRoute> = []
 
 const GRAPHQL_PATH = '/graphql'
 
@@ -108,6 +137,19 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   })
   await apollo.start()
 
+  const gateway: Gateway = {
+    services,
+    log,
+    principalOf,
+    readBody,
+    async execute(request, principal, requestId) {
+      const response = await apollo.executeOperation(request, { contextValue: createContext(services, principal, requestId) })
+      if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported here')
+      return response.body.singleResult
+    },
+  }
+  const routes = ROUTES.map((build) => build(gateway))
+
   httpServer.on('request', (req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'request failed')
@@ -128,7 +170,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       res.end(await metrics.render())
       return
     }
-    if (url.pathname !== GRAPHQL_PATH) return sendJson(res, 404, { error: 'not found' })
+    if (url.pathname !== GRAPHQL_PATH) {
+      for (const route of routes) if (await route(req, res, url)) return
+      return sendJson(res, 404, { error: 'not found' })
+    }
     if (req.method !== 'GET' && req.method !== 'POST') {
       res.setHeader('allow', 'GET, POST')
       return sendJson(res, 405, { error: 'method not allowed' })
