@@ -22,12 +22,20 @@ const EnvSchema = z.object({
   CLICKHOUSE_DATABASE: identifier.default('sightline'),
   CLICKHOUSE_CLUSTER: z.preprocess(emptyAsUndefined, identifier.optional()),
   SIGHTLINE_ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+  SIGHTLINE_JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+  SIGHTLINE_RATE_LIMIT: z.coerce.number().min(0).default(0),
+  SIGHTLINE_RATE_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
+  SIGHTLINE_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
+  SIGHTLINE_MAX_COST: z.coerce.number().int().min(1).default(10_000),
+  SIGHTLINE_MAX_ALIASES: z.coerce.number().int().min(1).default(50),
+  SIGHTLINE_MAX_TOKENS: z.coerce.number().int().min(100).default(100_000),
   SIGHTLINE_DEMO: flag,
   SIGHTLINE_LOW_STOCK_THRESHOLD: z.coerce.number().int().min(0).default(100),
   SIGHTLINE_POLL_MS: z.coerce.number().int().min(10).default(500),
   SIGHTLINE_MAX_BATCH: z.coerce.number().int().min(1).default(10_000),
   SIGHTLINE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   SIGHTLINE_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  SIGHTLINE_SERVICE_LOG_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -42,6 +50,14 @@ export interface Config {
   readonly store: StoreConfig
   /** Bootstrap admin bearer token (never stored). */
   readonly adminToken: string | undefined
+  /** HS256 secret for signed JWTs; unset turns JWTs off. */
+  readonly jwtSecret: string | undefined
+  /** Requests per second each token may make (a token bucket); 0 turns limiting off. @default 0 */
+  readonly rateLimit: number
+  /** Requests a token may make at once above the rate. @default max(1, 2 × rateLimit) */
+  readonly rateBurst: number
+  /** Query limits: selection depth, estimated cost, aliases, and lexical tokens per document. */
+  readonly queryLimits: QueryLimits
   /** Load the demo dataset and create the demo tokens at start-up. @default false */
   readonly demo: boolean
   /** Stock above this is IN_STOCK, at or below (and above 0) is LOW_STOCK. @default 100 */
@@ -54,7 +70,20 @@ export interface Config {
   readonly maxBodyBytes: number
   /** How long a resolved token stays cached in the process, in ms. @default 5000 */
   readonly tokenCacheMs: number
+  /** Days the operation, ingest and error logs are kept. @default 30 */
+  readonly serviceLogTtlDays: number
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+export interface QueryLimits {
+  /** @default 12 */
+  readonly maxDepth: number
+  /** @default 10000 */
+  readonly maxCost: number
+  /** @default 50 */
+  readonly maxAliases: number
+  /** @default 100000 */
+  readonly maxTokens: number
 }
 
 export interface StoreConfig {
@@ -95,12 +124,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       dataDir: e.SIGHTLINE_DATA_DIR,
     }),
     adminToken: e.SIGHTLINE_ADMIN_TOKEN,
+    jwtSecret: e.SIGHTLINE_JWT_SECRET,
+    rateLimit: e.SIGHTLINE_RATE_LIMIT,
+    rateBurst: e.SIGHTLINE_RATE_BURST ?? Math.max(1, Math.ceil(2 * e.SIGHTLINE_RATE_LIMIT)),
+    queryLimits: Object.freeze({
+      maxDepth: e.SIGHTLINE_MAX_DEPTH,
+      maxCost: e.SIGHTLINE_MAX_COST,
+      maxAliases: e.SIGHTLINE_MAX_ALIASES,
+      maxTokens: e.SIGHTLINE_MAX_TOKENS,
+    }),
     demo: e.SIGHTLINE_DEMO,
     lowStockThreshold: e.SIGHTLINE_LOW_STOCK_THRESHOLD,
     pollMs: e.SIGHTLINE_POLL_MS,
     maxBatch: e.SIGHTLINE_MAX_BATCH,
     maxBodyBytes: e.SIGHTLINE_MAX_BODY_BYTES,
     tokenCacheMs: e.SIGHTLINE_TOKEN_CACHE_MS,
+    serviceLogTtlDays: e.SIGHTLINE_SERVICE_LOG_TTL_DAYS,
     logLevel: e.SIGHTLINE_LOG_LEVEL,
     ...overrides,
   })

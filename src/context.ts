@@ -3,7 +3,9 @@ import type { Principal } from './auth/scopes.js'
 import type { TokenService } from './auth/tokens.js'
 import type { Config } from './config.js'
 import type { StockFeed } from './live/stock-feed.js'
+import { emptyQueryStats, type QueryStats } from './store/query-stats.js'
 import type { Store } from './store/store.js'
+import type { Telemetry } from './telemetry.js'
 import type { Product, StockLevel } from './store/types.js'
 
 /** Per-request loaders: each batches one field of a page of products into one store query. */
@@ -29,12 +31,20 @@ export interface Context {
   readonly store: Store
   readonly tokens: TokenService
   readonly feed: StockFeed
+  readonly telemetry: Telemetry
   readonly loaders: Loaders
+  /** What ClickHouse read for this request (filled while it runs inside `collectQueryStats`). */
+  readonly reads: QueryStats
 }
 
 /** The services shared by every request of one server. */
-export type Services = Pick<Context, 'config' | 'store' | 'tokens' | 'feed'>
+export type Services = Pick<Context, 'config' | 'store' | 'tokens' | 'feed' | 'telemetry'>
 
-export function createContext(services: Services, principal: Principal | null, requestId: string): Context {
-  return { ...services, principal, requestId, loaders: createLoaders(services.store) }
+export function createContext(
+  services: Services,
+  principal: Principal | null,
+  requestId: string,
+  reads: QueryStats = emptyQueryStats(),
+): Context {
+  return { ...services, principal, requestId, reads, loaders: createLoaders(services.store) }
 }

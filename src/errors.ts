@@ -31,6 +31,17 @@ export class BadUserInputError extends GraphQLError {
   }
 }
 
+/** Too many requests for this token; `retryAfterMs` says when the next one will be allowed. */
+export class RateLimitedError extends GraphQLError {
+  constructor(retryAfterMs: number) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
+    const headers = new Map([['retry-after', String(seconds)]])
+    super(`Rate limit exceeded for this token; retry in ${retryAfterMs} ms`, {
+      extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs, http: { status: 429, headers } },
+    })
+  }
+}
+
 export class StoreUnavailableGraphQLError extends GraphQLError {
   constructor() {
     super('The data store is unavailable; try again shortly', { extensions: { code: ErrorCode.STORE_UNAVAILABLE } })
@@ -67,12 +78,19 @@ export function toGraphQLError(err: unknown): GraphQLError | undefined {
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.code
   if (!formatted.path && typeof code === 'string' && PASS_THROUGH.has(code)) {
-    return { message: formatted.message, locations: formatted.locations, extensions: { code } }
+    return { message: formatted.message, locations: formatted.locations, extensions: { code, ...safeExtras(formatted.extensions) } }
   }
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error
   const mapped = toGraphQLError(original)
   if (mapped) {
-    return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions: { ...mapped.extensions } }
+    const { code: mappedCode } = mapped.extensions
+    return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions: { code: mappedCode, ...safeExtras(mapped.extensions) } }
   }
   return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }
+}
+
+/** Extensions a client may see besides the code: hints that help it act, never internals. */
+function safeExtras(extensions: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const retryAfterMs = extensions?.retryAfterMs
+  return typeof retryAfterMs === 'number' ? { retryAfterMs } : {}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata'
 import { parseArgs } from 'node:util'
+import { JwtService } from './auth/jwt.js'
 import { TokenService } from './auth/tokens.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDemoTokens, DEMO_WORKSPACES, loadDemo } from './demo.js'
@@ -15,6 +16,8 @@ const USAGE = `Usage: sightline <command>
   seed                       load the demo dataset into an empty store and exit
   token create --name N --scope S [--scope S2 | --scope S1,S2] [--workspace W] [--expires ISO-8601]
                              create a token and print its secret once
+  token jwt --name N --scope S [--workspace W] [--ttl SECONDS]
+                             sign a JWT with SIGHTLINE_JWT_SECRET (default lifetime 3600 s)
 
 Configuration comes from the environment; see the README or .env.example.
 With the embedded store, run migrate/seed/token while no server uses the same SIGHTLINE_DATA_DIR.`
@@ -79,6 +82,7 @@ async function main(argv: string[]): Promise<void> {
       return
     case 'token': {
       const [sub, ...args] = rest
+      if (sub === 'jwt') return signJwt(config, args)
       if (sub !== 'create') throw new UsageError(`unknown token command "${sub ?? ''}"`)
       const { values } = parseArgs({
         args,
@@ -109,6 +113,20 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`unknown command "${command}"`)
   }
+}
+
+/** Signs a JWT offline: only the secret is needed, not the store. */
+async function signJwt(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { name: { type: 'string' }, scope: { type: 'string', multiple: true }, workspace: { type: 'string' }, ttl: { type: 'string' } },
+    strict: true,
+  })
+  if (!values.name || !values.scope) throw new UsageError('token jwt needs --name and --scope')
+  const ttl = values.ttl === undefined ? undefined : Number(values.ttl)
+  const scopes = values.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+  const { token } = await new JwtService(config.jwtSecret).sign({ name: values.name, scopes, workspaceId: values.workspace, expiresInSeconds: ttl })
+  console.log(token)
 }
 
 class UsageError extends Error {}

@@ -1,7 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server'
-import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Context } from './context.js'
 
 /** Prometheus metrics of one server (its own registry, so several servers in a process never clash). */
 export class Metrics {
@@ -25,6 +22,25 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly ingestRows = new Counter({
+    name: 'sightline_ingest_rows_total',
+    help: 'Ingested rows by datasource and outcome (accepted, quarantined)',
+    labelNames: ['table', 'outcome'] as const,
+    registers: [this.registry],
+  })
+  readonly storeDuration = new Histogram({
+    name: 'sightline_store_query_duration_seconds',
+    help: 'Latency of store calls by kind (select, insert)',
+    labelNames: ['kind'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  })
+  readonly liveSubscriptions = new Gauge({
+    name: 'sightline_stock_subscriptions',
+    help: 'Active stockChanged subscriptions',
+    registers: [this.registry],
+  })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
   }
@@ -35,29 +51,5 @@ export class Metrics {
 
   render(): Promise<string> {
     return this.registry.metrics()
-  }
-
-  /** Counts and times every operation and logs it (principal name only, never a token). */
-  apolloPlugin(log: Logger): ApolloServerPlugin<Context> {
-    const { requests, duration } = this
-    return {
-      async requestDidStart() {
-        const started = performance.now()
-        return {
-          async willSendResponse({ contextValue, operationName, errors, response }) {
-            const operation = operationName ?? '(anonymous)'
-            const seconds = (performance.now() - started) / 1000
-            const body = response.body.kind === 'single' ? response.body.singleResult : undefined
-            const code = String(errors?.[0]?.extensions?.code ?? body?.errors?.[0]?.extensions?.code ?? 'OK')
-            requests.inc({ operation, code })
-            duration.observe({ operation }, seconds)
-            log.info(
-              { requestId: contextValue?.requestId, operation, principal: contextValue?.principal?.name, code, ms: Math.round(seconds * 1000) },
-              'graphql',
-            )
-          },
-        }
-      },
-    }
   }
 }

@@ -8,18 +8,26 @@ import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type
 import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
+import { JwtService } from './auth/jwt.js'
+import { RateLimiter } from './auth/rate-limit.js'
 import { bearer, TokenService } from './auth/tokens.js'
 import type { Principal } from './auth/scopes.js'
 import type { Config } from './config.js'
 import { createContext, type Context, type Services } from './context.js'
-import { ErrorCode, formatError, UnauthenticatedError } from './errors.js'
+import { ErrorCode, formatError, RateLimitedError, UnauthenticatedError } from './errors.js'
+import { limitedValidate, queryLimitRules } from './limits.js'
 import { StockFeed } from './live/stock-feed.js'
 import { Metrics } from './metrics.js'
+import { ServiceLog } from './service-log.js'
+import { collectQueryStats, emptyQueryStats } from './store/query-stats.js'
+import { Telemetry } from './telemetry.js'
 import { createSchema } from './schema/index.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
 import { StoreUnavailableError } from './store/errors.js'
 import { introspectionGuard } from './introspection.js'
+import { restRoute } from './rest/index.js'
+import { webRoute } from './web.js'
 
 export interface RunningServer {
   /** `http://host:port/graphql` */
@@ -55,7 +63,10 @@ export interface Gateway {
   readonly log: Logger
   /** A bearer header (or a raw token) to a principal: null when absent; throws UNAUTHENTICATED (401) when bad. */
   principalOf(header: string | undefined): Promise<Principal | null>
-  /** Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted. */
+  /**
+   * Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted,
+   * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
+   */
   execute(request: OperationRequest, principal: Principal | null, requestId: string): Promise<FormattedExecutionResult>
   /** The request body, or null once it passes `limit` bytes. */
   readBody(req: IncomingMessage, limit: number): Promise<Buffer | null>
@@ -65,7 +76,7 @@ export interface Gateway {
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
 
 /** Builds the extra HTTP surfaces once the gateway is up; they are tried in order before /graphql. */
-const ROUTES: ReadonlyArray<(gateway: Gateway) => HttpRoute> = []
+const ROUTES: ReadonlyArray<(gateway: Gateway) => HttpRoute> = [restRoute, webRoute]
 
 const GRAPHQL_PATH = '/graphql'
 
@@ -76,38 +87,67 @@ const GRAPHQL_PATH = '/graphql'
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'sightline' } })
-  const store = options.store ?? ClickHouseStore.open(config.store)
   const metrics = new Metrics()
+  const store = options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000))
+  const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
+  const telemetry = new Telemetry(metrics, serviceLog, log)
   const feed = new StockFeed(store, {
     pollMs: config.pollMs,
     lowStockThreshold: config.lowStockThreshold,
     onError: (err) => log.warn({ err }, 'stock feed poll failed'),
   })
-  const services: Services = { config, store, tokens: new TokenService(store, config.adminToken, config.tokenCacheMs), feed }
+  const tokens = new TokenService(store, config.adminToken, config.tokenCacheMs, new JwtService(config.jwtSecret))
+  const services: Services = { config, store, tokens, feed, telemetry }
+  const limiter = new RateLimiter(config.rateLimit, config.rateBurst)
   const schema = await createSchema()
   let ready = false
 
   const httpServer = createServer()
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH })
+  // graphql-ws awaits each send, so a client that stops reading holds back only its own subscriptions
+  // (their feed queues coalesce). A send fails only when the socket is gone (cut by keep-alive or stop,
+  // or reset by the client; ws then closes it and graphql-ws ends its subscriptions): like graphql-ws's
+  // sends after close, such a frame had no one to reach, not an internal error to log with a stack.
+  wsServer.on('connection', (socket) => {
+    const send = socket.send.bind(socket) as (data: string, cb: (err?: Error) => void) => void
+    socket.send = ((data: string, cb?: (err?: Error) => void) =>
+      send(data, (err) => {
+        if (err) log.debug({ err }, 'websocket frame not sent: the socket is gone')
+        cb?.()
+      })) as typeof socket.send
+  })
+  // Accepted graphql-ws connections, so stop() can wait for their subscriptions to complete.
+  const wsConnections = new Set<{ readonly subscriptions: Readonly<Record<string, unknown>> }>()
   const wsCleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null }>(
     {
       schema,
+      validate: limitedValidate(config.queryLimits),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
         const principal = typeof header === 'string' ? await authenticate(services, header) : null
         if (!principal) return false // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal
         metrics.subscriptions.inc()
+        wsConnections.add(ctx)
         return true
       },
+      onSubscribe: (ctx) => {
+        const principal = ctx.extra.principal
+        const decision = principal ? limiter.take(principal.name) : { allowed: true as const }
+        if (!decision.allowed) return [new RateLimitedError(decision.retryAfterMs)]
+        return undefined
+      },
       onClose: (ctx) => {
+        wsConnections.delete(ctx)
         if (ctx.extra.principal) metrics.subscriptions.dec()
       },
       context: (ctx) => createContext(services, ctx.extra.principal ?? null, randomUUID()),
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
-      onError: (_ctx, _id, _payload, errors) => {
+      onError: (_ctx, _id, payload, errors) => {
         for (const e of errors) if (!e.extensions.code) log.error({ err: e.originalError ?? e }, 'subscription failed')
-        return errors.map((e) => formatError(e.toJSON(), e))
+        const formatted = errors.map((e) => formatError(e.toJSON(), e))
+        telemetry.subscriptionErrors(payload.operationName ?? undefined, formatted)
+        return formatted
       },
     },
     wsServer,
@@ -115,6 +155,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   const apollo = new ApolloServer<Context>({
     schema,
+    validationRules: queryLimitRules(config.queryLimits),
+    parseOptions: { maxTokens: config.queryLimits.maxTokens },
+    allowBatchedHttpRequests: false,
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection: true,
@@ -123,7 +166,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       introspectionGuard(config.development),
-      metrics.apolloPlugin(log),
+      telemetry.apolloPlugin(),
       {
         async serverWillStart() {
           return {
@@ -143,9 +186,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     principalOf,
     readBody,
     async execute(request, principal, requestId) {
-      const response = await apollo.executeOperation(request, { contextValue: createContext(services, principal, requestId) })
+      const reads = emptyQueryStats()
+      const contextValue = createContext(services, principal, requestId, reads)
+      const response = await collectQueryStats(reads, () => apollo.executeOperation(request, { contextValue }))
       if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported here')
-      return response.body.singleResult
+      const { singleResult } = response.body
+      // What ClickHouse read for this operation, as Tinybird's `statistics` reports it.
+      const statistics = { rows_read: reads.rowsRead, bytes_read: reads.bytesRead }
+      return { ...singleResult, extensions: { ...singleResult.extensions, statistics } }
     },
   }
   const routes = ROUTES.map((build) => build(gateway))
@@ -166,6 +214,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' })
     }
     if (url.pathname === '/metrics') {
+      metrics.liveSubscriptions.set(feed.subscriberCount)
       res.writeHead(200, { 'content-type': metrics.contentType })
       res.end(await metrics.render())
       return
@@ -198,10 +247,21 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value)
     }
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method, headers, search: url.search, body },
-      context: async () => createContext(services, await principalOf(req.headers.authorization), requestId),
-    })
+    const { method } = req
+    const reads = emptyQueryStats()
+    const response = await collectQueryStats(reads, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers, search: url.search, body },
+        context: async () => {
+          try {
+            return createContext(services, await principalOf(req.headers.authorization), requestId, reads)
+          } catch (err) {
+            if (err instanceof GraphQLError) telemetry.refused({ requestId, operation: operationNameOf(body, url), code: String(err.extensions.code), message: err.message })
+            throw err
+          }
+        },
+      }),
+    )
     for (const [key, value] of response.headers) res.setHeader(key, value)
     res.statusCode = response.status ?? 200
     if (response.body.kind === 'complete') {
@@ -212,11 +272,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     res.end()
   }
 
-  /** No header: anonymous (operations then answer UNAUTHENTICATED). A bad one fails the request. */
+  /**
+   * No header: anonymous (operations then answer UNAUTHENTICATED). A bad token fails the request
+   * (401), and so does one over its rate limit (429 with Retry-After).
+   */
   async function principalOf(header: string | undefined): Promise<Principal | null> {
     if (header === undefined) return null
     const principal = await authenticate(services, header)
     if (!principal) throw withStatus(new UnauthenticatedError('The bearer token is invalid, expired or revoked'), 401)
+    const decision = limiter.take(principal.name)
+    if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs)
     return principal
   }
 
@@ -227,21 +292,37 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { port } = httpServer.address() as AddressInfo
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
 
+  // How long stop() waits for subscriptions to complete, then for sockets to close, before cutting them.
+  const wsGraceMs = 1000
   let stopped: Promise<void> | undefined
   const stop = () =>
     (stopped ??= (async () => {
       ready = false
+      // Ending the feed's iterators makes graphql-ws send Complete for every subscription; let those
+      // frames go out before Apollo's drain closes the sockets (1001), which would drop them.
       feed.close()
-      await apollo.stop()
-      for (const client of wsServer.clients) client.terminate()
+      const deadline = Date.now() + wsGraceMs
+      const running = () => [...wsConnections].some((c) => Object.keys(c.subscriptions).length > 0)
+      while (running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+      // The drain waits for every closing handshake; a client that stopped reading never answers.
+      const cut = setTimeout(() => {
+        for (const client of wsServer.clients) client.terminate()
+      }, wsGraceMs)
+      try {
+        await apollo.stop()
+      } finally {
+        clearTimeout(cut)
+      }
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
       await new Promise<void>((resolve) => httpServer.close(() => resolve()))
+      await serviceLog.close()
       await store.close()
     })())
 
   try {
     const report = await store.migrate()
     if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied')
+    await store.setServiceLogTtl(config.serviceLogTtlDays)
     ready = true
   } catch (err) {
     await stop()
@@ -261,6 +342,15 @@ async function authenticate(services: Services, header: string): Promise<Princip
     if (err instanceof StoreUnavailableError) throw withStatus(new GraphQLError('The data store is unavailable', { extensions: { code: ErrorCode.STORE_UNAVAILABLE } }), 503)
     throw err
   }
+}
+
+/** The operation a client asked for, for logs of requests refused before parsing: its given name, else the document's first. */
+function operationNameOf(body: unknown, url: URL): string | undefined {
+  const request = (body ?? {}) as { operationName?: unknown; query?: unknown }
+  const name = request.operationName ?? url.searchParams.get('operationName')
+  if (typeof name === 'string' && name.length > 0) return name
+  const query = request.query ?? url.searchParams.get('query')
+  return typeof query === 'string' ? /^\s*(?:query|mutation|subscription)\s+([_A-Za-z]\w*)/.exec(query)?.[1] : undefined
 }
 
 function withStatus(error: GraphQLError, status: number): GraphQLError {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Store } from '../store/store.js'
 import { StoreInputError } from '../store/errors.js'
 import type { TokenRecord } from '../store/types.js'
+import { JwtService, looksLikeJwt } from './jwt.js'
 import { isKnownScope, KNOWN_SCOPES, type Principal } from './scopes.js'
 
 export interface NewToken {
@@ -31,7 +32,8 @@ export function bearer(header: string | undefined | null): string | undefined {
 }
 
 /**
- * Resolves bearer secrets to principals: the bootstrap admin from config, else a stored token.
+ * Resolves bearer secrets to principals: the bootstrap admin from config, a signed JWT, else a
+ * stored token.
  * Lookups are cached briefly so a burst of requests costs one store query; revocations through this
  * process drop the cache at once, other replicas see them within the cache time.
  */
@@ -43,6 +45,7 @@ export class TokenService {
     private readonly store: Store,
     adminToken: string | undefined,
     private readonly cacheMs: number,
+    readonly jwt: JwtService = new JwtService(undefined),
   ) {
     this.adminHash = adminToken === undefined ? undefined : Buffer.from(hashSecret(adminToken), 'hex')
   }
@@ -53,6 +56,7 @@ export class TokenService {
     if (this.adminHash && timingSafeEqual(this.adminHash, Buffer.from(hash, 'hex'))) {
       return { name: 'admin (bootstrap)', scopes: ['admin'], workspaceId: null }
     }
+    if (looksLikeJwt(secret)) return this.jwt.verify(secret)
     const now = Date.now()
     const hit = this.cache.get(hash)
     if (hit && hit.until > now) return hit.principal

@@ -19,7 +19,11 @@ export interface StockFilter {
 export interface StockFeedOptions {
   readonly pollMs: number
   readonly lowStockThreshold: number
-  /** Updates a subscriber may have waiting before they coalesce per product. @default 1000 */
+  /**
+   * Updates a subscriber may have waiting before they coalesce to the latest per product. A queue
+   * only passes this when more distinct products than that are waiting (one entry each).
+   * @default 1000
+   */
   readonly queueLimit?: number
   /** How far behind the watermark each poll looks again, for inserts that become visible late. @default 5000 */
   readonly overlapMs?: number
@@ -54,6 +58,13 @@ export class StockFeed {
     return this.subscribers.size
   }
 
+  /** Updates waiting for the slowest subscriber: how far behind it is. */
+  get backlog(): number {
+    let most = 0
+    for (const s of this.subscribers) most = Math.max(most, s.queued)
+    return most
+  }
+
   /** An async iterator of updates matching the filter; `return()` unsubscribes. */
   async subscribe(filter: StockFilter): Promise<AsyncIterableIterator<StockUpdate>> {
     if (this.closed) throw new Error('the stock feed is closed')
@@ -66,7 +77,12 @@ export class StockFeed {
     this.starting ??= this.start().finally(() => {
       this.starting = undefined
     })
-    await this.starting
+    try {
+      await this.starting
+    } catch (err) {
+      subscriber.finish()
+      throw err
+    }
     return subscriber
   }
 
@@ -87,11 +103,17 @@ export class StockFeed {
   private async start(): Promise<void> {
     if (this.running) return
     this.running = true
-    // Only changes after the first subscription matter.
-    this.watermark = Date.now() - (this.options.overlapMs ?? 5000)
+    // Only changes after the first subscription matter: everything a poll would read back over now is seen.
+    this.watermark = Date.now()
     this.seen.clear()
-    const existing = await this.store.stockChangesSince(new Date(this.watermark))
-    for (const c of existing) this.remember(c.id, c.at.getTime())
+    try {
+      const existing = await this.store.stockChangesSince(new Date(this.watermark - (this.options.overlapMs ?? 5000)))
+      for (const c of existing) this.remember(c.id, c.at.getTime())
+    } catch (err) {
+      // Not running, so the next subscriber tries again instead of joining a poller that never started.
+      this.running = false
+      throw err
+    }
     this.schedule()
   }
 
@@ -186,9 +208,15 @@ export class StockFeed {
   }
 }
 
-/** One subscription: a bounded queue that coalesces per product once full. */
+/**
+ * One subscription: a queue of at most `limit` updates. Once full, an update merges into the latest
+ * waiting update of its product (latest stock, summed delta), so a slow reader skips intermediate
+ * values but never sees an older value after a newer one, and the deltas it sees still add up.
+ */
 class Subscriber implements AsyncIterableIterator<StockUpdate> {
-  private readonly queue: StockUpdate[] = []
+  private queue: StockUpdate[] = []
+  /** Waiting updates per product. */
+  private readonly waitingPerProduct = new Map<string, number>()
   private waiting: ((r: IteratorResult<StockUpdate>) => void) | undefined
   private done = false
   private readonly products: Set<string> | undefined
@@ -207,6 +235,10 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
     return this.category !== undefined
   }
 
+  get queued(): number {
+    return this.queue.length
+  }
+
   matches(product: string, category: string | undefined): boolean {
     if (this.products && !this.products.has(product)) return false
     if (this.category !== undefined && category !== this.category) return false
@@ -222,19 +254,27 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
       return
     }
     if (this.queue.length >= this.limit) {
-      const i = this.queue.findIndex((u) => u.product === update.product)
-      if (i >= 0) {
+      if (this.waitingPerProduct.has(update.product)) {
+        const i = this.queue.findLastIndex((u) => u.product === update.product)
         const prev = this.queue[i]!
         this.queue[i] = { ...update, delta: prev.delta + update.delta }
         return
       }
+      // A new product: make room by merging each product's updates into its latest.
+      if (this.waitingPerProduct.size < this.queue.length) this.compact()
     }
     this.queue.push(update)
+    this.waitingPerProduct.set(update.product, (this.waitingPerProduct.get(update.product) ?? 0) + 1)
   }
 
   next(): Promise<IteratorResult<StockUpdate>> {
     const value = this.queue.shift()
-    if (value) return Promise.resolve({ value, done: false })
+    if (value) {
+      const left = this.waitingPerProduct.get(value.product)! - 1
+      if (left === 0) this.waitingPerProduct.delete(value.product)
+      else this.waitingPerProduct.set(value.product, left)
+      return Promise.resolve({ value, done: false })
+    }
     if (this.done) return Promise.resolve({ value: undefined, done: true })
     return new Promise((resolve) => {
       this.waiting = resolve
@@ -250,6 +290,7 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
     if (this.done) return
     this.done = true
     this.queue.length = 0
+    this.waitingPerProduct.clear()
     this.waiting?.({ value: undefined, done: true })
     this.waiting = undefined
     this.onClose()
@@ -257,5 +298,24 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<StockUpdate> {
     return this
+  }
+
+  /** One update per product, at the place of its latest, carrying the sum of the merged deltas. */
+  private compact(): void {
+    const merged = new Map<string, number>()
+    const kept: StockUpdate[] = []
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const u = this.queue[i]!
+      const at = merged.get(u.product)
+      if (at === undefined) {
+        merged.set(u.product, kept.length)
+        kept.push(u)
+      } else {
+        kept[at] = { ...kept[at]!, delta: kept[at]!.delta + u.delta }
+      }
+    }
+    this.queue = kept.reverse()
+    this.waitingPerProduct.clear()
+    for (const u of this.queue) this.waitingPerProduct.set(u.product, 1)
   }
 }

@@ -4,17 +4,25 @@ import type { Context } from '../context.js'
 import { BadUserInputError } from '../errors.js'
 import { AppEventInput } from '../schema/analytics.input.js'
 import { EcommEventInput, ProductInput, WarehouseStockInput } from '../schema/ecommerce.input.js'
+import { RejectedRowInput } from '../schema/ingest.input.js'
 import { IngestResult, QuarantinedRow } from '../schema/ingest.type.js'
 import type { IngestOutcome } from '../store/store.js'
 import type { IngestOptions } from '../store/types.js'
 import { INGEST_TABLES, type IngestTable } from '../store/types.js'
 
 const MAX_KEY = 256
+const REJECTED_DESCRIPTION = 'Records refused before they could be typed; quarantined and reported after the rows (index rows + i)'
 
 /** Checks the batch limits; nothing is written when they fail. */
-function checkBatch(ctx: Context, rows: readonly unknown[], key: string | null | undefined): void {
-  if (rows.length > ctx.config.maxBatch) {
-    throw new BadUserInputError(`a batch holds at most ${ctx.config.maxBatch} rows; this one has ${rows.length}`)
+function checkBatch(
+  ctx: Context,
+  rows: readonly unknown[],
+  key: string | null | undefined,
+  rejected: readonly RejectedRowInput[] | null = null,
+): void {
+  const size = rows.length + (rejected?.length ?? 0)
+  if (size > ctx.config.maxBatch) {
+    throw new BadUserInputError(`a batch holds at most ${ctx.config.maxBatch} rows; this one has ${size}`)
   }
   if (key !== null && key !== undefined && (key.length === 0 || key.length > MAX_KEY)) {
     throw new BadUserInputError(`idempotencyKey must be 1 to ${MAX_KEY} characters`)
@@ -22,13 +30,32 @@ function checkBatch(ctx: Context, rows: readonly unknown[], key: string | null |
 }
 
 /** The store's ingest options for this caller; @Authorized has already checked the scope. */
-function options(ctx: Context, idempotencyKey: string | null): IngestOptions {
+function options(ctx: Context, idempotencyKey: string | null, rejected: readonly RejectedRowInput[] | null = null): IngestOptions {
   const principal = requirePrincipal(ctx)
-  return { idempotencyKey: idempotencyKey ?? undefined, workspaceId: principal.workspaceId ?? undefined, tokenName: principal.name }
+  return {
+    idempotencyKey: idempotencyKey ?? undefined,
+    workspaceId: principal.workspaceId ?? undefined,
+    tokenName: principal.name,
+    rejected: rejected?.map((r) => ({ row: r.row, reason: r.reason })),
+  }
 }
 
-/** Publishes the stock the batch moved (after it is durable) and answers the batch's result. */
-async function answer(ctx: Context, outcome: IngestOutcome): Promise<IngestResult> {
+/**
+ * Runs one ingest, publishes the stock it moved (after it is durable), records it in the ingest log
+ * and metrics, and answers the batch's result.
+ */
+async function answer(ctx: Context, table: IngestTable, ingest: () => Promise<IngestOutcome>): Promise<IngestResult> {
+  const started = performance.now()
+  const outcome = await ingest()
+  ctx.telemetry.ingested({
+    at: new Date(),
+    table,
+    rows: outcome.accepted,
+    quarantined: outcome.quarantined,
+    durationMs: performance.now() - started,
+    token: ctx.principal?.name ?? '',
+    deduplicated: outcome.deduplicated,
+  })
   if (outcome.stockChanges.length > 0) await ctx.feed.nudge()
   return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
 }
@@ -41,9 +68,10 @@ export class IngestResolver {
     @Ctx() ctx: Context,
     @Arg('events', () => [EcommEventInput]) events: EcommEventInput[],
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('rejected', () => [RejectedRowInput], { nullable: true, description: REJECTED_DESCRIPTION }) rejected: RejectedRowInput[] | null,
   ): Promise<IngestResult> {
-    checkBatch(ctx, events, idempotencyKey)
-    return answer(ctx, await ctx.store.ingestEcommEvents(events, options(ctx, idempotencyKey)))
+    checkBatch(ctx, events, idempotencyKey, rejected)
+    return answer(ctx, 'ecomm_events', () => ctx.store.ingestEcommEvents(events, options(ctx, idempotencyKey, rejected)))
   }
 
   @Authorized('append:warehouse_stock')
@@ -52,9 +80,10 @@ export class IngestResolver {
     @Ctx() ctx: Context,
     @Arg('updates', () => [WarehouseStockInput]) updates: WarehouseStockInput[],
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('rejected', () => [RejectedRowInput], { nullable: true, description: REJECTED_DESCRIPTION }) rejected: RejectedRowInput[] | null,
   ): Promise<IngestResult> {
-    checkBatch(ctx, updates, idempotencyKey)
-    return answer(ctx, await ctx.store.ingestWarehouseStock(updates, options(ctx, idempotencyKey)))
+    checkBatch(ctx, updates, idempotencyKey, rejected)
+    return answer(ctx, 'warehouse_stock', () => ctx.store.ingestWarehouseStock(updates, options(ctx, idempotencyKey, rejected)))
   }
 
   @Authorized('append:products')
@@ -63,9 +92,10 @@ export class IngestResolver {
     @Ctx() ctx: Context,
     @Arg('products', () => [ProductInput]) products: ProductInput[],
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('rejected', () => [RejectedRowInput], { nullable: true, description: REJECTED_DESCRIPTION }) rejected: RejectedRowInput[] | null,
   ): Promise<IngestResult> {
-    checkBatch(ctx, products, idempotencyKey)
-    return answer(ctx, await ctx.store.upsertProducts(products, options(ctx, idempotencyKey)))
+    checkBatch(ctx, products, idempotencyKey, rejected)
+    return answer(ctx, 'products', () => ctx.store.upsertProducts(products, options(ctx, idempotencyKey, rejected)))
   }
 
   @Authorized('append:app_events')
@@ -74,12 +104,10 @@ export class IngestResolver {
     @Ctx() ctx: Context,
     @Arg('events', () => [AppEventInput]) events: AppEventInput[],
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('rejected', () => [RejectedRowInput], { nullable: true, description: REJECTED_DESCRIPTION }) rejected: RejectedRowInput[] | null,
   ): Promise<IngestResult> {
-    checkBatch(ctx, events, idempotencyKey)
-    return answer(
-      ctx,
-      await ctx.store.ingestAppEvents(events, options(ctx, idempotencyKey)),
-    )
+    checkBatch(ctx, events, idempotencyKey, rejected)
+    return answer(ctx, 'app_events', () => ctx.store.ingestAppEvents(events, options(ctx, idempotencyKey, rejected)))
   }
 
   @Authorized('admin')

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql'
 import type { Context } from '../context.js'
-import { TokenInput } from '../schema/token.input.js'
-import { CreatedToken } from '../schema/token.type.js'
+import { JwtInput, TokenInput } from '../schema/token.input.js'
+import { CreatedToken, SignedJwt } from '../schema/token.type.js'
 
 @Resolver()
 export class TokenResolver {
@@ -16,5 +16,12 @@ export class TokenResolver {
   @Mutation(() => Boolean, { description: 'Revokes a token by name (admin); false when none is live' })
   revokeToken(@Ctx() ctx: Context, @Arg('name', () => String) name: string): Promise<boolean> {
     return ctx.tokens.revoke(name)
+  }
+
+  @Authorized('admin')
+  @Mutation(() => SignedJwt, { description: 'Signs a JWT for a frontend (admin); needs SIGHTLINE_JWT_SECRET' })
+  async createJwt(@Ctx() ctx: Context, @Arg('input', () => JwtInput) input: JwtInput): Promise<SignedJwt> {
+    const { token, expiresAt, principal } = await ctx.tokens.jwt.sign(input)
+    return { token, name: input.name.trim(), scopes: [...principal.scopes], workspaceId: principal.workspaceId, expiresAt }
   }
 }

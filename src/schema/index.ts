@@ -6,10 +6,11 @@ import { authChecker } from '../auth/guard.js'
 import { AnalyticsResolver } from '../resolvers/analytics.resolver.js'
 import { EcommerceResolver } from '../resolvers/ecommerce.resolver.js'
 import { IngestResolver } from '../resolvers/ingest.resolver.js'
+import { ServiceResolver } from '../resolvers/service.resolver.js'
 import { StockResolver } from '../resolvers/stock.resolver.js'
 import { TokenResolver } from '../resolvers/token.resolver.js'
 
-export const resolvers = [EcommerceResolver, AnalyticsResolver, IngestResolver, TokenResolver, StockResolver] as const
+export const resolvers = [EcommerceResolver, AnalyticsResolver, IngestResolver, TokenResolver, StockResolver, ServiceResolver] as const
 
 /**
  * type-graphql insists on a PubSub once a schema has subscriptions, even when each one brings its own

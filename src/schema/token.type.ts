@@ -7,3 +7,12 @@ export class CreatedToken {
   @Field(() => [String]) scopes!: string[]
   @Field(() => ID, { nullable: true }) workspaceId!: string | null
 }
+
+@ObjectType({ description: 'A signed JWT (HS256); not stored, so it cannot be revoked before it expires' })
+export class SignedJwt {
+  @Field(() => String) token!: string
+  @Field(() => String) name!: string
+  @Field(() => [String]) scopes!: string[]
+  @Field(() => ID, { nullable: true }) workspaceId!: string | null
+  @Field(() => Date) expiresAt!: Date
+}

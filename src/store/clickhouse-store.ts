@@ -18,11 +18,17 @@ import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { isMigrated, migrate } from './migrate.js'
+import { observeQueries, type QueryListener } from './query-stats.js'
+import { StoreUnavailableError } from './errors.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
 import type { IngestOutcome, Store } from './store.js'
 import type {
   AppEventRow,
   EcommEventRow,
+  ErrorLogEntry,
+  IngestLogEntry,
+  OperationStat,
+  ServiceLogBatch,
   GridItem,
   GridQuery,
   IngestOptions,
@@ -78,8 +84,11 @@ export class ClickHouseStore implements Store {
     this.sql = new QueryFiles(this.render)
   }
 
-  static open(config: StoreConfig): ClickHouseStore {
-    return new ClickHouseStore(createConnection(config), config)
+  /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
+  static open(config: StoreConfig, onQuery?: QueryListener): ClickHouseStore {
+    const client = createConnection(config)
+    if (onQuery) observeQueries(client, onQuery)
+    return new ClickHouseStore(client, config)
   }
 
   private table(name: string): string {
@@ -317,76 +326,91 @@ export class ClickHouseStore implements Store {
 
   async ingestEcommEvents(rows: readonly EcommEventRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
     const now = new Date()
-    return this.ingest('ecomm_events', rows, (r) => checkEcommEvent(r, now), options, (good: ValidEcommEvent[]) => ({
-      rows: good.map((r) => ({ timestamp: toChDateTime(r.timestamp), event: r.event, product: r.product })),
-      changes: sumChanges(good.filter((r) => r.event === 'sale').map((r) => [r.product, -1])),
-    }))
+    return this.ingest('ecomm_events', rows, options, {
+      check: (r) => checkEcommEvent(r, now),
+      encode: (r: ValidEcommEvent) => [toChDateTime(r.timestamp), r.event, r.product],
+      move: (r, stock) => {
+        if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
+      },
+    })
   }
 
   async ingestWarehouseStock(rows: readonly WarehouseStockRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
     const now = new Date()
-    return this.ingest('warehouse_stock', rows, (r) => checkWarehouseStock(r, now), options, (good: ValidWarehouseStock[]) => ({
-      rows: good.map((r) => ({ timestamp: toChDateTime(r.timestamp), product: r.product, store: r.store, amount: r.amount })),
-      changes: sumChanges(good.map((r) => [r.product, r.amount])),
-    }))
+    return this.ingest('warehouse_stock', rows, options, {
+      check: (r) => checkWarehouseStock(r, now),
+      encode: (r: ValidWarehouseStock) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
+      move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
+    })
   }
 
   async upsertProducts(rows: readonly ProductRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
-    return this.ingest('products', rows, checkProduct, options, (good: ValidProduct[]) => ({
+    return this.ingest('products', rows, options, {
+      check: checkProduct,
       // Later rows of a batch win over earlier ones: each gets a higher version.
-      rows: good.map((r) => ({ ...r, version: this.nextVersion().toString() })),
-      changes: [],
-    }))
+      encode: (r: ValidProduct) => [r.id, r.category, r.name, r.photo, r.price, this.nextVersion().toString()],
+    })
   }
 
   async ingestAppEvents(rows: readonly AppEventRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
     const now = new Date()
-    return this.ingest('app_events', rows, (r) => checkAppEvent(r, now, options.workspaceId), options, (good: ValidAppEvent[]) => ({
-      rows: good.map(toAppEventRecord),
-      changes: [],
-    }))
+    return this.ingest('app_events', rows, options, {
+      check: (r) => checkAppEvent(r, now, options.workspaceId),
+      encode: encodeAppEvent,
+    })
   }
 
   /**
    * The one write path: validate every row, quarantine the bad ones with their reason, store the
    * good ones, and answer only after both are written. With an idempotency key, the inserts carry
    * it as their deduplication token and the result is recorded, so a retry stores nothing twice.
+   *
+   * One pass over the batch: each good row becomes the array of values ClickHouse reads (in
+   * `COLUMNS` order) as soon as it is checked, with no intermediate list of checked rows.
    */
   private async ingest<In, Valid>(
     table: IngestTable,
     input: readonly In[],
-    check: (row: In) => Checked<Valid>,
     options: IngestOptions,
-    encode: (good: Valid[]) => { rows: object[]; changes: StockChange[] },
+    codec: RowCodec<In, Valid>,
   ): Promise<IngestOutcome> {
     const key = options.idempotencyKey
     if (key !== undefined) {
       const previous = await this.previousBatch(table, key)
       if (previous) return { ...previous, deduplicated: true, stockChanges: [] }
     }
-    const good: Valid[] = []
+    const rows: unknown[][] = []
+    const stock = new Map<string, number>()
     const errors: RowError[] = []
     const bad: object[] = []
     const at = toChDateTime64(new Date())
-    input.forEach((row, index) => {
-      const checked = check(row)
+    for (let index = 0; index < input.length; index++) {
+      const row = input[index] as In
+      const checked = codec.check(row)
       if (checked.ok) {
-        good.push(checked.row)
+        rows.push(codec.encode(checked.row))
+        codec.move?.(checked.row, stock)
       } else {
         errors.push({ index, message: checked.reason })
         bad.push({ row: JSON.stringify(row), reason: `row ${index}: ${checked.reason}`, at })
       }
+    }
+    options.rejected?.forEach((record, i) => {
+      const index = input.length + i
+      errors.push({ index, message: record.reason })
+      bad.push({ row: record.row, reason: `row ${index}: ${record.reason}`, at })
     })
-    const { rows, changes } = encode(good)
     const token = key === undefined ? undefined : `${table}:${key}`
     await insertRows(this.client, this.table(`${table}_quarantine`), bad, token && `${token}:quarantine`)
-    await insertRows(this.client, this.table(table), rows, token)
+    await insertRows(this.client, this.table(table), rows, token, COLUMNS[table])
     if (key !== undefined) {
       await insertRows(this.client, this.table('ingest_batches'), [
-        { table, key, accepted: good.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
+        { table, key, accepted: rows.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
       ])
     }
-    return { accepted: good.length, quarantined: bad.length, errors, deduplicated: false, stockChanges: changes }
+    const stockChanges: StockChange[] = []
+    for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
+    return { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }
   }
 
   private async previousBatch(
@@ -408,6 +432,105 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => ({ table, row: r.row, reason: r.reason, at: new Date(Number(r.at_ms)) }))
   }
 
+  // ---- service data ----------------------------------------------------------------------------
+
+  async writeServiceLog({ operations, ingests, errors }: ServiceLogBatch): Promise<void> {
+    await Promise.all([
+      insertRows(
+        this.client,
+        this.table('operation_log'),
+        operations.map((o) => ({
+          at: toChDateTime64(o.at),
+          request_id: o.requestId,
+          operation: o.operation,
+          token: o.token,
+          duration_ms: o.durationMs,
+          rows_read: o.rowsRead,
+          bytes_read: o.bytesRead,
+          error_code: o.errorCode,
+        })),
+      ),
+      insertRows(
+        this.client,
+        this.table('ingest_log'),
+        ingests.map((i) => ({
+          at: toChDateTime64(i.at),
+          table: i.table,
+          rows: i.rows,
+          quarantined: i.quarantined,
+          duration_ms: i.durationMs,
+          token: i.token,
+          deduplicated: i.deduplicated ? 1 : 0,
+        })),
+      ),
+      insertRows(
+        this.client,
+        this.table('error_log'),
+        errors.map((e) => ({ at: toChDateTime64(e.at), request_id: e.requestId, operation: e.operation, code: e.code, message: e.message })),
+      ),
+    ])
+  }
+
+  async setServiceLogTtl(days: number): Promise<string[]> {
+    const ttl = `toDateTime(at) + toIntervalDay(${Math.trunc(days)})`
+    const tables = await selectRows<{ name: string; engine_full: string }>(
+      this.client,
+      `SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN ('operation_log', 'ingest_log', 'error_log')`,
+      { db: this.config.database },
+    )
+    const onCluster = this.config.cluster ? ` ON CLUSTER ${this.config.cluster}` : ''
+    const changed = tables.filter((t) => !t.engine_full.includes(`TTL ${ttl}`)).map((t) => t.name)
+    try {
+      for (const name of changed) await this.client.command({ query: `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}` })
+    } catch (err) {
+      throw new StoreUnavailableError('changing the service log TTL failed', { cause: err })
+    }
+    return changed.sort()
+  }
+
+  async operationStats(from: Date, to: Date): Promise<OperationStat[]> {
+    const rows = await this.rows<{ operation: string; calls: string; errors: string; p50_ms: number; p95_ms: number; rows_read: string }>(
+      'operation_stats',
+      { from: toChDateTime64(from), to: toChDateTime64(to) },
+    )
+    return rows.map((r) => ({
+      operation: r.operation,
+      calls: Number(r.calls),
+      errors: Number(r.errors),
+      p50Ms: Number(r.p50_ms),
+      p95Ms: Number(r.p95_ms),
+      rowsRead: Number(r.rows_read),
+    }))
+  }
+
+  async ingestLog(limit: number): Promise<IngestLogEntry[]> {
+    const rows = await this.rows<{
+      table: IngestTable
+      rows: number
+      quarantined: number
+      duration_ms: number
+      token: string
+      deduplicated: number
+      at_ms: string
+    }>('ingest_log', { limit })
+    return rows.map((r) => ({
+      at: new Date(Number(r.at_ms)),
+      table: r.table,
+      rows: Number(r.rows),
+      quarantined: Number(r.quarantined),
+      durationMs: Number(r.duration_ms),
+      token: r.token,
+      deduplicated: Number(r.deduplicated) === 1,
+    }))
+  }
+
+  async errorLog(limit: number): Promise<ErrorLogEntry[]> {
+    const rows = await this.rows<{ request_id: string; operation: string; code: string; message: string; at_ms: string }>('error_log', {
+      limit,
+    })
+    return rows.map((r) => ({ at: new Date(Number(r.at_ms)), requestId: r.request_id, operation: r.operation, code: r.code, message: r.message }))
+  }
+
   // ---- live stock ------------------------------------------------------------------------------
 
   async stockChangesSince(since: Date): Promise<Array<StockChange & { id: string; at: Date }>> {
@@ -422,37 +545,72 @@ function toProduct(r: ProductRecord): Product {
   return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: Number(r.price) }
 }
 
-function sumChanges(pairs: Array<[string, number]>): StockChange[] {
-  const byProduct = new Map<string, number>()
-  for (const [product, delta] of pairs) byProduct.set(product, (byProduct.get(product) ?? 0) + delta)
-  return [...byProduct].filter(([, delta]) => delta !== 0).map(([product, delta]) => ({ product, delta }))
+/** How one datasource's rows are checked, encoded as values in `COLUMNS` order, and move stock. */
+interface RowCodec<In, Valid> {
+  check(row: In): Checked<Valid>
+  encode(row: Valid): unknown[]
+  /** Adds the row's stock change to `stock` (product → summed delta). */
+  move?(row: Valid, stock: Map<string, number>): void
 }
 
-function toAppEventRecord(r: ValidAppEvent): object {
-  return {
-    timestamp: toChDateTime64(r.timestamp),
-    event_type: r.app,
-    action: r.action,
-    workspace_id: r.workspaceId,
-    session_id: r.sessionId,
-    visitor_id: r.visitorId,
-    asset_id: r.assetId,
-    browser: r.browser,
-    os: r.os,
-    device: r.device,
-    country: r.country,
-    region: r.region,
-    city: r.city,
-    referer: r.referer,
-    platform: r.platform,
-    email_broadcast_id: r.emailBroadcastId,
-    email_template_id: r.emailTemplateId,
-    flow_action_id: r.flowActionId,
-    landing_page_id: r.landingPageId,
-    meta_ad_id: r.metaAdId,
-    meta_ad_set_id: r.metaAdSetId,
-    meta_campaign_id: r.metaCampaignId,
-    meta_placement_id: r.metaPlacementId,
-    revenue: r.revenue,
-  }
+/** The columns of each datasource, in the order its codec encodes a row. */
+const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {
+  ecomm_events: ['timestamp', 'event', 'product'],
+  warehouse_stock: ['timestamp', 'product', 'store', 'amount'],
+  products: ['id', 'category', 'name', 'photo', 'price', 'version'],
+  app_events: [
+    'timestamp',
+    'event_type',
+    'action',
+    'workspace_id',
+    'session_id',
+    'visitor_id',
+    'asset_id',
+    'browser',
+    'os',
+    'device',
+    'country',
+    'region',
+    'city',
+    'referer',
+    'platform',
+    'email_broadcast_id',
+    'email_template_id',
+    'flow_action_id',
+    'landing_page_id',
+    'meta_ad_id',
+    'meta_ad_set_id',
+    'meta_campaign_id',
+    'meta_placement_id',
+    'revenue',
+  ],
+}
+
+function encodeAppEvent(r: ValidAppEvent): unknown[] {
+  return [
+    toChDateTime64(r.timestamp),
+    r.app,
+    r.action,
+    r.workspaceId,
+    r.sessionId,
+    r.visitorId,
+    r.assetId,
+    r.browser,
+    r.os,
+    r.device,
+    r.country,
+    r.region,
+    r.city,
+    r.referer,
+    r.platform,
+    r.emailBroadcastId,
+    r.emailTemplateId,
+    r.flowActionId,
+    r.landingPageId,
+    r.metaAdId,
+    r.metaAdSetId,
+    r.metaCampaignId,
+    r.metaPlacementId,
+    r.revenue,
+  ]
 }

@@ -1,6 +1,10 @@
 import type {
   AppEventRow,
   EcommEventRow,
+  ErrorLogEntry,
+  IngestLogEntry,
+  OperationStat,
+  ServiceLogBatch,
   GridItem,
   GridQuery,
   IngestOptions,
@@ -64,6 +68,17 @@ export interface Store {
   upsertProducts(rows: readonly ProductRow[], options?: IngestOptions): Promise<IngestOutcome>
   ingestAppEvents(rows: readonly AppEventRow[], options?: IngestOptions): Promise<IngestOutcome>
   quarantine(table: IngestTable, limit: number): Promise<QuarantinedRow[]>
+
+  // ---- service data
+  /** Appends one batch of operation, ingest and error records. */
+  writeServiceLog(batch: ServiceLogBatch): Promise<void>
+  /** Keeps service records for `days` days; changes only tables whose TTL differs and names them. */
+  setServiceLogTtl(days: number): Promise<string[]>
+  operationStats(from: Date, to: Date): Promise<OperationStat[]>
+  /** Newest first. */
+  ingestLog(limit: number): Promise<IngestLogEntry[]>
+  /** Newest first. */
+  errorLog(limit: number): Promise<ErrorLogEntry[]>
 
   // ---- live stock
   /** Stock changes logged after `since`, oldest first; each has an id for de-duplication. */

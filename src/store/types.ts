@@ -144,6 +144,18 @@ export interface IngestOptions {
   readonly workspaceId?: string | undefined
   /** The token name, for the ingest log. */
   readonly tokenName?: string | undefined
+  /**
+   * Records a transport refused before they could be read as rows (an NDJSON line that is not JSON, a
+   * value no input field can hold). They are quarantined as received, with their reason, in the same
+   * idempotent write, and reported as if they followed the batch's rows (index `rows.length + i`).
+   */
+  readonly rejected?: readonly RejectedRecord[] | undefined
+}
+
+/** A record refused before it became a row: its raw text and why. */
+export interface RejectedRecord {
+  readonly row: string
+  readonly reason: string
 }
 
 export interface QuarantinedRow {
@@ -157,4 +169,56 @@ export interface QuarantinedRow {
 export interface StockChange {
   readonly product: string
   readonly delta: number
+}
+
+// ---- service data (Tinybird's pipe_stats_rt, datasources_ops_log, endpoint_errors)
+
+/** One GraphQL operation as the operation log keeps it. */
+export interface OperationLogEntry {
+  readonly at: Date
+  readonly requestId: string
+  readonly operation: string
+  /** The token's name (never its secret); empty when anonymous. */
+  readonly token: string
+  readonly durationMs: number
+  readonly rowsRead: number
+  readonly bytesRead: number
+  /** The first error's code; empty on success. */
+  readonly errorCode: string
+}
+
+/** One ingest batch as the ingest log keeps it. */
+export interface IngestLogEntry {
+  readonly at: Date
+  readonly table: IngestTable
+  readonly rows: number
+  readonly quarantined: number
+  readonly durationMs: number
+  readonly token: string
+  readonly deduplicated: boolean
+}
+
+/** One error answered to a client, as the error log keeps it (messages are the masked ones). */
+export interface ErrorLogEntry {
+  readonly at: Date
+  readonly requestId: string
+  readonly operation: string
+  readonly code: string
+  readonly message: string
+}
+
+export interface ServiceLogBatch {
+  readonly operations: readonly OperationLogEntry[]
+  readonly ingests: readonly IngestLogEntry[]
+  readonly errors: readonly ErrorLogEntry[]
+}
+
+/** Per-operation statistics over a time range. */
+export interface OperationStat {
+  readonly operation: string
+  readonly calls: number
+  readonly errors: number
+  readonly p50Ms: number
+  readonly p95Ms: number
+  readonly rowsRead: number
 }

@@ -124,6 +124,76 @@ describe('live stock over graphql-ws', () => {
     await until(() => server.services.feed.subscriberCount === 0)
   })
 
+  it('gives each filter exactly its sequence of interleaved gateway and direct writes, in write order', async () => {
+    const category = uid('cat')
+    const other = uid('cat')
+    const [a, b, c] = [uid('a'), uid('b'), uid('c')]
+    const d = uid('unlisted') // has stock but no product row, so no category
+    await gqlOk(
+      server,
+      UpsertProductsDocument,
+      {
+        products: [
+          { id: a, category, name: 'a', price: 1 },
+          { id: b, category, name: 'b', price: 1 },
+          { id: c, category: other, name: 'c', price: 1 },
+        ],
+      },
+      append,
+    )
+    const filters: Array<{ products?: string[]; category?: string; wants: string[] }> = [
+      { wants: [a, b, c, d] },
+      { category: 'all', wants: [a, b, c, d] },
+      { products: [a, c], wants: [a, c] },
+      { category, wants: [a, b] },
+      { category: other, wants: [c] },
+      { products: [b, c], category, wants: [b] },
+      { products: [a, d], category: 'all', wants: [a, d] },
+      { products: [d], wants: [d] },
+      { products: [uid('nothing')], wants: [] },
+    ]
+    // Two sockets, several subscriptions each.
+    const sockets = [client(read), client(read)]
+    const subs = filters.map(({ wants: _, ...variables }, i) => collect(sockets[i % 2]!, variables))
+    await until(() => server.services.feed.subscriberCount === filters.length)
+
+    const stock = new Map([a, b, c, d].map((p) => [p, 0]))
+    const sent: Array<{ product: string; available: number; delta: number }> = []
+    const restock = (product: string, amount: number) =>
+      gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount }] }, append)
+    const sell = (product: string) => gqlOk(server, IngestEcommEventsDocument, { events: [{ event: 'SALE', product }] }, append)
+    // Straight into the store: only the change-log poller (or the next gateway write's poll) sees it.
+    const direct = (product: string, amount: number) => server.services.store.ingestWarehouseStock([{ product, store: 'direct', amount }])
+    const steps: Array<[string, number, 'gateway' | 'direct']> = [
+      [a, 150, 'gateway'], [c, 5, 'direct'], [b, 120, 'gateway'], [a, -1, 'gateway'], [d, 9, 'direct'],
+      [b, -1, 'gateway'], [c, -1, 'gateway'], [a, 3, 'direct'], [d, 4, 'gateway'], [c, 200, 'gateway'],
+      [b, 7, 'direct'], [a, -1, 'gateway'], [b, -1, 'gateway'], [d, 1, 'direct'], [c, -1, 'gateway'], [a, -1, 'gateway'],
+    ]
+    for (const [product, delta, via] of steps) {
+      if (via === 'direct') await direct(product, delta)
+      else if (delta === -1) await sell(product)
+      else await restock(product, delta)
+      stock.set(product, stock.get(product)! + delta)
+      sent.push({ product, available: stock.get(product)!, delta })
+    }
+
+    for (const [i, { wants }] of filters.entries()) {
+      const expected = sent.filter((u) => wants.includes(u.product))
+      const got = await subs[i]!.until(expected.length)
+      expect(subs[i]!.errors).toEqual([])
+      expect(got.map(({ product, available, delta }) => ({ product, available, delta }))).toEqual(expected)
+      expect(got.map((u) => u.status)).toEqual(expected.map((u) => (u.available > 100 ? 'IN_STOCK' : u.available > 0 ? 'LOW_STOCK' : 'OUT_OF_STOCK')))
+      const times = got.map((u) => Date.parse(u.at))
+      expect(times).toEqual([...times].sort((x, y) => x - y))
+    }
+    // Several more poll cycles: nothing arrives twice or late.
+    const counts = subs.map((s) => s.updates.length)
+    await new Promise((r) => setTimeout(r, 4 * server.config.pollMs))
+    expect(subs.map((s) => s.updates.length)).toEqual(counts)
+    for (const s of subs) s.dispose()
+    await until(() => server.services.feed.subscriberCount === 0)
+  })
+
   it('delivers writes that bypass the gateway through the change-log poller', async () => {
     const product = uid('p')
     const sub = collect(client(read), { products: [product] })

@@ -1,0 +1,207 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { prng } from '../src/random.js'
+import type { Store } from '../src/store/store.js'
+import type { ProductRow, WarehouseStockRow } from '../src/store/types.js'
+import { APP_ACTIONS } from '../src/store/validate.js'
+
+export interface Scale {
+  readonly events: number
+  readonly products: number
+  readonly appEvents: number
+}
+
+export interface Dataset {
+  /** The instant the generated history ends at (events reach back a week from it). */
+  readonly now: Date
+  readonly productIds: readonly string[]
+  readonly workspace: string
+}
+
+const CATEGORIES = ['shoes', 'shirts', 'bags', 'hats', "kids' wear"]
+const WEEK_S = 7 * 24 * 3600
+const CHUNK = 200_000
+export const WORKSPACES = ['ws_acme', 'ws_globex']
+
+const productId = (i: number) => `p_${String(i).padStart(5, '0')}`
+
+/**
+ * Ecommerce events, spread over the last week, as pure SQL over numbers(): each row's product,
+ * event and age come from hashes of its row number, so a given scale always yields the same data
+ * (relative to `now`). Every ~9th product is "hot" and sells within the last hour, like the demo.
+ */
+const EVENTS_SQL = (db: string) => `
+INSERT INTO ${db}.ecomm_events (timestamp, event, product)
+WITH
+    cityHash64(number, 1) AS r1,
+    cityHash64(number, 2) AS r2,
+    cityHash64(number, 3) AS r3,
+    cityHash64(number, 4) AS r4,
+    r1 % {products:UInt32} AS idx,
+    idx % 9 = 1 AND r2 % 100 < 8 AS recent
+SELECT
+    toDateTime({now:UInt32} - if(recent, r3 % 3240, 3600 + r3 % ${WEEK_S - 7200}), 'UTC'),
+    if(recent, if(r4 % 2 = 0, 'sale', 'view'), multiIf(r4 % 100 < 75, 'view', r4 % 100 < 93, 'cart', 'sale')),
+    concat('p_', leftPad(toString(idx), 5, '0'))
+FROM numbers({offset:UInt64}, {count:UInt64})`
+
+/** App events for two workspaces and all four apps; actions come from the store's closed map. */
+const APP_EVENTS_SQL = (db: string) => `
+INSERT INTO ${db}.app_events (timestamp, event_type, action, workspace_id, session_id, visitor_id, asset_id,
+    browser, os, device, country, region, city, referer, platform, email_broadcast_id, email_template_id,
+    flow_action_id, landing_page_id, meta_ad_id, meta_ad_set_id, meta_campaign_id, meta_placement_id, revenue)
+WITH
+    cityHash64(number, 11) AS h0,
+    cityHash64(number, 12) AS h1,
+    cityHash64(number, 13) AS h2,
+    cityHash64(number, 14) AS h3,
+    cityHash64(number, 15) AS h4,
+    cityHash64(number, 16) AS h5,
+    cityHash64(number, 17) AS h6,
+    cityHash64(number, 18) AS h7,
+    ['cart', 'fm', 'link', 'page'][1 + h0 % 4] AS app,
+    multiIf(app = 'cart', {cart:Array(String)}, app = 'fm', {fm:Array(String)}, app = 'link', {link:Array(String)}, {page:Array(String)}) AS actions,
+    actions[1 + h1 % length(actions)] AS act,
+    h2 % {visitors:UInt32} AS visitor,
+    1 + (h3 % 7) AS place,
+    cityHash64(number, 19) % 100 < 30 AS from_meta
+SELECT
+    fromUnixTimestamp64Milli(toInt64({nowMs:Int64} - h4 % ${WEEK_S * 1000}), 'UTC'),
+    app,
+    act,
+    if(h5 % 100 < 65, {ws0:String}, {ws1:String}),
+    concat('s_', toString(visitor), '_', toString(h6 % 3)),
+    concat('v_', toString(visitor)),
+    concat('asset_', toString(h7 % 12)),
+    {browsers:Array(String)}[1 + cityHash64(number, 608) % 5],
+    {oses:Array(String)}[1 + cityHash64(number, 616) % 5],
+    {devices:Array(String)}[1 + cityHash64(number, 624) % 3],
+    {countries:Array(String)}[place],
+    {regions:Array(String)}[place],
+    {cities:Array(String)}[place],
+    if(from_meta, {referers:Array(String)}[2 + cityHash64(number, 708) % 2], {referers:Array(String)}[1 + cityHash64(number, 708) % 7]),
+    {platforms:Array(String)}[1 + cityHash64(number, 716) % 3],
+    if(cityHash64(number, 108) % 100 < 20, concat('eb_', toString(cityHash64(number, 116) % 4)), ''),
+    if(cityHash64(number, 124) % 100 < 20, concat('et_', toString(cityHash64(number, 132) % 3)), ''),
+    if(cityHash64(number, 232) % 100 < 10, concat('fa_', toString(cityHash64(number, 240) % 5)), ''),
+    if(app = 'page', concat('lp_', toString(cityHash64(number, 432) % 6)), ''),
+    if(from_meta, concat('ad_', toString(cityHash64(number, 508) % 8)), ''),
+    if(from_meta, concat('adset_', toString(cityHash64(number, 516) % 4)), ''),
+    if(from_meta, concat('camp_', toString(cityHash64(number, 524) % 2)), ''),
+    if(from_meta, ['feed', 'stories', 'reels'][1 + cityHash64(number, 532) % 3], ''),
+    if(app = 'cart' AND act = 'purchase', (cityHash64(number, 724) % 20000) / 100, 0)
+FROM numbers({offset:UInt64}, {count:UInt64})`
+
+const APP_PARAMS = {
+  cart: APP_ACTIONS.cart,
+  fm: APP_ACTIONS.fm,
+  link: APP_ACTIONS.link,
+  page: APP_ACTIONS.page,
+  ws0: WORKSPACES[0],
+  ws1: WORKSPACES[1],
+  browsers: ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet'],
+  oses: ['iOS', 'Android', 'Windows', 'macOS', 'Linux'],
+  devices: ['mobile', 'desktop', 'tablet'],
+  countries: ['US', 'US', 'GB', 'DE', 'FR', 'BR', 'JP'],
+  regions: ['California', 'New York', 'England', 'Berlin', 'Île-de-France', 'São Paulo', 'Tokyo'],
+  cities: ['San Francisco', 'New York', 'London', 'Berlin', 'Paris', 'São Paulo', 'Tokyo'],
+  referers: [
+    '',
+    'https://l.instagram.com/?u=x',
+    'https://www.instagram.com/',
+    'https://www.google.com/search?q=x',
+    'https://t.co/abc',
+    'https://www.facebook.com/',
+    'https://news.ycombinator.com/',
+  ],
+  platforms: ['web', 'ios', 'android'],
+}
+
+export function benchProducts(n: number): ProductRow[] {
+  const rand = prng(1)
+  return Array.from({ length: n }, (_, i) => {
+    const category = CATEGORIES[i % CATEGORIES.length]!
+    const id = productId(i)
+    return { id, category, name: `${category} item ${i}`, photo: `https://picsum.photos/seed/${id}/400/400`, price: Math.round((10 + rand() * 190) * 100) / 100 }
+  })
+}
+
+/**
+ * Fills a migrated, empty store: products through the store's upsert, stock through its ingest,
+ * and the event tables with INSERT … SELECT FROM numbers() in chunks (the materialized views fire
+ * as for any insert). Then stock is topped up so the grid shows every status, as in the demo.
+ */
+export async function generate(
+  client: ClickHouseClient,
+  store: Store,
+  database: string,
+  scale: Scale,
+  progress: (line: string) => void,
+): Promise<Dataset> {
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+  const nowS = now.getTime() / 1000
+  const products = benchProducts(scale.products)
+  await store.upsertProducts(products)
+  progress(`products: ${products.length}`)
+
+  const week = new Date(now.getTime() - WEEK_S * 1000)
+  const rand = prng(2)
+  // Never-restocked products (every 11th) start at 0 and end out of stock; the rest start well stocked.
+  const initial: WarehouseStockRow[] = products.map((p, i) => ({
+    product: p.id,
+    store: 'central',
+    amount: i % 11 === 3 ? 0 : 300 + Math.floor(rand() * 700),
+    timestamp: week,
+  }))
+  await store.ingestWarehouseStock(initial)
+
+  const t0 = performance.now()
+  for (let offset = 0; offset < scale.events; offset += CHUNK) {
+    const count = Math.min(CHUNK, scale.events - offset)
+    await client.command({ query: EVENTS_SQL(database), query_params: { products: scale.products, now: nowS, offset, count } })
+    progress(`ecomm_events: ${fmt(offset + count)}/${fmt(scale.events)} (${secs(t0)})`)
+  }
+
+  const levels = await store.stock(products.map((p) => p.id))
+  const restock = levels
+    .map((l, i) => ({ l, i }))
+    .filter(({ i }) => i % 11 !== 3)
+    .map(({ l, i }) => ({
+      product: l.product,
+      store: 'central',
+      amount: (i % 7 === 2 ? 60 : 500) - l.available,
+      timestamp: new Date(now.getTime() - 2 * 3600e3),
+    }))
+  await store.ingestWarehouseStock(restock)
+  progress(`warehouse_stock: ${initial.length + restock.length} rows`)
+
+  const t1 = performance.now()
+  const visitors = Math.max(1000, Math.floor(scale.appEvents / 20))
+  for (let offset = 0; offset < scale.appEvents; offset += CHUNK) {
+    const count = Math.min(CHUNK, scale.appEvents - offset)
+    await client.command({
+      query: APP_EVENTS_SQL(database),
+      query_params: { ...APP_PARAMS, visitors, nowMs: now.getTime(), offset, count },
+    })
+    progress(`app_events: ${fmt(offset + count)}/${fmt(scale.appEvents)} (${secs(t1)})`)
+  }
+  return { now, productIds: products.map((p) => p.id), workspace: WORKSPACES[0]! }
+}
+
+/**
+ * Merges every MergeTree table of the database to one part per partition, so both copies of the data
+ * start from the same, settled layout instead of whatever background merges had reached.
+ */
+export async function settle(client: ClickHouseClient, database: string, progress: (line: string) => void): Promise<void> {
+  const t0 = performance.now()
+  const rs = await client.query({
+    query: `SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name`,
+    query_params: { db: database },
+    format: 'JSONEachRow',
+  })
+  const tables = (await rs.json<{ name: string }>()).map((r) => r.name)
+  for (const t of tables) await client.command({ query: `OPTIMIZE TABLE ${database}.\`${t}\` FINAL` })
+  progress(`merged ${tables.length} tables (${secs(t0)})`)
+}
+
+export const fmt = (n: number) => n.toLocaleString('en-US')
+const secs = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`

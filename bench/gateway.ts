@@ -1,0 +1,177 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { createServer } from 'node:net'
+
+export interface GatewayProcess {
+  readonly url: string
+  readonly wsUrl: string
+  readonly pid: number
+  /** Resident and peak resident memory of the gateway process, in MB (Linux /proc). */
+  memory(): { rssMb: number; peakMb: number } | null
+  /** The last lines the gateway wrote, for error messages. */
+  logTail(): string
+  stop(): Promise<void>
+}
+
+export interface GatewayOptions {
+  readonly repo: string
+  readonly dataDir: string
+  readonly database: string
+  readonly adminToken: string
+  readonly lowStock: number
+  /** Extra node flags for the gateway, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[]
+}
+
+/**
+ * Runs the built gateway (`node dist/main.js start`) as its own process on the embedded store in
+ * `dataDir`, the way a user runs it, and resolves once /readyz answers 200.
+ */
+export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    NODE_ENV: 'production',
+    SIGHTLINE_DATA_DIR: o.dataDir,
+    CLICKHOUSE_DATABASE: o.database,
+    SIGHTLINE_ADMIN_TOKEN: o.adminToken,
+    SIGHTLINE_LOG_LEVEL: 'warn',
+    SIGHTLINE_DEMO: '0',
+    SIGHTLINE_LOW_STOCK_THRESHOLD: String(o.lowStock),
+  }
+  delete env.CLICKHOUSE_URL
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), 'dist/main.js', 'start'], { cwd: o.repo, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const log: string[] = []
+  const keep = (chunk: Buffer) => {
+    log.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+    if (log.length > 200) log.splice(0, log.length - 200)
+  }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const base = `http://127.0.0.1:${port}`
+  const logTail = () => log.slice(-30).join('\n')
+
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const status = await Promise.race([
+      getStatus(`${base}/readyz`).catch(() => 0),
+      exited.then((code) => {
+        throw new Error(`the gateway exited (code ${code}) before it was ready:\n${logTail()}`)
+      }),
+    ])
+    if (status === 200) break
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`the gateway was not ready within 120 s:\n${logTail()}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+
+  return {
+    url: `${base}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    pid: child.pid!,
+    memory: () => readMemory(child.pid!),
+    logTail,
+    stop: () => stopChild(child, exited),
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+function readMemory(pid: number): { rssMb: number; peakMb: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+    return { rssMb: Math.round(kb('VmRSS') / 102.4) / 10, peakMb: Math.round(kb('VmHWM') / 102.4) / 10 }
+  } catch {
+    return null
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function getStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+
+/** A minimal GraphQL-over-HTTP client on keep-alive sockets, so client overhead stays small. */
+export class GraphQLHttp {
+  /** Request body bytes sent so far. */
+  bytesSent = 0
+
+  constructor(
+    private readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  /** Posts a body (already JSON) and returns the parsed `data`; throws on any GraphQL error. */
+  async post<T>(body: string): Promise<T> {
+    this.bytesSent += Buffer.byteLength(body)
+    const { status, text } = await postJson(this.url, body, this.token)
+    const parsed = JSON.parse(text) as { data?: T; errors?: unknown[] }
+    if (status !== 200 || parsed.errors?.length || !parsed.data) {
+      throw new Error(`GraphQL request failed (${status}): ${text.slice(0, 500)}`)
+    }
+    return parsed.data
+  }
+
+  request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    return this.post<T>(JSON.stringify({ query, variables }))
+  }
+}
+
+function postJson(url: string, body: string, token: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** Closes idle keep-alive sockets so the process can exit. */
+export function closeHttp(): void {
+  agent.destroy()
+}

@@ -1,0 +1,371 @@
+/**
+ * `npm run bench`: generates a dataset, runs the gateway as its own process on one copy of it and the
+ * bare store in this process on another, measures both, prints a table and writes a JSON report.
+ * `--help` lists the options; the README's Benchmarks section explains the method.
+ */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import { ClickHouseStore } from '../src/store/clickhouse-store.js'
+import type { DimensionField } from '../src/store/types.js'
+import { captureQueries, replay } from './bare.js'
+import { fmt, generate, settle, type Dataset, type Scale } from './data.js'
+import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
+import { measureIngest } from './ingest.js'
+import { printReport, TARGETS, type Report } from './report.js'
+import { closedLoop, interleaved, round, summarize } from './stats.js'
+import { measureSubscriptions } from './subscriptions.js'
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const DEFAULT_OUT = join(REPO, 'bench', 'results', 'latest.json')
+const DATABASE = 'sightline'
+const LOW_STOCK = 100
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --events N        ecommerce events to generate (default 1,000,000; --quick 50,000)
+  --products N      products (default 2,000; --quick 500)
+  --app-events N    app events (default 30% of --events)
+  --subscribers N   graphql-ws subscribers for the live-stock latency (default 1,000; --quick 100)
+  --quick           a small run (well under a minute) to check the harness works
+  --out PATH        where to write the JSON report (default bench/results/latest.json)
+  --keep            keep the temporary data directories
+`
+
+interface Plan {
+  readonly scale: Scale
+  readonly grid: { warmup: number; iterations: number; block: number }
+  readonly dashboard: { warmup: number; iterations: number; block: number }
+  readonly ingestRows: number
+  readonly concurrency: { clients: number; seconds: number }
+  readonly subscribers: number
+  readonly writes: number
+}
+
+function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      events: { type: 'string' },
+      products: { type: 'string' },
+      'app-events': { type: 'string' },
+      subscribers: { type: 'string' },
+      out: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const count = (v: string | undefined, fallback: number, min: number) => {
+    if (v === undefined) return fallback
+    const n = Number(v.replaceAll('_', '').replaceAll(',', ''))
+    if (!Number.isInteger(n) || n < min) throw new Error(`expected an integer ≥ ${min}, got "${v}"`)
+    return n
+  }
+  const quick = values.quick
+  const events = count(values.events, quick ? 50_000 : 1_000_000, 1000)
+  const scale: Scale = {
+    events,
+    products: count(values.products, quick ? 500 : 2_000, 100),
+    appEvents: count(values['app-events'], Math.round(events * 0.3), 1000),
+  }
+  const subscribers = count(values.subscribers, quick ? 100 : 1_000, 1)
+  const p: Plan = quick
+    ? {
+        scale,
+        grid: { warmup: 3, iterations: 20, block: 5 },
+        dashboard: { warmup: 2, iterations: 10, block: 5 },
+        ingestRows: 20_000,
+        concurrency: { clients: 16, seconds: 2 },
+        subscribers,
+        writes: 5,
+      }
+    : {
+        scale,
+        grid: { warmup: 20, iterations: 300, block: 10 },
+        dashboard: { warmup: 10, iterations: 150, block: 5 },
+        ingestRows: 200_000,
+        concurrency: { clients: 16, seconds: 15 },
+        subscribers,
+        writes: 50,
+      }
+  return { plan: p, out: resolve(values.out ?? DEFAULT_OUT), keep: values.keep, quick }
+}
+
+const progress = (line: string) => process.stderr.write(`  ${line}\n`)
+const phase = (line: string) => process.stderr.write(`\n▶ ${line}\n`)
+
+function openClient(dataDir: string): ClickHouseClient {
+  mkdirSync(dataDir, { recursive: true })
+  // The same connection the gateway's embedded store uses (src/store/connection.ts).
+  const connection = createChdbConnection({ path: dataDir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+  return createClient({ connection })
+}
+
+const GRID = 'query Grid { productGrid { id name category photo price stock stockStatus hits trending rankStatus } }'
+
+const DIMENSIONS: ReadonlyArray<[gql: string, store: DimensionField]> = [
+  ['BROWSER', 'browser'],
+  ['OS', 'os'],
+  ['DEVICE', 'device'],
+  ['COUNTRY', 'country'],
+  ['REFERER', 'referer'],
+  ['PLATFORM', 'platform'],
+]
+const DASHBOARD = `query Dashboard($ws: ID!, $from: DateTime!, $to: DateTime!) {
+  analytics(app: CART, workspaceId: $ws, from: $from, to: $to) {
+    totals { ...M }
+${DIMENSIONS.map(([d]) => `    ${d.toLowerCase()}: breakdown(by: ${d}) { value metrics { ...M } }`).join('\n')}
+    timeseries(granularity: HOUR) { start metrics { ...M } }
+  }
+}
+fragment M on AppMetrics { events sessions visitors ... on CartMetrics { views addToCarts purchases revenue } }`
+
+interface DashboardData {
+  analytics: Record<string, unknown> & { totals: { events: number } }
+}
+
+async function main(): Promise<void> {
+  const { plan: p, out, keep, quick } = plan(process.argv.slice(2))
+  const root = mkdtempSync(join(tmpdir(), 'sightline-bench-'))
+  const bareDir = join(root, 'bare')
+  const gatewayDir = join(root, 'gateway')
+  const adminToken = `bench_admin_${randomBytes(16).toString('hex')}`
+  let client: ClickHouseClient | undefined
+  let gateway: GatewayProcess | undefined
+  const started = performance.now()
+  try {
+    phase(`Generating ${fmt(p.scale.events)} ecommerce events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events`)
+    client = openClient(bareDir)
+    const genStore = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
+    await genStore.migrate()
+    const data = await generate(client, genStore, DATABASE, p.scale, progress)
+    await settle(client, DATABASE, progress)
+    await client.close()
+    client = undefined
+    cpSync(bareDir, gatewayDir, { recursive: true })
+    progress('copied the data directory: the gateway serves one copy, the bare store reads the other')
+
+    phase('Starting the gateway (node dist/main.js start) on its copy')
+    gateway = await startGateway({ repo: REPO, dataDir: gatewayDir, database: DATABASE, adminToken, lowStock: LOW_STOCK })
+    progress(`gateway pid ${gateway.pid} at ${gateway.url}`)
+    client = openClient(bareDir)
+    const store = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
+
+    const admin = new GraphQLHttp(gateway.url, adminToken)
+    const token = async (name: string, scopes: string[]) =>
+      (
+        await admin.request<{ createToken: { token: string } }>(
+          'mutation T($input: TokenInput!) { createToken(input: $input) { token } }',
+          { input: { name, scopes } },
+        )
+      ).createToken.token
+    const reader = new GraphQLHttp(gateway.url, await token('bench_read', ['read']))
+    const writer = new GraphQLHttp(gateway.url, await token('bench_append', ['append:ecomm_events']))
+
+    // ---- productGrid
+    phase(`productGrid: gateway over HTTP vs the same SQL on the bare store (${p.grid.iterations} each, interleaved)`)
+    const gridArgs = { category: 'all', showOutOfStock: false, ranking: 'PRICE' } as const
+    const [gridSql] = await captureQueries(client, DATABASE, (s) => s.productGrid(gridArgs, LOW_STOCK))
+    if (!gridSql) throw new Error('productGrid ran no query')
+    const gridBody = JSON.stringify({ query: GRID })
+    const gridRows = (await replay(client, gridSql)).length
+    const gridItems = (await reader.post<{ productGrid: unknown[] }>(gridBody)).productGrid.length
+    if (gridRows !== gridItems) throw new Error(`productGrid: gateway returned ${gridItems} rows, the bare SQL ${gridRows}`)
+    progress(`${gridRows} rows per request`)
+    const c = client
+    const grid = await interleaved(
+      {
+        gateway: () => reader.post(gridBody),
+        bare: () => replay(c, gridSql),
+        storeApi: () => store.productGrid(gridArgs, LOW_STOCK),
+      },
+      p.grid,
+      (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
+    )
+
+    // ---- dashboard
+    phase(`Analytics dashboard (totals + ${DIMENSIONS.length} breakdowns + hourly series): gateway vs bare (${p.dashboard.iterations} each)`)
+    const to = new Date(data.now.getTime() + 60_000)
+    const from = new Date(to.getTime() - 7 * 24 * 3600e3)
+    const dashSql = await captureQueries(client, DATABASE, (s) => dashboardCalls(s, data, from, to))
+    if (dashSql.length !== DIMENSIONS.length + 2) throw new Error(`dashboard ran ${dashSql.length} queries`)
+    const dashBody = JSON.stringify({ query: DASHBOARD, variables: { ws: data.workspace, from: from.toISOString(), to: to.toISOString() } })
+    const dashGateway = await reader.post<DashboardData>(dashBody)
+    const dashBare = await Promise.all(dashSql.map((q) => replay(c, q)))
+    checkDashboard(dashGateway, dashBare)
+    const dashboard = await interleaved(
+      {
+        gateway: () => reader.post(dashBody),
+        bare: () => Promise.all(dashSql.map((q) => replay(c, q))),
+        storeApi: () => dashboardCalls(store, data, from, to),
+      },
+      p.dashboard,
+      (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
+    )
+
+    // ---- concurrency
+    phase(`productGrid throughput: ${p.concurrency.clients} concurrent clients, ${p.concurrency.seconds} s each side`)
+    const loadGateway = await closedLoop(() => reader.post(gridBody), p.concurrency.clients, p.concurrency.seconds * 1000)
+    progress(`gateway: ${loadGateway.latencies.length} requests`)
+    const loadBare = await closedLoop(() => replay(c, gridSql), p.concurrency.clients, p.concurrency.seconds * 1000)
+    progress(`bare store: ${loadBare.latencies.length} queries`)
+
+    // ---- subscriptions
+    phase(`Live stock: ${fmt(p.subscribers)} graphql-ws subscribers, ${p.writes} sequential sale mutations`)
+    let withSubscribers: ReturnType<GatewayProcess['memory']> = null
+    const gw = gateway
+    const subscriptions = await measureSubscriptions({
+      wsUrl: gateway.wsUrl,
+      readToken: await token('bench_live', ['read:ecommerce']),
+      writer,
+      subscribers: p.subscribers,
+      writes: p.writes,
+      products: data.productIds,
+      progress,
+      beforeDisconnect: () => {
+        withSubscribers = gw.memory()
+      },
+    })
+
+    // ---- ingest
+    phase(`Ingest: ${fmt(p.ingestRows)} rows in 10,000-row batches, mutation vs direct insert (interleaved)`)
+    const ingest = await measureIngest({ http: writer, client, database: DATABASE, products: data.productIds, rows: p.ingestRows, progress })
+
+    await new Promise((r) => setTimeout(r, 1000))
+    const after = gateway.memory()
+    const memory = {
+      afterRunRssMb: after?.rssMb ?? null,
+      withSubscribersRssMb: (withSubscribers as { rssMb: number } | null)?.rssMb ?? null,
+      peakRssMb: after?.peakMb ?? null,
+    }
+
+    const gridGateway = summarize(grid.gateway!)
+    const gridBare = summarize(grid.bare!)
+    const dashGatewayS = summarize(dashboard.gateway!)
+    const dashBareS = summarize(dashboard.bare!)
+    const report: Report = {
+      meta: {
+        date: new Date().toISOString(),
+        quick,
+        scale: p.scale,
+        machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30, 1) },
+        node: process.version,
+        chdb: packageVersion('chdb'),
+        clickhouseClient: packageVersion('@clickhouse/client'),
+        commit: gitCommit(),
+        durationSeconds: 0,
+      },
+      method: METHOD,
+      productGrid: {
+        query: 'productGrid (category all, PRICE, every field)',
+        rows: gridRows,
+        gateway: gridGateway,
+        bare: gridBare,
+        storeApi: summarize(grid.storeApi!),
+        ratioP50: round(gridGateway.p50 / gridBare.p50, 3),
+        ratioP99: round(gridGateway.p99 / gridBare.p99, 3),
+      },
+      dashboard: {
+        query: `analytics(CART): totals + ${DIMENSIONS.length} breakdowns + HOUR timeseries over 7 days (${dashSql.length} SQL queries)`,
+        gateway: dashGatewayS,
+        bare: dashBareS,
+        storeApi: summarize(dashboard.storeApi!),
+        ratioP50: round(dashGatewayS.p50 / dashBareS.p50, 3),
+        ratioP99: round(dashGatewayS.p99 / dashBareS.p99, 3),
+      },
+      ingest,
+      concurrency: {
+        clients: p.concurrency.clients,
+        gateway: { requests: loadGateway.latencies.length, rps: round(loadGateway.latencies.length / loadGateway.seconds, 1), latency: summarize(loadGateway.latencies) },
+        bare: { requests: loadBare.latencies.length, rps: round(loadBare.latencies.length / loadBare.seconds, 1), latency: summarize(loadBare.latencies) },
+      },
+      subscriptions,
+      memory,
+      targets: [],
+    }
+    report.targets = TARGETS.map((t) => {
+      const value = t.value(report)
+      return { name: t.name, value, limit: t.limit, met: value !== null && t.met(value) }
+    })
+    report.meta.durationSeconds = round((performance.now() - started) / 1000, 1)
+
+    mkdirSync(dirname(out), { recursive: true })
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`)
+    printReport(report)
+    console.log(`\nWritten ${out}`)
+  } catch (err) {
+    if (gateway) process.stderr.write(`\ngateway log tail:\n${gateway.logTail()}\n`)
+    throw err
+  } finally {
+    await gateway?.stop()
+    await client?.close()
+    closeHttp()
+    if (!keep) rmSync(root, { recursive: true, force: true })
+    else process.stderr.write(`kept ${root}\n`)
+  }
+}
+
+function dashboardCalls(s: ClickHouseStore, data: Dataset, from: Date, to: Date): Promise<unknown[]> {
+  const q = { app: 'cart', workspaceId: data.workspace, from, to, filter: {} } as const
+  return Promise.all([
+    s.analyticsTotals(q),
+    ...DIMENSIONS.map(([, by]) => s.analyticsBreakdown({ ...q, by, limit: 50 })),
+    s.analyticsTimeseries({ ...q, granularity: 'HOUR', timezone: 'UTC' }),
+  ])
+}
+
+/** The gateway and the replayed SQL must see the same data: same totals and breakdown sizes. */
+function checkDashboard(gw: DashboardData, bare: unknown[][]): void {
+  const total = Number((bare[0]?.[0] as { events?: number } | undefined)?.events)
+  if (gw.analytics.totals.events !== total) throw new Error(`dashboard totals differ: gateway ${gw.analytics.totals.events}, bare ${total}`)
+  DIMENSIONS.forEach(([d], i) => {
+    const rows = gw.analytics[d.toLowerCase()] as unknown[]
+    if (rows.length !== bare[i + 1]!.length) throw new Error(`dashboard ${d}: gateway ${rows.length} rows, bare ${bare[i + 1]!.length}`)
+  })
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return null
+  }
+}
+
+const METHOD = [
+  'The dataset is generated once (SQL INSERT … SELECT FROM numbers(), deterministic per scale), every table is merged (OPTIMIZE FINAL), and the chDB directory is copied.',
+  'The gateway runs as its own process (node dist/main.js start, log level warn) on one copy; this process opens the other copy through the same @clickhouse/client + chDB connection the store uses.',
+  "Bare-store baselines replay the exact SQL text and parameters the store sends (captured by running ClickHouseStore over a recording client, i.e. sql/queries/*.sql rendered by QueryFiles), and parse the rows as the store does; 'storeApi' adds the store's row mapping.",
+  'Reads interleave blocks of gateway and bare calls after a warm-up, so drift affects both alike; the two chDB processes never query at the same time.',
+  'Ingest sends the same rows in 10,000-row batches, alternating batch by batch: ingestEcommEvents on the gateway copy vs a direct JSONEachRow insert into the same table (same materialized views) on the bare copy; each side includes its client serialising the batch. MB/s counts the rows as JSONEachRow.',
+  "Subscription latency: one WebSocket per subscriber, all subscribed to stockChanged; sequential one-sale mutations (measured before the ingest phase, so no earlier bulk writes are in the change log's window); the target uses the time from the write being stored (the update's `at`, stamped by the change log's materialized view inside the insert, same machine clock) to each subscriber receiving it; times from sending the mutation and from its response are reported too.",
+  'Memory: VmRSS / VmHWM of the gateway process from /proc.',
+].join(' ')
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,213 @@
+import { createClient, type Client } from 'graphql-ws'
+import WebSocket from 'ws'
+import type { GraphQLHttp } from './gateway.js'
+import { round, summarize, type Summary } from './stats.js'
+
+export interface SubscriptionResult {
+  readonly subscribers: number
+  readonly writes: number
+  /** subscribers × writes */
+  readonly expected: number
+  readonly delivered: number
+  readonly lost: number
+  readonly duplicates: number
+  /** Updates for products no measured write touched (e.g. history from before subscribing). */
+  readonly stray: number
+  /**
+   * From the acknowledged write in the store to each delivery: the update's `at` is stamped by the
+   * change log's materialized view inside the insert (same machine, same clock as this process).
+   */
+  readonly afterCommitMs: Summary
+  /** From sending the mutation to each delivery: the write, the change-log poll and the fan-out. */
+  readonly afterSendMs: Summary
+  /** From the mutation's HTTP response reaching the writer to each delivery; 0 when the delivery came first. */
+  readonly afterResponseMs: Summary
+  /** Deliveries that reached their subscriber before the mutation's response reached the writer. */
+  readonly deliveredBeforeResponse: number
+  /** Mutation round trip; the gateway answers after the change is pushed to the subscriptions. */
+  readonly mutationMs: Summary
+  readonly connectSeconds: number
+}
+
+const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
+const SALE = 'mutation Sale($events: [EcommEventInput!]!) { ingestEcommEvents(events: $events) { accepted } }'
+const WAIT_MS = 5_000
+
+interface Update {
+  product: string
+  at: string
+}
+
+/**
+ * `subscribers` graphql-ws clients, one WebSocket each as real dashboards have, all subscribed to
+ * every stock change; then `writes` sequential one-sale mutations, each of a product no other write
+ * touches, waiting for every subscriber to receive it (or WAIT_MS) before the next.
+ */
+export async function measureSubscriptions(o: {
+  wsUrl: string
+  readToken: string
+  writer: GraphQLHttp
+  subscribers: number
+  writes: number
+  products: readonly string[]
+  progress: (line: string) => void
+  /** Called once the writes are measured, while every subscriber is still connected. */
+  beforeDisconnect?: () => void
+}): Promise<SubscriptionResult> {
+  if (o.products.length < o.writes + 1) throw new Error('need more products than writes')
+  const clients: Client[] = []
+  // The product each write touches: delivery times (wall clock, ms), commit times and counts per subscriber.
+  const times = new Map<string, number[]>()
+  const commits = new Map<string, number[]>()
+  const counts = new Map<string, Uint16Array>()
+  const seenAny = new Uint8Array(o.subscribers)
+  const errors: unknown[] = []
+  let stray = 0
+  let waiter: { product: string; resolve: () => void } | undefined
+
+  const onUpdate = (i: number, update: Update) => {
+    const t = performance.timeOrigin + performance.now()
+    seenAny[i] = 1
+    const list = times.get(update.product)
+    const perSub = counts.get(update.product)
+    if (!list || !perSub) {
+      stray++
+      return
+    }
+    perSub[i] = perSub[i]! + 1
+    list.push(t)
+    commits.get(update.product)!.push(Date.parse(update.at))
+    if (waiter && waiter.product === update.product && list.length >= o.subscribers) waiter.resolve()
+  }
+  const track = (product: string) => {
+    times.set(product, [])
+    commits.set(product, [])
+    counts.set(product, new Uint16Array(o.subscribers))
+  }
+
+  const t0 = performance.now()
+  const CONNECT_BATCH = 50
+  try {
+    for (let start = 0; start < o.subscribers; start += CONNECT_BATCH) {
+      const batch = Array.from({ length: Math.min(CONNECT_BATCH, o.subscribers - start) }, (_, k) => start + k)
+      await Promise.all(
+        batch.map(
+          (i) =>
+            new Promise<void>((resolve, reject) => {
+              const client = createClient({
+                url: o.wsUrl,
+                webSocketImpl: WebSocket,
+                connectionParams: { authorization: `Bearer ${o.readToken}` },
+                lazy: false,
+                retryAttempts: 0,
+                onNonLazyError: reject,
+              })
+              clients.push(client)
+              client.on('connected', () => resolve())
+              client.subscribe<{ stockChanged: Update }>(
+                { query: SUBSCRIPTION },
+                {
+                  next: (msg) => {
+                    if (msg.data) onUpdate(i, msg.data.stockChanged)
+                    else errors.push(msg.errors)
+                  },
+                  error: (err) => errors.push(err),
+                  complete: () => {},
+                },
+              )
+            }),
+        ),
+      )
+      if ((start / CONNECT_BATCH) % 4 === 3 || start + CONNECT_BATCH >= o.subscribers) {
+        o.progress(`subscribers connected: ${Math.min(start + CONNECT_BATCH, o.subscribers)}/${o.subscribers}`)
+      }
+    }
+    const connectSeconds = (performance.now() - t0) / 1000
+
+    const sale = (product: string) => o.writer.request(SALE, { events: [{ event: 'SALE', product }] })
+    const waitFor = (product: string) =>
+      new Promise<void>((resolve) => {
+        if ((times.get(product)?.length ?? 0) >= o.subscribers) return resolve()
+        const timer = setTimeout(() => {
+          waiter = undefined
+          resolve()
+        }, WAIT_MS)
+        waiter = {
+          product,
+          resolve: () => {
+            clearTimeout(timer)
+            waiter = undefined
+            resolve()
+          },
+        }
+      })
+
+    // Subscriptions start asynchronously on the server: write until every subscriber has seen one.
+    const primer = o.products[0]!
+    const primeUntil = performance.now() + 30_000
+    for (;;) {
+      track(primer)
+      await sale(primer)
+      await waitFor(primer)
+      if (seenAny.every((s) => s === 1)) break
+      if (performance.now() > primeUntil) throw new Error(`only ${seenAny.filter((s) => s === 1).length}/${o.subscribers} subscriptions delivered`)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    if (errors.length > 0) throw new Error(`subscription errors: ${JSON.stringify(errors.slice(0, 3))}`)
+    times.delete(primer)
+    counts.delete(primer)
+    stray = 0
+
+    const afterCommit: number[] = []
+    const afterSend: number[] = []
+    const afterResponse: number[] = []
+    const mutation: number[] = []
+    const now = () => performance.timeOrigin + performance.now()
+    let beforeResponse = 0
+    let delivered = 0
+    let duplicates = 0
+    for (let w = 0; w < o.writes; w++) {
+      const product = o.products[w + 1]!
+      track(product)
+      const done = waitFor(product)
+      const sent = now()
+      await sale(product)
+      const answered = now()
+      mutation.push(answered - sent)
+      await done
+      const committed = commits.get(product)!
+      times.get(product)!.forEach((t, k) => {
+        afterSend.push(t - sent)
+        afterCommit.push(t - committed[k]!)
+        if (t < answered) beforeResponse++
+        afterResponse.push(Math.max(0, t - answered))
+      })
+      for (const c of counts.get(product)!) {
+        if (c > 0) delivered++
+        if (c > 1) duplicates += c - 1
+      }
+      times.delete(product)
+      counts.delete(product)
+      if ((w + 1) % 10 === 0 || w + 1 === o.writes) o.progress(`subscription writes: ${w + 1}/${o.writes}`)
+    }
+    o.beforeDisconnect?.()
+    return {
+      subscribers: o.subscribers,
+      writes: o.writes,
+      expected: o.subscribers * o.writes,
+      delivered,
+      lost: o.subscribers * o.writes - delivered,
+      duplicates,
+      stray,
+      afterCommitMs: summarize(afterCommit),
+      afterSendMs: summarize(afterSend),
+      afterResponseMs: summarize(afterResponse),
+      deliveredBeforeResponse: beforeResponse,
+      mutationMs: summarize(mutation),
+      connectSeconds: round(connectSeconds),
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.dispose()))
+  }
+}

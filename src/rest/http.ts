@@ -1,0 +1,54 @@
+import type { ServerResponse } from 'node:http'
+import type { GraphQLFormattedError } from 'graphql'
+import { ErrorCode } from '../errors.js'
+
+/** A REST answer other than success: its status, Tinybird's `{"error": message}` body and extra headers. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * HTTP status per GraphQL error code, as Tinybird answers: a missing, bad or revoked token is 403
+ * (Tinybird's "invalid token"), like a token without the scope.
+ */
+const STATUS: Readonly<Record<string, number>> = {
+  [ErrorCode.UNAUTHENTICATED]: 403,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.BAD_USER_INPUT]: 400,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.STORE_UNAVAILABLE]: 503,
+}
+
+/** Seconds to wait, from `retryAfterMs` or `retryAfter` (seconds) in the error's extensions. */
+function retryAfter(extensions: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  const ms = extensions?.retryAfterMs
+  if (typeof ms === 'number' && Number.isFinite(ms)) return String(Math.max(1, Math.ceil(ms / 1000)))
+  const s = extensions?.retryAfter
+  if (typeof s === 'number' && Number.isFinite(s)) return String(Math.max(1, Math.ceil(s)))
+  return undefined
+}
+
+/** The REST form of a GraphQL error (already formatted, so masked where it must be). */
+export function fromGraphQL(error: GraphQLFormattedError | { message: string; extensions?: Readonly<Record<string, unknown>> }): HttpError {
+  const code = String(error.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR)
+  const status = STATUS[code] ?? 500
+  const wait = status === 429 ? retryAfter(error.extensions) : undefined
+  return new HttpError(status, status === 500 ? 'Internal server error' : error.message, wait ? { 'retry-after': wait } : {})
+}
+
+export function sendBody(res: ServerResponse, status: number, contentType: string, body: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers)
+}

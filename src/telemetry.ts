@@ -1,0 +1,91 @@
+import type { ApolloServerPlugin } from '@apollo/server'
+import type { GraphQLFormattedError } from 'graphql'
+import type { Logger } from 'pino'
+import type { Context } from './context.js'
+import type { Metrics } from './metrics.js'
+import type { ServiceLog } from './service-log.js'
+import type { IngestLogEntry } from './store/types.js'
+
+/** An error answered before any operation ran (a bad token, a rate limit). */
+export interface Refusal {
+  readonly requestId: string
+  readonly operation: string | undefined
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * Where everything worth knowing about a request goes: Prometheus metrics, the service tables
+ * (operation, ingest and error logs, written in batches) and the structured log. Only token names
+ * are recorded, never secrets.
+ */
+export class Telemetry {
+  constructor(
+    readonly metrics: Metrics,
+    readonly serviceLog: ServiceLog,
+    private readonly log: Logger,
+  ) {}
+
+  /** One ingest batch went through (its rows are durable). */
+  ingested(entry: IngestLogEntry): void {
+    this.serviceLog.ingest(entry)
+    this.metrics.ingestRows.inc({ table: entry.table, outcome: 'accepted' }, entry.rows)
+    this.metrics.ingestRows.inc({ table: entry.table, outcome: 'quarantined' }, entry.quarantined)
+  }
+
+  /** A request refused before it reached GraphQL execution. */
+  refused({ requestId, operation, code, message }: Refusal): void {
+    const name = operation ?? '(anonymous)'
+    this.metrics.requests.inc({ operation: name, code })
+    this.serviceLog.error({ at: new Date(), requestId, operation: name, code, message })
+    this.log.info({ requestId, operation: name, code }, 'refused')
+  }
+
+  /** Errors sent on a WebSocket subscription. */
+  subscriptionErrors(operation: string | undefined, errors: readonly GraphQLFormattedError[]): void {
+    this.recordErrors('', operation ?? '(subscription)', errors)
+  }
+
+  /** Counts, times and records every HTTP operation, with what ClickHouse read for it. */
+  apolloPlugin(): ApolloServerPlugin<Context> {
+    return {
+      requestDidStart: async () => {
+        const started = performance.now()
+        return {
+          willSendResponse: async ({ contextValue, operationName, response }) => {
+            const operation = operationName ?? '(anonymous)'
+            const durationMs = performance.now() - started
+            const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : []
+            const code = errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : ''
+            const requestId = contextValue?.requestId ?? ''
+            const reads = contextValue?.reads
+            this.metrics.requests.inc({ operation, code: code || 'OK' })
+            this.metrics.duration.observe({ operation }, durationMs / 1000)
+            this.serviceLog.operation({
+              at: new Date(),
+              requestId,
+              operation,
+              token: contextValue?.principal?.name ?? '',
+              durationMs,
+              rowsRead: reads?.rowsRead ?? 0,
+              bytesRead: reads?.bytesRead ?? 0,
+              errorCode: code,
+            })
+            this.recordErrors(requestId, operation, errors)
+            this.log.info(
+              { requestId, operation, principal: contextValue?.principal?.name, code: code || 'OK', ms: Math.round(durationMs), rowsRead: reads?.rowsRead },
+              'graphql',
+            )
+          },
+        }
+      },
+    }
+  }
+
+  private recordErrors(requestId: string, operation: string, errors: readonly GraphQLFormattedError[]): void {
+    const at = new Date()
+    for (const e of errors) {
+      this.serviceLog.error({ at, requestId, operation, code: String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR'), message: e.message })
+    }
+  }
+}
