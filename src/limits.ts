@@ -2,8 +2,23 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit'
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases'
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth'
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives'
-import { specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql'
+import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql'
 import type { QueryLimits } from './config.js'
+
+/**
+ * Armor's rules throw by default (`propagateOnRejection`), which Apollo and graphql-ws treat as an
+ * unexpected failure (500 / INTERNAL_SERVER_ERROR). Reported instead, a refusal is an ordinary
+ * validation error (400, GRAPHQL_VALIDATION_FAILED) whose message names the limit.
+ */
+const REPORT = {
+  exposeLimits: true,
+  propagateOnRejection: false,
+  onReject: [
+    (ctx: ValidationContext | null, err: GraphQLError) => {
+      ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, '')))
+    },
+  ],
+}
 
 /**
  * Validation rules that bound what one document may ask for (GraphQL Armor's, well kept): selection
@@ -13,10 +28,10 @@ import type { QueryLimits } from './config.js'
  */
 export function queryLimitRules(limits: QueryLimits): ValidationRule[] {
   return [
-    maxDepthRule({ n: limits.maxDepth, exposeLimits: true, flattenFragments: true }),
-    costLimitRule({ maxCost: limits.maxCost, exposeLimits: true }),
-    maxAliasesRule({ n: limits.maxAliases, exposeLimits: true }),
-    maxDirectivesRule({ n: 50, exposeLimits: true }),
+    maxDepthRule({ n: limits.maxDepth, flattenFragments: true, ...REPORT }),
+    costLimitRule({ maxCost: limits.maxCost, ...REPORT }),
+    maxAliasesRule({ n: limits.maxAliases, ...REPORT }),
+    maxDirectivesRule({ n: 50, ...REPORT }),
   ] as ValidationRule[]
 }
 

@@ -61,8 +61,11 @@ export interface OperationRequest {
 export interface Gateway {
   readonly services: Services
   readonly log: Logger
-  /** A bearer header (or a raw token) to a principal: null when absent; throws UNAUTHENTICATED (401) when bad. */
-  principalOf(header: string | undefined): Promise<Principal | null>
+  /**
+   * A bearer header to a principal: null when absent; throws UNAUTHENTICATED (401) when bad and
+   * RATE_LIMITED (429) over the token's rate. Refusals go to the error log under `request`.
+   */
+  principalOf(header: string | undefined, request: RequestLabel): Promise<Principal | null>
   /**
    * Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted,
    * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
@@ -70,6 +73,12 @@ export interface Gateway {
   execute(request: OperationRequest, principal: Principal | null, requestId: string): Promise<FormattedExecutionResult>
   /** The request body, or null once it passes `limit` bytes. */
   readBody(req: IncomingMessage, limit: number): Promise<Buffer | null>
+}
+
+/** Names a request in the error log. */
+export interface RequestLabel {
+  readonly requestId: string
+  readonly operation: string | undefined
 }
 
 /** An extra HTTP surface: answers the request and returns true, or returns false to pass it on. */
@@ -253,12 +262,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search: url.search, body },
         context: async () => {
-          try {
-            return createContext(services, await principalOf(req.headers.authorization), requestId, reads)
-          } catch (err) {
-            if (err instanceof GraphQLError) telemetry.refused({ requestId, operation: operationNameOf(body, url), code: String(err.extensions.code), message: err.message })
-            throw err
-          }
+          const principal = await principalOf(req.headers.authorization, { requestId, operation: operationNameOf(body, url) })
+          return createContext(services, principal, requestId, reads)
         },
       }),
     )
@@ -276,13 +281,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
    * No header: anonymous (operations then answer UNAUTHENTICATED). A bad token fails the request
    * (401), and so does one over its rate limit (429 with Retry-After).
    */
-  async function principalOf(header: string | undefined): Promise<Principal | null> {
+  async function principalOf(header: string | undefined, request: RequestLabel): Promise<Principal | null> {
     if (header === undefined) return null
-    const principal = await authenticate(services, header)
-    if (!principal) throw withStatus(new UnauthenticatedError('The bearer token is invalid, expired or revoked'), 401)
-    const decision = limiter.take(principal.name)
-    if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs)
-    return principal
+    try {
+      const principal = await authenticate(services, header)
+      if (!principal) throw withStatus(new UnauthenticatedError('The bearer token is invalid, expired or revoked'), 401)
+      const decision = limiter.take(principal.name)
+      if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs)
+      return principal
+    } catch (err) {
+      if (err instanceof GraphQLError) telemetry.refused({ ...request, code: String(err.extensions.code), message: err.message })
+      throw err
+    }
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GraphQLError, type FormattedExecutionResult } from 'graphql'
 import type { Principal } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors.js'
-import type { Gateway, HttpRoute, OperationRequest } from '../server.js'
+import type { Gateway, HttpRoute, OperationRequest, RequestLabel } from '../server.js'
 import { DATASOURCES, parseNdjson, readBody } from './events.js'
 import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
 import { fromGraphQL, HttpError, sendBody, sendJson } from './http.js'
@@ -68,10 +68,10 @@ function toHttpError(err: unknown): HttpError {
  * `Authorization: Bearer …` or Tinybird's `?token=`. Every pipe and datasource needs a token, so none
  * is refused here, before parameters are read; what the token may do is the operation's to decide.
  */
-async function principal(gateway: Gateway, req: IncomingMessage, url: URL): Promise<Principal> {
+async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label: RequestLabel): Promise<Principal> {
   const header = req.headers.authorization
   const token = url.searchParams.get('token')
-  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined))
+  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), label)
   if (!who) throw fromGraphQL(new UnauthenticatedError('A token is required: Authorization: Bearer <token> or ?token=<token>'))
   return who
 }
@@ -116,7 +116,7 @@ async function servePipe(
   if (url.searchParams.has('q')) throw new HttpError(400, 'The q parameter (SQL over a pipe) is not supported')
   const format = extension as Format
   const params = new PipeParams(url.searchParams)
-  const who = await principal(gateway, req, url)
+  const who = await principal(gateway, req, url, { requestId, operation: pipe.name })
   // Parameters are checked after the token, so an unauthorised caller learns nothing about them.
   const variables = pipe.variables(params)
   const started = performance.now()
@@ -150,7 +150,7 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
     throw new HttpError(404, `The datasource '${name}' does not exist; use ${[...DATASOURCES.keys()].join(', ')}`)
   }
   const key = idempotencyKey(req, url)
-  const who = await principal(gateway, req, url)
+  const who = await principal(gateway, req, url, { requestId, operation: datasource.operationName })
   const body = await readBody(req, gateway.services.config.maxBodyBytes, gateway.readBody)
   const { rows, rejected } = parseNdjson(body.toString('utf8'), datasource)
   const { data } = await run(

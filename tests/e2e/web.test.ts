@@ -257,7 +257,7 @@ describe.skipIf(!haveChromium)('the web page in Chromium', () => {
     await expect.poll(() => page.getByTestId('live-state').getAttribute('data-state'), { timeout: WAIT }).toBe('live')
     // Filters fed by uiFilters: the KPI names and the category's products.
     expect(await page.getByTestId('kpi').locator('option').allInnerTexts()).toEqual(['sales', 'carts', 'views'])
-    expect(await page.getByTestId('product').locator('option').first().innerText()).toBe('All')
+    expect(await page.getByTestId('trend-product').locator('option').first().innerText()).toBe('All')
     // The dashboard: totals, breakdowns and a time series chart.
     expect(Number((await page.getByTestId('total-events').innerText()).replace(/\D/g, ''))).toBeGreaterThan(0)
     await page.getByTestId('total-revenue').waitFor()
@@ -276,7 +276,7 @@ describe.skipIf(!haveChromium)('the web page in Chromium', () => {
     expect(shoes.every((id) => id?.startsWith('shoes_'))).toBe(true)
     expect(shoes).not.toEqual(before)
     // The trend's product picker is uiFilters(PRODUCT, "shoes"): "All", then every shoe, in stock or not.
-    const options = await page.getByTestId('product').locator('option').allInnerTexts()
+    const options = await page.getByTestId('trend-product').locator('option').allInnerTexts()
     expect(options[0]).toBe('All')
     expect(options.length).toBeGreaterThan(shoes.length)
 

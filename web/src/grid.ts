@@ -46,7 +46,7 @@ export class ShopPanel {
 
   constructor() {
     this.notice = new Notice(byId('grid-notice'), 'grid', 'The demo prints app_read_token (read:ecommerce).', () => this.reload())
-    this.sellNotice = new Notice(byId('sell-notice'), 'ingest', 'The demo prints app_append_token (append:ecomm_events).', () => this.sellNotice.clear())
+    this.sellNotice = new Notice(byId('sell-notice'), 'ingest', 'The demo prints app_append_token (append:ecomm_events).', () => this.sellNotice.clear(), '"Sell one"')
     this.category.addEventListener('change', () => void this.loadFilters().then(() => Promise.all([this.loadGrid(), this.loadTrend()])))
     this.ranking.addEventListener('change', () => void this.loadGrid())
     this.outOfStock.addEventListener('change', () => void this.loadGrid())

@@ -13,12 +13,14 @@ export class Notice {
     /** Which demo token has the scope this panel needs, for the hint. */
     private readonly suggestion: string,
     private readonly onToken: () => void,
+    /** What uses the slot's token, for "… uses its own token". */
+    private readonly who = 'This panel',
   ) {}
 
   clear(): void {
     this.el.className = 'notice'
     if (tokens.get(this.slot)) {
-      fill(this.el, 'This panel uses its own token. ', h('button', { type: 'button', class: 'link', onclick: () => this.useToken('') }, 'Use the page token'))
+      fill(this.el, `${this.who} uses its own token. `, h('button', { type: 'button', class: 'link', onclick: () => this.useToken('') }, 'Use the page token'))
     } else fill(this.el)
   }
 
@@ -39,7 +41,7 @@ export class Notice {
       return
     }
     const input = h('input', { type: 'password', autocomplete: 'off', placeholder: 'sl_…', 'aria-label': 'Token for this panel', 'data-testid': `${this.slot}-token` })
-    const form = h('form', { class: 'inline-token' }, input, h('button', { type: 'submit' }, 'Use for this panel'))
+    const form = h('form', { class: 'inline-token' }, input, h('button', { type: 'submit' }, this.who === 'This panel' ? 'Use for this panel' : `Use for ${this.who}`))
     form.addEventListener('submit', (event) => {
       event.preventDefault()
       this.useToken(input.value)
