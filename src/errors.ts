@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql'
+import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql'
 import { StoreInputError, StoreUnavailableError } from './store/errors.js'
 
 /** Every `extensions.code` Sightline answers with. */
@@ -80,6 +80,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (!formatted.path && typeof code === 'string' && PASS_THROUGH.has(code)) {
     return { message: formatted.message, locations: formatted.locations, extensions: { code, ...safeExtras(formatted.extensions) } }
   }
+  if (!formatted.path && code === undefined && isVariableValueError(error)) {
+    return { message: formatted.message, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT } }
+  }
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error
   const mapped = toGraphQLError(original)
   if (mapped) {
@@ -87,6 +90,19 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions: { code: mappedCode, ...safeExtras(mapped.extensions) } }
   }
   return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }
+}
+
+/**
+ * A variable the client sent that does not fit its type, as graphql-js reports it before executing
+ * (Apollo's own test, which it answers BAD_USER_INPUT; graphql-ws leaves it without a code).
+ */
+function isVariableValueError(error: unknown): boolean {
+  return (
+    error instanceof GraphQLError &&
+    error.nodes?.length === 1 &&
+    error.nodes[0]?.kind === Kind.VARIABLE_DEFINITION &&
+    /^Variable "\$[_A-Za-z][_0-9A-Za-z]*" (got invalid value|of required type|of non-null type)/.test(error.message)
+  )
 }
 
 /** Extensions a client may see besides the code: hints that help it act, never internals. */

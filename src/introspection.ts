@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server'
-import { visit, type DocumentNode } from 'graphql'
-import { grants } from './auth/scopes.js'
+import { visit, type DocumentNode, type GraphQLError } from 'graphql'
+import { grants, type Principal } from './auth/scopes.js'
 import type { Context } from './context.js'
 import { ForbiddenError } from './errors.js'
 
@@ -14,16 +14,28 @@ function introspects(document: DocumentNode): boolean {
   return found
 }
 
-/** Introspection is for admins in production, for everyone in development. */
+/**
+ * The refusal for a document that introspects the schema, or null when it may run: introspection is
+ * for admins in production, for everyone in development. Shared by every transport that executes
+ * documents (Apollo's plugin below; graphql-ws's onSubscribe runs queries too).
+ */
+export function introspectionRefusal(document: DocumentNode, principal: Principal | null, development: boolean): GraphQLError | null {
+  if (development || !introspects(document)) return null
+  if (principal && grants(principal.scopes, 'admin')) return null
+  const error = new ForbiddenError('Introspection is open to admin tokens only (or NODE_ENV=development)')
+  // Thrown from didResolveOperation, an error is a 500 unless it names its status.
+  Object.assign(error.extensions, { http: { status: 403 } })
+  return error
+}
+
+/** Apollo's side of introspectionRefusal. */
 export function introspectionGuard(development: boolean): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, contextValue }) {
-          if (development || !introspects(document)) return
-          if (!contextValue.principal || !grants(contextValue.principal.scopes, 'admin')) {
-            throw new ForbiddenError('Introspection is open to admin tokens only (or NODE_ENV=development)')
-          }
+          const refusal = introspectionRefusal(document, contextValue.principal, development)
+          if (refusal) throw refusal
         },
       }
     },

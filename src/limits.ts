@@ -35,8 +35,21 @@ export function queryLimitRules(limits: QueryLimits): ValidationRule[] {
   ] as ValidationRule[]
 }
 
-/** graphql-ws's `validate` with the same limits as HTTP. */
+/**
+ * graphql-ws's `validate` with the same limits as HTTP. Its errors carry the code Apollo gives them
+ * (graphql-js leaves them without one, which formatError would mask as an internal error).
+ */
 export function limitedValidate(limits: QueryLimits): (schema: GraphQLSchema, document: DocumentNode) => ReturnType<typeof validate> {
   const rules = [...specifiedRules, ...queryLimitRules(limits)]
-  return (schema, document) => validate(schema, document, rules)
+  return (schema, document) =>
+    validate(schema, document, rules).map(
+      (e) =>
+        new GraphQLError(e.message, {
+          nodes: e.nodes,
+          source: e.source,
+          positions: e.positions,
+          originalError: e.originalError,
+          extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+        }),
+    )
 }

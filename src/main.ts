@@ -47,7 +47,9 @@ async function start(config: Config): Promise<void> {
     console.log(`\nTry it:\ncurl -s ${base} -H 'content-type: application/json' -H 'authorization: Bearer ${read}' \\\n  -d '{"query":"{ productGrid(ranking: TRENDING) { id name stock stockStatus hits rankStatus } }"}'`)
     console.log(`\nDemo workspaces for analytics: ${DEMO_WORKSPACES.join(', ')}`)
   }
+  const site = server.url.replace(/\/graphql$/, '')
   console.log(`\nSightline is serving ${server.url} (ws: ${server.wsUrl})`)
+  console.log(`Web page: ${site}/  ·  playground: ${site}/graphiql  ·  Tinybird REST: ${site}/v0/pipes/<pipe>.json`)
   let stopping = false
   const shutdown = (signal: string) => {
     if (stopping) return

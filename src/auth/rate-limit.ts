@@ -25,6 +25,11 @@ export class RateLimiter {
     return this.rate > 0
   }
 
+  /** Buckets held: keys seen within about one refill period. */
+  get size(): number {
+    return this.buckets.size
+  }
+
   take(key: string): RateDecision {
     if (this.rate <= 0) return { allowed: true }
     const now = this.now()

@@ -46,6 +46,8 @@ export class TokenService {
     adminToken: string | undefined,
     private readonly cacheMs: number,
     readonly jwt: JwtService = new JwtService(undefined),
+    /** Most secrets the cache holds at once. */
+    private readonly maxCached = 10_000,
   ) {
     this.adminHash = adminToken === undefined ? undefined : Buffer.from(hashSecret(adminToken), 'hex')
   }
@@ -64,7 +66,7 @@ export class TokenService {
     const live = record && (record.expiresAt === null || record.expiresAt.getTime() > now) ? record : null
     const principal = live && { name: live.name, scopes: live.scopes, workspaceId: live.workspaceId }
     const until = Math.min(now + this.cacheMs, live?.expiresAt?.getTime() ?? Infinity)
-    if (this.cacheMs > 0) this.cache.set(hash, { principal, until })
+    if (this.cacheMs > 0) this.remember(hash, { principal, until })
     return principal
   }
 
@@ -92,6 +94,25 @@ export class TokenService {
     }
     await this.store.insertToken(record)
     return { secret, record }
+  }
+
+  /** Resolved secrets held in the cache (unknown ones included). */
+  get cachedCount(): number {
+    return this.cache.size
+  }
+
+  /**
+   * Caches a lookup. Unknown secrets are cached too (a client retrying a bad token costs no store
+   * query), so a flood of made-up secrets must not grow the cache without bound: when full, the
+   * oldest entry goes (entries live `cacheMs` at most, so the oldest is the first to expire anyway).
+   */
+  private remember(hash: string, entry: { principal: Principal | null; until: number }): void {
+    this.cache.delete(hash)
+    if (this.cache.size >= this.maxCached) {
+      const oldest = this.cache.keys().next()
+      if (!oldest.done) this.cache.delete(oldest.value)
+    }
+    this.cache.set(hash, entry)
   }
 
   async revoke(name: string): Promise<boolean> {

@@ -328,7 +328,7 @@ export class ClickHouseStore implements Store {
     const now = new Date()
     return this.ingest('ecomm_events', rows, options, {
       check: (r) => checkEcommEvent(r, now),
-      encode: (r: ValidEcommEvent) => [toChDateTime(r.timestamp), r.event, r.product],
+      encode: (r: ValidEcommEvent) => [chDateTime(r.timestamp), r.event, r.product],
       move: (r, stock) => {
         if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
       },
@@ -339,7 +339,7 @@ export class ClickHouseStore implements Store {
     const now = new Date()
     return this.ingest('warehouse_stock', rows, options, {
       check: (r) => checkWarehouseStock(r, now),
-      encode: (r: ValidWarehouseStock) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
+      encode: (r: ValidWarehouseStock) => [chDateTime(r.timestamp), r.product, r.store, r.amount],
       move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
     })
   }
@@ -586,9 +586,25 @@ const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {
   ],
 }
 
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
+
+/**
+ * The text of `toChDateTime` for the instants ingest accepts (years 2000 to 9999), built from the
+ * date's fields: a third of the cost of `toISOString().slice().replace()`, which runs per row.
+ */
+function chDateTime(d: Date): string {
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
+}
+
+/** The text of `toChDateTime64`, likewise. */
+function chDateTime64(d: Date): string {
+  const ms = d.getUTCMilliseconds()
+  return `${chDateTime(d)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`
+}
+
 function encodeAppEvent(r: ValidAppEvent): unknown[] {
   return [
-    toChDateTime64(r.timestamp),
+    chDateTime64(r.timestamp),
     r.app,
     r.action,
     r.workspaceId,
