@@ -73,11 +73,6 @@ export function bucketEnd(start: Date, granularity: Granularity, timezone: strin
   return nextStart(DateTime.fromJSDate(start, { zone: timezone }), unit).toJSDate()
 }
 
-/** True when the zone's offset is a whole number of hours at both ends of the range. */
-export function wholeHourOffsets(timezone: string, from: Date, to: Date): boolean {
-  return [from, to].every((d) => DateTime.fromJSDate(d, { zone: timezone }).offset % 60 === 0)
-}
-
 /** Lays rows keyed by bucket start (ms) onto every bucket, with `empty` where nothing was counted. */
 export function zeroFill<T>(starts: readonly Date[], rows: ReadonlyMap<number, T>, empty: T): Array<{ start: Date; value: T }> {
   return starts.map((start) => ({ start, value: rows.get(start.getTime()) ?? empty }))

@@ -5,7 +5,6 @@ import {
   bucketStart,
   bucketStarts,
   MAX_BUCKETS,
-  wholeHourOffsets,
   zeroFill,
 } from '../../src/store/buckets.js'
 import { StoreInputError } from '../../src/store/errors.js'
@@ -194,16 +193,7 @@ describe('bucketStarts limits and input errors', () => {
   })
 })
 
-describe('wholeHourOffsets and zeroFill', () => {
-  it('tells whole-hour zones from half-hour ones', () => {
-    const a = at('2026-03-01T00:00:00Z')
-    const b = at('2026-04-01T00:00:00Z')
-    expect(wholeHourOffsets('UTC', a, b)).toBe(true)
-    expect(wholeHourOffsets('Europe/Paris', a, b)).toBe(true)
-    expect(wholeHourOffsets('Asia/Kolkata', a, b)).toBe(false)
-    expect(wholeHourOffsets('Asia/Kathmandu', a, b)).toBe(false)
-  })
-
+describe('zeroFill', () => {
   it('puts every start in order, with the empty value where no row matched', () => {
     const starts = [at('2026-01-01T00:00:00Z'), at('2026-01-01T01:00:00Z'), at('2026-01-01T02:00:00Z')]
     const rows = new Map([[starts[1]!.getTime(), 5]])
