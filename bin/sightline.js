@@ -10,4 +10,6 @@ if (!existsSync(`${root}dist/main.js`)) run('typescript/bin/tsc', ['-p', `${root
 if (!existsSync(`${root}web/dist/index.html`) && existsSync(`${root}node_modules/vite/bin/vite.js`)) {
   run('vite/bin/vite.js', ['build', '--config', `${root}web/vite.config.ts`, '--logLevel', 'warn'])
 }
+// graphql-js skips its development-only checks when NODE_ENV is production, read when it loads.
+process.env.NODE_ENV ??= 'production'
 await import('../dist/main.js')
