@@ -374,7 +374,9 @@ export class ClickHouseStore implements Store {
     options: IngestOptions,
     codec: RowCodec<In, Valid>,
   ): Promise<IngestOutcome> {
-    const key = options.idempotencyKey
+    // A key names a batch of one caller (token): two callers that happen to choose the same key send
+    // two batches, and neither is dropped as the other's retry nor answered with the other's result.
+    const key = options.idempotencyKey === undefined ? undefined : JSON.stringify([options.tokenName ?? '', options.idempotencyKey])
     if (key !== undefined) {
       const previous = await this.previousBatch(table, key)
       if (previous) return { ...previous, deduplicated: true, stockChanges: [] }

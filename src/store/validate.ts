@@ -1,5 +1,4 @@
 import type { App, AppEventRow, EcommEventRow, ProductRow, WarehouseStockRow } from './types.js'
-import { DIMENSION_FIELDS } from './types.js'
 
 /** Actions each app may send; anything else is a bad row. */
 export const APP_ACTIONS: Readonly<Record<App, readonly string[]>> = {
@@ -117,15 +116,34 @@ export function checkAppEvent(r: AppEventRow, now: Date, boundWorkspace?: string
     if (boundWorkspace !== undefined && workspaceId !== boundWorkspace) {
       throw new RowProblem(`workspace "${workspaceId}" is not the token's workspace`)
     }
-    // Filled in place, dimensions first (the order of the checks decides which reason a row gets):
-    // this runs once per row of batches of thousands.
-    const valid = { app: r.app, action: r.action, workspaceId } as { -readonly [K in keyof ValidAppEvent]: ValidAppEvent[K] }
-    for (const f of DIMENSION_FIELDS) valid[f] = text(r[f], f)
-    valid.timestamp = timestamp(r.timestamp, now)
-    valid.sessionId = id(r.sessionId, 'sessionId')
-    valid.visitorId = id(r.visitorId, 'visitorId')
-    valid.assetId = text(r.assetId, 'assetId')
-    valid.revenue = r.revenue === null || r.revenue === undefined ? 0 : money(r.revenue, 'revenue')
-    return valid
+    // One literal, dimensions first (the order of the checks decides which reason a row gets). Spelled
+    // out rather than looped over DIMENSION_FIELDS: a fixed shape is an order of magnitude faster per
+    // row, and the type still demands every field.
+    return {
+      browser: text(r.browser, 'browser'),
+      os: text(r.os, 'os'),
+      device: text(r.device, 'device'),
+      country: text(r.country, 'country'),
+      region: text(r.region, 'region'),
+      city: text(r.city, 'city'),
+      referer: text(r.referer, 'referer'),
+      platform: text(r.platform, 'platform'),
+      emailBroadcastId: text(r.emailBroadcastId, 'emailBroadcastId'),
+      emailTemplateId: text(r.emailTemplateId, 'emailTemplateId'),
+      flowActionId: text(r.flowActionId, 'flowActionId'),
+      landingPageId: text(r.landingPageId, 'landingPageId'),
+      metaAdId: text(r.metaAdId, 'metaAdId'),
+      metaAdSetId: text(r.metaAdSetId, 'metaAdSetId'),
+      metaCampaignId: text(r.metaCampaignId, 'metaCampaignId'),
+      metaPlacementId: text(r.metaPlacementId, 'metaPlacementId'),
+      timestamp: timestamp(r.timestamp, now),
+      app: r.app,
+      action: r.action,
+      workspaceId,
+      sessionId: id(r.sessionId, 'sessionId'),
+      visitorId: id(r.visitorId, 'visitorId'),
+      assetId: text(r.assetId, 'assetId'),
+      revenue: r.revenue === null || r.revenue === undefined ? 0 : money(r.revenue, 'revenue'),
+    }
   })
 }

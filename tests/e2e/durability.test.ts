@@ -59,8 +59,12 @@ async function startProcess(env: Record<string, string>): Promise<ServerProcess>
     child.once('exit', (code, signal) => fail(new Error(`the server exited (${code ?? signal}) before it was ready`)))
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(`${line}\n`)
-      if (!line.startsWith('{')) return
-      const entry = JSON.parse(line) as { msg?: string; url?: string }
+      let entry: { msg?: string; url?: string } = {}
+      try {
+        entry = line.startsWith('{') ? (JSON.parse(line) as typeof entry) : {}
+      } catch {
+        return // not a log line
+      }
       if (entry.msg === 'sightline ready' && entry.url) {
         clearTimeout(timer)
         resolve(entry.url)

@@ -341,6 +341,22 @@ describe('ingest over GraphQL', () => {
       expect(await stock(product)).toEqual([9])
     })
 
+    it('a key names a batch of one caller: another token choosing the same key sends its own batch', async () => {
+      const key = 'batch-1' // the kind of key two clients pick alike
+      const [mine, theirs] = [uid('p'), uid('p')]
+      const other = await token(['append:warehouse_stock'])
+      const a = await gqlOk(server, IngestWarehouseStockDocument, { key, updates: [{ product: mine, store: 's', amount: 10 }] }, append.stock)
+      const b = await gqlOk(server, IngestWarehouseStockDocument, { key, updates: [{ product: theirs, store: 's', amount: 20 }, { product: theirs, store: '', amount: 1 }] }, other)
+      expect(a.ingestWarehouseStock).toEqual({ accepted: 1, quarantined: 0, errors: [], deduplicated: false })
+      expect(b.ingestWarehouseStock).toEqual({ accepted: 1, quarantined: 1, errors: [{ index: 1, message: 'store is empty' }], deduplicated: false })
+      // Each caller's own retry is still recognised, with its own result.
+      const retryB = await gqlOk(server, IngestWarehouseStockDocument, { key, updates: [{ product: theirs, store: 's', amount: 20 }] }, other)
+      expect(retryB.ingestWarehouseStock).toEqual({ ...b.ingestWarehouseStock, deduplicated: true })
+      const retryA = await gqlOk(server, IngestWarehouseStockDocument, { key, updates: [{ product: mine, store: 's', amount: 10 }] }, append.stock)
+      expect(retryA.ingestWarehouseStock).toEqual({ ...a.ingestWarehouseStock, deduplicated: true })
+      expect(await stock(mine, theirs)).toEqual([10, 20])
+    })
+
     it('a keyed retry whose rows changed still answers the first result and stores nothing new', async () => {
       const key = uid('key')
       const product = uid('p')
