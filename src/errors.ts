@@ -77,7 +77,9 @@ export function toGraphQLError(err: unknown): GraphQLError | undefined {
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.code
-  if (!formatted.path && typeof code === 'string' && PASS_THROUGH.has(code)) {
+  // Apollo labels any request-level failure without a code INTERNAL_SERVER_ERROR before it gets here
+  // (e.g. "Context creation failed: <the driver's message>"), so that code never passes as it is.
+  if (!formatted.path && typeof code === 'string' && PASS_THROUGH.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
     return { message: formatted.message, locations: formatted.locations, extensions: { code, ...safeExtras(formatted.extensions) } }
   }
   if (!formatted.path && code === undefined && isVariableValueError(error)) {

@@ -13,6 +13,8 @@ export interface NewToken {
 }
 
 const PREFIX = 'sl_'
+/** The principal name of SIGHTLINE_ADMIN_TOKEN. */
+const BOOTSTRAP_NAME = 'admin (bootstrap)'
 
 /** A new secret: 32 random bytes, URL-safe, with a recognisable prefix for secret scanners. */
 export function generateSecret(): string {
@@ -56,7 +58,7 @@ export class TokenService {
   async authenticate(secret: string): Promise<Principal | null> {
     const hash = hashSecret(secret)
     if (this.adminHash && timingSafeEqual(this.adminHash, Buffer.from(hash, 'hex'))) {
-      return { name: 'admin (bootstrap)', scopes: ['admin'], workspaceId: null }
+      return { name: BOOTSTRAP_NAME, scopes: ['admin'], workspaceId: null }
     }
     if (looksLikeJwt(secret)) return this.jwt.verify(secret)
     const now = Date.now()
@@ -74,6 +76,9 @@ export class TokenService {
   async create(input: NewToken): Promise<{ secret: string; record: TokenRecord }> {
     const name = input.name.trim()
     if (name === '' || name.length > 128) throw new StoreInputError('name must be 1 to 128 characters')
+    // Principal names key the rate limit and sign the service logs: a token must not share one with
+    // the bootstrap admin or a JWT.
+    if (name === BOOTSTRAP_NAME || /^jwt:/i.test(name)) throw new StoreInputError(`the name "${name}" is reserved`)
     const unknown = input.scopes.filter((s) => !isKnownScope(s))
     if (input.scopes.length === 0 || unknown.length > 0) {
       throw new StoreInputError(`unknown scope(s): ${unknown.join(', ') || '(none given)'}; known: ${KNOWN_SCOPES.join(', ')}`)
