@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
-import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql'
+import { GraphQLError, parse, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -25,7 +25,7 @@ import { createSchema } from './schema/index.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
 import { StoreUnavailableError } from './store/errors.js'
-import { introspectionGuard } from './introspection.js'
+import { introspectionGuard, introspectionRefusal } from './introspection.js'
 import { restRoute } from './rest/index.js'
 import { webRoute } from './web.js'
 
@@ -112,7 +112,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let ready = false
 
   const httpServer = createServer()
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH })
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: config.maxBodyBytes })
   // graphql-ws awaits each send, so a client that stops reading holds back only its own subscriptions
   // (their feed queues coalesce). A send fails only when the socket is gone (cut by keep-alive or stop,
   // or reset by the client; ws then closes it and graphql-ws ends its subscriptions): like graphql-ws's
@@ -127,30 +127,58 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   })
   // Accepted graphql-ws connections, so stop() can wait for their subscriptions to complete.
   const wsConnections = new Set<{ readonly subscriptions: Readonly<Record<string, unknown>> }>()
-  const wsCleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null }>(
+  const validateWs = limitedValidate(config.queryLimits)
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; authorization?: string }>(
     {
       schema,
-      validate: limitedValidate(config.queryLimits),
+      isProd: !config.development,
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
         const principal = typeof header === 'string' ? await authenticate(services, header) : null
         if (!principal) return false // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal
+        ctx.extra.authorization = header as string
         metrics.subscriptions.inc()
         wsConnections.add(ctx)
         return true
       },
-      onSubscribe: (ctx) => {
-        const principal = ctx.extra.principal
-        const decision = principal ? limiter.take(principal.name) : { allowed: true as const }
+      // Every operation on a socket passes the same gates as an HTTP request: the token is checked
+      // again (a revoked token or an expired JWT stops at its next operation), the rate limit, the
+      // parse and validation limits, and introspection for admins only.
+      onSubscribe: async (ctx, _id, payload) => {
+        let principal: Principal | null
+        try {
+          principal = ctx.extra.authorization ? await authenticate(services, ctx.extra.authorization) : null
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err] // STORE_UNAVAILABLE
+          throw err
+        }
+        if (!principal) return [new UnauthenticatedError('The bearer token is invalid, expired or revoked')]
+        ctx.extra.principal = principal
+        const decision = limiter.take(principal.name)
         if (!decision.allowed) return [new RateLimitedError(decision.retryAfterMs)]
-        return undefined
+        let document: DocumentNode
+        try {
+          document = parse(payload.query, { maxTokens: config.queryLimits.maxTokens })
+        } catch (err) {
+          return [new GraphQLError(err instanceof GraphQLError ? err.message : 'The document could not be parsed', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })]
+        }
+        const invalid = validateWs(schema, document)
+        if (invalid.length > 0) return invalid
+        const refusal = introspectionRefusal(document, principal, config.development)
+        if (refusal) return [refusal]
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: createContext(services, principal, randomUUID()),
+        }
       },
       onClose: (ctx) => {
         wsConnections.delete(ctx)
         if (ctx.extra.principal) metrics.subscriptions.dec()
       },
-      context: (ctx) => createContext(services, ctx.extra.principal ?? null, randomUUID()),
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
       onError: (_ctx, _id, payload, errors) => {
         for (const e of errors) if (!e.extensions.code) log.error({ err: e.originalError ?? e }, 'subscription failed')
@@ -170,11 +198,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    // No "did you mean" hints: they would reveal field names while introspection is closed.
+    hideSchemaDetailsFromClientErrors: !config.development,
     csrfPrevention: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       introspectionGuard(config.development),
+      httpSubscriptionGuard,
       telemetry.apolloPlugin(),
       {
         async serverWillStart() {
@@ -340,6 +371,19 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   log.info({ url: `http://${host}:${port}${GRAPHQL_PATH}`, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
   return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
+}
+
+/** Subscriptions run over graphql-ws; over HTTP one would never deliver an update. */
+const httpSubscriptionGuard: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== 'subscription') return
+        const error = new GraphQLError('Subscriptions run over WebSocket (graphql-ws) at the same path', { extensions: { code: 'BAD_REQUEST' } })
+        throw withStatus(error, 400)
+      },
+    }
+  },
 }
 
 /** A bearer header to a principal; null when malformed, unknown, revoked or expired. */
