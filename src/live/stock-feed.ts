@@ -74,11 +74,14 @@ export class StockFeed {
     })
     this.subscribers.add(subscriber)
     // The first subscriber starts the poller; everyone else joining meanwhile waits for the same start.
-    this.starting ??= this.start().finally(() => {
-      this.starting = undefined
-    })
+    // A start the last subscriber stopped half-way leaves the feed stopped: start again then.
     try {
-      await this.starting
+      while (!this.running && this.subscribers.has(subscriber) && !this.closed) {
+        this.starting ??= this.start().finally(() => {
+          this.starting = undefined
+        })
+        await this.starting
+      }
     } catch (err) {
       subscriber.finish()
       throw err
@@ -103,12 +106,15 @@ export class StockFeed {
   private async start(): Promise<void> {
     if (this.running) return
     this.running = true
-    // Only changes after the first subscription matter: everything a poll would read back over now is seen.
-    this.watermark = Date.now()
+    // Only changes after the first subscription matter: what a poll would read back from before now
+    // is seen. Changes logged while this read runs are newer than `startedAt`, so they stay unseen
+    // and the next poll delivers them.
+    const startedAt = Date.now()
+    this.watermark = startedAt
     this.seen.clear()
     try {
-      const existing = await this.store.stockChangesSince(new Date(this.watermark - (this.options.overlapMs ?? 5000)))
-      for (const c of existing) this.remember(c.id, c.at.getTime())
+      const existing = await this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000)))
+      for (const c of existing) if (c.at.getTime() <= startedAt) this.remember(c.id, c.at.getTime())
     } catch (err) {
       // Not running, so the next subscriber tries again instead of joining a poller that never started.
       this.running = false
