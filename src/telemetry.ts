@@ -38,7 +38,8 @@ export class Telemetry {
     const name = operation ?? '(anonymous)'
     this.metrics.requests.inc({ operation: name, code })
     this.serviceLog.error({ at: new Date(), requestId, operation: name, code, message })
-    this.log.info({ requestId, operation: name, code }, 'refused')
+    // Under a flood of refused requests, info logs would drown the rest: rate refusals log at debug.
+    this.log[code === 'RATE_LIMITED' ? 'debug' : 'info']({ requestId, operation: name, code }, 'refused')
   }
 
   /** Errors sent on a WebSocket subscription. */

@@ -1,14 +1,26 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql'
+import { requirePrincipal, requireWorkspace } from '../auth/guard.js'
 import type { Context } from '../context.js'
 import { JwtInput, TokenInput } from '../schema/token.input.js'
 import { CreatedToken, SignedJwt } from '../schema/token.type.js'
+
+/**
+ * What a new token may be bound to: an admin bound to a workspace mints tokens for that workspace
+ * only (unbound by default, another one refused), so minting never escapes a binding.
+ */
+function boundWorkspace(ctx: Context, requested: string | null | undefined): string | null | undefined {
+  const { workspaceId } = requirePrincipal(ctx)
+  if (workspaceId === null) return requested
+  if (requested !== null && requested !== undefined) requireWorkspace(requirePrincipal(ctx), requested)
+  return workspaceId
+}
 
 @Resolver()
 export class TokenResolver {
   @Authorized('admin')
   @Mutation(() => CreatedToken, { description: 'Creates a token (admin); its secret is shown only here' })
   async createToken(@Ctx() ctx: Context, @Arg('input', () => TokenInput) input: TokenInput): Promise<CreatedToken> {
-    const { secret, record } = await ctx.tokens.create(input)
+    const { secret, record } = await ctx.tokens.create({ ...input, workspaceId: boundWorkspace(ctx, input.workspaceId) })
     return { name: record.name, token: secret, scopes: [...record.scopes], workspaceId: record.workspaceId }
   }
 
@@ -21,7 +33,7 @@ export class TokenResolver {
   @Authorized('admin')
   @Mutation(() => SignedJwt, { description: 'Signs a JWT for a frontend (admin); needs SIGHTLINE_JWT_SECRET' })
   async createJwt(@Ctx() ctx: Context, @Arg('input', () => JwtInput) input: JwtInput): Promise<SignedJwt> {
-    const { token, expiresAt, principal } = await ctx.tokens.jwt.sign(input)
+    const { token, expiresAt, principal } = await ctx.tokens.jwt.sign({ ...input, workspaceId: boundWorkspace(ctx, input.workspaceId) })
     return { token, name: input.name.trim(), scopes: [...principal.scopes], workspaceId: principal.workspaceId, expiresAt }
   }
 }
