@@ -3,7 +3,7 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'scratch/', 'bench/.scratch/', 'tests/generated/', 'web/dist/', 'web/src/generated/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'scratch/', 'tests/generated/', 'web/dist/', 'web/src/generated/'] },
   { languageOptions: { globals: globals.node } },
   { files: ['web/src/**'], languageOptions: { globals: globals.browser } },
   js.configs.recommended,

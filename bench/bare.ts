@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { selectRows } from '../src/store/clickhouse.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 
 type QueryArgs = Parameters<ClickHouseClient['query']>[0]
@@ -36,8 +37,10 @@ export async function captureQueries(
   return captured
 }
 
-/** The bare-store cost of one query: run it and parse its rows, as the store's selectRows does. */
-export async function replay(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[]> {
-  const rs = await client.query({ query: q.query, query_params: q.params, format: 'JSONEachRow' })
-  return rs.json<unknown>()
+/**
+ * The bare-store cost of one query: run it and parse its rows through the store's own `selectRows`
+ * (same format, same parsing), without the store's mapping to domain objects.
+ */
+export function replay(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[]> {
+  return selectRows<unknown>(client, q.query, q.params)
 }

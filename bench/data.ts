@@ -14,6 +14,7 @@ export interface Dataset {
   /** The instant the generated history ends at (events reach back a week from it). */
   readonly now: Date
   readonly productIds: readonly string[]
+  readonly categories: readonly string[]
   readonly workspace: string
 }
 
@@ -184,7 +185,7 @@ export async function generate(
     })
     progress(`app_events: ${fmt(offset + count)}/${fmt(scale.appEvents)} (${secs(t1)})`)
   }
-  return { now, productIds: products.map((p) => p.id), workspace: WORKSPACES[0]! }
+  return { now, productIds: products.map((p) => p.id), categories: CATEGORIES, workspace: WORKSPACES[0]! }
 }
 
 /**

@@ -9,6 +9,8 @@ export interface GatewayProcess {
   readonly pid: number
   /** Resident and peak resident memory of the gateway process, in MB (Linux /proc). */
   memory(): { rssMb: number; peakMb: number } | null
+  /** The V8 heap of the gateway from its Prometheus metrics, in MB (the rest of RSS is mostly chDB). */
+  heap(): Promise<{ usedMb: number; totalMb: number; externalMb: number } | null>
   /** The last lines the gateway wrote, for error messages. */
   logTail(): string
   stop(): Promise<void>
@@ -30,8 +32,10 @@ export interface GatewayOptions {
  */
 export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
   const port = await freePort()
+  // Defaults for every knob, whatever this shell exports: the numbers describe the gateway as shipped.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SIGHTLINE_|CLICKHOUSE_)/.test(k)))
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     HOST: '127.0.0.1',
     PORT: String(port),
     NODE_ENV: 'production',
@@ -42,7 +46,6 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
     SIGHTLINE_DEMO: '0',
     SIGHTLINE_LOW_STOCK_THRESHOLD: String(o.lowStock),
   }
-  delete env.CLICKHOUSE_URL
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), 'dist/main.js', 'start'], { cwd: o.repo, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
   const keep = (chunk: Buffer) => {
@@ -76,6 +79,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     pid: child.pid!,
     memory: () => readMemory(child.pid!),
+    heap: () => readHeap(`${base}/metrics`),
     logTail,
     stop: () => stopChild(child, exited),
   }
@@ -97,6 +101,29 @@ function readMemory(pid: number): { rssMb: number; peakMb: number } | null {
   } catch {
     return null
   }
+}
+
+async function readHeap(url: string): Promise<{ usedMb: number; totalMb: number; externalMb: number } | null> {
+  try {
+    const text = await getText(url)
+    const mb = (name: string) => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1e5) / 10
+    return { usedMb: mb('nodejs_heap_size_used_bytes'), totalMb: mb('nodejs_heap_size_total_bytes'), externalMb: mb('nodejs_external_memory_bytes') }
+  } catch {
+    return null
+  }
+}
+
+function getText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 function freePort(): Promise<number> {

@@ -39,14 +39,27 @@ export interface Report {
     clickhouseClient: string
     commit: string | null
     durationSeconds: number
+    /** 1, 5 and 15 minute load averages when the run started and ended. */
+    loadAverage: { start: number[]; end: number[] }
   }
   method: string
   productGrid: ReadComparison & { rows: number }
+  /** The same for one category (fewer rows): the gateway's cost grows with the rows it returns. */
+  productGridCategory: ReadComparison & { rows: number }
   dashboard: ReadComparison
   ingest: IngestResult
   concurrency: { clients: number; gateway: Load; bare: Load }
   subscriptions: SubscriptionResult
-  memory: { afterRunRssMb: number | null; withSubscribersRssMb: number | null; peakRssMb: number | null }
+  memory: {
+    afterRunRssMb: number | null
+    withSubscribersRssMb: number | null
+    peakRssMb: number | null
+    /** V8 heap after the run; the rest of RSS is mostly the embedded ClickHouse engine. */
+    heapUsedMb: number | null
+    heapTotalMb: number | null
+    /** RSS after each phase. */
+    trail: Record<string, number | null>
+  }
   targets: TargetResult[]
 }
 
@@ -83,7 +96,10 @@ export function printReport(r: Report): void {
   const s = r.meta.scale
   const title = `Sightline benchmark${r.meta.quick ? ' (--quick)' : ''}: ${int(s.events)} ecomm events, ${int(s.products)} products, ${int(s.appEvents)} app events`
   console.log(`\n${title}`)
-  console.log(`${r.meta.machine.cpus} × ${r.meta.machine.cpuModel}, node ${r.meta.node}, chdb ${r.meta.chdb}, ${r.meta.durationSeconds} s\n`)
+  const load = (l: number[]) => l.map((v) => v.toFixed(1)).join(' ')
+  console.log(
+    `${r.meta.machine.cpus} × ${r.meta.machine.cpuModel}, node ${r.meta.node}, chdb ${r.meta.chdb}, ${r.meta.durationSeconds} s; load average ${load(r.meta.loadAverage.start)} → ${load(r.meta.loadAverage.end)}\n`,
+  )
 
   const read = (label: string, c: ReadComparison) => [
     [`${label} p50 (ms)`, n(c.gateway.p50, 2), n(c.bare.p50, 2), n(c.storeApi.p50, 2), n(c.ratioP50, 2)],
@@ -94,6 +110,7 @@ export function printReport(r: Report): void {
       ['measure', 'gateway', 'bare store', 'store API', 'ratio'],
       [
         ...read(`productGrid (${r.productGrid.rows} rows)`, r.productGrid),
+        ...read(`productGrid 1 category (${r.productGridCategory.rows} rows)`, r.productGridCategory),
         ...read('dashboard (8 queries)', r.dashboard),
         [`productGrid req/s, ${r.concurrency.clients} clients`, n(r.concurrency.gateway.rps), n(r.concurrency.bare.rps), '', n(r.concurrency.gateway.rps / r.concurrency.bare.rps, 2)],
         [`  … p50 / p99 (ms) under load`, `${n(r.concurrency.gateway.latency.p50)} / ${n(r.concurrency.gateway.latency.p99)}`, `${n(r.concurrency.bare.latency.p50)} / ${n(r.concurrency.bare.latency.p99)}`, '', ''],
@@ -122,7 +139,8 @@ export function printReport(r: Report): void {
   )
 
   const m = r.memory
-  console.log(`\nGateway memory: RSS ${n(m.afterRunRssMb)} MB after the run, ${n(m.withSubscribersRssMb)} MB with the subscribers connected, peak ${n(m.peakRssMb)} MB`)
+  console.log(`\nGateway memory: RSS ${n(m.afterRunRssMb)} MB after the run, ${n(m.withSubscribersRssMb)} MB with the subscribers connected, peak ${n(m.peakRssMb)} MB; V8 heap ${n(m.heapUsedMb)} MB used of ${n(m.heapTotalMb)} MB`)
+  console.log(`  RSS by phase: ${Object.entries(m.trail).map(([k, v]) => `${k} ${n(v, 0)}`).join(', ')}`)
 
   console.log(
     `\n${table(

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -36,6 +36,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick           a small run (well under a minute) to check the harness works
   --out PATH        where to write the JSON report (default bench/results/latest.json)
   --keep            keep the temporary data directories
+  --profile DIR     write the gateway's V8 CPU profile (.cpuprofile) to DIR
 `
 
 interface Plan {
@@ -48,7 +49,7 @@ interface Plan {
   readonly writes: number
 }
 
-function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: boolean } {
+function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: boolean; profile: string | undefined } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -59,6 +60,7 @@ function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: 
       subscribers: { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -100,7 +102,7 @@ function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: 
         subscribers,
         writes: 50,
       }
-  return { plan: p, out: resolve(values.out ?? DEFAULT_OUT), keep: values.keep, quick }
+  return { plan: p, out: resolve(values.out ?? DEFAULT_OUT), keep: values.keep, quick, profile: values.profile && resolve(values.profile) }
 }
 
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
@@ -113,7 +115,7 @@ function openClient(dataDir: string): ClickHouseClient {
   return createClient({ connection })
 }
 
-const GRID = 'query Grid { productGrid { id name category photo price stock stockStatus hits trending rankStatus } }'
+const GRID = 'query Grid($category: String) { productGrid(category: $category) { id name category photo price stock stockStatus hits trending rankStatus } }'
 
 const DIMENSIONS: ReadonlyArray<[gql: string, store: DimensionField]> = [
   ['BROWSER', 'browser'],
@@ -137,7 +139,7 @@ interface DashboardData {
 }
 
 async function main(): Promise<void> {
-  const { plan: p, out, keep, quick } = plan(process.argv.slice(2))
+  const { plan: p, out, keep, quick, profile } = plan(process.argv.slice(2))
   const root = mkdtempSync(join(tmpdir(), 'sightline-bench-'))
   const bareDir = join(root, 'bare')
   const gatewayDir = join(root, 'gateway')
@@ -145,6 +147,8 @@ async function main(): Promise<void> {
   let client: ClickHouseClient | undefined
   let gateway: GatewayProcess | undefined
   const started = performance.now()
+  // Other work on the machine skews every number: it is recorded with the results.
+  const loadAverage = loadavg().map((v) => round(v))
   try {
     phase(`Generating ${fmt(p.scale.events)} ecommerce events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events`)
     client = openClient(bareDir)
@@ -158,8 +162,22 @@ async function main(): Promise<void> {
     progress('copied the data directory: the gateway serves one copy, the bare store reads the other')
 
     phase('Starting the gateway (node dist/main.js start) on its copy')
-    gateway = await startGateway({ repo: REPO, dataDir: gatewayDir, database: DATABASE, adminToken, lowStock: LOW_STOCK })
+    gateway = await startGateway({
+      repo: REPO,
+      dataDir: gatewayDir,
+      database: DATABASE,
+      adminToken,
+      lowStock: LOW_STOCK,
+      nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [],
+    })
     progress(`gateway pid ${gateway.pid} at ${gateway.url}`)
+    const gw = gateway
+    // The gateway's resident memory after each phase, to see what grows it.
+    const rssTrail: Record<string, number | null> = {}
+    const mark = (name: string) => {
+      rssTrail[name] = gw.memory()?.rssMb ?? null
+    }
+    mark('ready')
     client = openClient(bareDir)
     const store = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
 
@@ -175,25 +193,47 @@ async function main(): Promise<void> {
     const writer = new GraphQLHttp(gateway.url, await token('bench_append', ['append:ecomm_events']))
 
     // ---- productGrid
-    phase(`productGrid: gateway over HTTP vs the same SQL on the bare store (${p.grid.iterations} each, interleaved)`)
-    const gridArgs = { category: 'all', showOutOfStock: false, ranking: 'PRICE' } as const
-    const [gridSql] = await captureQueries(client, DATABASE, (s) => s.productGrid(gridArgs, LOW_STOCK))
-    if (!gridSql) throw new Error('productGrid ran no query')
-    const gridBody = JSON.stringify({ query: GRID })
-    const gridRows = (await replay(client, gridSql)).length
-    const gridItems = (await reader.post<{ productGrid: unknown[] }>(gridBody)).productGrid.length
-    if (gridRows !== gridItems) throw new Error(`productGrid: gateway returned ${gridItems} rows, the bare SQL ${gridRows}`)
-    progress(`${gridRows} rows per request`)
     const c = client
-    const grid = await interleaved(
-      {
-        gateway: () => reader.post(gridBody),
-        bare: () => replay(c, gridSql),
-        storeApi: () => store.productGrid(gridArgs, LOW_STOCK),
-      },
-      p.grid,
-      (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
-    )
+    const compareGrid = async (category: string, iterations: number) => {
+      const args = { category, showOutOfStock: false, ranking: 'PRICE' } as const
+      const [sql] = await captureQueries(c, DATABASE, (s) => s.productGrid(args, LOW_STOCK))
+      if (!sql) throw new Error('productGrid ran no query')
+      const body = JSON.stringify({ query: GRID, variables: { category } })
+      const rows = (await replay(c, sql)).length
+      const items = (await reader.post<{ productGrid: unknown[] }>(body)).productGrid.length
+      if (rows !== items) throw new Error(`productGrid(${category}): gateway returned ${items} rows, the bare SQL ${rows}`)
+      progress(`category ${category}: ${rows} rows per request`)
+      const samples = await interleaved(
+        {
+          gateway: () => reader.post(body),
+          bare: () => replay(c, sql),
+          storeApi: () => store.productGrid(args, LOW_STOCK),
+        },
+        { ...p.grid, iterations },
+        (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
+      )
+      const gatewayS = summarize(samples.gateway!)
+      const bareS = summarize(samples.bare!)
+      return {
+        comparison: {
+          query: `productGrid(category: "${category}") with every field, PRICE order`,
+          rows,
+          gateway: gatewayS,
+          bare: bareS,
+          storeApi: summarize(samples.storeApi!),
+          ratioP50: round(gatewayS.p50 / bareS.p50, 3),
+          ratioP99: round(gatewayS.p99 / bareS.p99, 3),
+        },
+        sql,
+        body,
+      }
+    }
+    phase(`productGrid: gateway over HTTP vs the same SQL on the bare store (${p.grid.iterations} each, interleaved)`)
+    const gridAll = await compareGrid('all', p.grid.iterations)
+    const gridCategory = await compareGrid(data.categories[0]!, Math.ceil(p.grid.iterations / 2))
+    const gridSql = gridAll.sql
+    const gridBody = gridAll.body
+    mark('after productGrid')
 
     // ---- dashboard
     phase(`Analytics dashboard (totals + ${DIMENSIONS.length} breakdowns + hourly series): gateway vs bare (${p.dashboard.iterations} each)`)
@@ -214,6 +254,7 @@ async function main(): Promise<void> {
       p.dashboard,
       (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
     )
+    mark('after dashboard')
 
     // ---- concurrency
     phase(`productGrid throughput: ${p.concurrency.clients} concurrent clients, ${p.concurrency.seconds} s each side`)
@@ -221,11 +262,10 @@ async function main(): Promise<void> {
     progress(`gateway: ${loadGateway.latencies.length} requests`)
     const loadBare = await closedLoop(() => replay(c, gridSql), p.concurrency.clients, p.concurrency.seconds * 1000)
     progress(`bare store: ${loadBare.latencies.length} queries`)
+    mark('after concurrency')
 
     // ---- subscriptions
     phase(`Live stock: ${fmt(p.subscribers)} graphql-ws subscribers, ${p.writes} sequential sale mutations`)
-    let withSubscribers: ReturnType<GatewayProcess['memory']> = null
-    const gw = gateway
     const subscriptions = await measureSubscriptions({
       wsUrl: gateway.wsUrl,
       readToken: await token('bench_live', ['read:ecommerce']),
@@ -234,25 +274,27 @@ async function main(): Promise<void> {
       writes: p.writes,
       products: data.productIds,
       progress,
-      beforeDisconnect: () => {
-        withSubscribers = gw.memory()
-      },
+      beforeDisconnect: () => mark('with subscribers'),
     })
+    mark('after subscriptions')
 
     // ---- ingest
     phase(`Ingest: ${fmt(p.ingestRows)} rows in 10,000-row batches, mutation vs direct insert (interleaved)`)
     const ingest = await measureIngest({ http: writer, client, database: DATABASE, products: data.productIds, rows: p.ingestRows, progress })
 
     await new Promise((r) => setTimeout(r, 1000))
+    mark('after ingest (end of run)')
     const after = gateway.memory()
+    const heap = await gateway.heap()
     const memory = {
       afterRunRssMb: after?.rssMb ?? null,
-      withSubscribersRssMb: (withSubscribers as { rssMb: number } | null)?.rssMb ?? null,
+      withSubscribersRssMb: rssTrail['with subscribers'] ?? null,
       peakRssMb: after?.peakMb ?? null,
+      heapUsedMb: heap?.usedMb ?? null,
+      heapTotalMb: heap?.totalMb ?? null,
+      trail: rssTrail,
     }
 
-    const gridGateway = summarize(grid.gateway!)
-    const gridBare = summarize(grid.bare!)
     const dashGatewayS = summarize(dashboard.gateway!)
     const dashBareS = summarize(dashboard.bare!)
     const report: Report = {
@@ -266,17 +308,11 @@ async function main(): Promise<void> {
         clickhouseClient: packageVersion('@clickhouse/client'),
         commit: gitCommit(),
         durationSeconds: 0,
+        loadAverage: { start: loadAverage, end: [] },
       },
       method: METHOD,
-      productGrid: {
-        query: 'productGrid (category all, PRICE, every field)',
-        rows: gridRows,
-        gateway: gridGateway,
-        bare: gridBare,
-        storeApi: summarize(grid.storeApi!),
-        ratioP50: round(gridGateway.p50 / gridBare.p50, 3),
-        ratioP99: round(gridGateway.p99 / gridBare.p99, 3),
-      },
+      productGrid: gridAll.comparison,
+      productGridCategory: gridCategory.comparison,
       dashboard: {
         query: `analytics(CART): totals + ${DIMENSIONS.length} breakdowns + HOUR timeseries over 7 days (${dashSql.length} SQL queries)`,
         gateway: dashGatewayS,
@@ -300,6 +336,7 @@ async function main(): Promise<void> {
       return { name: t.name, value, limit: t.limit, met: value !== null && t.met(value) }
     })
     report.meta.durationSeconds = round((performance.now() - started) / 1000, 1)
+    report.meta.loadAverage.end = loadavg().map((v) => round(v))
 
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`)
@@ -314,6 +351,7 @@ async function main(): Promise<void> {
     closeHttp()
     if (!keep) rmSync(root, { recursive: true, force: true })
     else process.stderr.write(`kept ${root}\n`)
+    if (profile) process.stderr.write(`gateway CPU profile in ${profile}\n`)
   }
 }
 

@@ -56,7 +56,8 @@ export async function measureSubscriptions(o: {
 }): Promise<SubscriptionResult> {
   if (o.products.length < o.writes + 1) throw new Error('need more products than writes')
   const clients: Client[] = []
-  // The product each write touches: delivery times (wall clock, ms), commit times and counts per subscriber.
+  // Per product a write touches: delivery times (monotonic), commit-to-delivery times (wall clock, the
+  // same clock ClickHouse stamps `at` with) and deliveries per subscriber.
   const times = new Map<string, number[]>()
   const commits = new Map<string, number[]>()
   const counts = new Map<string, Uint16Array>()
@@ -66,7 +67,8 @@ export async function measureSubscriptions(o: {
   let waiter: { product: string; resolve: () => void } | undefined
 
   const onUpdate = (i: number, update: Update) => {
-    const t = performance.timeOrigin + performance.now()
+    const t = performance.now()
+    const wall = Date.now()
     seenAny[i] = 1
     const list = times.get(update.product)
     const perSub = counts.get(update.product)
@@ -76,7 +78,7 @@ export async function measureSubscriptions(o: {
     }
     perSub[i] = perSub[i]! + 1
     list.push(t)
-    commits.get(update.product)!.push(Date.parse(update.at))
+    commits.get(update.product)!.push(wall - Date.parse(update.at))
     if (waiter && waiter.product === update.product && list.length >= o.subscribers) waiter.resolve()
   }
   const track = (product: string) => {
@@ -156,6 +158,7 @@ export async function measureSubscriptions(o: {
     await new Promise((r) => setTimeout(r, 500))
     if (errors.length > 0) throw new Error(`subscription errors: ${JSON.stringify(errors.slice(0, 3))}`)
     times.delete(primer)
+    commits.delete(primer)
     counts.delete(primer)
     stray = 0
 
@@ -163,7 +166,6 @@ export async function measureSubscriptions(o: {
     const afterSend: number[] = []
     const afterResponse: number[] = []
     const mutation: number[] = []
-    const now = () => performance.timeOrigin + performance.now()
     let beforeResponse = 0
     let delivered = 0
     let duplicates = 0
@@ -171,15 +173,14 @@ export async function measureSubscriptions(o: {
       const product = o.products[w + 1]!
       track(product)
       const done = waitFor(product)
-      const sent = now()
+      const sent = performance.now()
       await sale(product)
-      const answered = now()
+      const answered = performance.now()
       mutation.push(answered - sent)
       await done
-      const committed = commits.get(product)!
-      times.get(product)!.forEach((t, k) => {
+      afterCommit.push(...commits.get(product)!)
+      times.get(product)!.forEach((t) => {
         afterSend.push(t - sent)
-        afterCommit.push(t - committed[k]!)
         if (t < answered) beforeResponse++
         afterResponse.push(Math.max(0, t - answered))
       })
@@ -188,6 +189,7 @@ export async function measureSubscriptions(o: {
         if (c > 1) duplicates += c - 1
       }
       times.delete(product)
+      commits.delete(product)
       counts.delete(product)
       if ((w + 1) % 10 === 0 || w + 1 === o.writes) o.progress(`subscription writes: ${w + 1}/${o.writes}`)
     }

@@ -42,7 +42,19 @@ export class EcommerceResolver {
       { category: category ?? 'all', showOutOfStock: showOutOfStock ?? false, ranking: ranking ?? GridRanking.PRICE },
       ctx.config.lowStockThreshold,
     )
-    return rows.map((r) => ({ ...r, stockStatus: r.stockStatus as StockStatus, rankStatus: r.trending ? 'Trending 🔥' : null }))
+    // A literal, not `{ ...r, … }`: spreading each of thousands of rows is several times slower.
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      category: r.category,
+      photo: r.photo,
+      price: r.price,
+      stock: r.stock,
+      stockStatus: r.stockStatus as StockStatus,
+      hits: r.hits,
+      trending: r.trending,
+      rankStatus: r.trending ? 'Trending 🔥' : null,
+    }))
   }
 
   @Authorized(READ)

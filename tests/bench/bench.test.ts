@@ -33,10 +33,10 @@ describe('npm run bench -- --quick', () => {
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as Record<string, Record<string, unknown>>
     expect(Object.keys(report)).toEqual(
-      expect.arrayContaining(['meta', 'method', 'productGrid', 'dashboard', 'ingest', 'concurrency', 'subscriptions', 'memory', 'targets']),
+      expect.arrayContaining(['meta', 'method', 'productGrid', 'productGridCategory', 'dashboard', 'ingest', 'concurrency', 'subscriptions', 'memory', 'targets']),
     )
     expect(report.meta).toMatchObject({ quick: true })
-    for (const read of [report.productGrid, report.dashboard]) {
+    for (const read of [report.productGrid, report.productGridCategory, report.dashboard]) {
       expect(read).toHaveProperty('gateway.p50')
       expect(read).toHaveProperty('gateway.p99')
       expect(read).toHaveProperty('bare.p50')
@@ -49,8 +49,9 @@ describe('npm run bench -- --quick', () => {
     expect(report.concurrency).toMatchObject({ clients: 16 })
     expect(report.concurrency).toHaveProperty('gateway.rps')
     expect(report.subscriptions).toMatchObject({ lost: 0, duplicates: 0 })
-    expect(report.subscriptions).toHaveProperty('afterAckMs.p99')
+    expect(report.subscriptions).toHaveProperty('afterCommitMs.p99')
     expect(report.memory).toHaveProperty('afterRunRssMb')
+    expect(report.memory).toHaveProperty('peakRssMb')
     expect(report.targets).toHaveLength(5)
     expect(output).toContain('target')
   })
