@@ -16,6 +16,7 @@ import type { Config } from './config.js'
 import { createContext, type Context, type Services } from './context.js'
 import { ErrorCode, formatError, RateLimitedError, UnauthenticatedError } from './errors.js'
 import { limitedValidate, queryLimitRules } from './limits.js'
+import { sharedSubscribe } from './live/shared-execution.js'
 import { StockFeed } from './live/stock-feed.js'
 import { Metrics } from './metrics.js'
 import { ServiceLog } from './service-log.js'
@@ -132,6 +133,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       schema,
       isProd: !config.development,
+      subscribe: sharedSubscribe((contextValue) => (contextValue as Context).principal?.name ?? ''),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
         const principal = typeof header === 'string' ? await authenticate(services, header) : null
