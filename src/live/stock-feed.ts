@@ -219,11 +219,15 @@ export class StockFeed {
  * waiting update of its product (latest stock, summed delta), so a slow reader skips intermediate
  * values but never sees an older value after a newer one, and the deltas it sees still add up.
  */
+/** Queued updates a subscriber takes before it lets other work run. */
+const YIELD_EVERY = 4
+
 class Subscriber implements AsyncIterableIterator<StockUpdate> {
   private queue: StockUpdate[] = []
   /** Waiting updates per product. */
   private readonly waitingPerProduct = new Map<string, number>()
   private waiting: ((r: IteratorResult<StockUpdate>) => void) | undefined
+  private drained = 0
   private done = false
   private readonly products: Set<string> | undefined
   private readonly category: string | undefined
@@ -279,7 +283,10 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
       const left = this.waitingPerProduct.get(value.product)! - 1
       if (left === 0) this.waitingPerProduct.delete(value.product)
       else this.waitingPerProduct.set(value.product, left)
-      return Promise.resolve({ value, done: false })
+      // A backlog yields to the event loop every few updates: a burst to a thousand subscribers then
+      // interleaves with HTTP requests instead of starving them until it is all sent.
+      if (++this.drained % YIELD_EVERY !== 0) return Promise.resolve({ value, done: false })
+      return new Promise((resolve) => setImmediate(resolve, { value, done: false }))
     }
     if (this.done) return Promise.resolve({ value: undefined, done: true })
     return new Promise((resolve) => {
