@@ -133,7 +133,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       schema,
       isProd: !config.development,
-      subscribe: sharedSubscribe((contextValue) => (contextValue as Context).principal?.name ?? ''),
+      subscribe: sharedSubscribe((contextValue) => {
+        const principal = (contextValue as Context).principal
+        return principal ? JSON.stringify([principal.name, [...principal.scopes].sort(), principal.workspaceId]) : ''
+      }),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
         const principal = typeof header === 'string' ? await authenticate(services, header) : null

@@ -6,7 +6,7 @@ export interface ServiceLogOptions {
   readonly flushMs?: number
   /** Records buffered before a write starts at once. @default 1000 */
   readonly flushAt?: number
-  /** Records kept while the store refuses them; older ones are dropped past this. @default 50000 */
+  /** Records kept while the store refuses them, a third per log; older ones are dropped past it. @default 50000 */
   readonly maxBuffered?: number
   readonly onError?: (err: unknown, dropped: number) => void
 }
@@ -22,6 +22,8 @@ export class ServiceLog {
   private errors: ErrorLogEntry[] = []
   private readonly timer: NodeJS.Timeout
   private writing: Promise<void> | undefined
+  /** After a failed write only the timer retries, not every new record. */
+  private failing = false
   private readonly flushAt: number
   private readonly maxBuffered: number
 
@@ -51,24 +53,38 @@ export class ServiceLog {
     this.add(this.errors, entry)
   }
 
-  /** Writes everything buffered so far; resolves once written (or failed and kept for later). */
+  /**
+   * Writes everything buffered so far; resolves once written (or failed and kept for later). Each
+   * log is written on its own, so a failure re-queues only the records that were not written.
+   */
   async flush(): Promise<void> {
     while (this.writing) await this.writing
     if (this.buffered === 0) return
-    const batch = { operations: this.operations, ingests: this.ingests, errors: this.errors }
+    const operations = this.operations
+    const ingests = this.ingests
+    const errors = this.errors
     this.operations = []
     this.ingests = []
     this.errors = []
-    this.writing = this.store.writeServiceLog(batch).then(
-      () => undefined,
-      (err: unknown) => {
-        // Keep the batch for the next attempt; past the bound the oldest records go.
-        this.operations = [...batch.operations, ...this.operations]
-        this.ingests = [...batch.ingests, ...this.ingests]
-        this.errors = [...batch.errors, ...this.errors]
-        this.options.onError?.(err, this.trim())
-      },
-    )
+    const none = { operations: [], ingests: [], errors: [] }
+    const write = async (): Promise<void> => {
+      let failure: unknown
+      const attempt = async (records: unknown[], batch: Parameters<Store['writeServiceLog']>[0], requeue: () => void) => {
+        if (records.length === 0) return
+        try {
+          await this.store.writeServiceLog(batch)
+        } catch (err) {
+          failure = err
+          requeue()
+        }
+      }
+      await attempt(operations, { ...none, operations }, () => (this.operations = [...operations, ...this.operations]))
+      await attempt(ingests, { ...none, ingests }, () => (this.ingests = [...ingests, ...this.ingests]))
+      await attempt(errors, { ...none, errors }, () => (this.errors = [...errors, ...this.errors]))
+      this.failing = failure !== undefined
+      if (this.failing) this.options.onError?.(failure, this.trim())
+    }
+    this.writing = write()
     try {
       await this.writing
     } finally {
@@ -84,7 +100,7 @@ export class ServiceLog {
 
   private add<T>(list: T[], entry: T): void {
     list.push(entry)
-    if (this.buffered >= this.flushAt && !this.writing) void this.flush()
+    if (this.buffered >= this.flushAt && !this.writing && !this.failing) void this.flush()
   }
 
   /** Drops the oldest records beyond `maxBuffered`; returns how many. */

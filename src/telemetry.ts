@@ -6,6 +6,8 @@ import type { Metrics } from './metrics.js'
 import type { ServiceLog } from './service-log.js'
 import type { IngestLogEntry } from './store/types.js'
 
+const MAX_LABELS = 500
+
 /** An error answered before any operation ran (a bad token, a rate limit). */
 export interface Refusal {
   readonly requestId: string
@@ -20,6 +22,9 @@ export interface Refusal {
  * are recorded, never secrets.
  */
 export class Telemetry {
+  /** Operation names seen as metric labels; clients choose them, so their number is capped. */
+  private readonly labels = new Set<string>()
+
   constructor(
     readonly metrics: Metrics,
     readonly serviceLog: ServiceLog,
@@ -36,7 +41,7 @@ export class Telemetry {
   /** A request refused before it reached GraphQL execution. */
   refused({ requestId, operation, code, message }: Refusal): void {
     const name = operation ?? '(anonymous)'
-    this.metrics.requests.inc({ operation: name, code })
+    this.metrics.requests.inc({ operation: this.label(name), code })
     this.serviceLog.error({ at: new Date(), requestId, operation: name, code, message })
     // Under a flood of refused requests, info logs would drown the rest: rate refusals log at debug.
     this.log[code === 'RATE_LIMITED' ? 'debug' : 'info']({ requestId, operation: name, code }, 'refused')
@@ -60,8 +65,9 @@ export class Telemetry {
             const code = errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : ''
             const requestId = contextValue?.requestId ?? ''
             const reads = contextValue?.reads
-            this.metrics.requests.inc({ operation, code: code || 'OK' })
-            this.metrics.duration.observe({ operation }, durationMs / 1000)
+            const label = this.label(operation)
+            this.metrics.requests.inc({ operation: label, code: code || 'OK' })
+            this.metrics.duration.observe({ operation: label }, durationMs / 1000)
             this.serviceLog.operation({
               at: new Date(),
               requestId,
@@ -81,6 +87,17 @@ export class Telemetry {
         }
       },
     }
+  }
+
+  /**
+   * The Prometheus label for an operation name: the name itself for the first MAX_LABELS distinct
+   * names, then "(other)", so callers who invent names cannot grow the metrics without bound.
+   */
+  private label(operation: string): string {
+    if (this.labels.has(operation)) return operation
+    if (this.labels.size >= MAX_LABELS || operation.length > 100) return '(other)'
+    this.labels.add(operation)
+    return operation
   }
 
   private recordErrors(requestId: string, operation: string, errors: readonly GraphQLFormattedError[]): void {

@@ -6,8 +6,8 @@ type Result = ExecutionResult | Promise<ExecutionResult>
  * graphql-js's `subscribe`, except that one event delivered to many subscriptions is executed once
  * per document, variables and caller, and the result shared. The stock feed hands every subscriber
  * the same update object, so a thousand dashboards on one query cost one execution per update
- * instead of a thousand. Results are keyed by the caller (`principalKey` of the context), so a
- * result is only ever shared between subscriptions of the same token.
+ * instead of a thousand. Results are keyed by the caller (`principalKey` of the context: name,
+ * scopes and workspace), so a result is only ever shared between subscriptions of equal callers.
  */
 export function sharedSubscribe(
   principalKey: (contextValue: unknown) => string,

@@ -214,14 +214,14 @@ export class StockFeed {
   }
 }
 
+/** Queued updates a subscriber takes before it lets other work run. */
+const YIELD_EVERY = 4
+
 /**
  * One subscription: a queue of at most `limit` updates. Once full, an update merges into the latest
  * waiting update of its product (latest stock, summed delta), so a slow reader skips intermediate
  * values but never sees an older value after a newer one, and the deltas it sees still add up.
  */
-/** Queued updates a subscriber takes before it lets other work run. */
-const YIELD_EVERY = 4
-
 class Subscriber implements AsyncIterableIterator<StockUpdate> {
   private queue: StockUpdate[] = []
   /** Waiting updates per product. */
