@@ -1,6 +1,6 @@
 import { errors, jwtVerify, SignJWT } from 'jose'
 import { StoreInputError } from '../store/errors.js'
-import { isKnownScope, KNOWN_SCOPES, type Principal } from './scopes.js'
+import { checkGrant, isKnownScope, type Principal } from './scopes.js'
 
 const ISSUER = 'sightline'
 const ALGORITHM = 'HS256'
@@ -40,20 +40,12 @@ export class JwtService {
 
   async sign(request: JwtRequest, now = new Date()): Promise<{ token: string; expiresAt: Date; principal: Principal }> {
     if (!this.key) throw new StoreInputError('JWTs are disabled: set SIGHTLINE_JWT_SECRET')
-    const name = request.name.trim()
-    if (name === '' || name.length > 128) throw new StoreInputError('name must be 1 to 128 characters')
-    const unknown = request.scopes.filter((s) => !isKnownScope(s))
-    if (request.scopes.length === 0 || unknown.length > 0) {
-      throw new StoreInputError(`unknown scope(s): ${unknown.join(', ') || '(none given)'}; known: ${KNOWN_SCOPES.join(', ')}`)
-    }
-    const workspaceId = request.workspaceId ?? null
-    if (workspaceId !== null && workspaceId.trim() === '') throw new StoreInputError('workspaceId must not be empty')
+    const { name, scopes, workspaceId } = checkGrant(request)
     const seconds = request.expiresInSeconds ?? 3600
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_JWT_SECONDS) {
       throw new StoreInputError(`expiresInSeconds must be a whole number from 1 to ${MAX_JWT_SECONDS}`)
     }
     const issuedAt = Math.floor(now.getTime() / 1000)
-    const scopes = [...new Set(request.scopes)]
     const token = await new SignJWT({ scopes, ...(workspaceId === null ? {} : { workspaceId }) })
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setIssuer(ISSUER)

@@ -3,7 +3,7 @@ import type { Store } from '../store/store.js'
 import { StoreInputError } from '../store/errors.js'
 import type { TokenRecord } from '../store/types.js'
 import { JwtService, looksLikeJwt } from './jwt.js'
-import { isKnownScope, KNOWN_SCOPES, type Principal } from './scopes.js'
+import { checkGrant, type Principal } from './scopes.js'
 
 export interface NewToken {
   readonly name: string
@@ -74,26 +74,18 @@ export class TokenService {
 
   /** Validates and stores a new token; returns its secret, which is never kept. */
   async create(input: NewToken): Promise<{ secret: string; record: TokenRecord }> {
-    const name = input.name.trim()
-    if (name === '' || name.length > 128) throw new StoreInputError('name must be 1 to 128 characters')
+    const { name, scopes, workspaceId } = checkGrant(input)
     // Principal names key the rate limit and sign the service logs: a token must not share one with
     // the bootstrap admin or a JWT.
     if (name === BOOTSTRAP_NAME || /^jwt:/i.test(name)) throw new StoreInputError(`the name "${name}" is reserved`)
-    const unknown = input.scopes.filter((s) => !isKnownScope(s))
-    if (input.scopes.length === 0 || unknown.length > 0) {
-      throw new StoreInputError(`unknown scope(s): ${unknown.join(', ') || '(none given)'}; known: ${KNOWN_SCOPES.join(', ')}`)
-    }
-    if (input.workspaceId !== null && input.workspaceId !== undefined && input.workspaceId.trim() === '') {
-      throw new StoreInputError('workspaceId must not be empty')
-    }
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw new StoreInputError('expiresAt is in the past')
     if (await this.store.tokenNameExists(name)) throw new StoreInputError(`a token named "${name}" already exists`)
     const secret = generateSecret()
     const record: TokenRecord = {
       name,
       hash: hashSecret(secret),
-      scopes: [...new Set(input.scopes)],
-      workspaceId: input.workspaceId ?? null,
+      scopes,
+      workspaceId,
       createdAt: new Date(),
       expiresAt: input.expiresAt ?? null,
     }

@@ -42,19 +42,8 @@ export class EcommerceResolver {
       { category: category ?? 'all', showOutOfStock: showOutOfStock ?? false, ranking: ranking ?? GridRanking.PRICE },
       ctx.config.lowStockThreshold,
     )
-    // A literal, not `{ ...r, … }`: spreading each of thousands of rows is several times slower.
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      category: r.category,
-      photo: r.photo,
-      price: r.price,
-      stock: r.stock,
-      stockStatus: r.stockStatus as StockStatus,
-      hits: r.hits,
-      trending: r.trending,
-      rankStatus: r.trending ? 'Trending 🔥' : null,
-    }))
+    // The store's rows are the GraphQL shape already (its StockStatus strings are the enum's values).
+    return rows as ProductGridItem[]
   }
 
   @Authorized(READ)

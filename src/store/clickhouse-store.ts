@@ -244,6 +244,8 @@ export class ClickHouseStore implements Store {
       stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
       hits: Number(r.hits),
       trending: r.trending === true || Number(r.trending) === 1,
+      // The seed pipe's rank_status.
+      rankStatus: r.trending === true || Number(r.trending) === 1 ? 'Trending 🔥' : null,
     }))
   }
 
@@ -333,7 +335,7 @@ export class ClickHouseStore implements Store {
     const now = new Date()
     return this.ingest('ecomm_events', rows, options, {
       check: (r) => checkEcommEvent(r, now),
-      encode: (r: ValidEcommEvent) => [chDateTime(r.timestamp), r.event, r.product],
+      encode: (r: ValidEcommEvent) => [toChDateTime(r.timestamp), r.event, r.product],
       move: (r, stock) => {
         if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
       },
@@ -344,7 +346,7 @@ export class ClickHouseStore implements Store {
     const now = new Date()
     return this.ingest('warehouse_stock', rows, options, {
       check: (r) => checkWarehouseStock(r, now),
-      encode: (r: ValidWarehouseStock) => [chDateTime(r.timestamp), r.product, r.store, r.amount],
+      encode: (r: ValidWarehouseStock) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
       move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
     })
   }
@@ -593,25 +595,9 @@ const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {
   ],
 }
 
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
-
-/**
- * The text of `toChDateTime` for the instants ingest accepts (years 2000 to 9999), built from the
- * date's fields: a third of the cost of `toISOString().slice().replace()`, which runs per row.
- */
-function chDateTime(d: Date): string {
-  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
-}
-
-/** The text of `toChDateTime64`, likewise. */
-function chDateTime64(d: Date): string {
-  const ms = d.getUTCMilliseconds()
-  return `${chDateTime(d)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`
-}
-
 function encodeAppEvent(r: ValidAppEvent): unknown[] {
   return [
-    chDateTime64(r.timestamp),
+    toChDateTime64(r.timestamp),
     r.app,
     r.action,
     r.workspaceId,

@@ -64,12 +64,20 @@ export async function insertRows(
   }
 }
 
-/** `2024-05-01 12:00:00.123` in UTC, the text form ClickHouse parses for DateTime64(3). */
-export function toChDateTime64(d: Date): string {
-  return d.toISOString().slice(0, 23).replace('T', ' ')
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
+
+/**
+ * `2024-05-01 12:00:00` in UTC, for DateTime columns (whole seconds). Built from the date's fields
+ * (years 0 to 9999): ingest runs it per row, and this is a third of the cost of
+ * `toISOString().slice().replace()`.
+ */
+export function toChDateTime(d: Date): string {
+  const year = String(d.getUTCFullYear()).padStart(4, '0')
+  return `${year}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
 }
 
-/** `2024-05-01 12:00:00` in UTC, for DateTime columns (whole seconds). */
-export function toChDateTime(d: Date): string {
-  return d.toISOString().slice(0, 19).replace('T', ' ')
+/** `2024-05-01 12:00:00.123` in UTC, the text form ClickHouse parses for DateTime64(3). */
+export function toChDateTime64(d: Date): string {
+  const ms = d.getUTCMilliseconds()
+  return `${toChDateTime(d)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`
 }

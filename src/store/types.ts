@@ -30,6 +30,8 @@ export interface GridItem extends Product {
   readonly stockStatus: StockStatus
   readonly hits: number
   readonly trending: boolean
+  /** "Trending 🔥" for trending products, else null (the seed's rank_status). */
+  readonly rankStatus: string | null
 }
 
 export interface GridQuery {

@@ -73,6 +73,7 @@ function expectedGrid(models: readonly ProductModel[], q: GridQuery, threshold: 
       stockStatus: g.stockStatus,
       hits: g.hits,
       trending: trending.has(g.id),
+      rankStatus: trending.has(g.id) ? 'Trending 🔥' : null,
     }))
 }
 
@@ -195,6 +196,7 @@ describe('ecommerce store', () => {
         stockStatus: 'OUT_OF_STOCK',
         hits: 0,
         trending: false,
+        rankStatus: null,
       })
     })
 
@@ -561,7 +563,7 @@ describe('ecommerce store', () => {
       expect(everything.filter((p) => p.id === product.id)).toEqual([latest])
       expect(await store.productGrid({ category: from, showOutOfStock: true, ranking: 'PRICE' }, 100)).toEqual([])
       expect(await store.productGrid({ category: to, showOutOfStock: true, ranking: 'PRICE' }, 100)).toEqual([
-        { ...latest, stock: 500, stockStatus: 'IN_STOCK', hits: 0, trending: true },
+        { ...latest, stock: 500, stockStatus: 'IN_STOCK', hits: 0, trending: true, rankStatus: 'Trending 🔥' },
       ])
       expect(await store.productFilterOptions(from)).toEqual([])
       expect(await store.productFilterOptions(to)).toEqual([{ id: product.id, value: 'after' }])
