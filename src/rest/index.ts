@@ -126,14 +126,10 @@ async function servePipe(
   sendBody(res, 200, CONTENT_TYPE[format], body)
 }
 
-const MAX_KEY = 256
-
-/** `Idempotency-Key` / `X-Idempotency-Key` header or `?idempotency_key=`. */
+/** `Idempotency-Key` / `X-Idempotency-Key` header or `?idempotency_key=`; the mutation checks its length. */
 function idempotencyKey(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers['idempotency-key'] ?? req.headers['x-idempotency-key']
-  const key = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
-  if (key !== undefined && (key.length === 0 || key.length > MAX_KEY)) throw new HttpError(400, `The idempotency key must be 1 to ${MAX_KEY} characters`)
-  return key
+  return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
 }
 
 /**
