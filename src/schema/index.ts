@@ -1,8 +1,8 @@
 import 'reflect-metadata'
 import type { GraphQLSchema } from 'graphql'
-import { DateTimeResolver } from 'graphql-scalars'
 import { buildSchema, type PubSub } from 'type-graphql'
 import { authChecker } from '../auth/guard.js'
+import { DateTimeScalar } from './date-time.js'
 import { AnalyticsResolver } from '../resolvers/analytics.resolver.js'
 import { EcommerceResolver } from '../resolvers/ecommerce.resolver.js'
 import { IngestResolver } from '../resolvers/ingest.resolver.js'
@@ -32,7 +32,7 @@ export function createSchema(): Promise<GraphQLSchema> {
     authChecker,
     authMode: 'error',
     validate: false,
-    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     pubSub: unusedPubSub,
   })
 }
