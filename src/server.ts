@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
-import { GraphQLError, parse, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql'
+import { execute, getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -129,6 +129,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // Accepted graphql-ws connections, so stop() can wait for their subscriptions to complete.
   const wsConnections = new Set<{ readonly subscriptions: Readonly<Record<string, unknown>> }>()
   const validateWs = limitedValidate(config.queryLimits)
+  const wsStarted = new WeakMap<Context, number>()
   const wsCleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; authorization?: string }>(
     {
       schema,
@@ -172,13 +173,20 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         if (invalid.length > 0) return invalid
         const refusal = introspectionRefusal(document, principal, config.development)
         if (refusal) return [refusal]
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: createContext(services, principal, randomUUID()),
-        }
+        const contextValue = createContext(services, principal, randomUUID())
+        wsStarted.set(contextValue, performance.now())
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
+      },
+      // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
+      execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => execute(args)),
+      // Recorded like HTTP operations: a query or mutation once answered, a subscription once started.
+      onOperation: (_ctx, _id, payload, args, result) => {
+        const context = args.contextValue as Context
+        const durationMs = performance.now() - (wsStarted.get(context) ?? performance.now())
+        const outcome = result as ExecutionResult | AsyncIterable<ExecutionResult> // graphql-ws awaited it
+        const errors = Symbol.asyncIterator in outcome ? [] : (outcome.errors ?? []).map((e) => formatError(e.toJSON(), e))
+        const name = payload.operationName ?? getOperationAST(args.document, args.operationName)?.name?.value
+        telemetry.operation(context, name ?? undefined, durationMs, errors)
       },
       onClose: (ctx) => {
         wsConnections.delete(ctx)

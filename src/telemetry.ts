@@ -59,34 +59,41 @@ export class Telemetry {
         const started = performance.now()
         return {
           willSendResponse: async ({ contextValue, operationName, response }) => {
-            const operation = operationName ?? '(anonymous)'
-            const durationMs = performance.now() - started
             const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : []
-            const code = errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : ''
-            const requestId = contextValue?.requestId ?? ''
-            const reads = contextValue?.reads
-            const label = this.label(operation)
-            this.metrics.requests.inc({ operation: label, code: code || 'OK' })
-            this.metrics.duration.observe({ operation: label }, durationMs / 1000)
-            this.serviceLog.operation({
-              at: new Date(),
-              requestId,
-              operation,
-              token: contextValue?.principal?.name ?? '',
-              durationMs,
-              rowsRead: reads?.rowsRead ?? 0,
-              bytesRead: reads?.bytesRead ?? 0,
-              errorCode: code,
-            })
-            this.recordErrors(requestId, operation, errors)
-            this.log.info(
-              { requestId, operation, principal: contextValue?.principal?.name, code: code || 'OK', ms: Math.round(durationMs), rowsRead: reads?.rowsRead },
-              'graphql',
-            )
+            this.operation(contextValue, operationName ?? undefined, performance.now() - started, errors)
           },
         }
       },
     }
+  }
+
+  /**
+   * One operation answered (over HTTP, or started over WebSocket): metrics, the operation log, its
+   * errors in the error log, and a log line.
+   */
+  operation(context: Context | undefined, name: string | undefined, durationMs: number, errors: readonly GraphQLFormattedError[]): void {
+    const operation = name ?? '(anonymous)'
+    const code = errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : ''
+    const requestId = context?.requestId ?? ''
+    const reads = context?.reads
+    const label = this.label(operation)
+    this.metrics.requests.inc({ operation: label, code: code || 'OK' })
+    this.metrics.duration.observe({ operation: label }, durationMs / 1000)
+    this.serviceLog.operation({
+      at: new Date(),
+      requestId,
+      operation,
+      token: context?.principal?.name ?? '',
+      durationMs,
+      rowsRead: reads?.rowsRead ?? 0,
+      bytesRead: reads?.bytesRead ?? 0,
+      errorCode: code,
+    })
+    this.recordErrors(requestId, operation, errors)
+    this.log.info(
+      { requestId, operation, principal: context?.principal?.name, code: code || 'OK', ms: Math.round(durationMs), rowsRead: reads?.rowsRead },
+      'graphql',
+    )
   }
 
   /**

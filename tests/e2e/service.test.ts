@@ -10,7 +10,7 @@ import {
   UpsertProductsDocument,
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
-import { codes, gql, gqlOk, startTestServer, type TestServer } from '../helpers/server.js'
+import { codes, gql, gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 
 describe('service data: operation stats, ingest log, error log and metrics', () => {
   let server: TestServer
@@ -77,6 +77,34 @@ describe('service data: operation stats, ingest log, error log and metrics', () 
     expect(metrics).toContain('sightline_store_query_duration_seconds_bucket')
     expect(metrics).toContain('sightline_stock_subscriptions')
     expect(metrics).not.toContain(read.token)
+  })
+
+  it('records operations over WebSocket too: queries with what they read, subscriptions once started', async () => {
+    const client = wsClient(server, read.token)
+    try {
+      const answer = await new Promise<unknown>((resolve, reject) => {
+        client.subscribe({ query: 'query WsGrid { productGrid(category: "svc") { id } }' }, { next: resolve, error: reject, complete: () => {} })
+      })
+      expect(answer).toMatchObject({ data: { productGrid: expect.any(Array) } })
+      const started = new Promise<void>((resolve) => {
+        const dispose = client.subscribe(
+          { query: 'subscription WsStock { stockChanged(category: "svc") { product } }' },
+          { next: () => {}, error: () => {}, complete: () => {} },
+        )
+        // The subscription is recorded when it starts; give it a moment, then leave.
+        setTimeout(() => {
+          dispose()
+          resolve()
+        }, 300)
+      })
+      await started
+    } finally {
+      await client.dispose()
+    }
+    const stats = (await gqlOk(server, OperationStatsDocument, {}, server.adminToken)).operationStats
+    expect(stats.find((s) => s.operation === 'WsGrid')).toMatchObject({ calls: 1, errors: 0 })
+    expect(stats.find((s) => s.operation === 'WsGrid')!.rowsRead).toBeGreaterThan(0)
+    expect(stats.find((s) => s.operation === 'WsStock')).toMatchObject({ calls: 1, errors: 0 })
   })
 
   it('refuses the service queries to non-admins', async () => {
