@@ -48,6 +48,12 @@ export class StoreUnavailableGraphQLError extends GraphQLError {
   }
 }
 
+/** Gives an error its HTTP status, for Apollo to answer with when it fails a whole request. */
+export function withStatus<E extends GraphQLError>(error: E, status: number): E {
+  Object.assign(error.extensions, { http: { status } })
+  return error
+}
+
 /** Codes of Apollo and graphql-js that are safe to show as they are. */
 const PASS_THROUGH = new Set<string>([
   ...Object.values(ErrorCode),

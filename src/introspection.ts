@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server'
 import { visit, type DocumentNode, type GraphQLError } from 'graphql'
 import { grants, type Principal } from './auth/scopes.js'
 import type { Context } from './context.js'
-import { ForbiddenError } from './errors.js'
+import { ForbiddenError, withStatus } from './errors.js'
 
 function introspects(document: DocumentNode): boolean {
   let found = false
@@ -22,10 +22,8 @@ function introspects(document: DocumentNode): boolean {
 export function introspectionRefusal(document: DocumentNode, principal: Principal | null, development: boolean): GraphQLError | null {
   if (development || !introspects(document)) return null
   if (principal && grants(principal.scopes, 'admin')) return null
-  const error = new ForbiddenError('Introspection is open to admin tokens only (or NODE_ENV=development)')
   // Thrown from didResolveOperation, an error is a 500 unless it names its status.
-  Object.assign(error.extensions, { http: { status: 403 } })
-  return error
+  return withStatus(new ForbiddenError('Introspection is open to admin tokens only (or NODE_ENV=development)'), 403)
 }
 
 /** Apollo's side of introspectionRefusal. */

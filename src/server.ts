@@ -14,7 +14,7 @@ import { bearer, TokenService } from './auth/tokens.js'
 import type { Principal } from './auth/scopes.js'
 import type { Config } from './config.js'
 import { createContext, type Context, type Services } from './context.js'
-import { ErrorCode, formatError, RateLimitedError, UnauthenticatedError } from './errors.js'
+import { ErrorCode, formatError, RateLimitedError, StoreUnavailableGraphQLError, UnauthenticatedError, withStatus } from './errors.js'
 import { limitedValidate, queryLimitRules } from './limits.js'
 import { sharedSubscribe } from './live/shared-execution.js'
 import { StockFeed } from './live/stock-feed.js'
@@ -26,6 +26,7 @@ import { createSchema } from './schema/index.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
 import { StoreUnavailableError } from './store/errors.js'
+import { readBody, sendJson } from './http.js'
 import { introspectionGuard, introspectionRefusal } from './introspection.js'
 import { restRoute } from './rest/index.js'
 import { webRoute } from './web.js'
@@ -72,8 +73,6 @@ export interface Gateway {
    * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
    */
   execute(request: OperationRequest, principal: Principal | null, requestId: string): Promise<FormattedExecutionResult>
-  /** The request body, or null once it passes `limit` bytes. */
-  readBody(req: IncomingMessage, limit: number): Promise<Buffer | null>
 }
 
 /** Names a request in the error log. */
@@ -239,7 +238,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     services,
     log,
     principalOf,
-    readBody,
     async execute(request, principal, requestId) {
       const reads = emptyQueryStats()
       const contextValue = createContext(services, principal, requestId, reads)
@@ -408,7 +406,7 @@ async function authenticate(services: Services, header: string): Promise<Princip
   try {
     return await services.tokens.authenticate(secret)
   } catch (err) {
-    if (err instanceof StoreUnavailableError) throw withStatus(new GraphQLError('The data store is unavailable', { extensions: { code: ErrorCode.STORE_UNAVAILABLE } }), 503)
+    if (err instanceof StoreUnavailableError) throw withStatus(new StoreUnavailableGraphQLError(), 503)
     throw err
   }
 }
@@ -422,39 +420,9 @@ function operationNameOf(body: unknown, url: URL): string | undefined {
   return typeof query === 'string' ? /^\s*(?:query|mutation|subscription)\s+([_A-Za-z]\w*)/.exec(query)?.[1] : undefined
 }
 
-function withStatus(error: GraphQLError, status: number): GraphQLError {
-  Object.assign(error.extensions, { http: { status } })
-  return error
-}
-
 function formatResult(result: ExecutionResult): ExecutionResult {
   if (!result.errors) return result
   return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError) }
-}
-
-/** The body, or null once it passes `limit` bytes (reading stops there). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume()
-    return null
-  }
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) {
-      req.resume()
-      return null
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
-  res.end(JSON.stringify(body))
 }
 
 function sendGraphQLError(res: ServerResponse, status: number, message: string, code: string): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { createGunzip } from 'node:zlib'
 import { App, Dimension } from '../schema/enums.js'
+import { declaresTooLarge, readBody } from '../http.js'
 import { HttpError } from './http.js'
 import { parseInstant } from './params.js'
 
@@ -185,11 +186,11 @@ export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
  * and to the decompressed bytes, and reading stops as soon as either passes it (413), so a gzip bomb
  * costs at most `limit` bytes of memory.
  */
-export async function readBody(req: IncomingMessage, limit: number, readPlain: (req: IncomingMessage, limit: number) => Promise<Buffer | null>): Promise<Buffer> {
+export async function readEventsBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new HttpError(413, `The request body exceeds ${limit} bytes`)
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   if (encoding === 'identity' || encoding === '') {
-    const body = await readPlain(req, limit)
+    const body = await readBody(req, limit)
     if (body === null) throw tooLarge()
     return body
   }
@@ -197,11 +198,7 @@ export async function readBody(req: IncomingMessage, limit: number, readPlain: (
     req.resume()
     throw new HttpError(415, `Content-Encoding "${encoding}" is not supported; send gzip or an uncompressed body`)
   }
-  const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume()
-    throw tooLarge()
-  }
+  if (declaresTooLarge(req, limit)) throw tooLarge()
   const gunzip = createGunzip()
   let received = 0
   let over = false

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http'
 import type { GraphQLFormattedError } from 'graphql'
 import { ErrorCode } from '../errors.js'
 
@@ -42,13 +41,4 @@ export function fromGraphQL(error: GraphQLFormattedError | { message: string; ex
   const status = STATUS[code] ?? 500
   const wait = status === 429 ? retryAfter(error.extensions) : undefined
   return new HttpError(status, status === 500 ? 'Internal server error' : error.message, wait ? { 'retry-after': wait } : {})
-}
-
-export function sendBody(res: ServerResponse, status: number, contentType: string, body: string, headers: Readonly<Record<string, string>> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
-  res.end(body)
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
-  sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers)
 }

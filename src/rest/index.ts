@@ -4,9 +4,10 @@ import { GraphQLError, type FormattedExecutionResult } from 'graphql'
 import type { Principal } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors.js'
 import type { Gateway, HttpRoute, OperationRequest, RequestLabel } from '../server.js'
-import { DATASOURCES, parseNdjson, readBody } from './events.js'
+import { sendBody, sendJson } from '../http.js'
+import { DATASOURCES, parseNdjson, readEventsBody } from './events.js'
 import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
-import { fromGraphQL, HttpError, sendBody, sendJson } from './http.js'
+import { fromGraphQL, HttpError } from './http.js'
 import { ParamError, PipeParams } from './params.js'
 import { PIPES } from './pipes.js'
 
@@ -147,7 +148,7 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
   }
   const key = idempotencyKey(req, url)
   const who = await principal(gateway, req, url, { requestId, operation: datasource.operationName })
-  const body = await readBody(req, gateway.services.config.maxBodyBytes, gateway.readBody)
+  const body = await readEventsBody(req, gateway.services.config.maxBodyBytes)
   const { rows, rejected } = parseNdjson(body.toString('utf8'), datasource)
   const { data } = await run(
     gateway,
