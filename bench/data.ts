@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { BROWSERS, DEMO_CATEGORIES, DEMO_WORKSPACES, DEVICES, OSES, PLACES, PLATFORMS, REFERERS } from '../src/demo.js'
 import { prng } from '../src/random.js'
 import type { Store } from '../src/store/store.js'
 import type { ProductRow, WarehouseStockRow } from '../src/store/types.js'
@@ -18,10 +19,8 @@ export interface Dataset {
   readonly workspace: string
 }
 
-const CATEGORIES = ['shoes', 'shirts', 'bags', 'hats', "kids' wear"]
 const WEEK_S = 7 * 24 * 3600
 const CHUNK = 200_000
-export const WORKSPACES = ['ws_acme', 'ws_globex']
 
 const productId = (i: number) => `p_${String(i).padStart(5, '0')}`
 
@@ -97,30 +96,22 @@ const APP_PARAMS = {
   fm: APP_ACTIONS.fm,
   link: APP_ACTIONS.link,
   page: APP_ACTIONS.page,
-  ws0: WORKSPACES[0],
-  ws1: WORKSPACES[1],
-  browsers: ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet'],
-  oses: ['iOS', 'Android', 'Windows', 'macOS', 'Linux'],
-  devices: ['mobile', 'desktop', 'tablet'],
-  countries: ['US', 'US', 'GB', 'DE', 'FR', 'BR', 'JP'],
-  regions: ['California', 'New York', 'England', 'Berlin', 'Île-de-France', 'São Paulo', 'Tokyo'],
-  cities: ['San Francisco', 'New York', 'London', 'Berlin', 'Paris', 'São Paulo', 'Tokyo'],
-  referers: [
-    '',
-    'https://l.instagram.com/?u=x',
-    'https://www.instagram.com/',
-    'https://www.google.com/search?q=x',
-    'https://t.co/abc',
-    'https://www.facebook.com/',
-    'https://news.ycombinator.com/',
-  ],
-  platforms: ['web', 'ios', 'android'],
+  ws0: DEMO_WORKSPACES[0],
+  ws1: DEMO_WORKSPACES[1],
+  browsers: BROWSERS,
+  oses: OSES,
+  devices: DEVICES,
+  countries: PLACES.map((p) => p[0]),
+  regions: PLACES.map((p) => p[1]),
+  cities: PLACES.map((p) => p[2]),
+  referers: REFERERS,
+  platforms: PLATFORMS,
 }
 
 export function benchProducts(n: number): ProductRow[] {
   const rand = prng(1)
   return Array.from({ length: n }, (_, i) => {
-    const category = CATEGORIES[i % CATEGORIES.length]!
+    const category = DEMO_CATEGORIES[i % DEMO_CATEGORIES.length]!
     const id = productId(i)
     return { id, category, name: `${category} item ${i}`, photo: `https://picsum.photos/seed/${id}/400/400`, price: Math.round((10 + rand() * 190) * 100) / 100 }
   })
@@ -185,7 +176,7 @@ export async function generate(
     })
     progress(`app_events: ${fmt(offset + count)}/${fmt(scale.appEvents)} (${secs(t1)})`)
   }
-  return { now, productIds: products.map((p) => p.id), categories: CATEGORIES, workspace: WORKSPACES[0]! }
+  return { now, productIds: products.map((p) => p.id), categories: DEMO_CATEGORIES, workspace: DEMO_WORKSPACES[0]! }
 }
 
 /**

@@ -10,9 +10,9 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createClient, type ClickHouseClient } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
+import { createConnection } from '../src/store/connection.js'
 import type { DimensionField } from '../src/store/types.js'
 import { captureQueries, replay } from './bare.js'
 import { fmt, generate, settle, type Dataset, type Scale } from './data.js'
@@ -109,10 +109,8 @@ const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 const phase = (line: string) => process.stderr.write(`\n▶ ${line}\n`)
 
 function openClient(dataDir: string): ClickHouseClient {
-  mkdirSync(dataDir, { recursive: true })
-  // The same connection the gateway's embedded store uses (src/store/connection.ts).
-  const connection = createChdbConnection({ path: dataDir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
-  return createClient({ connection })
+  // The same connection the gateway's embedded store uses.
+  return createConnection({ url: undefined, user: 'default', password: '', database: 'default', cluster: undefined, dataDir })
 }
 
 const GRID = 'query Grid($category: String) { productGrid(category: $category) { id name category photo price stock stockStatus hits trending rankStatus } }'

@@ -1,7 +1,7 @@
 import type { TokenService } from './auth/tokens.js'
 import { prng } from './random.js'
 import type { Store } from './store/store.js'
-import type { App, AppEventRow, EcommEventRow, ProductRow, WarehouseStockRow } from './store/types.js'
+import { APPS, type App, type AppEventRow, type EcommEventRow, type ProductRow, type WarehouseStockRow } from './store/types.js'
 import { APP_ACTIONS } from './store/validate.js'
 
 const CATEGORIES: Record<string, string[]> = {
@@ -12,10 +12,10 @@ const CATEGORIES: Record<string, string[]> = {
   "kids' wear": ['Rain Jacket', 'Dungarees', 'Hoodie', 'Joggers', 'Raincoat', 'Snowsuit'],
 }
 
-const BROWSERS = ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet']
-const OSES = ['iOS', 'Android', 'Windows', 'macOS', 'Linux']
-const DEVICES = ['mobile', 'desktop', 'tablet']
-const PLACES: Array<[string, string, string]> = [
+export const BROWSERS = ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet']
+export const OSES = ['iOS', 'Android', 'Windows', 'macOS', 'Linux']
+export const DEVICES = ['mobile', 'desktop', 'tablet']
+export const PLACES: Array<[string, string, string]> = [
   ['US', 'California', 'San Francisco'],
   ['US', 'New York', 'New York'],
   ['GB', 'England', 'London'],
@@ -24,7 +24,7 @@ const PLACES: Array<[string, string, string]> = [
   ['BR', 'São Paulo', 'São Paulo'],
   ['JP', 'Tokyo', 'Tokyo'],
 ]
-const REFERERS = [
+export const REFERERS = [
   '',
   'https://l.instagram.com/?u=x',
   'https://www.instagram.com/',
@@ -33,8 +33,9 @@ const REFERERS = [
   'https://www.facebook.com/',
   'https://news.ycombinator.com/',
 ]
-const PLATFORMS = ['web', 'ios', 'android']
+export const PLATFORMS = ['web', 'ios', 'android']
 export const DEMO_WORKSPACES = ['ws_acme', 'ws_globex']
+export const DEMO_CATEGORIES = Object.keys(CATEGORIES)
 
 export interface DemoSize {
   readonly ecommEvents: number
@@ -110,11 +111,10 @@ export async function loadDemo(store: Store, progress: (line: string) => void, s
   await store.ingestWarehouseStock(restock)
 
   sent = 0
-  const apps: App[] = ['cart', 'fm', 'link', 'page']
   while (sent < size.appEvents) {
     const n = Math.min(BATCH, size.appEvents - sent)
     const batch: AppEventRow[] = []
-    for (let i = 0; i < n; i++) batch.push(appEvent(rand, apps, now))
+    for (let i = 0; i < n; i++) batch.push(appEvent(rand, APPS, now))
     await store.ingestAppEvents(batch)
     sent += n
     progress(`app events: ${sent}/${size.appEvents}`)
@@ -126,7 +126,7 @@ function pick<T>(rand: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rand() * xs.length)]!
 }
 
-function appEvent(rand: () => number, apps: App[], now: number): AppEventRow {
+function appEvent(rand: () => number, apps: readonly App[], now: number): AppEventRow {
   const app = pick(rand, apps)
   const workspaceId = rand() < 0.65 ? DEMO_WORKSPACES[0]! : DEMO_WORKSPACES[1]!
   const visitor = Math.floor(rand() * 3000)

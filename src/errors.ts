@@ -31,11 +31,15 @@ export class BadUserInputError extends GraphQLError {
   }
 }
 
+/** A Retry-After header's whole seconds for a wait in ms (at least 1). */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000))
+}
+
 /** Too many requests for this token; `retryAfterMs` says when the next one will be allowed. */
 export class RateLimitedError extends GraphQLError {
   constructor(retryAfterMs: number) {
-    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
-    const headers = new Map([['retry-after', String(seconds)]])
+    const headers = new Map([['retry-after', String(retryAfterSeconds(retryAfterMs))]])
     super(`Rate limit exceeded for this token; retry in ${retryAfterMs} ms`, {
       extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs, http: { status: 429, headers } },
     })

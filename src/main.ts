@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
       if (!values.name || !values.scope) throw new UsageError('token create needs --name and --scope')
       const expiresAt = values.expires ? new Date(values.expires) : undefined
       if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsageError('--expires must be an ISO-8601 date')
-      const scopes = values.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+      const scopes = parseScopes(values.scope)
       const secret = await withStore(config, async (store) => {
         const tokens = new TokenService(store, undefined, 0)
         return (await tokens.create({ name: values.name!, scopes, workspaceId: values.workspace, expiresAt })).secret
@@ -126,9 +126,14 @@ async function signJwt(config: Config, args: string[]): Promise<void> {
   })
   if (!values.name || !values.scope) throw new UsageError('token jwt needs --name and --scope')
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl)
-  const scopes = values.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+  const scopes = parseScopes(values.scope)
   const { token } = await new JwtService(config.jwtSecret).sign({ name: values.name, scopes, workspaceId: values.workspace, expiresInSeconds: ttl })
   console.log(token)
+}
+
+/** `--scope a --scope b,c` → [a, b, c]. */
+function parseScopes(values: readonly string[]): string[] {
+  return values.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
 }
 
 class UsageError extends Error {}

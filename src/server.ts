@@ -61,7 +61,8 @@ export interface OperationRequest {
  * the resolvers, scopes, limits, logging and error masking.
  */
 export interface Gateway {
-  readonly services: Services
+  /** Largest accepted request body, in bytes. */
+  readonly maxBodyBytes: number
   readonly log: Logger
   /**
    * A bearer header to a principal: null when absent; throws UNAUTHENTICATED (401) when bad and
@@ -235,7 +236,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await apollo.start()
 
   const gateway: Gateway = {
-    services,
+    maxBodyBytes: config.maxBodyBytes,
     log,
     principalOf,
     async execute(request, principal, requestId) {

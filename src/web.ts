@@ -118,7 +118,7 @@ export function webRoute(gateway: Gateway, options: WebOptions = {}): HttpRoute 
 }
 
 /** The file a URL path names under `root`, or null when it is malformed or escapes `root`. */
-export function inside(root: string, urlPath: string): string | null {
+function inside(root: string, urlPath: string): string | null {
   let decoded: string
   try {
     decoded = decodeURIComponent(urlPath)

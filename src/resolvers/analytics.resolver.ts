@@ -64,11 +64,7 @@ export class AnalyticsResolver {
     requireWorkspace(principal, workspaceId)
     const end = to ?? new Date()
     const start = from ?? new Date(end.getTime() - WEEK_MS)
-    try {
-      assertRange(start, end)
-    } catch (err) {
-      throw new BadUserInputError((err as Error).message)
-    }
+    assertRange(start, end) // a StoreInputError answers BAD_USER_INPUT (formatError)
     const result = new AppAnalytics()
     Object.assign(result, { app, workspaceId, from: start, to: end })
     result.query = { app, workspaceId, from: start, to: end, filter: storeFilter(filter) }

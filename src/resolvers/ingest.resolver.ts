@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql'
 import { requirePrincipal } from '../auth/guard.js'
+import { scopeFor } from '../auth/scopes.js'
 import type { Context } from '../context.js'
 import { BadUserInputError } from '../errors.js'
 import { AppEventInput } from '../schema/analytics.input.js'
@@ -62,7 +63,7 @@ async function answer(ctx: Context, table: IngestTable, ingest: () => Promise<In
 
 @Resolver()
 export class IngestResolver {
-  @Authorized('append:ecomm_events')
+  @Authorized(scopeFor.append('ecomm_events'))
   @Mutation(() => IngestResult)
   async ingestEcommEvents(
     @Ctx() ctx: Context,
@@ -74,7 +75,7 @@ export class IngestResolver {
     return answer(ctx, 'ecomm_events', () => ctx.store.ingestEcommEvents(events, options(ctx, idempotencyKey, rejected)))
   }
 
-  @Authorized('append:warehouse_stock')
+  @Authorized(scopeFor.append('warehouse_stock'))
   @Mutation(() => IngestResult)
   async ingestWarehouseStock(
     @Ctx() ctx: Context,
@@ -86,7 +87,7 @@ export class IngestResolver {
     return answer(ctx, 'warehouse_stock', () => ctx.store.ingestWarehouseStock(updates, options(ctx, idempotencyKey, rejected)))
   }
 
-  @Authorized('append:products')
+  @Authorized(scopeFor.append('products'))
   @Mutation(() => IngestResult, { description: 'Inserts or replaces products by id' })
   async upsertProducts(
     @Ctx() ctx: Context,
@@ -98,7 +99,7 @@ export class IngestResolver {
     return answer(ctx, 'products', () => ctx.store.upsertProducts(products, options(ctx, idempotencyKey, rejected)))
   }
 
-  @Authorized('append:app_events')
+  @Authorized(scopeFor.append('app_events'))
   @Mutation(() => IngestResult, { description: "Rows of another workspace than a bound token's are quarantined" })
   async ingestAppEvents(
     @Ctx() ctx: Context,

@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql'
 import type { Context } from '../context.js'
 import { BadUserInputError } from '../errors.js'
 import { ErrorEntry, IngestOp, OperationStat } from '../schema/service.type.js'
+import { assertRange } from '../store/buckets.js'
 
 const DAY_MS = 86_400_000
 const MAX_LIMIT = 10_000
@@ -27,7 +28,7 @@ export class ServiceResolver {
   ): Promise<OperationStat[]> {
     const end = to ?? new Date()
     const start = from ?? new Date(end.getTime() - DAY_MS)
-    if (start.getTime() >= end.getTime()) throw new BadUserInputError('from must be before to')
+    assertRange(start, end)
     await ctx.telemetry.serviceLog.flush()
     return ctx.store.operationStats(start, end)
   }

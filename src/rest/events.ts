@@ -124,16 +124,17 @@ const products: Datasource = {
   }),
 }
 
-const APP_STRINGS = ['action', 'workspaceId', 'sessionId', 'visitorId'] as const
-const OPTIONAL_STRINGS = ['assetId', ...Object.values(Dimension)]
+// Each field with the names a line may give it, worked out once rather than per line.
+const APP_STRINGS = ['action', 'workspaceId', 'sessionId', 'visitorId'].map((f) => [f, names(f)] as const)
+const OPTIONAL_STRINGS = ['assetId', ...Object.values(Dimension)].map((f) => [f, names(f)] as const)
 
 /** The seed's barely_events columns: `event_type` is the app, the rest are the input's fields in snake_case. */
 const appEvents: Datasource = {
   ...mutation('app_events', 'ingestAppEvents', 'events', 'AppEventInput'),
   toInput: (r) => {
     const input: Input = { timestamp: timestamp(r), app: choice(r, ['event_type', 'app'], App) }
-    for (const f of APP_STRINGS) input[f] = text(r, names(f), true)
-    for (const f of OPTIONAL_STRINGS) input[f] = text(r, names(f), false)
+    for (const [f, aliases] of APP_STRINGS) input[f] = text(r, aliases, true)
+    for (const [f, aliases] of OPTIONAL_STRINGS) input[f] = text(r, aliases, false)
     input.revenue = float(r, ['revenue'], false)
     return input
   },

@@ -1,5 +1,5 @@
 import type { GraphQLFormattedError } from 'graphql'
-import { ErrorCode } from '../errors.js'
+import { ErrorCode, retryAfterSeconds } from '../errors.js'
 
 /** A REST answer other than success: its status, Tinybird's `{"error": message}` body and extra headers. */
 export class HttpError extends Error {
@@ -26,13 +26,10 @@ const STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.STORE_UNAVAILABLE]: 503,
 }
 
-/** Seconds to wait, from `retryAfterMs` or `retryAfter` (seconds) in the error's extensions. */
+/** Whole seconds to wait, from the `retryAfterMs` a RATE_LIMITED error carries. */
 function retryAfter(extensions: Readonly<Record<string, unknown>> | undefined): string | undefined {
   const ms = extensions?.retryAfterMs
-  if (typeof ms === 'number' && Number.isFinite(ms)) return String(Math.max(1, Math.ceil(ms / 1000)))
-  const s = extensions?.retryAfter
-  if (typeof s === 'number' && Number.isFinite(s)) return String(Math.max(1, Math.ceil(s)))
-  return undefined
+  return typeof ms === 'number' && Number.isFinite(ms) ? String(retryAfterSeconds(ms)) : undefined
 }
 
 /** The REST form of a GraphQL error (already formatted, so masked where it must be). */

@@ -12,7 +12,6 @@ import { ParamError, PipeParams } from './params.js'
 import { PIPES } from './pipes.js'
 
 export { PIPES } from './pipes.js'
-export { DATASOURCES } from './events.js'
 
 const PIPE_PATH = /^\/v0\/pipes\/([^/]+)\.(\w+)$/
 const EVENTS_PATH = '/v0/events'
@@ -148,7 +147,7 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
   }
   const key = idempotencyKey(req, url)
   const who = await principal(gateway, req, url, { requestId, operation: datasource.operationName })
-  const body = await readEventsBody(req, gateway.services.config.maxBodyBytes)
+  const body = await readEventsBody(req, gateway.maxBodyBytes)
   const { rows, rejected } = parseNdjson(body.toString('utf8'), datasource)
   const { data } = await run(
     gateway,

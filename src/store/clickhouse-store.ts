@@ -19,7 +19,7 @@ import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams 
 import { createConnection } from './connection.js'
 import { isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
-import { StoreUnavailableError } from './errors.js'
+import { storeCall } from './errors.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
 import type { IngestOutcome, Store } from './store.js'
 import type {
@@ -234,19 +234,21 @@ export class ClickHouseStore implements Store {
       },
     )
     // One object literal per row (no spread): a page is thousands of rows, and this is its hot loop.
-    return rows.map((r) => ({
-      id: r.id,
-      category: r.category,
-      name: r.name,
-      photo: r.photo,
-      price: Number(r.price),
-      stock: Number(r.stock),
-      stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
-      hits: Number(r.hits),
-      trending: r.trending === true || Number(r.trending) === 1,
-      // The seed pipe's rank_status.
-      rankStatus: r.trending === true || Number(r.trending) === 1 ? 'Trending 🔥' : null,
-    }))
+    return rows.map((r) => {
+      const trending = r.trending === true || Number(r.trending) === 1
+      return {
+        id: r.id,
+        category: r.category,
+        name: r.name,
+        photo: r.photo,
+        price: Number(r.price),
+        stock: Number(r.stock),
+        stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
+        hits: Number(r.hits),
+        trending,
+        rankStatus: trending ? 'Trending 🔥' : null, // the seed pipe's rank_status
+      }
+    })
   }
 
   async productFilterOptions(category: string): Promise<UiFilterOption[]> {
@@ -482,18 +484,12 @@ export class ClickHouseStore implements Store {
 
   async setServiceLogTtl(days: number): Promise<string[]> {
     const ttl = `toDateTime(at) + toIntervalDay(${Math.trunc(days)})`
-    const tables = await selectRows<{ name: string; engine_full: string }>(
-      this.client,
-      `SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN ('operation_log', 'ingest_log', 'error_log')`,
-      { db: this.config.database },
-    )
+    const tables = await this.rows<{ name: string; engine_full: string }>('service_log_tables', { db: this.config.database })
     const onCluster = this.config.cluster ? ` ON CLUSTER ${this.config.cluster}` : ''
     const changed = tables.filter((t) => !t.engine_full.includes(`TTL ${ttl}`)).map((t) => t.name)
-    try {
+    await storeCall('service log TTL change', async () => {
       for (const name of changed) await this.client.command({ query: `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}` })
-    } catch (err) {
-      throw new StoreUnavailableError('changing the service log TTL failed', { cause: err })
-    }
+    })
     return changed.sort()
   }
 
