@@ -30,6 +30,15 @@ const EnvSchema = z.object({
   SIGHTLINE_MAX_ALIASES: z.coerce.number().int().min(1).default(50),
   SIGHTLINE_MAX_TOKENS: z.coerce.number().int().min(100).default(100_000),
   SIGHTLINE_DEMO: flag,
+  SIGHTLINE_DEMO_TRICKLE_MS: z.coerce.number().int().min(0).default(2_000),
+  SIGHTLINE_CORS_ORIGINS: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^(\*|localhost|https?:\/\/[^/\s]+)$/, 'each origin must be *, localhost or scheme://host[:port] without a path')))
+      .optional(),
+  ),
   SIGHTLINE_LOW_STOCK_THRESHOLD: z.coerce.number().int().min(0).default(100),
   SIGHTLINE_POLL_MS: z.coerce.number().int().min(10).default(500),
   SIGHTLINE_MAX_BATCH: z.coerce.number().int().min(1).default(10_000),
@@ -60,6 +69,14 @@ export interface Config {
   readonly queryLimits: QueryLimits
   /** Load the demo dataset and create the demo tokens at start-up. @default false */
   readonly demo: boolean
+  /** In demo mode, how often a trickle of new events is written, in ms; 0 turns it off. @default 2000 */
+  readonly demoTrickleMs: number
+  /**
+   * Origins allowed to call /graphql from a browser (CORS): exact origins (`https://app.example.com`),
+   * `localhost` (any port on localhost, 127.0.0.1 or [::1]) or `*`. Same-origin pages need no entry.
+   * @default [] (same origin only); ["localhost"] in demo mode
+   */
+  readonly corsOrigins: readonly string[]
   /** Stock above this is IN_STOCK, at or below (and above 0) is LOW_STOCK. @default 100 */
   readonly lowStockThreshold: number
   /** How often the live-stock poller reads the store's change log, in ms. @default 500 */
@@ -134,6 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxTokens: e.SIGHTLINE_MAX_TOKENS,
     }),
     demo: e.SIGHTLINE_DEMO,
+    demoTrickleMs: e.SIGHTLINE_DEMO_TRICKLE_MS,
+    corsOrigins: Object.freeze(e.SIGHTLINE_CORS_ORIGINS ?? (e.SIGHTLINE_DEMO ? ['localhost'] : [])),
     lowStockThreshold: e.SIGHTLINE_LOW_STOCK_THRESHOLD,
     pollMs: e.SIGHTLINE_POLL_MS,
     maxBatch: e.SIGHTLINE_MAX_BATCH,

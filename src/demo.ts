@@ -47,13 +47,28 @@ const BATCH = 10_000
 const HOUR = 3600e3
 const WEEK = 7 * 24 * HOUR
 
+/** Demo photos are drawn by the server (`/photos/<id>.svg`), so the page works offline. */
+export function demoPhotoPath(id: string): string {
+  return `/photos/${id}.svg`
+}
+
+/** Products that sell in the last hour (a burst at load, then the trickle). */
+function isHot(index: number): boolean {
+  return index % 9 === 1
+}
+
+/** Products that are never restocked once sold out, so the demo always shows some out of stock. */
+function neverRestocked(index: number): boolean {
+  return index % 11 === 3
+}
+
 export function demoProducts(): ProductRow[] {
   const rand = prng(1)
   const out: ProductRow[] = []
   for (const [category, names] of Object.entries(CATEGORIES)) {
     names.forEach((name, i) => {
       const id = `${category.replace(/\W+/g, '').slice(0, 5)}_${String(i + 1).padStart(2, '0')}`
-      out.push({ id, category, name, photo: `https://picsum.photos/seed/${id}/400/400`, price: Math.round((10 + rand() * 190) * 100) / 100 })
+      out.push({ id, category, name, photo: demoPhotoPath(id), price: Math.round((10 + rand() * 190) * 100) / 100 })
     })
   }
   return out
@@ -78,14 +93,14 @@ export async function loadDemo(store: Store, progress: (line: string) => void, s
   // Stock: most products well stocked, every 7th low, every 11th never restocked after selling out.
   const stock: WarehouseStockRow[] = []
   products.forEach((p, i) => {
-    const target = i % 11 === 3 ? 0 : i % 7 === 2 ? 40 + Math.floor(rand() * 50) : 300 + Math.floor(rand() * 700)
+    const target = neverRestocked(i) ? 0 : i % 7 === 2 ? 40 + Math.floor(rand() * 50) : 300 + Math.floor(rand() * 700)
     stock.push({ product: p.id, store: 'central', amount: target, timestamp: new Date(now - WEEK) })
   })
   await store.ingestWarehouseStock(stock)
   progress(`warehouse stock: ${stock.length} rows`)
 
   // Sales and views over the week; a few "hot" products sell in the last hour.
-  const hot = new Set(products.filter((_, i) => i % 9 === 1).map((p) => p.id))
+  const hot = new Set(products.filter((_, i) => isHot(i)).map((p) => p.id))
   let sent = 0
   while (sent < size.ecommEvents) {
     const n = Math.min(BATCH, size.ecommEvents - sent)
@@ -106,7 +121,7 @@ export async function loadDemo(store: Store, progress: (line: string) => void, s
   const levels = await store.stock(products.map((p) => p.id))
   const restock = levels
     .map((l, i) => ({ l, i }))
-    .filter(({ i }) => i % 11 !== 3)
+    .filter(({ i }) => !neverRestocked(i))
     .map(({ l, i }) => ({ product: l.product, store: 'central', amount: (i % 7 === 2 ? 60 : 500) - l.available, timestamp: new Date(now - 2 * HOUR) }))
   await store.ingestWarehouseStock(restock)
 
@@ -161,6 +176,96 @@ function appEvent(rand: () => number, apps: readonly App[], now: number): AppEve
   }
 }
 
+/**
+ * Puts sales back into the last hour of a demo store loaded earlier (a restart an hour or more after
+ * the load would otherwise show "0 sales in the last hour" everywhere). Returns the events written.
+ */
+export async function refreshDemo(store: Store, progress: (line: string) => void, now = Date.now()): Promise<number> {
+  const products = demoProducts()
+  const recent = (await store.recentSales(products.map((p) => p.id))).reduce((a, b) => a + b, 0)
+  if (recent > 0) return 0
+  const rand = prng(now)
+  const hot = products.filter((_, i) => isHot(i))
+  const batch: EcommEventRow[] = []
+  for (let i = 0; i < 40 * hot.length; i++) {
+    const product = hot[Math.floor(rand() * hot.length)]!
+    batch.push({ product: product.id, event: rand() < 0.5 ? 'sale' : 'view', timestamp: new Date(now - rand() * HOUR * 0.9) })
+  }
+  await store.ingestEcommEvents(batch)
+  progress(`ecommerce events: ${batch.length} in the last hour (the demo data was older)`)
+  return batch.length
+}
+
+/**
+ * While the demo runs, a trickle of shoppers and app users: every `intervalMs` a few views, carts
+ * and sales of products in stock (hot products sell most), a few app events for both workspaces,
+ * and a restock of products running out (except those never restocked). The product grid, trending,
+ * last-hour sales, live stock badges and the dashboards thus move on their own.
+ */
+export class DemoTrickle {
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> = Promise.resolve()
+  private readonly rand: () => number
+  private readonly products = demoProducts()
+  private ticks = 0
+
+  constructor(
+    private readonly store: Store,
+    private readonly intervalMs: number,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    this.rand = prng(Date.now())
+  }
+
+  /** Ticks so far (each one a write of events). */
+  get count(): number {
+    return this.ticks
+  }
+
+  start(): void {
+    if (this.intervalMs <= 0 || this.timer) return
+    this.timer = setInterval(() => {
+      this.running = this.running.then(() => this.tick()).catch(this.onError)
+    }, this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** Stops the timer and waits for a write in flight. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    this.timer = undefined
+    await this.running
+  }
+
+  private async tick(): Promise<void> {
+    const rand = this.rand
+    const now = new Date()
+    const ids = this.products.map((p) => p.id)
+    const levels = await this.store.stock(ids)
+    const inStock = this.products.filter((_, i) => (levels[i]?.available ?? 0) > 0)
+    const hot = inStock.filter((p) => isHot(this.products.indexOf(p)))
+    const events: EcommEventRow[] = []
+    for (let i = 0, n = 1 + Math.floor(rand() * 4); i < n && inStock.length > 0; i++) {
+      const pool = hot.length > 0 && rand() < 0.6 ? hot : inStock
+      const product = pool[Math.floor(rand() * pool.length)]!
+      const r = rand()
+      events.push({ product: product.id, event: r < 0.55 ? 'view' : r < 0.75 ? 'cart' : 'sale', timestamp: now })
+    }
+    if (events.length > 0) await this.store.ingestEcommEvents(events)
+
+    const restock = this.products
+      .map((p, i) => ({ p, i, available: levels[i]?.available ?? 0 }))
+      .filter(({ i, available }) => !neverRestocked(i) && available < 10 && rand() < 0.2)
+      .map(({ p, i, available }) => ({ product: p.id, store: 'central', amount: (i % 7 === 2 ? 60 : 300) - available, timestamp: now }))
+    if (restock.length > 0) await this.store.ingestWarehouseStock(restock)
+
+    const apps: AppEventRow[] = []
+    for (let i = 0, n = 2 + Math.floor(rand() * 4); i < n; i++) apps.push({ ...appEvent(rand, APPS, now.getTime()), timestamp: now })
+    await this.store.ingestAppEvents(apps)
+    this.ticks++
+  }
+}
+
 /** The seed's tokens (plus one for analytics), created anew on each demo start so they can be printed. */
 export const DEMO_TOKENS = [
   { name: 'app_read_token', scopes: ['read:ecommerce'] },
@@ -168,9 +273,13 @@ export const DEMO_TOKENS = [
   { name: 'app_analytics_token', scopes: ['read:analytics'] },
 ] as const
 
-export async function createDemoTokens(tokens: TokenService): Promise<Array<{ name: string; secret: string }>> {
+/** An admin for the demo, so its admin features can be tried; only when SIGHTLINE_ADMIN_TOKEN is unset. */
+export const DEMO_ADMIN_TOKEN = { name: 'demo_admin_token', scopes: ['admin'] } as const
+
+export async function createDemoTokens(tokens: TokenService, options: { admin: boolean }): Promise<Array<{ name: string; secret: string }>> {
   const out: Array<{ name: string; secret: string }> = []
-  for (const t of DEMO_TOKENS) {
+  if (!options.admin) await tokens.revoke(DEMO_ADMIN_TOKEN.name)
+  for (const t of options.admin ? [...DEMO_TOKENS, DEMO_ADMIN_TOKEN] : DEMO_TOKENS) {
     await tokens.revoke(t.name)
     const { secret } = await tokens.create({ name: t.name, scopes: t.scopes })
     out.push({ name: t.name, secret })

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { JwtService } from './auth/jwt.js'
 import { TokenService } from './auth/tokens.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { createDemoTokens, DEMO_WORKSPACES, loadDemo } from './demo.js'
+import { createDemoTokens, DEMO_WORKSPACES, DemoTrickle, loadDemo, refreshDemo } from './demo.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import { StoreInputError } from './store/errors.js'
@@ -13,9 +13,12 @@ const USAGE = `Usage: sightline <command>
 
   start                      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens)
   migrate                    apply pending migrations and exit
-  seed                       load the demo dataset into an empty store and exit
+  seed [--reset]             load the demo dataset into an empty store and exit (--reset empties
+                             every data table first; tokens and service logs stay)
   token create --name N --scope S [--scope S2 | --scope S1,S2] [--workspace W] [--expires ISO-8601]
                              create a token and print its secret once
+  token list                 list live stored tokens (name, scopes, workspace, expiry; never secrets)
+  token revoke NAME          revoke a stored token by name
   token jwt --name N --scope S [--workspace W] [--ttl SECONDS]
                              sign a JWT with SIGHTLINE_JWT_SECRET (default lifetime 3600 s)
 
@@ -35,17 +38,29 @@ async function withStore<T>(config: Config, fn: (store: ClickHouseStore) => Prom
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 
 async function start(config: Config): Promise<void> {
-  const server = await startServer(config)
+  let tokens: Array<{ name: string; secret: string }> = []
+  // The demo's data and tokens are ready before /readyz says so; its trickle stops first on shutdown.
+  const server = await startServer(config, {
+    beforeReady: config.demo
+      ? async (services) => {
+          process.stderr.write('Loading the demo dataset…\n')
+          if (!(await loadDemo(services.store, progress))) await refreshDemo(services.store, progress)
+          tokens = await createDemoTokens(services.tokens, { admin: config.adminToken === undefined })
+          const trickle = new DemoTrickle(services.store, config.demoTrickleMs, (err) => process.stderr.write(`demo trickle: ${String(err)}\n`))
+          trickle.start()
+          return () => trickle.stop()
+        }
+      : undefined,
+  })
   if (config.demo) {
-    process.stderr.write('Loading the demo dataset…\n')
-    await loadDemo(server.services.store, progress)
-    const tokens = await createDemoTokens(server.services.tokens)
     const base = server.url
     console.log('\nDemo tokens (new on every demo start):')
     for (const t of tokens) console.log(`${t.name}: ${t.secret}`)
+    if (config.adminToken !== undefined) console.log('admin: the token in SIGHTLINE_ADMIN_TOKEN')
     const read = tokens.find((t) => t.name === 'app_read_token')!.secret
     console.log(`\nTry it:\ncurl -s ${base} -H 'content-type: application/json' -H 'authorization: Bearer ${read}' \\\n  -d '{"query":"{ productGrid(ranking: TRENDING) { id name stock stockStatus hits rankStatus } }"}'`)
     console.log(`\nDemo workspaces for analytics: ${DEMO_WORKSPACES.join(', ')}`)
+    if (config.demoTrickleMs > 0) console.log(`New demo events every ${config.demoTrickleMs} ms (SIGHTLINE_DEMO_TRICKLE_MS=0 stops them); reload from scratch with \`npx sightline seed --reset\`.`)
   }
   const site = server.url.replace(/\/graphql$/, '')
   console.log(`\nSightline is serving ${server.url} (ws: ${server.wsUrl})`)
@@ -79,12 +94,19 @@ async function main(argv: string[]): Promise<void> {
       console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'nothing to apply: the store is up to date')
       return
     }
-    case 'seed':
-      await withStore(config, (store) => loadDemo(store, progress))
+    case 'seed': {
+      const { values } = parseArgs({ args: rest, options: { reset: { type: 'boolean' } }, strict: true })
+      await withStore(config, async (store) => {
+        if (values.reset) progress(`emptied: ${(await store.resetData()).join(', ')}`)
+        if (!(await loadDemo(store, progress))) await refreshDemo(store, progress)
+      })
       return
+    }
     case 'token': {
       const [sub, ...args] = rest
       if (sub === 'jwt') return signJwt(config, args)
+      if (sub === 'list') return listTokens(config)
+      if (sub === 'revoke') return revokeToken(config, args)
       if (sub !== 'create') throw new UsageError(`unknown token command "${sub ?? ''}"`)
       const { values } = parseArgs({
         args,
@@ -117,6 +139,34 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+async function listTokens(config: Config): Promise<void> {
+  const tokens = await withStore(config, (store) => new TokenService(store, undefined, 0).list())
+  if (tokens.length === 0) {
+    console.log('no stored tokens (create one with: sightline token create --name N --scope S)')
+    return
+  }
+  const now = Date.now()
+  const rows = tokens.map((t) => [
+    t.name,
+    t.scopes.join(','),
+    t.workspaceId ?? '-',
+    t.createdAt.toISOString(),
+    t.expiresAt === null ? 'never' : `${t.expiresAt.toISOString()}${t.expiresAt.getTime() <= now ? ' (expired)' : ''}`,
+  ])
+  const header = ['NAME', 'SCOPES', 'WORKSPACE', 'CREATED', 'EXPIRES']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd())
+}
+
+async function revokeToken(config: Config, args: string[]): Promise<void> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true })
+  const [name] = positionals
+  if (!name || positionals.length > 1) throw new UsageError('token revoke needs exactly one token name')
+  const revoked = await withStore(config, (store) => new TokenService(store, undefined, 0).revoke(name))
+  if (!revoked) throw new NotFoundError(`no live token is named "${name}"`)
+  console.log(`revoked ${name} (running servers stop accepting it within SIGHTLINE_TOKEN_CACHE_MS)`)
+}
+
 /** Signs a JWT offline: only the secret is needed, not the store. */
 async function signJwt(config: Config, args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -137,10 +187,11 @@ function parseScopes(values: readonly string[]): string[] {
 }
 
 class UsageError extends Error {}
+class NotFoundError extends Error {}
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`)
-  else if (err instanceof ConfigError || err instanceof StoreInputError) console.error(err.message)
+  else if (err instanceof ConfigError || err instanceof StoreInputError || err instanceof NotFoundError) console.error(err.message)
   else console.error(err)
   process.exit(err instanceof UsageError ? 2 : 1)
 })

@@ -30,6 +30,7 @@ import { readBody, sendJson } from './http.js'
 import { introspectionGuard, introspectionRefusal } from './introspection.js'
 import { restRoute } from './rest/index.js'
 import { webRoute } from './web.js'
+import { Cors } from './cors.js'
 
 export interface RunningServer {
   /** `http://host:port/graphql` */
@@ -46,6 +47,11 @@ export interface ServerOptions {
   /** A store to serve instead of opening one from config (it is still migrated and closed). */
   readonly store?: Store
   readonly logger?: Logger
+  /**
+   * Work to finish after migrations and before /readyz turns 200 (the demo's data and tokens). What it
+   * returns runs first when the server stops.
+   */
+  readonly beforeReady?: (services: Services) => Promise<(() => Promise<void>) | void>
 }
 
 /** One GraphQL operation, as a transport other than /graphql (REST, web) asks for it. */
@@ -110,7 +116,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const services: Services = { config, store, tokens, feed, telemetry }
   const limiter = new RateLimiter(config.rateLimit, config.rateBurst)
   const schema = await createSchema()
+  const cors = new Cors(config.corsOrigins)
   let ready = false
+  let beforeStop: (() => Promise<void>) | void = undefined
 
   const httpServer = createServer()
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: config.maxBodyBytes })
@@ -277,8 +285,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       for (const route of routes) if (await route(req, res, url)) return
       return sendJson(res, 404, { error: 'not found' })
     }
+    if (cors.handle(req, res)) return
     if (req.method !== 'GET' && req.method !== 'POST') {
-      res.setHeader('allow', 'GET, POST')
+      res.setHeader('allow', 'GET, POST, OPTIONS')
       return sendJson(res, 405, { error: 'method not allowed' })
     }
     const requestId = randomUUID()
@@ -312,7 +321,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         },
       }),
     )
-    for (const [key, value] of response.headers) res.setHeader(key, value)
+    for (const [key, value] of response.headers) {
+      if (key === 'vary') res.appendHeader(key, value) // keeps CORS's Vary: Origin
+      else res.setHeader(key, value)
+    }
     res.statusCode = response.status ?? 200
     if (response.body.kind === 'complete') {
       res.end(response.body.string)
@@ -353,6 +365,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const stop = () =>
     (stopped ??= (async () => {
       ready = false
+      if (beforeStop) await beforeStop().catch((err: unknown) => log.warn({ err }, 'stopping start-up work failed'))
       // Ending the feed's iterators makes graphql-ws send Complete for every subscription; let those
       // frames go out before Apollo's drain closes the sockets (1001), which would drop them.
       feed.close()
@@ -378,10 +391,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const report = await store.migrate()
     if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied')
     await store.setServiceLogTtl(config.serviceLogTtlDays)
+    if (options.beforeReady) beforeStop = await options.beforeReady(services)
     ready = true
   } catch (err) {
     await stop()
     throw err
+  }
+  if (!(await tokens.anyCredential().catch(() => true))) {
+    log.warn(
+      'no credential can authenticate: every request will answer UNAUTHENTICATED. Set SIGHTLINE_ADMIN_TOKEN, ' +
+        'or create a token with `npx sightline token create --name NAME --scope SCOPE`, or start the demo (npm run demo)',
+    )
   }
   log.info({ url: `http://${host}:${port}${GRAPHQL_PATH}`, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
   return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }

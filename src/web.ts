@@ -51,6 +51,8 @@ export function webRoute(gateway: Gateway, options: WebOptions = {}): HttpRoute 
   const root = resolve(options.root ?? WEB_DIST)
   return async (req, res, url) => {
     const path = url.pathname
+    const photo = PHOTO.exec(path)
+    if (photo && (req.method === 'GET' || req.method === 'HEAD')) return sendPhoto(res, photo[1]!, req.method === 'HEAD')
     const page = PAGES[path]
     const isAsset = path.startsWith('/assets/')
     if (!page && !isAsset && !PUBLIC_FILES.has(path)) return false
@@ -115,6 +117,35 @@ export function webRoute(gateway: Gateway, options: WebOptions = {}): HttpRoute 
     })
     return true
   }
+}
+
+const PHOTO = /^\/photos\/([A-Za-z0-9_-]{1,64})\.svg$/
+const PALETTE = ['#f97316', '#0ea5e9', '#22c55e', '#a855f7', '#ef4444', '#eab308', '#14b8a6', '#ec4899']
+
+/**
+ * A product photo drawn from its id (the demo's products point here), so the page needs no other host:
+ * a colour per category and the id's category and number. The id is checked by PHOTO, so it is safe in SVG.
+ */
+function sendPhoto(res: ServerResponse, id: string, headOnly: boolean): true {
+  const [category = id, number = ''] = id.split('_')
+  let hash = 0
+  for (const c of category) hash = (hash * 31 + c.charCodeAt(0)) >>> 0
+  const colour = PALETTE[hash % PALETTE.length]!
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400" viewBox="0 0 400 400">` +
+    `<rect width="400" height="400" fill="${colour}"/>` +
+    `<circle cx="200" cy="170" r="90" fill="#ffffff" fill-opacity="0.25"/>` +
+    `<text x="200" y="190" font-family="sans-serif" font-size="64" font-weight="700" fill="#ffffff" text-anchor="middle">${category.slice(0, 5).toUpperCase()}</text>` +
+    `<text x="200" y="320" font-family="sans-serif" font-size="48" fill="#ffffff" text-anchor="middle">${number}</text></svg>`
+  res.writeHead(200, {
+    'content-type': 'image/svg+xml',
+    'content-length': String(Buffer.byteLength(svg)),
+    'cache-control': 'public, max-age=86400',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+  })
+  res.end(headOnly ? undefined : svg)
+  return true
 }
 
 /** The file a URL path names under `root`, or null when it is malformed or escapes `root`. */

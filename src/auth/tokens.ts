@@ -112,6 +112,18 @@ export class TokenService {
     this.cache.set(hash, entry)
   }
 
+  /** Live stored tokens (the bootstrap admin and JWTs are not stored), without their hashes. */
+  list(): Promise<Array<Omit<TokenRecord, 'hash'>>> {
+    return this.store.listTokens()
+  }
+
+  /** True when some credential can authenticate: the bootstrap admin, a JWT secret, or a live stored token. */
+  async anyCredential(): Promise<boolean> {
+    if (this.adminHash || this.jwt.enabled) return true
+    const now = Date.now()
+    return (await this.store.listTokens()).some((t) => t.expiresAt === null || t.expiresAt.getTime() > now)
+  }
+
   async revoke(name: string): Promise<boolean> {
     const revoked = await this.store.revokeToken(name)
     this.cache.clear()

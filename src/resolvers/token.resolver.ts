@@ -1,8 +1,8 @@
-import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql'
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql'
 import { requirePrincipal, requireWorkspace } from '../auth/guard.js'
 import type { Context } from '../context.js'
 import { JwtInput, TokenInput } from '../schema/token.input.js'
-import { CreatedToken, SignedJwt } from '../schema/token.type.js'
+import { CreatedToken, SignedJwt, TokenInfo } from '../schema/token.type.js'
 
 /**
  * What a new token may be bound to: an admin bound to a workspace mints tokens for that workspace
@@ -17,6 +17,16 @@ function boundWorkspace(ctx: Context, requested: string | null | undefined): str
 
 @Resolver()
 export class TokenResolver {
+  @Authorized('admin')
+  @Query(() => [TokenInfo], { description: "Live stored tokens (admin); a workspace-bound admin sees its workspace's only" })
+  async tokens(@Ctx() ctx: Context): Promise<TokenInfo[]> {
+    const { workspaceId } = requirePrincipal(ctx)
+    const now = Date.now()
+    return (await ctx.tokens.list())
+      .filter((t) => workspaceId === null || t.workspaceId === workspaceId)
+      .map((t) => ({ ...t, scopes: [...t.scopes], expired: t.expiresAt !== null && t.expiresAt.getTime() <= now }))
+  }
+
   @Authorized('admin')
   @Mutation(() => CreatedToken, { description: 'Creates a token (admin); its secret is shown only here' })
   async createToken(@Ctx() ctx: Context, @Arg('input', () => TokenInput) input: TokenInput): Promise<CreatedToken> {

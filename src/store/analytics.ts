@@ -98,7 +98,8 @@ export function metricsSql(app: App): string {
     'toInt64(uniqExact(session_id)) AS sessions',
     'toInt64(uniqExact(visitor_id)) AS visitors',
     ...actions,
-    `toFloat64(${revenue}) AS revenue`,
+    // Rounded to 6 decimals: a float sum of amounts carries noise (26237.430000000004), sub-cent values stay.
+    `round(toFloat64(${revenue}), 6) AS revenue`,
   ].join(',\n    ')
 }
 

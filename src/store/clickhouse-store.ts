@@ -121,6 +121,20 @@ export class ClickHouseStore implements Store {
     await this.client.close()
   }
 
+  async resetData(): Promise<string[]> {
+    const rows = await selectRows<{ name: string }>(
+      this.client,
+      `SELECT name FROM system.tables
+       WHERE database = {db:String} AND engine NOT IN ('MaterializedView', 'View')
+         AND name NOT IN ('tokens', 'schema_migrations', 'operation_log', 'ingest_log', 'error_log')
+       ORDER BY name`,
+      { db: this.config.database },
+    )
+    const onCluster = this.config.cluster ? ` ON CLUSTER ${this.config.cluster}` : ''
+    for (const { name } of rows) await this.client.command({ query: `TRUNCATE TABLE IF EXISTS ${this.table(name)}${onCluster}` })
+    return rows.map((r) => r.name)
+  }
+
   // ---- tokens ------------------------------------------------------------------------------
 
   async insertToken(t: TokenRecord): Promise<void> {
@@ -173,6 +187,24 @@ export class ClickHouseStore implements Store {
       { name },
     )
     return rows.length > 0
+  }
+
+  async listTokens(): Promise<Array<Omit<TokenRecord, 'hash'>>> {
+    const rows = await selectRows<{ name: string; scopes: string[]; workspace_id: string; created_ms: number; expires_ms: number | null }>(
+      this.client,
+      `SELECT name, scopes, workspace_id, toUnixTimestamp64Milli(created_at) AS created_ms,
+              toUnixTimestamp64Milli(expires_at) AS expires_ms
+       FROM ${this.table('tokens')} FINAL
+       WHERE revoked = 0
+       ORDER BY name`,
+    )
+    return rows.map((r) => ({
+      name: r.name,
+      scopes: r.scopes,
+      workspaceId: r.workspace_id || null,
+      createdAt: new Date(Number(r.created_ms)),
+      expiresAt: r.expires_ms === null ? null : new Date(Number(r.expires_ms)),
+    }))
   }
 
   async revokeToken(name: string): Promise<boolean> {

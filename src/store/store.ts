@@ -36,6 +36,11 @@ export interface Store {
   /** True once the store answers and every migration is applied. */
   isReady(): Promise<boolean>
   close(): Promise<void>
+  /**
+   * Empties every data table (datasources, quarantine, views' targets, the stock change log and the
+   * idempotency records); tokens, service logs and migrations stay. Returns the tables emptied.
+   */
+  resetData(): Promise<string[]>
 
   // ---- tokens
   insertToken(token: TokenRecord): Promise<void>
@@ -44,6 +49,8 @@ export interface Store {
   /** Revokes by name; false when no live token has it. */
   revokeToken(name: string): Promise<boolean>
   tokenNameExists(name: string): Promise<boolean>
+  /** Every live (not revoked) token, expired ones included, by name; never a hash. */
+  listTokens(): Promise<Array<Omit<TokenRecord, 'hash'>>>
 
   // ---- ecommerce reads
   products(category: string | undefined, limit: number, offset: number): Promise<Product[]>

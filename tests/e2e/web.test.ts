@@ -83,7 +83,8 @@ let narrowToken: string
 
 beforeAll(async () => {
   ensureWebBuilt()
-  server = await startTestServer()
+  // The demo's settings: CORS for pages on localhost (any port).
+  server = await startTestServer({ SIGHTLINE_DEMO: '1' })
   base = server.url.replace(/\/graphql$/, '')
   await loadDemo(server.services.store, () => {}, { ecommEvents: 3000, appEvents: 3000 })
   const mk = async (scopes: string[]) =>
@@ -124,6 +125,16 @@ describe('the web route', () => {
     expect(head.status).toBe(200)
     expect(head.body).toBe('')
     expect((await fetch(`${base}/favicon.svg`)).headers.get('content-type')).toBe('image/svg+xml')
+  })
+
+  it("draws the demo's product photos itself, so the page needs no other host", async () => {
+    const res = await fetch(`${base}/photos/shoes_01.svg`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('image/svg+xml')
+    const svg = await res.text()
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+    expect(svg).toContain('>SHOES<')
+    for (const bad of ['/photos/..%2fpackage.json.svg', '/photos/a<b.svg', '/photos/x.png']) expect((await raw(base, bad)).status, bad).toBe(404)
   })
 
   it('never leaves web/dist', async () => {
@@ -203,7 +214,7 @@ describe.skipIf(!haveChromium)('the web page in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true })
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
-    // This machine has no internet; the app must not need it. Product photos are data (picsum URLs).
+    // This machine has no internet; the app must not need it (the demo's photos are served by the gateway).
     await context.route(
       (url) => url.host !== new URL(base).host,
       (route) => {
@@ -283,8 +294,14 @@ describe.skipIf(!haveChromium)('the web page in Chromium', () => {
     expect(await page.locator('[data-testid="grid"] [data-status="OUT_OF_STOCK"]').count()).toBe(0)
     await page.getByTestId('out-of-stock').check()
     await page.locator('[data-testid="grid"][data-show-out-of-stock="true"]').waitFor()
-    expect(await page.locator('[data-testid="grid"] [data-status="OUT_OF_STOCK"]').count()).toBeGreaterThan(0)
+    const soldOut = page.locator('[data-testid="grid"] [data-status="OUT_OF_STOCK"]')
+    expect(await soldOut.count()).toBeGreaterThan(0)
     expect(await cards().count()).toBeGreaterThan(shoes.length)
+    // A shopper sees 0 and "Out of stock" (the API's signed sum stays in data-stock), and cannot sell one.
+    for (const out of await soldOut.all()) {
+      expect(await out.getByTestId('stock').innerText()).toBe('Out of stock · 0')
+      expect(await out.getByTestId('sell').isDisabled()).toBe(true)
+    }
 
     await page.getByTestId('ranking').selectOption('PRICE')
     await expect.poll(() => page.getByTestId('grid-summary').innerText(), { timeout: WAIT }).toContain('ranked by price')
@@ -329,8 +346,66 @@ describe.skipIf(!haveChromium)('the web page in Chromium', () => {
     await shot('5-graphiql')
   })
 
+  it('opened cold, the playground says a token is needed, then runs a query with a pasted one', async () => {
+    const cold = await browser.newContext()
+    try {
+      const playground = await cold.newPage()
+      const errors: string[] = []
+      playground.on('pageerror', (err) => errors.push(err.message))
+      await playground.goto(`${base}/graphiql`)
+      await playground.locator('.graphiql-query-editor .view-lines').waitFor({ timeout: WAIT })
+      const run = async () => {
+        await playground.locator('.graphiql-execute-button').click()
+        const pick = playground.getByRole('menuitem', { name: 'ProductGrid' })
+        if (await pick.isVisible({ timeout: 5000 }).catch(() => false)) await pick.click()
+      }
+      const response = () => playground.locator('.graphiql-response').innerText()
+      await run()
+      await expect.poll(response, { timeout: WAIT }).toContain('No token yet')
+      // Paste a bare token (no "Bearer "), as a newcomer would, over the whole Headers editor.
+      const editor = playground.locator('.graphiql-editor-tool .monaco-editor').first()
+      await editor.click()
+      await playground.keyboard.press('ControlOrMeta+A')
+      await playground.keyboard.insertText(`{ "Authorization": "${narrowToken}" }`)
+      await run()
+      await expect.poll(response, { timeout: WAIT }).toContain('"productGrid"')
+      expect(errors).toEqual([])
+    } finally {
+      await cold.close()
+    }
+  })
+
+  it("lets a page on another localhost origin call /graphql with the demo's CORS settings", async () => {
+    const other = await browser.newContext()
+    const site: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>other app</title>'))
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+    try {
+      const origin = `http://localhost:${(site.address() as AddressInfo).port}`
+      const remote = await other.newPage()
+      await remote.goto(origin)
+      // A real cross-origin call: JSON and an Authorization header make the browser send a preflight first.
+      const answer = await remote.evaluate(
+        async ([url, token]) => {
+          const res = await fetch(url!, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ query: '{ productGrid { id } }' }),
+          })
+          return { status: res.status, requestId: res.headers.get('x-request-id'), body: (await res.json()) as { data?: { productGrid: unknown[] } } }
+        },
+        [server.url, narrowToken],
+      )
+      expect(answer.status).toBe(200)
+      expect(answer.body.data?.productGrid.length).toBeGreaterThan(0)
+      expect(answer.requestId).toMatch(/^[0-9a-f-]{36}$/) // exposed to the page's script
+    } finally {
+      await other.close()
+      await new Promise((resolve) => site.close(resolve))
+    }
+  })
+
   it('loaded nothing from the internet and broke no rule', () => {
-    expect(external.filter((r) => !(r.page === '/' && /^https:\/\/picsum\.photos\//.test(r.url)))).toEqual([])
+    expect(external).toEqual([])
     expect(pageErrors).toEqual([])
     expect(cspViolations).toEqual([])
   })

@@ -63,26 +63,65 @@ function isSubscription(document: DocumentNode | undefined, query: string, opera
   }
 }
 
-function headerValue(headers: Record<string, unknown>, name: string): string {
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name)
-  return key === undefined ? '' : String(headers[key])
+/** What the Headers tab holds until a token is pasted (plain ASCII: fetch refuses other header bytes). */
+const PLACEHOLDER = 'Bearer PASTE_A_TOKEN_HERE'
+const NO_TOKEN =
+  'No token yet: paste one into the Headers tab below as "Authorization": "Bearer sl_..." ' +
+  '(`npm run demo` prints app_read_token, app_analytics_token and demo_admin_token), then run again.'
+
+/** A GraphQL-shaped answer that the result pane shows like a server error. */
+function clientError(message: string): ExecutionResult {
+  return { errors: [{ message, extensions: { code: 'CLIENT_ERROR' } }] } as unknown as ExecutionResult
+}
+
+/**
+ * The Headers tab as fetch can send it, or an error to show: a pasted bare token gets its `Bearer `
+ * prefix, and text that no HTTP header can carry (non-Latin-1 characters) is named, not thrown.
+ */
+function requestHeaders(raw: Record<string, unknown>): { headers: Record<string, string> } | { error: string } {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(raw)) {
+    let text = typeof value === 'string' ? value.trim() : JSON.stringify(value)
+    if (name.toLowerCase() === 'authorization') {
+      if (text === '' || text === PLACEHOLDER) continue
+      if (!/^\w+\s/.test(text)) text = `Bearer ${text}`
+    }
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(text)) {
+      return { error: `The header "${name}" holds characters HTTP headers cannot carry (only Latin-1 text): check what was pasted.` }
+    }
+    headers[name] = text
+  }
+  return { headers }
 }
 
 const fetcher: Fetcher = async (params, opts) => {
-  const headers = (opts?.headers ?? {}) as Record<string, unknown>
+  const checked = requestHeaders((opts?.headers ?? {}) as Record<string, unknown>)
+  if ('error' in checked) return clientError(checked.error)
+  const { headers } = checked
+  const authorization = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1]
+  if (authorization === undefined) return clientError(NO_TOKEN)
   if (isSubscription(opts?.documentAST, params.query, params.operationName)) {
-    return wsClient(headerValue(headers, 'authorization')).iterate({
+    return wsClient(authorization).iterate({
       query: params.query,
       operationName: params.operationName ?? null,
       variables: (params.variables ?? {}) as Record<string, unknown>,
     }) as AsyncIterable<ExecutionResult>
   }
-  const res = await fetch(GRAPHQL_PATH, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...(headers as Record<string, string>) },
-    body: JSON.stringify(params),
-  })
-  return (await res.json()) as ExecutionResult
+  let res: Response
+  try {
+    res = await fetch(GRAPHQL_PATH, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      body: JSON.stringify(params),
+    })
+  } catch (err) {
+    return clientError(`The request did not reach the server: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  try {
+    return (await res.json()) as ExecutionResult
+  } catch {
+    return clientError(`The server answered ${res.status} ${res.statusText} without a GraphQL body`)
+  }
 }
 
 const token = tokens.get()
@@ -96,7 +135,7 @@ createRoot(root).render(
       fetcher,
       schema: buildSchema(sdl),
       defaultQuery: DEFAULT_QUERY,
-      defaultHeaders: JSON.stringify(token ? { Authorization: `Bearer ${token}` } : { Authorization: 'Bearer sl_…' }, null, 2),
+      defaultHeaders: JSON.stringify(token ? { Authorization: `Bearer ${token}` } : { Authorization: PLACEHOLDER }, null, 2),
       defaultEditorToolsVisibility: 'headers',
     },
     createElement(GraphiQL.Logo, null, createElement('a', { href: '/', style: { color: 'inherit' } }, 'Sightline')),

@@ -130,12 +130,14 @@ export class ShopPanel {
       .join('')
       .slice(0, 2)
     const photo = h('div', { class: 'photo', 'data-initials': initials, style: `--hue: ${hue(item.id)}` })
-    if (/^https?:\/\//.test(item.photo)) {
+    // Absolute URLs, or paths on this server (the demo's photos are drawn at /photos/<id>.svg).
+    if (/^(https?:\/\/|\/(?!\/))/.test(item.photo)) {
       const img = h('img', { src: item.photo, alt: '', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' })
       img.addEventListener('error', () => img.remove())
       photo.appendChild(img)
     }
-    const sell = h('button', { type: 'button', class: 'sell', title: 'Ingest one sale event for this product', 'data-testid': 'sell' }, 'Sell one')
+    const sell = h('button', { type: 'button', class: 'sell', 'data-testid': 'sell' }, 'Sell one')
+    setSellable(sell, item.stock)
     sell.addEventListener('click', () => void this.sell(item.id, sell))
     return h(
       'li',
@@ -154,12 +156,16 @@ export class ShopPanel {
     )
   }
 
+  /**
+   * The stock badge. The API answers the signed sum of stock movements (sales of a sold-out product
+   * take it below 0, as in the seed); a shopper sees 0 and "Out of stock". `data-stock` keeps the API's value.
+   */
   private badge(status: StockStatus, stock: number): HTMLSpanElement {
     return h(
       'span',
       { class: `badge ${status.toLowerCase().replace(/_/g, '-')}`, 'data-testid': 'stock', 'data-stock': stock },
       `${STATUS_LABEL[status]} · `,
-      h('span', { class: 'stock-number' }, format.int(stock)),
+      h('span', { class: 'stock-number' }, format.int(shownStock(stock))),
     )
   }
 
@@ -239,6 +245,8 @@ export class ShopPanel {
       this.items.set(update.product, { ...item, stock: update.available, stockStatus: update.status })
       card.dataset.status = update.status
       card.querySelector('[data-testid="stock"]')?.replaceWith(this.badge(update.status, update.available))
+      const sell = card.querySelector<HTMLButtonElement>('[data-testid="sell"]')
+      if (sell && !sell.classList.contains('busy')) setSellable(sell, update.available)
       card.classList.remove('flash')
       void card.offsetWidth // restart the animation
       card.classList.add('flash')
@@ -255,7 +263,7 @@ export class ShopPanel {
         h('time', {}, format.time(update.at)),
         ' ',
         h('strong', {}, name),
-        ` ${delta} → ${format.int(update.available)} `,
+        ` ${delta} → ${format.int(shownStock(update.available))} `,
         h('span', { class: `dot ${update.status.toLowerCase().replace(/_/g, '-')}` }, STATUS_LABEL[update.status]),
       ),
     )
@@ -269,6 +277,7 @@ export class ShopPanel {
 
   private async sell(product: string, button: HTMLButtonElement): Promise<void> {
     button.disabled = true
+    button.classList.add('busy')
     try {
       const { ingestEcommEvents } = await request(SellOneDocument, { product }, tokens.for('ingest'))
       if (ingestEcommEvents.quarantined > 0) this.sellNotice.info(`The sale was quarantined: ${ingestEcommEvents.errors[0]?.message ?? 'invalid row'}`)
@@ -276,7 +285,8 @@ export class ShopPanel {
     } catch (err) {
       this.sellNotice.error(err)
     } finally {
-      button.disabled = false
+      button.classList.remove('busy')
+      setSellable(button, this.items.get(product)?.stock ?? 0)
     }
   }
 
@@ -302,4 +312,15 @@ export function timezone(): string {
   } catch {
     return 'UTC'
   }
+}
+
+/** What a shopper sees of a stock level: never below 0. */
+function shownStock(stock: number): number {
+  return Math.max(0, stock)
+}
+
+/** "Sell one" is for products in stock. */
+function setSellable(button: HTMLButtonElement, stock: number): void {
+  button.disabled = stock <= 0
+  button.title = stock <= 0 ? 'Out of stock: nothing to sell' : 'Ingest one sale event for this product'
 }
