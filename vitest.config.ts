@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     setupFiles: ['tests/setup.ts'],
+    globalSetup: ['tests/global-setup.ts'],
     // chDB allows one data directory per process: every test file gets its own fork.
     pool: 'forks',
     isolate: true,

@@ -316,6 +316,7 @@ const MATRIX: Record<string, Row> = {
   'Query.operationStats': { query: '{ operationStats { operation calls } }', ok: ADMINS },
   'Query.ingestLog': { query: '{ ingestLog(limit: 1) { table } }', ok: ADMINS },
   'Query.errorLog': { query: '{ errorLog(limit: 1) { code } }', ok: ADMINS },
+  'Query.tokens': { query: '{ tokens { name scopes expired } }', ok: ADMINS },
   'Mutation.ingestEcommEvents': {
     query: 'mutation Q($p: ID!) { ingestEcommEvents(events: [{ event: VIEW, product: $p }]) { accepted quarantined } }',
     variables: () => ({ p: uid('p') }),
