@@ -131,12 +131,12 @@ function sendPhoto(res: ServerResponse, id: string, headOnly: boolean): true {
   let hash = 0
   for (const c of category) hash = (hash * 31 + c.charCodeAt(0)) >>> 0
   const colour = PALETTE[hash % PALETTE.length]!
+  // Cards crop the photo to a wide band: everything sits on the middle line.
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400" viewBox="0 0 400 400">` +
     `<rect width="400" height="400" fill="${colour}"/>` +
-    `<circle cx="200" cy="170" r="90" fill="#ffffff" fill-opacity="0.25"/>` +
-    `<text x="200" y="190" font-family="sans-serif" font-size="64" font-weight="700" fill="#ffffff" text-anchor="middle">${category.slice(0, 5).toUpperCase()}</text>` +
-    `<text x="200" y="320" font-family="sans-serif" font-size="48" fill="#ffffff" text-anchor="middle">${number}</text></svg>`
+    `<circle cx="200" cy="200" r="110" fill="#ffffff" fill-opacity="0.2"/>` +
+    `<text x="200" y="222" font-family="sans-serif" font-size="60" font-weight="700" fill="#ffffff" text-anchor="middle">${category.slice(0, 5).toUpperCase()} ${number}</text></svg>`
   res.writeHead(200, {
     'content-type': 'image/svg+xml',
     'content-length': String(Buffer.byteLength(svg)),
