@@ -24,6 +24,7 @@ const DECLARED: Record<string, readonly string[]> = {
   'Query.operationStats': ['admin'],
   'Query.ingestLog': ['admin'],
   'Query.errorLog': ['admin'],
+  'Query.tokens': ['admin'],
   'Mutation.ingestEcommEvents': ['append:ecomm_events'],
   'Mutation.ingestWarehouseStock': ['append:warehouse_stock'],
   'Mutation.upsertProducts': ['append:products'],
