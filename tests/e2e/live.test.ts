@@ -14,7 +14,7 @@ import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/se
 
 type Update = StockChangedSubscription['stockChanged']
 
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+async function until(condition: () => boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time')
@@ -42,7 +42,7 @@ function collect(client: Client, variables: { products?: string[]; category?: st
       complete: () => {},
     },
   )
-  const until = async (n: number, ms = 10_000) => {
+  const until = async (n: number, ms = 60_000) => {
     const deadline = Date.now() + ms
     while (updates.length < n && errors.length === 0 && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
@@ -211,7 +211,7 @@ describe('live stock over graphql-ws', () => {
   it('refuses a socket without a valid token', async () => {
     for (const token of [undefined, 'sl_garbage']) {
       const sub = collect(client(token), {})
-      await sub.until(1, 3000)
+      await sub.until(1, 60_000)
       expect(sub.updates).toEqual([])
       const err = sub.errors[0] as { code?: number } | undefined
       expect(err?.code).toBe(4403)
@@ -220,7 +220,7 @@ describe('live stock over graphql-ws', () => {
 
   it('refuses a token without the read scope', async () => {
     const sub = collect(client(append), {})
-    await sub.until(1, 3000)
+    await sub.until(1, 60_000)
     expect(sub.updates).toEqual([])
     expect(JSON.stringify(sub.errors)).toContain('FORBIDDEN')
   })
