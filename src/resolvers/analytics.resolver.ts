@@ -43,9 +43,12 @@ export function toAppMetrics(app: App, m: AppMetricsRow): AppMetrics {
 }
 
 function storeFilter(filter: AnalyticsFilter | null): StoreFilter {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(filter ?? {})) if (typeof v === 'string') out[k] = v
-  return out
+  const out: Record<string, string | readonly string[]> = {}
+  for (const [k, v] of Object.entries(filter ?? {})) {
+    if (typeof v === 'string') out[k] = v
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string')
+  }
+  return out as StoreFilter
 }
 
 @Resolver(() => AppAnalytics)
@@ -87,6 +90,11 @@ export class AnalyticsResolver {
     if (n < 1 || n > MAX_BREAKDOWN) throw new BadUserInputError(`limit must be between 1 and ${MAX_BREAKDOWN}`)
     const rows = await ctx.store.analyticsBreakdown({ ...root.query, by, limit: n })
     return rows.map((r) => ({ value: r.value, metrics: toAppMetrics(root.app, r.metrics) }))
+  }
+
+  @FieldResolver(() => Int, { description: 'How many rows breakdown(by:) has without its limit: the non-empty values of the dimension' })
+  async breakdownCount(@Root() root: AppAnalytics, @Ctx() ctx: Context, @Arg('by', () => Dimension) by: Dimension): Promise<number> {
+    return ctx.store.analyticsBreakdownCount({ ...root.query, by })
   }
 
   @FieldResolver(() => [TimeBucket], { description: 'Every bucket of the range, empty ones as zeros' })

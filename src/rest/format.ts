@@ -14,24 +14,44 @@ export interface Statistics {
   readonly bytes_read: number
 }
 
-export const FORMATS = ['json', 'csv', 'ndjson'] as const
+export const FORMATS = ['json', 'csv', 'csvwithnames', 'ndjson'] as const
 export type Format = (typeof FORMATS)[number]
 
 export const CONTENT_TYPE: Record<Format, string> = {
   json: 'application/json; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
+  csvwithnames: 'text/csv; charset=utf-8',
   ndjson: 'application/x-ndjson; charset=utf-8',
 }
 
-/** Each row with exactly the meta's columns, in the meta's order (missing ones as null). */
-function project(columns: readonly Column[], rows: readonly Row[]): Array<Record<string, unknown>> {
-  return rows.map((row) => Object.fromEntries(columns.map((c) => [c.name, row[c.name] ?? null])))
+/** How a JSON answer is written, from the request (TINYBIRD.md §6.1). */
+export interface RenderOptions {
+  /** `output_format_json_quote_64bit_integers=1`: 64-bit and wider integers as JSON strings (Tinybird's default: numbers). */
+  readonly quote64BitIntegers?: boolean
+  /** Tinybird's `rows_before_limit_at_least`, written when a limit applied. */
+  readonly rowsBeforeLimit?: number | undefined
 }
 
-/** Tinybird's JSON: `meta`, `data`, `rows`, `statistics`. */
-function json(columns: readonly Column[], rows: readonly Row[], statistics: Statistics): string {
-  const data = project(columns, rows)
-  return JSON.stringify({ meta: columns, data, rows: data.length, statistics })
+const WIDE_INTEGER = /^(Nullable\()?(LowCardinality\()?U?Int(64|128|256)\b/
+
+/** Each row with exactly the meta's columns, in the meta's order (missing ones as null). */
+function project(columns: readonly Column[], rows: readonly Row[], options: RenderOptions = {}): Array<Record<string, unknown>> {
+  const quoted = new Set(options.quote64BitIntegers ? columns.filter((c) => WIDE_INTEGER.test(c.type)).map((c) => c.name) : [])
+  return rows.map((row) =>
+    Object.fromEntries(
+      columns.map((c) => {
+        const value = row[c.name] ?? null
+        return [c.name, quoted.has(c.name) && value !== null ? String(value) : value]
+      }),
+    ),
+  )
+}
+
+/** Tinybird's JSON: `meta`, `data`, `rows`, `rows_before_limit_at_least` when a limit applied, `statistics`. */
+function json(columns: readonly Column[], rows: readonly Row[], statistics: Statistics, options: RenderOptions): string {
+  const data = project(columns, rows, options)
+  const limit = options.rowsBeforeLimit === undefined ? {} : { rows_before_limit_at_least: options.rowsBeforeLimit }
+  return JSON.stringify({ meta: columns, data, rows: data.length, ...limit, statistics })
 }
 
 /** Strings quoted (quotes doubled, RFC 4180), numbers bare, null as an empty field, like ClickHouse's CSVWithNames. */
@@ -41,25 +61,34 @@ function csvField(value: unknown): string {
   return `"${String(value).replaceAll('"', '""')}"`
 }
 
-function csv(columns: readonly Column[], rows: readonly Row[]): string {
-  const lines = [columns.map((c) => csvField(c.name)).join(',')]
+/** ClickHouse's CSV (no header, Tinybird's `.csv`) or CSVWithNames (`.csvwithnames`). */
+function csv(columns: readonly Column[], rows: readonly Row[], names: boolean): string {
+  const lines = names ? [columns.map((c) => csvField(c.name)).join(',')] : []
   for (const row of project(columns, rows)) lines.push(columns.map((c) => csvField(row[c.name])).join(','))
-  return `${lines.join('\n')}\n`
+  return lines.map((line) => `${line}\n`).join('')
 }
 
-function ndjson(columns: readonly Column[], rows: readonly Row[]): string {
-  return project(columns, rows)
+function ndjson(columns: readonly Column[], rows: readonly Row[], options: RenderOptions): string {
+  return project(columns, rows, options)
     .map((row) => `${JSON.stringify(row)}\n`)
     .join('')
 }
 
-export function render(format: Format, columns: readonly Column[], rows: readonly Row[], statistics: Statistics): string {
+export function render(
+  format: Format,
+  columns: readonly Column[],
+  rows: readonly Row[],
+  statistics: Statistics,
+  options: RenderOptions = {},
+): string {
   switch (format) {
     case 'json':
-      return json(columns, rows, statistics)
+      return json(columns, rows, statistics, options)
     case 'csv':
-      return csv(columns, rows)
+      return csv(columns, rows, false)
+    case 'csvwithnames':
+      return csv(columns, rows, true)
     case 'ndjson':
-      return ndjson(columns, rows)
+      return ndjson(columns, rows, options)
   }
 }

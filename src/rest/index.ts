@@ -8,7 +8,8 @@ import { sendBody, sendJson } from '../http.js'
 import { DATASOURCES, parseNdjson, readEventsBody } from './events.js'
 import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
 import { fromGraphQL, HttpError } from './http.js'
-import { ParamError, PipeParams } from './params.js'
+import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
+import { bodyParams, ParamError, PipeParams } from './params.js'
 import { PIPES } from './pipes.js'
 
 export { PIPES } from './pipes.js'
@@ -32,8 +33,9 @@ const CORS: Readonly<Record<string, string>> = {
  */
 export function restRoute(gateway: Gateway): HttpRoute {
   return async (req, res, url) => {
-    const pipe = PIPE_PATH.exec(url.pathname)
-    if (!pipe && url.pathname !== EVENTS_PATH) return false
+    const catalog = url.pathname === PIPES_PATH || url.pathname === OPENAPI_PATH
+    const pipe = catalog ? null : PIPE_PATH.exec(url.pathname)
+    if (!pipe && !catalog && url.pathname !== EVENTS_PATH) return false
     const requestId = randomUUID()
     res.setHeader('x-request-id', requestId)
     for (const [name, value] of Object.entries(CORS)) res.setHeader(name, value)
@@ -43,7 +45,8 @@ export function restRoute(gateway: Gateway): HttpRoute {
       return true
     }
     try {
-      if (pipe) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
+      if (catalog) await servePipeCatalog(req, res, url, await catalogReader(gateway, req, url, requestId))
+      else if (pipe) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
       else await ingest(gateway, req, res, url, requestId)
     } catch (err) {
       const error = toHttpError(err)
@@ -74,6 +77,16 @@ async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label
   const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), label)
   if (!who) throw fromGraphQL(new UnauthenticatedError('A token is required: Authorization: Bearer <token> or ?token=<token>'))
   return who
+}
+
+/**
+ * Who reads the pipe list or the OpenAPI document: the list needs a token, the OpenAPI document is public
+ * (null: every pipe, as the README documents them) unless a token is sent (then the pipes it may read).
+ */
+async function catalogReader(gateway: Gateway, req: IncomingMessage, url: URL, requestId: string): Promise<Principal | null> {
+  const label = { requestId, operation: url.pathname }
+  if (url.pathname === OPENAPI_PATH && !req.headers.authorization && !url.searchParams.get('token')) return null
+  return principal(gateway, req, url, label)
 }
 
 /** Runs the operation; any error becomes the HTTP answer (the first one decides the status). */
@@ -109,21 +122,26 @@ async function servePipe(
   extension: string,
   requestId: string,
 ): Promise<void> {
-  if (req.method !== 'GET') throw new HttpError(405, 'Pipes are read with GET', { allow: 'GET, OPTIONS' })
+  if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Pipes are read with GET or POST', { allow: 'GET, POST, OPTIONS' })
   const pipe = PIPES.get(name)
   if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
   if (!FORMATS.includes(extension as Format)) throw new HttpError(400, `Format '${extension}' is not supported; use ${FORMATS.join(', ')}`)
   if (url.searchParams.has('q')) throw new HttpError(400, 'The q parameter (SQL over a pipe) is not supported')
   const format = extension as Format
-  const params = new PipeParams(url.searchParams)
   const who = await principal(gateway, req, url, { requestId, operation: pipe.name })
+  // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
+  const body = req.method === 'POST' ? bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8')) : undefined
+  const params = PipeParams.of(url.searchParams, body)
+  const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
+  if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   // Parameters are checked after the token, so an unauthorised caller learns nothing about them.
   const variables = pipe.variables(params)
   const started = performance.now()
   const { data, extensions } = await run(gateway, { query: pipe.query, variables, operationName: pipe.name }, who, requestId)
   const elapsed = (performance.now() - started) / 1000
-  const body = render(format, pipe.columns(params), pipe.rows(data, params), { elapsed, ...readStatistics(extensions) })
-  sendBody(res, 200, CONTENT_TYPE[format], body)
+  const { rows, rowsBeforeLimit } = pipe.rows(data, params)
+  const answer = render(format, pipe.columns(params), rows, { elapsed, ...readStatistics(extensions) }, { quote64BitIntegers: quote === '1', rowsBeforeLimit })
+  sendBody(res, 200, CONTENT_TYPE[format], answer)
 }
 
 /** `Idempotency-Key` / `X-Idempotency-Key` header or `?idempotency_key=`; the mutation checks its length. */

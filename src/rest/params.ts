@@ -5,24 +5,87 @@ export class ParamError extends Error {
   override name = 'ParamError'
 }
 
-/** Parameters that steer the transport, never a pipe's filters. */
-const RESERVED = new Set(['token', 'q'])
+/**
+ * Tinybird's reserved request parameters (TINYBIRD.md §6.1): they steer the transport and never reach a
+ * pipe, whatever the pipe declares. `from` is what the official SDKs add (`from=ts-sdk`).
+ */
+export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
+  'token',
+  'from',
+  'q',
+  'format',
+  'output_format_json_quote_64bit_integers',
+  'output_format_json_quote_denormals',
+  'output_format_parquet_string_as_string',
+  'pipeline',
+  'debug',
+  'explain',
+  'query_id',
+  'tag',
+  'playground',
+  'finalize_aggregations',
+  'release_replacements',
+  'template_parameters',
+])
+
+/** A parameter value as a JSON body or a JWT's fixed parameters may give it. */
+export type ParamValue = string | number | boolean | readonly (string | number | boolean)[]
 
 /**
- * A pipe's query parameters with Tinybird's string conventions: an empty value is absent, `'all'`
- * means no filter, `'1'` means true. Parameters a pipe does not know are ignored, as Tinybird does.
+ * A pipe's request parameters with Tinybird's string conventions: an empty value is absent, `'all'`
+ * means no filter, `'1'` means true, repeated keys and comma lists make lists. Parameters a pipe does
+ * not know are ignored, as Tinybird does.
  */
 export class PipeParams {
   constructor(private readonly search: URLSearchParams) {}
 
+  /** The query string's parameters followed by a POST body's (form or JSON), in one set. */
+  static of(query: URLSearchParams, body?: URLSearchParams): PipeParams {
+    const merged = new URLSearchParams(query)
+    for (const [name, value] of body ?? []) merged.append(name, value)
+    return new PipeParams(merged)
+  }
+
+  /**
+   * These parameters with `fixed` ones replacing every value sent under the same names (a JWT's
+   * `fixed_params`): whatever the request says, a fixed name reads the fixed value.
+   */
+  withFixed(fixed: Readonly<Record<string, ParamValue>>): PipeParams {
+    const out = new URLSearchParams(this.search)
+    for (const [name, value] of Object.entries(fixed)) {
+      out.delete(name)
+      for (const v of Array.isArray(value) ? value : [value]) out.append(name, String(v))
+    }
+    return new PipeParams(out)
+  }
+
+  /** Whether any of `names` was given a non-empty value. */
+  has(names: readonly string[]): boolean {
+    return this.text(names) !== undefined
+  }
+
   /** The first non-empty value among `names` (a parameter and its aliases). */
   text(names: readonly string[]): string | undefined {
     for (const name of names) {
-      if (RESERVED.has(name)) continue
-      const value = this.search.get(name)
-      if (value !== null && value !== '') return value
+      if (RESERVED_PARAMS.has(name)) continue
+      for (const value of this.search.getAll(name)) if (value !== '') return value
     }
     return undefined
+  }
+
+  /**
+   * Tinybird's `Array(name, 'String')`: every value of every spelling, repeated keys and comma lists
+   * alike (`platforms=web,ios&platforms=android`), trimmed, empty items dropped; undefined when none.
+   */
+  list(names: readonly string[]): string[] | undefined {
+    const items: string[] = []
+    for (const name of names) {
+      if (RESERVED_PARAMS.has(name)) continue
+      for (const value of this.search.getAll(name)) {
+        for (const item of value.split(',')) if (item.trim() !== '') items.push(item.trim())
+      }
+    }
+    return items.length > 0 ? [...new Set(items)] : undefined
   }
 
   /** Like `text`, with `'all'` meaning no filter. */
@@ -69,16 +132,42 @@ export class PipeParams {
   }
 
   /**
-   * An instant as an ISO-8601 UTC string. Accepts ISO-8601 and ClickHouse's `YYYY-MM-DD hh:mm:ss`
-   * (with or without fraction), a bare date, or unix seconds; without an offset the time is read in `zone`.
+   * An instant as an ISO-8601 UTC string. Accepts Tinybird's DateTime64 text `YYYY-MM-DD hh:mm:ss[.fff]`,
+   * ISO-8601, a bare date, or unix seconds. Without an offset the time is UTC, as the original pipes read
+   * it (ClickHouse's `toDateTime64(text, 3)` on a UTC server); `timezone` never shifts it.
    */
-  instant(names: readonly string[], zone: string): string | undefined {
+  instant(names: readonly string[]): string | undefined {
     const raw = this.text(names)
     if (raw === undefined) return undefined
-    const iso = parseInstant(raw, zone)
-    if (iso === undefined) throw new ParamError(`${names[0]} "${raw}" is not a date-time (use YYYY-MM-DD hh:mm:ss or ISO-8601)`)
+    const iso = parseInstant(raw, 'UTC')
+    if (iso === undefined) throw new ParamError(`${names[0]} "${raw}" is not a date-time (use YYYY-MM-DD hh:mm:ss[.fff] or ISO-8601)`)
     return iso
   }
+}
+
+/** A POST body's parameters: a form (`application/x-www-form-urlencoded`) or a JSON object; lists repeat. */
+export function bodyParams(contentType: string | undefined, body: string): URLSearchParams {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (body.trim() === '') return new URLSearchParams()
+  if (type === 'application/json') {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      throw new ParamError('The body is not valid JSON')
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ParamError('A JSON body must be an object of parameters')
+    const out = new URLSearchParams()
+    for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.append(name, String(v))
+        else if (v !== null) throw new ParamError(`Parameter ${name} must be a string, number, boolean or a list of them`)
+      }
+    }
+    return out
+  }
+  if (type === 'application/x-www-form-urlencoded' || type === '' || type === 'text/plain') return new URLSearchParams(body)
+  throw new ParamError(`Parameters in a ${type} body are not supported; send a form or a JSON object`)
 }
 
 /**

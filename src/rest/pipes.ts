@@ -1,18 +1,57 @@
+import { grants, type Principal, type Scope } from '../auth/scopes.js'
 import { App, Dimension } from '../schema/enums.js'
 import type { Column, Row } from './format.js'
 import { chDateTime, ParamError, type PipeParams } from './params.js'
 
 /**
+ * A parameter a pipe reads, as `GET /v0/pipes` and the OpenAPI document describe it. `type` is Tinybird's
+ * template type (`String`, `DateTime64`, `Int32`, `Array(String)`, `Boolean`).
+ */
+export interface PipeParameter {
+  readonly name: string
+  readonly type: 'String' | 'DateTime64' | 'Int32' | 'Array(String)' | 'Boolean'
+  readonly description: string
+  readonly required?: boolean
+  /** The value used when the parameter is absent, as text. */
+  readonly default?: string
+  /** The only values accepted (case-insensitive). */
+  readonly enum?: readonly string[]
+  /** Other spellings read as this parameter. */
+  readonly aliases?: readonly string[]
+  readonly minimum?: number
+  readonly maximum?: number
+}
+
+/** What a pipe's answer carries beyond its rows: Tinybird's `rows_before_limit_at_least`, when a limit applies. */
+export interface PipeRows {
+  readonly rows: Row[]
+  readonly rowsBeforeLimit?: number
+}
+
+/**
  * One Tinybird pipe served from GraphQL: the operation behind it (named after the pipe, so metrics and
  * the operation log show pipe names), how the pipe's query parameters become its variables, and how
- * its answer becomes the pipe's flat rows and `meta` columns.
+ * its answer becomes the pipe's flat rows and `meta` columns; with what lists and documents it.
  */
 export interface Pipe {
   readonly name: string
+  readonly description: string
+  /** The scope that reads it (a token also reads it with `read:pipe:<name>`). */
+  readonly scope: Scope
+  readonly parameters: readonly PipeParameter[]
+  /** The tables it reads. */
+  readonly dependencies: readonly string[]
+  /** Every column the pipe may answer, for documentation; `columns` gives one request's. */
+  readonly output: readonly Column[]
   readonly query: string
   variables(params: PipeParams): Record<string, unknown>
   columns(params: PipeParams): readonly Column[]
-  rows(data: Record<string, unknown>, params: PipeParams): Row[]
+  rows(data: Record<string, unknown>, params: PipeParams): PipeRows
+}
+
+/** Whether `who` may read `pipe`: its scope, or a `read:pipe:<name>` grant. */
+export function mayRead(who: Principal, pipe: Pipe): boolean {
+  return grants(who.scopes, pipe.scope) || grants(who.scopes, `read:pipe:${pipe.name}`)
 }
 
 type AppKey = keyof typeof App
@@ -28,6 +67,24 @@ const STOCK_STATUS: Record<string, number> = { IN_STOCK: 0, LOW_STOCK: 1, OUT_OF
 
 const productGrid: Pipe = {
   name: 'api_product_grid',
+  description: "The seed's product grid: a category's products with stock, stock status, last-hour sales and the trending flag",
+  scope: 'read:ecommerce',
+  dependencies: ['products', 'mv_latest_availability', 'ecomm_events'],
+  parameters: [
+    { name: 'category', type: 'String', default: 'all', description: "A product category; 'all' (or absent) means every product" },
+    { name: 'show_oos', type: 'String', default: '0', enum: ['0', '1'], description: "'1' lists out-of-stock products too" },
+    { name: 'ranking', type: 'String', default: '0', enum: ['0', '1'], description: "'1' orders by trending (stock status, then last-hour sales); else by price descending" },
+  ],
+  output: [
+    { name: 'id', type: 'String' },
+    { name: 'name', type: 'String' },
+    { name: 'stock', type: 'Int64' },
+    { name: 'stock_status', type: 'UInt8' },
+    { name: 'hits', type: 'UInt64' },
+    { name: 'rank_status', type: 'Nullable(String)' },
+    { name: 'photo', type: 'String' },
+    { name: 'price', type: 'Float64' },
+  ],
   query: `query api_product_grid($category: String, $showOutOfStock: Boolean, $ranking: GridRanking) {
   productGrid(category: $category, showOutOfStock: $showOutOfStock, ranking: $ranking) {
     id name stock stockStatus hits rankStatus photo price
@@ -39,18 +96,9 @@ const productGrid: Pipe = {
     ranking: p.flag('ranking') ? 'TRENDING' : 'PRICE',
   }),
   // The output columns of the seed project's api_product_grid endpoint node.
-  columns: () => [
-    { name: 'id', type: 'String' },
-    { name: 'name', type: 'String' },
-    { name: 'stock', type: 'Int64' },
-    { name: 'stock_status', type: 'UInt8' },
-    { name: 'hits', type: 'UInt64' },
-    { name: 'rank_status', type: 'Nullable(String)' },
-    { name: 'photo', type: 'String' },
-    { name: 'price', type: 'Float64' },
-  ],
-  rows: (data) =>
-    list(data.productGrid).map((r) => ({
+  columns: () => productGrid.output,
+  rows: (data) => ({
+    rows: list(data.productGrid).map((r) => ({
       id: r.id,
       name: r.name,
       stock: r.stock,
@@ -60,6 +108,7 @@ const productGrid: Pipe = {
       photo: r.photo,
       price: r.price,
     })),
+  }),
 }
 
 const UI_FILTER_KINDS = ['PRODUCT', 'VALUE'] as const
@@ -74,6 +123,17 @@ function uiFilterKind(p: PipeParams): (typeof UI_FILTER_KINDS)[number] {
 
 const uiFilters: Pipe = {
   name: 'api_ui_filters',
+  description: "The seed's UI filter options: a category's products (filter=product) or the KPI names (filter=value)",
+  scope: 'read:ecommerce',
+  dependencies: ['products'],
+  parameters: [
+    { name: 'filter', type: 'String', required: true, enum: ['product', 'value'], description: 'product: an All row, then the products by name; value: the KPI names' },
+    { name: 'category', type: 'String', default: 'all', description: "The products' category (filter=product); 'all' means every product" },
+  ],
+  output: [
+    { name: 'id', type: 'String' },
+    { name: 'value', type: 'String' },
+  ],
   query: `query api_ui_filters($filter: UiFilterKind!, $category: String) {
   uiFilters(filter: $filter, category: $category) { id value }
 }`,
@@ -86,7 +146,7 @@ const uiFilters: Pipe = {
           { name: 'value', type: 'String' },
         ]
       : [{ name: 'value', type: 'String' }],
-  rows: (data) => list(data.uiFilters).map((r) => ({ id: r.id, value: r.value })),
+  rows: (data) => ({ rows: list(data.uiFilters).map((r) => ({ id: r.id, value: r.value })) }),
 }
 
 // ---- app analytics (seed 000) -----------------------------------------------------------------
@@ -147,8 +207,10 @@ interface DimensionRest {
   readonly slug: string
   /** The output column: the seed datasource's column. */
   readonly column: string
-  /** The seed project's filter parameter, where it differs from the GraphQL field and the column. */
+  /** The original pipes' filter parameter, where it differs from the GraphQL field and the column. */
   readonly seedParam?: string
+  /** Further spellings accepted. */
+  readonly aliases?: readonly string[]
 }
 
 const DIMENSIONS: Record<DimensionKey, DimensionRest> = {
@@ -167,39 +229,58 @@ const DIMENSIONS: Record<DimensionKey, DimensionRest> = {
   META_AD: { slug: 'metaAds', column: 'meta_ad_id', seedParam: 'sessionMetaAdId' },
   META_AD_SET: { slug: 'metaAdSets', column: 'meta_ad_set_id', seedParam: 'sessionMetaAdSetId' },
   META_CAMPAIGN: { slug: 'metaCampaigns', column: 'meta_campaign_id', seedParam: 'sessionMetaCampaignId' },
-  META_PLACEMENT: { slug: 'metaPlacements', column: 'meta_placement_id', seedParam: 'sessionMetaPlacementId' },
+  // The original pipes spell it sessionMetaPlacement; the Id form is kept for earlier Sightline clients.
+  META_PLACEMENT: { slug: 'metaPlacements', column: 'meta_placement_id', seedParam: 'sessionMetaPlacement', aliases: ['sessionMetaPlacementId'] },
 }
 
-/** The parameters that filter on a dimension: the seed project's name, the GraphQL filter field, the column. */
+/** The parameters that filter on a dimension: the original pipes' name first, then the GraphQL field, the column and aliases. */
 function filterParams(key: DimensionKey): string[] {
-  const { seedParam, column } = DIMENSIONS[key]
-  return [...new Set([...(seedParam ? [seedParam] : []), Dimension[key], column])]
+  const { seedParam, column, aliases = [] } = DIMENSIONS[key]
+  return [...new Set([...(seedParam ? [seedParam] : []), Dimension[key], column, ...aliases])]
 }
 
 const ASSET_PARAMS = ['assetId', 'asset_id']
+const SESSION_REFERER_PARAMS = ['sessionReferer', 'session_referer']
+const PLATFORMS_PARAMS = ['platforms']
+const TYPES_PARAMS = ['types']
 const START_PARAMS = ['start', 'date_from']
 const END_PARAMS = ['end', 'date_to']
 const GRANULARITIES = ['MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH'] as const
 const MAX_ROWS = 1000
+/** A timeseries has at most this many buckets (SPEC §4), so skip and limit range over them. */
+const MAX_BUCKETS = 10_000
 
 const ANALYTICS_VARIABLES = '$app: App!, $workspaceId: ID!, $from: DateTime, $to: DateTime, $filter: AnalyticsFilter'
 const ANALYTICS_ARGS = 'app: $app, workspaceId: $workspaceId, from: $from, to: $to, filter: $filter'
 
-/** The analytics arguments every v2 pipe takes: workspace, range and equality filters. */
-function analyticsVariables(app: AppKey, p: PipeParams): Record<string, unknown> {
-  const zone = p.timezone()
-  const filter: Record<string, string> = {}
+/**
+ * The analytics arguments every v2 pipe takes: workspace, range and filters. `start` and `end` are UTC
+ * unless they carry an offset; `end` is inclusive, as the original pipes' `timestamp <= end` (the
+ * timestamps have millisecond precision, so GraphQL's exclusive `to` is `end` + 1 ms).
+ */
+function analyticsVariables(app: AppKey, p: PipeParams, withTypes: boolean): Record<string, unknown> {
+  const filter: Record<string, string | string[]> = {}
   const asset = p.filter(ASSET_PARAMS)
   if (asset !== undefined) filter.assetId = asset
   for (const key of DIMENSION_KEYS) {
     const value = p.filter(filterParams(key))
     if (value !== undefined) filter[Dimension[key]] = value
   }
+  const sessionReferer = p.filter(SESSION_REFERER_PARAMS)
+  if (sessionReferer !== undefined) filter.sessionReferer = sessionReferer
+  const platforms = p.list(PLATFORMS_PARAMS)
+  if (platforms) filter.platforms = platforms
+  if (withTypes) {
+    // The original types are `<app>/<action>`; Sightline's rows carry the action alone (SPEC §2).
+    const types = p.list(TYPES_PARAMS)
+    if (types) filter.actions = types.map((t) => (t.toLowerCase().startsWith(`${App[app]}/`) ? t.slice(App[app].length + 1) : t))
+  }
+  const end = p.instant(END_PARAMS)
   return {
     app,
     workspaceId: p.required(['workspaceId']),
-    from: p.instant(START_PARAMS, zone),
-    to: p.instant(END_PARAMS, zone),
+    from: p.instant(START_PARAMS),
+    to: end === undefined ? undefined : new Date(Date.parse(end) + 1).toISOString(),
     filter,
   }
 }
@@ -209,31 +290,120 @@ function metricValues(app: AppKey, metrics: unknown): Row {
   return Object.fromEntries(APP_METRICS[app].columns.map((c) => [c.name, m[c.field]]))
 }
 
-/** `limit` rows after `skip`: GraphQL's breakdown has no offset, so ask for skip + limit and drop the first. */
-function page(p: PipeParams): { skip: number; limit: number } {
-  const skip = p.int('skip', 0, 0, MAX_ROWS - 1)
-  const limit = p.int('limit', 50, 1, MAX_ROWS)
-  if (skip + limit > MAX_ROWS) throw new ParamError(`skip + limit must be at most ${MAX_ROWS}`)
-  return { skip, limit }
+/** `limit` rows after `skip`, at most `max` in all; `limited` when the request asked for either. */
+function page(p: PipeParams, max = MAX_ROWS): { skip: number; limit: number; limited: boolean } {
+  const skip = p.int('skip', 0, 0, max - 1)
+  const limit = p.int('limit', max - skip, 1, max)
+  if (skip + limit > max) throw new ParamError(`skip + limit must be at most ${max}`)
+  return { skip, limit, limited: p.has(['skip']) || p.has(['limit']) }
 }
+
+const text = (name: string, description: string, aliases: readonly string[] = []): PipeParameter => ({
+  name,
+  type: 'String',
+  description,
+  ...(aliases.length > 0 ? { aliases } : {}),
+})
+
+/** The parameters every v2 pipe reads, in the original pipes' order. */
+function analyticsParameters(timeseries: boolean): PipeParameter[] {
+  const max = timeseries ? MAX_BUCKETS : MAX_ROWS
+  const dimension = (key: DimensionKey, what: string): PipeParameter => {
+    const [name = '', ...aliases] = filterParams(key)
+    return text(name, `Only events whose ${what} is this ('all' means no filter)`, aliases)
+  }
+  return [
+    { name: 'workspaceId', type: 'String', required: true, description: 'The ID of the workspace' },
+    text('assetId', "Only this asset's events", ['asset_id']),
+    {
+      name: 'start',
+      type: 'DateTime64',
+      aliases: ['date_from'],
+      description: 'Inclusive start, YYYY-MM-DD hh:mm:ss[.fff] or ISO-8601; UTC unless it carries an offset (timezone does not shift it). Defaults to 7 days before end',
+    },
+    {
+      name: 'end',
+      type: 'DateTime64',
+      aliases: ['date_to'],
+      description: 'Inclusive end, like start (the original pipes read timestamp <= end). Defaults to now',
+    },
+    ...(timeseries
+      ? ([
+          { name: 'timezone', type: 'String', default: 'UTC', description: 'IANA time zone of the bucket boundaries (start and end are not read in it)' },
+          {
+            name: 'granularity',
+            type: 'String',
+            default: 'day',
+            enum: ['hour', 'day', 'month', 'minute', 'week'],
+            description: 'Bucket size: hour, day or month as the original pipes; minute and week too',
+          },
+          { name: 'types', type: 'Array(String)', description: "Only these event types: the app's actions, bare (view) or as <app>/<action> (cart/view); a comma list or repeated keys" },
+        ] satisfies PipeParameter[])
+      : []),
+    { name: 'platforms', type: 'Array(String)', description: 'Only events on these platforms: a comma list or repeated keys' },
+    dimension('BROWSER', 'browser'),
+    dimension('OS', 'operating system'),
+    dimension('DEVICE', 'device'),
+    dimension('COUNTRY', 'country'),
+    dimension('REGION', 'region'),
+    dimension('CITY', 'city'),
+    text('referer', "Only events whose referer's registrable domain is this one's (l.instagram.com matches instagram.com)"),
+    text('sessionReferer', "Only events whose session came from this referer (Sightline's events carry their session's attribution: the referer column, matched like referer)", ['session_referer']),
+    dimension('EMAIL_TEMPLATE', "session's email template (email_template_id)"),
+    dimension('EMAIL_BROADCAST', "session's email broadcast (email_broadcast_id)"),
+    dimension('LANDING_PAGE', "session's landing page (landing_page_id)"),
+    dimension('FLOW_ACTION', "session's flow action (flow_action_id)"),
+    dimension('META_CAMPAIGN', "session's Meta campaign (meta_campaign_id)"),
+    dimension('META_AD_SET', "session's Meta ad set (meta_ad_set_id)"),
+    dimension('META_AD', "session's Meta ad (meta_ad_id)"),
+    dimension('META_PLACEMENT', "session's Meta placement (meta_placement_id)"),
+    dimension('PLATFORM', 'platform'),
+    { name: 'skip', type: 'Int32', default: '0', minimum: 0, maximum: max - 1, description: 'Rows to skip' },
+    {
+      name: 'limit',
+      type: 'Int32',
+      ...(timeseries ? {} : { default: String(MAX_ROWS) }),
+      minimum: 1,
+      maximum: max,
+      description: `Rows to answer at most (skip + limit <= ${max}${timeseries ? '; default: every bucket' : ''}); with either, the JSON answer carries rows_before_limit_at_least`,
+    },
+  ]
+}
+
+const metricColumns = (app: AppKey): Column[] => APP_METRICS[app].columns.map(({ name: n, type }) => ({ name: n, type }))
 
 function dimensionPipe(app: AppKey, dimension: DimensionKey): Pipe {
   const { slug, column } = DIMENSIONS[dimension]
   const name = `v2_${App[app]}_${slug}`
+  const output: Column[] = [{ name: column, type: 'String' }, ...metricColumns(app)]
   return {
     name,
+    description: `${App[app]} metrics per non-empty ${column}, by sessions descending then ${column}`,
+    scope: `read:analytics:${App[app]}`,
+    parameters: analyticsParameters(false),
+    dependencies: [`${App[app]}_events_mv`],
+    output,
     query: `query ${name}(${ANALYTICS_VARIABLES}, $by: Dimension!, $limit: Int) {
-  analytics(${ANALYTICS_ARGS}) { breakdown(by: $by, limit: $limit) { value metrics { ${METRICS_SELECTION} } } }
+  analytics(${ANALYTICS_ARGS}) {
+    breakdown(by: $by, limit: $limit) { value metrics { ${METRICS_SELECTION} } }
+    breakdownCount(by: $by)
+  }
 }`,
+    // GraphQL's breakdown has no offset: ask for skip + limit rows and drop the first skip.
     variables: (p) => {
       const { skip, limit } = page(p)
-      return { ...analyticsVariables(app, p), by: dimension, limit: skip + limit }
+      return { ...analyticsVariables(app, p, false), by: dimension, limit: skip + limit }
     },
-    columns: () => [{ name: column, type: 'String' }, ...APP_METRICS[app].columns.map(({ name: n, type }) => ({ name: n, type }))],
-    rows: (data, p) =>
-      list(field(data.analytics, 'breakdown'))
-        .slice(page(p).skip)
-        .map((r) => ({ [column]: r.value, ...metricValues(app, r.metrics) })),
+    columns: () => output,
+    rows: (data, p) => {
+      const { skip, limited } = page(p)
+      const rows = list(field(data.analytics, 'breakdown'))
+        .slice(skip)
+        .map((r) => ({ [column]: r.value, ...metricValues(app, r.metrics) }))
+      const total = Number(field(data.analytics, 'breakdownCount') ?? 0)
+      // Present when the request set a limit, or when the row cap cut the answer short.
+      return limited || total > skip + rows.length ? { rows, rowsBeforeLimit: total } : { rows }
+    },
   }
 }
 
@@ -241,18 +411,28 @@ function timeseriesPipe(app: AppKey): Pipe {
   const name = `v2_${App[app]}_timeseries`
   return {
     name,
+    description: `${App[app]} metrics per time bucket (granularity, in timezone), every bucket of the range, empty ones as zeros`,
+    scope: `read:analytics:${App[app]}`,
+    parameters: analyticsParameters(true),
+    dependencies: [`${App[app]}_events_mv`],
+    output: [{ name: 'start', type: 'DateTime' }, ...metricColumns(app)],
     query: `query ${name}(${ANALYTICS_VARIABLES}, $granularity: Granularity, $timezone: String) {
   analytics(${ANALYTICS_ARGS}) { timeseries(granularity: $granularity, timezone: $timezone) { start metrics { ${METRICS_SELECTION} } } }
 }`,
-    variables: (p) => ({
-      ...analyticsVariables(app, p),
-      granularity: p.choice('granularity', GRANULARITIES, 'DAY'),
-      timezone: p.timezone(),
-    }),
-    columns: (p) => [{ name: 'start', type: `DateTime('${p.timezone()}')` }, ...APP_METRICS[app].columns.map(({ name: n, type }) => ({ name: n, type }))],
+    variables: (p) => {
+      page(p, MAX_BUCKETS) // checked before the query runs
+      return {
+        ...analyticsVariables(app, p, true),
+        granularity: p.choice('granularity', GRANULARITIES, 'DAY'),
+        timezone: p.timezone(),
+      }
+    },
+    columns: (p) => [{ name: 'start', type: `DateTime('${p.timezone()}')` }, ...metricColumns(app)],
     rows: (data, p) => {
       const zone = p.timezone()
-      return list(field(data.analytics, 'timeseries')).map((r) => ({ start: chDateTime(r.start, zone), ...metricValues(app, r.metrics) }))
+      const { skip, limit, limited } = page(p, MAX_BUCKETS)
+      const all = list(field(data.analytics, 'timeseries')).map((r) => ({ start: chDateTime(r.start, zone), ...metricValues(app, r.metrics) }))
+      return limited ? { rows: all.slice(skip, skip + limit), rowsBeforeLimit: all.length } : { rows: all }
     },
   }
 }

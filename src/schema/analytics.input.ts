@@ -24,7 +24,19 @@ abstract class EventDimensions {
 }
 
 @InputType({ description: 'Equality filters; REFERER matches the registrable domain (instagram.com)' })
-export class AnalyticsFilter extends EventDimensions {}
+export class AnalyticsFilter extends EventDimensions {
+  @Field(() => String, {
+    nullable: true,
+    description: "The session's referer (Tinybird's sessionReferer): each event carries its session's attribution, so this matches the referer column like referer, and both apply when both are given",
+  })
+  sessionReferer?: string | null
+
+  @Field(() => [String], { nullable: true, description: 'Events on any of these platforms; an empty list matches nothing' })
+  platforms?: string[] | null
+
+  @Field(() => [String], { nullable: true, description: "Events with any of these actions (the app's, e.g. view, purchase); an empty list matches nothing" })
+  actions?: string[] | null
+}
 
 @InputType()
 export class AppEventInput extends EventDimensions {

@@ -3,7 +3,17 @@ import { APP_ACTIONS } from './validate.js'
 
 /** Filter keys: every dimension plus the asset. */
 export type FilterField = DimensionField | 'assetId'
-export type AnalyticsFilter = Partial<Record<FilterField, string>>
+
+/**
+ * Equality filters: the filter keys and `sessionReferer`. Each event carries its session's attribution
+ * (SPEC §2), so the session referer is the event's `referer` column, matched like `referer`.
+ */
+export type EqualityFilterField = FilterField | 'sessionReferer'
+
+/** List filters: a row matches when its column holds one of the values (an empty list matches nothing). */
+export type ListFilterField = 'platforms' | 'actions'
+
+export type AnalyticsFilter = Partial<Record<EqualityFilterField, string>> & Partial<Record<ListFilterField, readonly string[]>>
 
 export interface AnalyticsQuery {
   readonly app: App
@@ -17,6 +27,9 @@ export interface BreakdownQuery extends AnalyticsQuery {
   readonly by: DimensionField
   readonly limit: number
 }
+
+/** A breakdown without its limit: how many rows it has. */
+export type BreakdownCountQuery = Omit<BreakdownQuery, 'limit'>
 
 export interface TimeseriesQuery extends AnalyticsQuery {
   readonly granularity: Granularity
@@ -103,13 +116,35 @@ export function metricsSql(app: App): string {
   ].join(',\n    ')
 }
 
-/** `AND col = {f_col:String}` for each given filter, bound; the parameters go in `params`. */
+/** The expression each equality filter compares (a closed map). */
+const FILTER_SQL: Readonly<Record<EqualityFilterField, string>> = {
+  ...DIMENSION_SQL,
+  sessionReferer: DIMENSION_SQL.referer,
+}
+
+/** The column each list filter reads (a closed map, like DIMENSION_SQL). */
+export const LIST_FILTER_SQL: Readonly<Record<ListFilterField, string>> = {
+  platforms: 'platform',
+  actions: 'action',
+}
+
+/**
+ * `AND col = {f_col:String}` for each given equality filter and `AND col IN {f_col:Array(String)}` for
+ * each list filter, bound; the parameters go in `params`. Only closed-map expressions reach the SQL text.
+ */
 export function filterSql(filter: AnalyticsFilter, params: Record<string, unknown>): string {
   let sql = ''
   for (const [field, value] of Object.entries(filter)) {
     if (value === undefined || value === null) continue
-    const expr = DIMENSION_SQL[field as FilterField]
-    if (!expr) continue
+    if (Array.isArray(value)) {
+      const column = LIST_FILTER_SQL[field as ListFilterField]
+      if (!column) continue
+      sql += `\n  AND ${column} IN {f_${field}:Array(String)}`
+      params[`f_${field}`] = [...(value as readonly string[])]
+      continue
+    }
+    const expr = FILTER_SQL[field as EqualityFilterField]
+    if (!expr || typeof value !== 'string') continue
     sql += `\n  AND ${expr} = {f_${field}:String}`
     params[`f_${field}`] = value
   }

@@ -10,6 +10,7 @@ import {
   toMetrics,
   type AnalyticsQuery,
   type AppMetricsRow,
+  type BreakdownCountQuery,
   type BreakdownQuery,
   type MetricsRecord,
   type TimeseriesQuery,
@@ -349,6 +350,12 @@ export class ClickHouseStore implements Store {
       dimension: DIMENSION_SQL[q.by],
     })
     return rows.map((r) => ({ value: r.value, metrics: toMetrics(q.app, r) }))
+  }
+
+  async analyticsBreakdownCount(q: BreakdownCountQuery): Promise<number> {
+    const { params, slots } = this.analyticsParams(q)
+    const [row] = await this.rows<{ total: number }>('analytics_breakdown_count', params, { ...slots, dimension: DIMENSION_SQL[q.by] })
+    return Number(row?.total ?? 0)
   }
 
   async analyticsTimeseries(q: TimeseriesQuery): Promise<Array<{ start: Date; metrics: AppMetricsRow }>> {

@@ -21,7 +21,7 @@ import type {
   UiFilterOption,
   WarehouseStockRow,
 } from './types.js'
-import type { AnalyticsQuery, AppMetricsRow, BreakdownQuery, TimeseriesQuery } from './analytics.js'
+import type { AnalyticsQuery, AppMetricsRow, BreakdownCountQuery, BreakdownQuery, TimeseriesQuery } from './analytics.js'
 
 /**
  * Everything Sightline asks of ClickHouse, in domain terms. One instance per process; it never
@@ -67,6 +67,8 @@ export interface Store {
   // ---- app analytics
   analyticsTotals(query: AnalyticsQuery): Promise<AppMetricsRow>
   analyticsBreakdown(query: BreakdownQuery): Promise<Array<{ value: string; metrics: AppMetricsRow }>>
+  /** How many rows `analyticsBreakdown` would return without a limit. */
+  analyticsBreakdownCount(query: BreakdownCountQuery): Promise<number>
   analyticsTimeseries(query: TimeseriesQuery): Promise<Array<{ start: Date; metrics: AppMetricsRow }>>
 
   // ---- ingest: validates each row, quarantines the bad ones, stores the good ones durably

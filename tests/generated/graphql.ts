@@ -5,6 +5,8 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 /** Equality filters; REFERER matches the registrable domain (instagram.com) */
 export type AnalyticsFilter = {
+  /** Events with any of these actions (the app's, e.g. view, purchase); an empty list matches nothing */
+  actions?: Array<string> | null | undefined;
   assetId?: string | null | undefined;
   browser?: string | null | undefined;
   city?: string | null | undefined;
@@ -20,8 +22,12 @@ export type AnalyticsFilter = {
   metaPlacementId?: string | null | undefined;
   os?: string | null | undefined;
   platform?: string | null | undefined;
+  /** Events on any of these platforms; an empty list matches nothing */
+  platforms?: Array<string> | null | undefined;
   referer?: string | null | undefined;
   region?: string | null | undefined;
+  /** The session's referer (Tinybird's sessionReferer): each event carries its session's attribution, so this matches the referer column like referer, and both apply when both are given */
+  sessionReferer?: string | null | undefined;
 };
 
 export type App =
