@@ -249,9 +249,9 @@ describe('Tinybird-compatible REST', () => {
     const all = (await pipeJson('v2_page_browsers', range)).data
     const skipped = await pipeJson('v2_page_browsers', { ...range, skip: '1', limit: '2' })
     expect(skipped.data).toEqual(all.slice(1, 3))
-    // Offset-free times are read in `timezone`: the same instant written two ways gives the same rows.
+    // Offset-free times are UTC whatever `timezone` says; an offset is honoured (edges: tests/e2e/pipes.test.ts).
     const utc = await pipeJson('v2_link_devices', { workspaceId: workspace, start: '2000-01-01 00:00:00', end: to })
-    const tokyo = await pipeJson('v2_link_devices', { workspaceId: workspace, start: '2000-01-01 09:00:00', end: to, timezone: 'Asia/Tokyo' })
+    const tokyo = await pipeJson('v2_link_devices', { workspaceId: workspace, start: '2000-01-01 09:00:00+09:00', end: to, timezone: 'Asia/Tokyo' })
     expect(utc.data.length).toBeGreaterThan(1)
     expect(tokyo.data).toEqual(utc.data)
   })
@@ -308,18 +308,21 @@ describe('Tinybird-compatible REST', () => {
     expect(kpis.meta).toEqual([{ name: 'value', type: 'String' }])
   })
 
-  it('serves .csv (header and RFC 4180 quoting) and .ndjson with the .json rows', async () => {
+  it('serves .csv (no header), .csvwithnames (a header; both RFC 4180 quoting) and .ndjson with the .json rows', async () => {
     for (const [name, params] of [
       ['api_product_grid', { category, show_oos: '1' }],
       ['v2_cart_browsers', { workspaceId: workspace, start: from, end: to }],
       ['v2_fm_timeseries', { workspaceId: workspace, start: from, end: to }],
     ] as const) {
       const json = await pipeJson(name, params)
-      const csvRes = await pipe(name, params, reader, 'csv')
+      const csvRes = await pipe(name, params, reader, 'csvwithnames')
       expect(csvRes.headers.get('content-type')).toMatch(/^text\/csv/)
       const [header, ...lines] = parseCsv(await csvRes.text())
       expect(header).toEqual(json.meta.map((c) => c.name))
       expect(lines).toEqual(json.data.map((r) => json.meta.map((c) => (r[c.name] === null ? '' : String(r[c.name])))))
+      const bare = await pipe(name, params, reader, 'csv')
+      expect(bare.headers.get('content-type')).toMatch(/^text\/csv/)
+      expect(parseCsv(await bare.text())).toEqual(lines)
       const ndRes = await pipe(name, params, reader, 'ndjson')
       expect(ndRes.headers.get('content-type')).toMatch(/^application\/x-ndjson/)
       const text = await ndRes.text()
@@ -378,8 +381,8 @@ describe('Tinybird-compatible REST', () => {
       expect(res.status, `${name}.${ext} ${JSON.stringify(params)}: ${JSON.stringify(body)}`).toBe(status)
       if (status !== 200) expect(typeof body.error).toBe('string')
     }
-    const post = await fetch(`${base}/v0/pipes/v2_cart_os.json`, { method: 'POST', headers: { authorization: `Bearer ${reader}` } })
-    expect(post.status).toBe(405)
+    const put = await fetch(`${base}/v0/pipes/v2_cart_os.json`, { method: 'PUT', headers: { authorization: `Bearer ${reader}` } })
+    expect(put.status).toBe(405)
     const preflight = await fetch(`${base}/v0/pipes/v2_cart_os.json`, { method: 'OPTIONS' })
     expect(preflight.status).toBe(204)
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
