@@ -282,6 +282,36 @@ describe('Tinybird pipes: parameters, envelope, list and OpenAPI', () => {
     expect(events(await json('v2_page_timeseries', { ...day, referer: 'example.com', sessionReferer: 'other.org' }))).toBe(0)
   })
 
+  it('gives GraphQL the same filters: platforms, actions, sessionReferer and breakdownCount', async () => {
+    const query = `query($ws: ID!, $from: DateTime, $to: DateTime, $f: AnalyticsFilter) {
+      analytics(app: PAGE, workspaceId: $ws, from: $from, to: $to, filter: $f) {
+        totals { events }
+        breakdown(by: PLATFORM, limit: 1) { value }
+        breakdownCount(by: PLATFORM)
+      }
+    }`
+    const run = async (f: Record<string, unknown>) => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${reader}` },
+        body: JSON.stringify({ query, variables: { ws, from: '2025-04-01T00:00:00Z', to: '2025-04-02T00:00:00Z', f } }),
+      })
+      const body = (await res.json()) as { data?: { analytics: { totals: { events: number }; breakdown: Array<{ value: string }>; breakdownCount: number } } }
+      return body.data?.analytics
+    }
+    expect(await run({ platforms: ['ios', 'android'] })).toEqual({ totals: { events: 5 }, breakdown: [{ value: 'android' }], breakdownCount: 2 })
+    expect(await run({ platforms: [] })).toEqual({ totals: { events: 0 }, breakdown: [], breakdownCount: 0 })
+    expect((await run({ platforms: ['web', 'ios', 'android'], actions: ['view'] }))?.totals.events).toBe(3)
+    expect((await run({ sessionReferer: 'example.com' }))?.totals.events).toBe(perValue + 1)
+    expect((await run({ sessionReferer: 'example.com', referer: 'other.org' }))?.totals.events).toBe(0)
+    expect((await run({}))?.breakdownCount).toBe(3)
+  })
+
+  it('links the OpenAPI document from the web page', async () => {
+    const page = await (await fetch(`${base}/`)).text()
+    expect(page).toContain('href="/v0/pipes/openapi.json"')
+  })
+
   it('accepts and ignores the SDK from= and the other reserved names', async () => {
     const plain = await json('v2_link_browsers', linkDay)
     const extras: Array<Record<string, string>> = [{ from: 'ts-sdk' }, { from: '2025-03-10 12:00:00' }, { pipeline: 'x', debug: 'query', tag: 't', query_id: 'q1' }]
