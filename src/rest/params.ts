@@ -48,11 +48,14 @@ export class PipeParams {
 
   /**
    * These parameters with `fixed` ones replacing every value sent under the same names (a JWT's
-   * `fixed_params`): whatever the request says, a fixed name reads the fixed value.
+   * `fixed_params`): whatever the request says, a fixed name reads the fixed value. `spellings` gives
+   * the other names a parameter is read under (a pipe's aliases); they are dropped too, so no alias can
+   * shadow a fixed value.
    */
-  withFixed(fixed: Readonly<Record<string, ParamValue>>): PipeParams {
+  withFixed(fixed: Readonly<Record<string, ParamValue>>, spellings: (name: string) => readonly string[] = () => []): PipeParams {
     const out = new URLSearchParams(this.search)
     for (const [name, value] of Object.entries(fixed)) {
+      for (const other of spellings(name)) out.delete(other)
       out.delete(name)
       for (const v of Array.isArray(value) ? value : [value]) out.append(name, String(v))
     }

@@ -1,7 +1,7 @@
 import { grants, type Principal, type Scope } from '../auth/scopes.js'
 import { App, Dimension } from '../schema/enums.js'
 import type { Column, Row } from './format.js'
-import { chDateTime, ParamError, type PipeParams } from './params.js'
+import { chDateTime, ParamError, type ParamValue, type PipeParams } from './params.js'
 
 /**
  * A parameter a pipe reads, as `GET /v0/pipes` and the OpenAPI document describe it. `type` is Tinybird's
@@ -47,6 +47,18 @@ export interface Pipe {
   variables(params: PipeParams): Record<string, unknown>
   columns(params: PipeParams): readonly Column[]
   rows(data: Record<string, unknown>, params: PipeParams): PipeRows
+}
+
+/**
+ * A pipe's parameters with a JWT's `fixed_params` imposed: each fixed parameter replaces whatever the
+ * request sent under its name or any spelling the pipe reads it under (`asset_id` for `assetId`,
+ * `emailBroadcastId` for `sessionEmailBroadcastId`, …).
+ */
+export function withFixedParams(pipe: Pipe, params: PipeParams, fixed: Readonly<Record<string, ParamValue>>): PipeParams {
+  return params.withFixed(fixed, (name) => {
+    const declared = pipe.parameters.find((p) => p.name === name || p.aliases?.includes(name))
+    return declared ? [declared.name, ...(declared.aliases ?? [])] : []
+  })
 }
 
 /** Whether `who` may read `pipe`: its scope, or a `read:pipe:<name>` grant. */
