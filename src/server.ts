@@ -9,7 +9,8 @@ import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import { JwtService } from './auth/jwt.js'
-import { RateLimiter } from './auth/rate-limit.js'
+import { RateLimiter, type KeyRate, type RateState } from './auth/rate-limit.js'
+import { DatasourceService } from './domain/datasources.js'
 import { bearer, TokenService } from './auth/tokens.js'
 import type { Principal } from './auth/scopes.js'
 import type { Config } from './config.js'
@@ -70,6 +71,14 @@ export interface Gateway {
   /** Largest accepted request body, in bytes. */
   readonly maxBodyBytes: number
   readonly log: Logger
+  /** Most rows one ingest operation takes (larger uploads are split). */
+  readonly maxBatch: number
+  /** Tinybird's Data Sources API use cases. */
+  readonly datasources: DatasourceService
+  /** Stored tokens and JWTs (`POST /v0/tokens`). */
+  readonly tokens: TokenService
+  /** Where a principal stands with its rate limit (for X-RateLimit-* headers); undefined when unlimited. */
+  rateOf(principal: Principal): RateState | undefined
   /**
    * A bearer header to a principal: null when absent; throws UNAUTHENTICATED (401) when bad and
    * RATE_LIMITED (429) over the token's rate. Refusals go to the error log under `request`.
@@ -169,7 +178,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         }
         if (!principal) return [new UnauthenticatedError('The bearer token is invalid, expired or revoked')]
         ctx.extra.principal = principal
-        const decision = limiter.take(principal.name)
+        const decision = limiter.take(rateKey(principal), ownRate(principal))
         if (!decision.allowed) return [new RateLimitedError(decision.retryAfterMs)]
         let document: DocumentNode
         try {
@@ -246,6 +255,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const gateway: Gateway = {
     maxBodyBytes: config.maxBodyBytes,
     log,
+    maxBatch: config.maxBatch,
+    datasources: new DatasourceService(store, () => feed.nudge()),
+    tokens,
+    rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,
     async execute(request, principal, requestId) {
       const reads = emptyQueryStats()
@@ -343,7 +356,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     try {
       const principal = await authenticate(services, header)
       if (!principal) throw withStatus(new UnauthenticatedError('The bearer token is invalid, expired or revoked'), 401)
-      const decision = limiter.take(principal.name)
+      const decision = limiter.take(rateKey(principal), ownRate(principal))
       if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs)
       return principal
     } catch (err) {
@@ -405,6 +418,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   log.info({ url: `http://${host}:${port}${GRAPHQL_PATH}`, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
   return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
+}
+
+/** A principal's rate-limit bucket: its name, or for a Tinybird JWT its name and tenant. */
+function rateKey(principal: Principal): string {
+  return principal.rate?.key ?? principal.name
+}
+
+/** A Tinybird JWT's `limits.rps` (burst of one second's worth), else the configured rate. */
+function ownRate(principal: Principal): KeyRate | undefined {
+  const perSecond = principal.rate?.perSecond
+  return perSecond === undefined ? undefined : { rate: perSecond, burst: Math.max(1, Math.ceil(perSecond)) }
 }
 
 /** Subscriptions run over graphql-ws; over HTTP one would never deliver an update. */

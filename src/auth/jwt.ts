@@ -1,6 +1,7 @@
-import { errors, jwtVerify, SignJWT } from 'jose'
+import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose'
 import { StoreInputError } from '../store/errors.js'
 import { checkGrant, isKnownScope, type Principal } from './scopes.js'
+import { isTinybirdPayload, signTinybirdJwt, verifyTinybirdJwt, type TinybirdJwtRequest } from './tinybird-jwt.js'
 
 const ISSUER = 'sightline'
 const ALGORITHM = 'HS256'
@@ -56,10 +57,18 @@ export class JwtService {
     return { token, expiresAt: new Date((issuedAt + seconds) * 1000), principal: { name: `jwt:${name}`, scopes, workspaceId } }
   }
 
+  /** Signs a JWT in Tinybird's shape (`POST /v0/tokens`). */
+  signTinybird(request: TinybirdJwtRequest): Promise<string> {
+    if (!this.key) throw new StoreInputError('JWTs are disabled: set SIGHTLINE_JWT_SECRET')
+    return signTinybirdJwt(request, this.key, MAX_JWT_SECONDS)
+  }
+
   /** The principal a valid JWT carries; null when it is expired, tampered, malformed or JWTs are off. */
   async verify(token: string): Promise<Principal | null> {
     if (!this.key) return null
     try {
+      // Tinybird's shape (scopes as objects) or Sightline's; the signature is checked either way.
+      if (isTinybirdPayload(decodeJwt(token))) return await verifyTinybirdJwt(token, this.key, MAX_JWT_SECONDS)
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
         issuer: ISSUER,

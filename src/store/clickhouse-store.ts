@@ -17,6 +17,7 @@ import {
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
+import { DatasourceRepository } from './datasources.js'
 import { isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
 import { storeCall } from './errors.js'
@@ -75,6 +76,7 @@ export class ClickHouseStore implements Store {
   private readonly sql: QueryFiles
   private readonly render: RenderOptions
   private lastVersion = 0n
+  readonly datasources: DatasourceRepository
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -82,6 +84,7 @@ export class ClickHouseStore implements Store {
   ) {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
+    this.datasources = new DatasourceRepository(client, config.database, config.cluster)
   }
 
   /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
