@@ -34,8 +34,13 @@ static int matches(int dirfd, const char *oldpath) {
     base = strrchr(buf, '/');
     base = base ? base + 1 : buf;
     if (strncmp(base, "tmp_insert_", 11) != 0) return 0;
+    /* Resolved on first use after the table exists (a failed realpath may leave junk: keep it aside). */
     static char table[PATH_MAX];
-    if (!table[0] && !realpath(dir, table)) return 0;
+    if (!table[0]) {
+        char tmp[PATH_MAX];
+        if (!realpath(dir, tmp)) return 0;
+        memcpy(table, tmp, sizeof table);
+    }
     char parent[PATH_MAX];
     size_t plen = (size_t)(base - buf);
     if (plen == 0 || plen >= sizeof parent) return 0;
