@@ -95,7 +95,8 @@ describe.skipIf(skip)('a keyed batch killed just before one of its parts lands, 
       describe(`${kind}, ${bad ? 'with' : 'without'} a bad row`, () => {
         it.each(targets)('killed before the part of %s', async (target) => {
           const clean = await baseline(kind, bad)
-          expect(clean.outcome.deduplicated).toBe(false)
+          expect(clean.outcome).toMatchObject({ quarantined: bad ? 1 : 0, deduplicated: false })
+          expect(clean.counts[kind]).toBe(clean.outcome.accepted)
           const database = `crash_${++n}`
           const env = { SIGHTLINE_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database }
           const args = ['ingest', kind, bad ? '1' : '0', 'key']

@@ -40,8 +40,8 @@ async function ingest(store: ClickHouseStore, kind: Kind, bad: boolean, key: str
     }
     case 'app_events': {
       const e = (app: string, action: string, s: string, timestamp = at) => ({ timestamp, app, action, workspaceId: 'w', sessionId: s, visitorId: `${s}v` })
-      const rows = [e('CART', 'view', 's1'), e('FM', 'play', 's2'), e('FM', 'play', 's3'), e('LINK', 'click', 's4'), e('PAGE', 'view', 's5'), e('FM', 'pause', 's6', earlier)]
-      if (bad) rows.push(e('FM', 'dance', 's7'))
+      const rows = [e('cart', 'view', 's1'), e('fm', 'play', 's2'), e('fm', 'play', 's3'), e('link', 'click', 's4'), e('page', 'view', 's5'), e('fm', 'pause', 's6', earlier)]
+      if (bad) rows.push(e('fm', 'dance', 's7'))
       return store.ingestAppEvents(rows as never, options)
     }
   }
