@@ -80,15 +80,23 @@ export class BatchLedger {
     return `${this.database}.${table}`
   }
 
-  /** Rows of the batch (any slice) in the datasource, its quarantine and every view target. */
-  async traces(table: string, id: string): Promise<number> {
+  /**
+   * Rows of the batch in the datasource, its quarantine and every view target: by the ids of its slices
+   * and its quarantine (a retry sends the same rows, so the same slices), and the slices' markers.
+   */
+  async traces(table: string, ids: readonly string[]): Promise<number> {
     const views = await this.viewsOf(table)
     const counts = [
-      `SELECT count() AS n FROM ${this.name(table)} WHERE startsWith(_batch, {id:String})`,
-      `SELECT count() AS n FROM ${this.name(`${table}_quarantine`)} WHERE startsWith(_batch, {id:String})`,
-      ...views.map((v) => `SELECT count() AS n FROM ${v.target} WHERE ${identity(v, true)}`),
+      `SELECT count() AS n FROM ${this.name(table)} WHERE _batch IN {ids:Array(String)}`,
+      `SELECT count() AS n FROM ${this.name(`${table}_quarantine`)} WHERE _batch IN {ids:Array(String)}`,
+      ...views.map(
+        (v) => `SELECT count() AS n FROM ${v.target} WHERE ${v.marker ? 'product IN {markers:Array(String)}' : '_batch IN {ids:Array(String)}'}`,
+      ),
     ]
-    const rows = await selectRows<{ n: string }>(this.client, counts.join('\nUNION ALL\n'), { id, marker: MARKER + id })
+    const rows = await selectRows<{ n: string }>(this.client, counts.join('\nUNION ALL\n'), {
+      ids,
+      markers: ids.map((id) => MARKER + id),
+    })
     return rows.reduce((sum, r) => sum + Number(r.n), 0)
   }
 
@@ -127,7 +135,7 @@ export class BatchLedger {
         throw new StoreUnavailableError(`batch ${part.id} is partly in ${table} (${stored} of ${part.rows.length} rows)`)
       }
       const missing: View[] = []
-      for (const v of views) if ((await this.count(v.target, identity(v, false), part.id)) === 0) missing.push(v)
+      for (const v of views) if ((await this.count(v.target, identity(v), part.id)) === 0) missing.push(v)
       if (stored !== 0 && missing.length === 0) continue
       repaired = (await this.repairThroughStage(table, columns, part, stored === 0, missing)) || repaired
     }
@@ -238,10 +246,9 @@ export class BatchLedger {
   }
 }
 
-/** How a batch's rows are found in a view's target: by `_batch`, or by its marker row. */
-function identity(v: View, prefix: boolean): string {
-  if (v.marker) return prefix ? 'startsWith(product, {marker:String})' : 'product = {marker:String}'
-  return prefix ? 'startsWith(_batch, {id:String})' : '_batch = {id:String}'
+/** How a slice's rows are found in a view's target: by `_batch`, or by its marker row. */
+function identity(v: View): string {
+  return v.marker ? 'product = {marker:String}' : '_batch = {id:String}'
 }
 
 /** The view's own query reading the staged rows instead of the datasource. */

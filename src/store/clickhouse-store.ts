@@ -449,7 +449,7 @@ export class ClickHouseStore implements Store {
     const quarantine = { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) }
     const columns: readonly [string, ...string[]] = [...COLUMNS[table], '_batch']
     let repaired = true
-    if ((await this.ledger.traces(table, id)) === 0) {
+    if ((await this.ledger.traces(table, [...parts.map((p) => p.id), quarantine.id])) === 0) {
       await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
       for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, KEYED_INSERT)
     } else {
