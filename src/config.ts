@@ -45,6 +45,7 @@ const EnvSchema = z.object({
   SIGHTLINE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   SIGHTLINE_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_SERVICE_LOG_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  SIGHTLINE_DURABILITY: z.preprocess(emptyAsUndefined, z.enum(['fsync', 'none']).optional()),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -114,6 +115,14 @@ export interface StoreConfig {
   readonly cluster: string | undefined
   /** chDB data directory (embedded store only). @default "./data" */
   readonly dataDir: string
+  /**
+   * `fsync`: every table that holds ingested data fsyncs a part's files and directories before an insert
+   * answers (ClickHouse's `fsync_after_insert` and `fsync_part_directory`, set on the tables at start-up),
+   * so an acknowledged batch survives power loss, not only a process crash. `none`: the page cache only
+   * (benchmarks). Absent: the tables' settings are left as they are (a remote server's own choice).
+   * @default "fsync" for the embedded store, absent for a remote one
+   */
+  readonly durability?: 'fsync' | 'none' | undefined
 }
 
 export class ConfigError extends Error {
@@ -139,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       database: e.CLICKHOUSE_DATABASE,
       cluster: e.CLICKHOUSE_CLUSTER,
       dataDir: e.SIGHTLINE_DATA_DIR,
+      durability: e.SIGHTLINE_DURABILITY ?? (e.CLICKHOUSE_URL ? undefined : 'fsync'),
     }),
     adminToken: e.SIGHTLINE_ADMIN_TOKEN,
     jwtSecret: e.SIGHTLINE_JWT_SECRET,

@@ -14,11 +14,12 @@ import {
   type MetricsRecord,
   type TimeseriesQuery,
 } from './analytics.js'
+import { batchId, BatchLedger, KEYED_INSERT, QUARANTINE_COLUMNS, quarantineId, slices } from './batches.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { DatasourceRepository } from './datasources.js'
-import { isMigrated, migrate } from './migrate.js'
+import { applyDurability, isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
 import { storeCall } from './errors.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
@@ -77,14 +78,17 @@ export class ClickHouseStore implements Store {
   private readonly render: RenderOptions
   private lastVersion = 0n
   readonly datasources: DatasourceRepository
+  private readonly ledger: BatchLedger
+  private readonly running = new Map<string, Promise<void>>()
 
   constructor(
     private readonly client: ClickHouseClient,
-    private readonly config: Pick<StoreConfig, 'database' | 'cluster'>,
+    private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability'>,
   ) {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
     this.datasources = new DatasourceRepository(client, config.database, config.cluster)
+    this.ledger = new BatchLedger(client, config.database)
   }
 
   /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
@@ -104,8 +108,11 @@ export class ClickHouseStore implements Store {
     return selectRows<T>(this.client, text, params)
   }
 
+  /** Applies pending migrations, then the configured durability to every data table. */
   async migrate(): Promise<{ applied: string[] }> {
-    return migrate(this.client, this.render)
+    const report = await migrate(this.client, this.render)
+    await applyDurability(this.client, this.render, this.config.durability)
+    return report
   }
 
   async ping(): Promise<void> {
@@ -406,8 +413,15 @@ export class ClickHouseStore implements Store {
 
   /**
    * The one write path: validate every row, quarantine the bad ones with their reason, store the
-   * good ones, and answer only after both are written. With an idempotency key, the inserts carry
-   * it as their deduplication token and the result is recorded, so a retry stores nothing twice.
+   * good ones, and answer only after both are written.
+   *
+   * With an idempotency key the batch is exactly once under crashes (issue 17): its rows carry the
+   * batch's id in the hidden `_batch` column (views keep it, or a marker row), and the batch's result
+   * is recorded last. A retry whose record is missing counts what the first attempt left in the table,
+   * the quarantine and every view, and fills in only what is missing (`BatchLedger`); it answers
+   * `deduplicated` exactly when nothing was. ClickHouse's deduplication log is not relied upon: on a
+   * local MergeTree it records a block before the part is renamed into place. One key is handled by
+   * one call at a time in this process.
    *
    * One pass over the batch: each good row becomes the array of values ClickHouse reads (in
    * `COLUMNS` order) as soon as it is checked, with no intermediate list of checked rows.
@@ -421,14 +435,25 @@ export class ClickHouseStore implements Store {
     // A key names a batch of one caller (token): two callers that happen to choose the same key send
     // two batches, and neither is dropped as the other's retry nor answered with the other's result.
     const key = options.idempotencyKey === undefined ? undefined : JSON.stringify([options.tokenName ?? '', options.idempotencyKey])
-    if (key !== undefined) {
+    if (key === undefined) return this.write(table, input, options, codec, undefined)
+    return this.oneAtATime(`${table}\n${key}`, async () => {
       const previous = await this.previousBatch(table, key)
       if (previous) return { ...previous, deduplicated: true, stockChanges: [] }
-    }
+      return this.write(table, input, options, codec, key)
+    })
+  }
+
+  private async write<In, Valid>(
+    table: IngestTable,
+    input: readonly In[],
+    options: IngestOptions,
+    codec: RowCodec<In, Valid>,
+    key: string | undefined,
+  ): Promise<IngestOutcome> {
     const rows: unknown[][] = []
     const stock = new Map<string, number>()
     const errors: RowError[] = []
-    const bad: object[] = []
+    const bad: Array<Record<string, unknown>> = []
     const at = toChDateTime64(new Date())
     for (let index = 0; index < input.length; index++) {
       const row = input[index] as In
@@ -446,17 +471,46 @@ export class ClickHouseStore implements Store {
       errors.push({ index, message: record.reason })
       bad.push({ row: record.row, reason: `row ${index}: ${record.reason}`, at })
     })
-    const token = key === undefined ? undefined : `${table}:${key}`
-    await insertRows(this.client, this.table(`${table}_quarantine`), bad, token && `${token}:quarantine`)
-    await insertRows(this.client, this.table(table), rows, token, COLUMNS[table])
-    if (key !== undefined) {
-      await insertRows(this.client, this.table('ingest_batches'), [
-        { table, key, accepted: rows.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
-      ])
-    }
     const stockChanges: StockChange[] = []
     for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
-    return { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }
+    const outcome = { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }
+    if (key === undefined) {
+      await insertRows(this.client, this.table(`${table}_quarantine`), bad)
+      await insertRows(this.client, this.table(table), rows, undefined, COLUMNS[table])
+      return outcome
+    }
+    const id = batchId(table, key)
+    const parts = slices(id, rows, PARTITIONED[table] ? monthOf : undefined)
+    const quarantine = { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) }
+    const columns: readonly [string, ...string[]] = [...COLUMNS[table], '_batch']
+    let repaired = true
+    if ((await this.ledger.traces(table, [...parts.map((p) => p.id), quarantine.id])) === 0) {
+      await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
+      for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, KEYED_INSERT)
+    } else {
+      // A previous attempt died part-way (or just before its record): complete it, one repair at a time.
+      repaired = await this.oneAtATime(`repair\n${table}`, () => this.ledger.repair(table, columns, parts, quarantine))
+    }
+    await insertRows(this.client, this.table('ingest_batches'), [
+      { table, key, accepted: rows.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
+    ])
+    return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
+  }
+
+  /** Runs `fn` after every earlier call with the same name has settled. */
+  private async oneAtATime<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.running.get(name) ?? Promise.resolve()
+    const mine = before.then(fn, fn)
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.running.set(name, settled)
+    try {
+      return await mine
+    } finally {
+      if (this.running.get(name) === settled) this.running.delete(name)
+    }
   }
 
   private async previousBatch(
@@ -592,6 +646,11 @@ interface RowCodec<In, Valid> {
   /** Adds the row's stock change to `stock` (product → summed delta). */
   move?(row: Valid, stock: Map<string, number>): void
 }
+
+/** Datasources partitioned by time: their first encoded value is the timestamp text (`YYYY-MM-…`). */
+const PARTITIONED: Readonly<Record<IngestTable, boolean>> = { ecomm_events: true, warehouse_stock: true, products: false, app_events: true }
+
+const monthOf = (row: unknown[]): string => String(row[0]).slice(0, 7)
 
 /** The columns of each datasource, in the order its codec encodes a row. */
 const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {

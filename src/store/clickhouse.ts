@@ -43,6 +43,7 @@ export async function insertRows(
   rows: readonly object[],
   dedupToken?: string,
   columns?: readonly [string, ...string[]],
+  settings: InsertSettings = {},
 ): Promise<void> {
   if (rows.length === 0) return
   const started = performance.now()
@@ -56,6 +57,9 @@ export async function insertRows(
         insert_deduplicate: 1,
         deduplicate_blocks_in_dependent_materialized_views: 1,
         async_insert: 0,
+        insert_allow_materialized_columns: 0,
+        input_format_parallel_parsing: 1,
+        ...settings,
       },
     })
     recordQuery(client, 'insert', performance.now() - started)
@@ -63,6 +67,12 @@ export async function insertRows(
     throw new StoreUnavailableError(`insert into ${table} failed`, { cause: err })
   }
 }
+
+/**
+ * Extra settings for one insert. Keyed batches set `insert_allow_materialized_columns` (to write the hidden
+ * `_batch` column) and pin one block per insert, so that each table and view gets one part per partition.
+ */
+export type InsertSettings = Readonly<Record<string, string | number>>
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
 

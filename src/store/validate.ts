@@ -23,6 +23,8 @@ function id(value: string | null | undefined, field: string): string {
   const v = (value ?? '').trim()
   if (v === '') throw new RowProblem(`${field} is empty`)
   if (v.length > MAX_ID) throw new RowProblem(`${field} is longer than ${MAX_ID} characters`)
+  // Keys starting with NUL are the batch markers of the aggregating views (sql/0070_batch_ids.sql).
+  if (v.includes('\0')) throw new RowProblem(`${field} contains a NUL character`)
   return v
 }
 

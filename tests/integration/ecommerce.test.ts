@@ -998,9 +998,10 @@ describe('ecommerce store', () => {
       expect((await store.productsByIds([p.id]))[0]?.name).toBe('keyed')
     })
 
-    it('idempotencyKey: a retry after the batch record was lost is still deduplicated by ClickHouse', async () => {
-      // Simulates a crash between the data insert and the batch record: the insert tokens alone
-      // must keep the retry from counting twice, in the table and in the views it feeds.
+    it('idempotencyKey: a retry after the batch record was lost is still stored once', async () => {
+      // Simulates a crash between the data insert and the batch record: the batch id carried in the
+      // rows (and markers in the aggregating views) must keep the retry from counting twice, in the
+      // table and in the views it feeds.
       const config = testStoreConfig()
       const own = ClickHouseStore.open(config)
       const raw = createConnection(config)

@@ -43,7 +43,7 @@ function timestampRules(check: (timestamp: Date | null | undefined) => Checked<{
   })
 }
 
-/** The id rules: trimmed, not empty, at most 256 characters. */
+/** The id rules: trimmed, not empty, at most 256 characters, no NUL. */
 function idRules(field: string, check: (value: string) => Checked<unknown>, read: (r: unknown) => unknown) {
   it(`${field}: refuses empty and blank, trims, caps at 256 characters`, () => {
     expect(reason(check(''))).toBe(`${field} is empty`)
@@ -51,6 +51,10 @@ function idRules(field: string, check: (value: string) => Checked<unknown>, read
     expect(read(row(check('  x1  ')))).toBe('x1')
     expect(read(row(check('a'.repeat(256))))).toBe('a'.repeat(256))
     expect(reason(check('a'.repeat(257)))).toBe(`${field} is longer than 256 characters`)
+  })
+  it(`${field}: refuses a NUL character (the aggregating views' batch markers start with one)`, () => {
+    expect(reason(check('\0abc'))).toBe(`${field} contains a NUL character`)
+    expect(reason(check('a\0b'))).toBe(`${field} contains a NUL character`)
   })
 }
 
