@@ -30,6 +30,16 @@ export class RateLimiter {
     return this.buckets.size
   }
 
+  /** What `take` would answer, without taking. */
+  peek(key: string): RateDecision {
+    if (this.rate <= 0) return { allowed: true }
+    const bucket = this.buckets.get(key)
+    if (!bucket) return { allowed: true }
+    const tokens = Math.min(this.burst, bucket.tokens + ((this.now() - bucket.updated) / 1000) * this.rate)
+    if (tokens >= 1) return { allowed: true }
+    return { allowed: false, retryAfterMs: Math.ceil(((1 - tokens) / this.rate) * 1000) }
+  }
+
   take(key: string): RateDecision {
     if (this.rate <= 0) return { allowed: true }
     const now = this.now()

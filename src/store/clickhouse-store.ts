@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { StoreConfig } from '../config.js'
+import type { StoreConfig, WorkloadConfig } from '../config.js'
 import {
   APP_TABLE,
   BUCKET_SQL,
@@ -15,11 +15,11 @@ import {
   type TimeseriesQuery,
 } from './analytics.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
-import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
+import { insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
-import { storeCall } from './errors.js'
+import { asWork, attachWorkload, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
 import type { IngestOutcome, Store } from './store.js'
 import type {
@@ -76,19 +76,31 @@ export class ClickHouseStore implements Store {
   private readonly render: RenderOptions
   private lastVersion = 0n
 
+  /** The scheduler and limits every query of this store goes through. */
+  readonly workload: Workload
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly config: Pick<StoreConfig, 'database' | 'cluster'>,
+    workload: WorkloadConfig = DEFAULT_WORKLOAD,
   ) {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
+    this.workload = new Workload(workload)
+    attachWorkload(client, this.workload)
+    // Each method runs as its kind of work (limits, queue priority), its bodies unchanged.
+    const self = this as unknown as Record<string, (...args: unknown[]) => unknown>
+    for (const [method, kind] of Object.entries(WORK) as Array<[string, WorkKind]>) {
+      const fn = self[method]!.bind(this)
+      self[method] = (...args: unknown[]) => asWork(kind, () => fn(...args))
+    }
   }
 
   /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
-  static open(config: StoreConfig, onQuery?: QueryListener): ClickHouseStore {
+  static open(config: StoreConfig, onQuery?: QueryListener, workload?: WorkloadConfig): ClickHouseStore {
     const client = createConnection(config)
     if (onQuery) observeQueries(client, onQuery)
-    return new ClickHouseStore(client, config)
+    return new ClickHouseStore(client, config, workload)
   }
 
   private table(name: string): string {
@@ -487,9 +499,7 @@ export class ClickHouseStore implements Store {
     const tables = await this.rows<{ name: string; engine_full: string }>('service_log_tables', { db: this.config.database })
     const onCluster = this.config.cluster ? ` ON CLUSTER ${this.config.cluster}` : ''
     const changed = tables.filter((t) => !t.engine_full.includes(`TTL ${ttl}`)).map((t) => t.name)
-    await storeCall('service log TTL change', async () => {
-      for (const name of changed) await this.client.command({ query: `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}` })
-    })
+    for (const name of changed) await runCommand(this.client, `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}`)
     return changed.sort()
   }
 
@@ -544,6 +554,42 @@ export class ClickHouseStore implements Store {
     })
     return rows.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000) }))
   }
+}
+
+/**
+ * The kind of work each Store method is: its queries' limits and queue priority. Typed over the whole
+ * interface, so a new method must be classified.
+ */
+const WORK: Readonly<Record<keyof Store, WorkKind>> = {
+  migrate: 'service',
+  ping: 'health',
+  isReady: 'health',
+  close: 'service',
+  insertToken: 'auth',
+  findTokenByHash: 'auth',
+  revokeToken: 'auth',
+  tokenNameExists: 'auth',
+  products: 'read',
+  productsByIds: 'read',
+  stock: 'read',
+  recentSales: 'read',
+  productGrid: 'read',
+  productFilterOptions: 'read',
+  ecommTrend: 'read',
+  analyticsTotals: 'dashboard',
+  analyticsBreakdown: 'dashboard',
+  analyticsTimeseries: 'dashboard',
+  ingestEcommEvents: 'ingest',
+  ingestWarehouseStock: 'ingest',
+  upsertProducts: 'ingest',
+  ingestAppEvents: 'ingest',
+  quarantine: 'service',
+  writeServiceLog: 'service',
+  setServiceLogTtl: 'service',
+  operationStats: 'service',
+  ingestLog: 'service',
+  errorLog: 'service',
+  stockChangesSince: 'live',
 }
 
 function toProduct(r: ProductRecord): Product {

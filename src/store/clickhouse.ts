@@ -1,25 +1,60 @@
 import { randomUUID } from 'node:crypto'
-import type { ClickHouseClient } from '@clickhouse/client'
-import { StoreUnavailableError } from './errors.js'
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
+import { limitErrorOf, StoreUnavailableError } from './errors.js'
 import { recordQuery } from './query-stats.js'
+import { currentWork, limitSettings, workloadOf } from './workload.js'
 
 export type QueryParams = Record<string, unknown>
 
 /**
- * Runs a query and returns its rows; every driver error becomes StoreUnavailableError. The JSON
- * format carries ClickHouse's read statistics (chDB sends no summary header), which go to
- * `recordQuery` for the operation log and metrics.
+ * Runs `fn` as the current kind of work: admitted by the client's scheduler (which may refuse it with
+ * StoreBusyError) and given that kind's time and memory limits as settings for its one statement.
+ * A driver error that reports a limit becomes QueryLimitError; any other becomes `orElse`.
+ */
+async function admitted<T>(
+  client: ClickHouseClient,
+  fn: (settings: ClickHouseSettings) => Promise<T>,
+  orElse: (err: unknown) => Error,
+): Promise<T> {
+  const workload = workloadOf(client)
+  const kind = currentWork()
+  const settings = workload ? limitSettings(workload.limitOf(kind)) : {}
+  const guarded = async () => {
+    try {
+      return await fn(settings)
+    } catch (err) {
+      throw limitErrorOf(err) ?? orElse(err)
+    }
+  }
+  return workload ? workload.scheduler.run(kind, guarded) : guarded()
+}
+
+/**
+ * Runs a query and returns its rows; a driver error becomes QueryLimitError (over its limits) or
+ * StoreUnavailableError. The JSON format carries ClickHouse's read statistics (chDB sends no summary
+ * header), which go to `recordQuery` for the operation log and metrics.
  */
 export async function selectRows<T>(client: ClickHouseClient, query: string, params: QueryParams = {}): Promise<T[]> {
-  const started = performance.now()
-  try {
-    const rs = await client.query({ query, query_params: params, format: 'JSON' })
-    const body = await rs.json<T>()
-    recordQuery(client, 'select', performance.now() - started, body.statistics)
-    return body.data
-  } catch (err) {
-    throw new StoreUnavailableError('store query failed', { cause: err })
-  }
+  return admitted(
+    client,
+    async (settings) => {
+      const started = performance.now()
+      const rs = await client.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
+      const body = await rs.json<T>()
+      recordQuery(client, 'select', performance.now() - started, body.statistics)
+      return body.data
+    },
+    (err) => new StoreUnavailableError('store query failed', { cause: err }),
+  )
+}
+
+/** Runs a statement without rows (DDL, ALTER) under the current kind's limits and queue. */
+export async function runCommand(client: ClickHouseClient, query: string): Promise<void> {
+  await admitted(
+    client,
+    (settings) => client.command({ query, clickhouse_settings: settings }),
+    (err) => new StoreUnavailableError('store command failed', { cause: err }),
+  )
 }
 
 /**
@@ -45,23 +80,26 @@ export async function insertRows(
   columns?: readonly [string, ...string[]],
 ): Promise<void> {
   if (rows.length === 0) return
-  const started = performance.now()
-  try {
-    await client.insert({
-      table,
-      values: rows as object[],
-      ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
-      clickhouse_settings: {
-        insert_deduplication_token: dedupToken ?? randomUUID(),
-        insert_deduplicate: 1,
-        deduplicate_blocks_in_dependent_materialized_views: 1,
-        async_insert: 0,
-      },
-    })
-    recordQuery(client, 'insert', performance.now() - started)
-  } catch (err) {
-    throw new StoreUnavailableError(`insert into ${table} failed`, { cause: err })
-  }
+  await admitted(
+    client,
+    async (limits) => {
+      const started = performance.now()
+      await client.insert({
+        table,
+        values: rows as object[],
+        ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
+        clickhouse_settings: {
+          ...limits,
+          insert_deduplication_token: dedupToken ?? randomUUID(),
+          insert_deduplicate: 1,
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          async_insert: 0,
+        },
+      })
+      recordQuery(client, 'insert', performance.now() - started)
+    },
+    (err) => new StoreUnavailableError(`insert into ${table} failed`, { cause: err }),
+  )
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
