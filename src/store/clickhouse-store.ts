@@ -15,7 +15,7 @@ import {
   type TimeseriesQuery,
 } from './analytics.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
-import { insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
+import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
@@ -51,6 +51,8 @@ import {
   checkEcommEvent,
   checkProduct,
   checkWarehouseStock,
+  StockBalance,
+  stockProducts,
   type Checked,
   type ValidAppEvent,
   type ValidEcommEvent,
@@ -253,8 +255,9 @@ export class ClickHouseStore implements Store {
         category: r.category,
         name: r.name,
         photo: r.photo,
-        price: Number(r.price),
+        price: finite(r.price, 'price'),
         stock: Number(r.stock),
+        stockExact: String(r.stock),
         stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
         hits: Number(r.hits),
         trending,
@@ -294,7 +297,7 @@ export class ClickHouseStore implements Store {
     const byStart = new Map(
       rows.map((r) => [
         Number(r.start) * 1000,
-        { views: Number(r.views), carts: Number(r.carts), sales: Number(r.sales), revenue: Number(r.revenue) },
+        { views: Number(r.views), carts: Number(r.carts), sales: Number(r.sales), revenue: finite(r.revenue, 'revenue') },
       ]),
     )
     return zeroFill(starts, byStart, { views: 0, carts: 0, sales: 0, revenue: 0 }).map(({ start, value }) => ({
@@ -358,8 +361,10 @@ export class ClickHouseStore implements Store {
 
   async ingestWarehouseStock(rows: readonly WarehouseStockRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
     const now = new Date()
+    // Today's stock of the products touched, so an update that would overflow Int is quarantined.
+    const balance = new StockBalance((await this.stock(stockProducts(rows))).map((s) => [s.product, s.available]))
     return this.ingest('warehouse_stock', rows, options, {
-      check: (r) => checkWarehouseStock(r, now),
+      check: (r) => checkWarehouseStock(r, now, balance),
       encode: (r: ValidWarehouseStock) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
       move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
     })
@@ -593,7 +598,7 @@ const WORK: Readonly<Record<keyof Store, WorkKind>> = {
 }
 
 function toProduct(r: ProductRecord): Product {
-  return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: Number(r.price) }
+  return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: finite(r.price, 'price') }
 }
 
 /** How one datasource's rows are checked, encoded as values in `COLUMNS` order, and move stock. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
-import { limitErrorOf, StoreUnavailableError } from './errors.js'
+import { limitErrorOf, StoreUnavailableError, StoreValueError } from './errors.js'
 import { recordQuery } from './query-stats.js'
 import { currentWork, limitSettings, workloadOf } from './workload.js'
 
@@ -100,6 +100,16 @@ export async function insertRows(
     },
     (err) => new StoreUnavailableError(`insert into ${table} failed`, { cause: err }),
   )
+}
+
+/**
+ * A Float column or aggregate as a number. ClickHouse's JSON writes a non-finite value (a sum that
+ * overflowed to infinity) as null: that is an error here, never read as 0.
+ */
+export function finite(value: unknown, what: string): number {
+  const n = value === null || value === undefined ? NaN : Number(value)
+  if (!Number.isFinite(n)) throw new StoreValueError(`The stored ${what} is not a finite number`)
+  return n
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))

@@ -70,6 +70,7 @@ function expectedGrid(models: readonly ProductModel[], q: GridQuery, threshold: 
       photo: g.photo,
       price: g.price,
       stock: g.stock,
+      stockExact: String(g.stock),
       stockStatus: g.stockStatus,
       hits: g.hits,
       trending: trending.has(g.id),
