@@ -724,7 +724,7 @@ describe('access: the scope matrix', () => {
     })
   })
 
-  describe('without a rate limit (SIGHTLINE_RATE_LIMIT=0, the default)', () => {
+  describe('with the default rate limit (100 per second, burst 200)', () => {
     it('serves many concurrent requests of one token', async () => {
       const answers = await Promise.all(Array.from({ length: 60 }, () => post(server, '{ productGrid { id } }', {}, token.read)))
       expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
