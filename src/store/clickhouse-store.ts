@@ -85,10 +85,12 @@ export class ClickHouseStore implements Store {
     private readonly client: ClickHouseClient,
     private readonly config: Pick<StoreConfig, 'database' | 'cluster'>,
     workload: WorkloadConfig = DEFAULT_WORKLOAD,
+    /** A second connection to the same embedded store for priority inserts and health checks. */
+    private readonly lane?: ClickHouseClient,
   ) {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
-    this.workload = new Workload(workload)
+    this.workload = new Workload(workload, lane)
     attachWorkload(client, this.workload)
     // Each method runs as its kind of work (limits, queue priority), its bodies unchanged.
     const self = this as unknown as Record<string, (...args: unknown[]) => unknown>
@@ -102,7 +104,9 @@ export class ClickHouseStore implements Store {
   static open(config: StoreConfig, onQuery?: QueryListener, workload?: WorkloadConfig): ClickHouseStore {
     const client = createConnection(config)
     if (onQuery) observeQueries(client, onQuery)
-    return new ClickHouseStore(client, config, workload)
+    // Embedded chDB: a second session on the same data runs ingest's inserts beside a running read.
+    const lane = config.url ? undefined : createConnection(config)
+    return new ClickHouseStore(client, config, workload, lane)
   }
 
   private table(name: string): string {
@@ -132,6 +136,7 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.lane?.close()
     await this.client.close()
   }
 

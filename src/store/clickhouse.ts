@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 import { limitErrorOf, StoreUnavailableError, StoreValueError } from './errors.js'
 import { recordQuery } from './query-stats.js'
-import { currentWork, limitSettings, workloadOf } from './workload.js'
+import { currentWork, limitSettings, PRIORITY, workloadOf } from './workload.js'
 
 export type QueryParams = Record<string, unknown>
 
@@ -10,28 +10,37 @@ export type QueryParams = Record<string, unknown>
  * Runs `fn` as the current kind of work: admitted by the client's scheduler (which may refuse it with
  * StoreBusyError) and given that kind's time and memory limits as settings for its one statement.
  * A driver error that reports a limit becomes QueryLimitError; any other becomes `orElse`.
+ *
+ * `fn` gets the client to run on: an `unbound` statement (no query parameters: inserts, `SELECT 1`) of
+ * priority work goes to the workload's lane when it has one — a second chDB session, which runs such
+ * statements beside a running read (bound ones are serialised process-wide by chdb-node whatever the
+ * session, so they stay in the main queue).
  */
 async function admitted<T>(
   client: ClickHouseClient,
-  fn: (settings: ClickHouseSettings) => Promise<T>,
+  fn: (settings: ClickHouseSettings, target: ClickHouseClient) => Promise<T>,
   orElse: (err: unknown) => Error,
+  unbound = false,
 ): Promise<T> {
   const workload = workloadOf(client)
   const kind = currentWork()
   const settings = workload ? limitSettings(workload.limitOf(kind)) : {}
+  const lane = unbound && workload?.lane && PRIORITY[kind] === 0 ? workload.lane : undefined
+  const target = lane?.client ?? client
   const guarded = async () => {
     try {
-      return await fn(settings)
+      return await fn(settings, target)
     } catch (err) {
       const limited = limitErrorOf(err)
       if (!limited) throw orElse(err)
       // chDB 3.4 keeps what a query that failed on a limit had written and prepends it to the next
       // answer (two JSON documents, unparseable): a throwaway query takes it, inside this slot.
-      await client.query({ query: 'SELECT {flush:UInt8} AS flush', query_params: { flush: 1 }, format: 'JSON' }).then((rs) => rs.text(), () => '')
+      await target.query({ query: 'SELECT {flush:UInt8} AS flush', query_params: { flush: 1 }, format: 'JSON' }).then((rs) => rs.text(), () => '')
       throw limited
     }
   }
-  return workload ? workload.scheduler.run(kind, guarded) : guarded()
+  if (!workload) return guarded()
+  return (lane ?? workload).scheduler.run(kind, guarded)
 }
 
 /**
@@ -42,9 +51,9 @@ async function admitted<T>(
 export async function selectRows<T>(client: ClickHouseClient, query: string, params: QueryParams = {}): Promise<T[]> {
   return admitted(
     client,
-    async (settings) => {
+    async (settings, target) => {
       const started = performance.now()
-      const rs = await client.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
+      const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
       const text = await rs.text()
       let body: { data: T[]; statistics?: { rows_read?: number; bytes_read?: number } }
       try {
@@ -57,6 +66,7 @@ export async function selectRows<T>(client: ClickHouseClient, query: string, par
       return body.data
     },
     (err) => new StoreUnavailableError('store query failed', { cause: err }),
+    Object.keys(params).length === 0,
   )
 }
 
@@ -94,9 +104,9 @@ export async function insertRows(
   if (rows.length === 0) return
   await admitted(
     client,
-    async (limits) => {
+    async (limits, target) => {
       const started = performance.now()
-      await client.insert({
+      await target.insert({
         table,
         values: rows as object[],
         ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
@@ -111,6 +121,7 @@ export async function insertRows(
       recordQuery(client, 'insert', performance.now() - started)
     },
     (err) => new StoreUnavailableError(`insert into ${table} failed`, { cause: err }),
+    true,
   )
 }
 

@@ -157,8 +157,15 @@ export class Scheduler {
 /** The limits and the scheduler every query of one client goes through. */
 export class Workload {
   readonly scheduler: Scheduler
-  constructor(readonly config: WorkloadConfig) {
+  /** A second connection for unbound priority statements (embedded chDB only), with its own queue. */
+  readonly lane: { readonly client: ClickHouseClient; readonly scheduler: Scheduler } | undefined
+
+  constructor(
+    readonly config: WorkloadConfig,
+    lane?: ClickHouseClient,
+  ) {
     this.scheduler = new Scheduler(config.concurrency, config.queue)
+    this.lane = lane && { client: lane, scheduler: new Scheduler(1, config.queue) }
   }
 
   limitOf(kind: WorkKind): QueryLimit {
