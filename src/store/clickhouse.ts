@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 import { limitErrorOf, StoreUnavailableError, StoreValueError } from './errors.js'
 import { recordQuery } from './query-stats.js'
-import { currentWork, limitSettings, PRIORITY, workloadOf } from './workload.js'
+import { currentWork, limitSettings, workloadOf } from './workload.js'
 
 export type QueryParams = Record<string, unknown>
 
@@ -11,10 +11,10 @@ export type QueryParams = Record<string, unknown>
  * StoreBusyError) and given that kind's time and memory limits as settings for its one statement.
  * A driver error that reports a limit becomes QueryLimitError; any other becomes `orElse`.
  *
- * `fn` gets the client to run on: an `unbound` statement (no query parameters: inserts, `SELECT 1`) of
- * priority work goes to the workload's lane when it has one — a second chDB session, which runs such
- * statements beside a running read (bound ones are serialised process-wide by chdb-node whatever the
- * session, so they stay in the main queue).
+ * `fn` gets the client to run on: an `unbound` statement (no query parameters: inserts, `SELECT 1`)
+ * goes to the workload's lane when it has one — a second chDB session, which runs such statements
+ * beside a running read, in its own priority queue (ingest before service logs). Bound statements are
+ * serialised process-wide by chdb-node whatever the session, so they stay in the main queue.
  */
 async function admitted<T>(
   client: ClickHouseClient,
@@ -25,7 +25,7 @@ async function admitted<T>(
   const workload = workloadOf(client)
   const kind = currentWork()
   const settings = workload ? limitSettings(workload.limitOf(kind)) : {}
-  const lane = unbound && workload?.lane && PRIORITY[kind] === 0 ? workload.lane : undefined
+  const lane = unbound ? workload?.lane : undefined
   const target = lane?.client ?? client
   const guarded = async () => {
     try {
