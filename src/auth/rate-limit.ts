@@ -45,6 +45,17 @@ export class RateLimiter {
     return this.buckets.size
   }
 
+  /** What `take` would answer, without taking. */
+  peek(key: string, own?: KeyRate): RateDecision {
+    const rate = own?.rate ?? this.rate
+    if (rate <= 0) return { allowed: true }
+    const bucket = this.buckets.get(key)
+    if (!bucket) return { allowed: true }
+    const tokens = Math.min(bucket.burst, bucket.tokens + ((this.now() - bucket.updated) / 1000) * bucket.rate)
+    if (tokens >= 1) return { allowed: true }
+    return { allowed: false, retryAfterMs: Math.ceil(((1 - tokens) / bucket.rate) * 1000) }
+  }
+
   take(key: string, own?: KeyRate): RateDecision {
     const rate = own?.rate ?? this.rate
     if (rate <= 0) return { allowed: true }

@@ -87,7 +87,7 @@ function toHttpError(err: unknown): HttpError {
 async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label: RequestLabel, res?: ServerResponse): Promise<Principal> {
   const header = req.headers.authorization
   const token = url.searchParams.get('token')
-  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), label)
+  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), { ...label, address: req.socket.remoteAddress ?? 'unknown' })
   if (!who) throw fromGraphQL(new UnauthenticatedError('A token is required: Authorization: Bearer <token> or ?token=<token>'))
   const rate = gateway.rateOf(who)
   if (rate && res) {
@@ -144,7 +144,9 @@ async function servePipe(
   const started = performance.now()
   const { data, extensions } = await run(gateway, { query: pipe.query, variables, operationName: pipe.name }, who, requestId)
   const elapsed = (performance.now() - started) / 1000
-  const body = render(format, pipe.columns(params), pipe.rows(data, params), { elapsed, ...readStatistics(extensions) })
+  const body = render(format, pipe.columns(params), pipe.rows(data, params), { elapsed, ...readStatistics(extensions) }, {
+    csvFormulaGuard: gateway.csvFormulaGuard,
+  })
   sendBody(res, 200, CONTENT_TYPE[format], body)
 }
 

@@ -30,7 +30,7 @@ const productGrid: Pipe = {
   name: 'api_product_grid',
   query: `query api_product_grid($category: String, $showOutOfStock: Boolean, $ranking: GridRanking) {
   productGrid(category: $category, showOutOfStock: $showOutOfStock, ranking: $ranking) {
-    id name stock stockStatus hits rankStatus photo price
+    id name stockExact stockStatus hits rankStatus photo price
   }
 }`,
   variables: (p) => ({
@@ -53,7 +53,7 @@ const productGrid: Pipe = {
     list(data.productGrid).map((r) => ({
       id: r.id,
       name: r.name,
-      stock: r.stock,
+      stock: exactInteger(r.stockExact),
       stock_status: STOCK_STATUS[String(r.stockStatus)],
       hits: r.hits,
       rank_status: r.rankStatus,
@@ -258,6 +258,13 @@ function timeseriesPipe(app: AppKey): Pipe {
 }
 
 // ---- the table ---------------------------------------------------------------------------------
+
+/** An Int64 sent as decimal text: a number where exact, else a bigint (written as an exact JSON number). */
+function exactInteger(value: unknown): number | bigint | null {
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) return null
+  const n = Number(value)
+  return Number.isSafeInteger(n) ? n : BigInt(value)
+}
 
 function list(value: unknown): Array<Record<string, unknown>> {
   return Array.isArray(value) ? (value as Array<Record<string, unknown>>) : []

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { StoreConfig } from '../config.js'
+import type { StoreConfig, WorkloadConfig } from '../config.js'
 import {
   APP_TABLE,
   BUCKET_SQL,
@@ -16,12 +16,12 @@ import {
 } from './analytics.js'
 import { batchId, BatchLedger, KEYED_INSERT, QUARANTINE_COLUMNS, quarantineId, slices } from './batches.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
-import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
+import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { DatasourceRepository } from './datasources.js'
 import { applyDurability, isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
-import { storeCall } from './errors.js'
+import { asWork, attachWorkload, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
 import type { IngestOutcome, Store } from './store.js'
 import type {
@@ -53,6 +53,8 @@ import {
   checkEcommEvent,
   checkProduct,
   checkWarehouseStock,
+  StockBalance,
+  stockProducts,
   type Checked,
   type ValidAppEvent,
   type ValidEcommEvent,
@@ -81,21 +83,37 @@ export class ClickHouseStore implements Store {
   private readonly ledger: BatchLedger
   private readonly running = new Map<string, Promise<void>>()
 
+  /** The scheduler and limits every query of this store goes through. */
+  readonly workload: Workload
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability'>,
+    workload: WorkloadConfig = DEFAULT_WORKLOAD,
+    /** A second connection to the same embedded store for priority inserts and health checks. */
+    private readonly lane?: ClickHouseClient,
   ) {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
     this.datasources = new DatasourceRepository(client, config.database, config.cluster)
     this.ledger = new BatchLedger(client, config.database)
+    this.workload = new Workload(workload, lane)
+    attachWorkload(client, this.workload)
+    // Each method runs as its kind of work (limits, queue priority), its bodies unchanged.
+    const self = this as unknown as Record<string, (...args: unknown[]) => unknown>
+    for (const [method, kind] of Object.entries(WORK) as Array<[string, WorkKind]>) {
+      const fn = self[method]!.bind(this)
+      self[method] = (...args: unknown[]) => asWork(kind, () => fn(...args))
+    }
   }
 
   /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
-  static open(config: StoreConfig, onQuery?: QueryListener): ClickHouseStore {
+  static open(config: StoreConfig, onQuery?: QueryListener, workload?: WorkloadConfig): ClickHouseStore {
     const client = createConnection(config)
     if (onQuery) observeQueries(client, onQuery)
-    return new ClickHouseStore(client, config)
+    // Embedded chDB: a second session on the same data runs ingest's inserts beside a running read.
+    const lane = config.url ? undefined : createConnection(config)
+    return new ClickHouseStore(client, config, workload, lane)
   }
 
   private table(name: string): string {
@@ -128,6 +146,7 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.lane?.close()
     await this.client.close()
   }
 
@@ -283,8 +302,9 @@ export class ClickHouseStore implements Store {
         category: r.category,
         name: r.name,
         photo: r.photo,
-        price: Number(r.price),
+        price: finite(r.price, 'price'),
         stock: Number(r.stock),
+        stockExact: String(r.stock),
         stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
         hits: Number(r.hits),
         trending,
@@ -324,7 +344,7 @@ export class ClickHouseStore implements Store {
     const byStart = new Map(
       rows.map((r) => [
         Number(r.start) * 1000,
-        { views: Number(r.views), carts: Number(r.carts), sales: Number(r.sales), revenue: Number(r.revenue) },
+        { views: Number(r.views), carts: Number(r.carts), sales: Number(r.sales), revenue: finite(r.revenue, 'revenue') },
       ]),
     )
     return zeroFill(starts, byStart, { views: 0, carts: 0, sales: 0, revenue: 0 }).map(({ start, value }) => ({
@@ -388,8 +408,10 @@ export class ClickHouseStore implements Store {
 
   async ingestWarehouseStock(rows: readonly WarehouseStockRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
     const now = new Date()
+    // Today's stock of the products touched, so an update that would overflow Int is quarantined.
+    const balance = new StockBalance((await this.stock(stockProducts(rows))).map((s) => [s.product, s.available]))
     return this.ingest('warehouse_stock', rows, options, {
-      check: (r) => checkWarehouseStock(r, now),
+      check: (r) => checkWarehouseStock(r, now, balance),
       encode: (r: ValidWarehouseStock) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
       move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
     })
@@ -576,9 +598,7 @@ export class ClickHouseStore implements Store {
     const tables = await this.rows<{ name: string; engine_full: string }>('service_log_tables', { db: this.config.database })
     const onCluster = this.config.cluster ? ` ON CLUSTER ${this.config.cluster}` : ''
     const changed = tables.filter((t) => !t.engine_full.includes(`TTL ${ttl}`)).map((t) => t.name)
-    await storeCall('service log TTL change', async () => {
-      for (const name of changed) await this.client.command({ query: `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}` })
-    })
+    for (const name of changed) await runCommand(this.client, `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}`)
     return changed.sort()
   }
 
@@ -635,8 +655,46 @@ export class ClickHouseStore implements Store {
   }
 }
 
+/**
+ * The kind of work each Store method is: its queries' limits and queue priority. Typed over the whole
+ * interface, so a new method must be classified.
+ */
+const WORK: Readonly<Record<Exclude<keyof Store, 'datasources'>, WorkKind>> = {
+  migrate: 'service',
+  ping: 'health',
+  isReady: 'health',
+  close: 'service',
+  insertToken: 'auth',
+  findTokenByHash: 'auth',
+  revokeToken: 'auth',
+  tokenNameExists: 'auth',
+  listTokens: 'auth',
+  resetData: 'service',
+  products: 'read',
+  productsByIds: 'read',
+  stock: 'read',
+  recentSales: 'read',
+  productGrid: 'read',
+  productFilterOptions: 'read',
+  ecommTrend: 'read',
+  analyticsTotals: 'dashboard',
+  analyticsBreakdown: 'dashboard',
+  analyticsTimeseries: 'dashboard',
+  ingestEcommEvents: 'ingest',
+  ingestWarehouseStock: 'ingest',
+  upsertProducts: 'ingest',
+  ingestAppEvents: 'ingest',
+  quarantine: 'service',
+  writeServiceLog: 'service',
+  setServiceLogTtl: 'service',
+  operationStats: 'service',
+  ingestLog: 'service',
+  errorLog: 'service',
+  stockChangesSince: 'live',
+}
+
 function toProduct(r: ProductRecord): Product {
-  return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: Number(r.price) }
+  return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: finite(r.price, 'price') }
 }
 
 /** How one datasource's rows are checked, encoded as values in `COLUMNS` order, and move stock. */

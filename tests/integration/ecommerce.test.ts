@@ -70,6 +70,7 @@ function expectedGrid(models: readonly ProductModel[], q: GridQuery, threshold: 
       photo: g.photo,
       price: g.price,
       stock: g.stock,
+      stockExact: String(g.stock),
       stockStatus: g.stockStatus,
       hits: g.hits,
       trending: trending.has(g.id),
@@ -193,6 +194,7 @@ describe('ecommerce store', () => {
         photo: 'https://img.example/p.jpg',
         price: 7,
         stock: 0,
+        stockExact: '0',
         stockStatus: 'OUT_OF_STOCK',
         hits: 0,
         trending: false,
@@ -563,7 +565,7 @@ describe('ecommerce store', () => {
       expect(everything.filter((p) => p.id === product.id)).toEqual([latest])
       expect(await store.productGrid({ category: from, showOutOfStock: true, ranking: 'PRICE' }, 100)).toEqual([])
       expect(await store.productGrid({ category: to, showOutOfStock: true, ranking: 'PRICE' }, 100)).toEqual([
-        { ...latest, stock: 500, stockStatus: 'IN_STOCK', hits: 0, trending: true, rankStatus: 'Trending 🔥' },
+        { ...latest, stock: 500, stockExact: '500', stockStatus: 'IN_STOCK', hits: 0, trending: true, rankStatus: 'Trending 🔥' },
       ])
       expect(await store.productFilterOptions(from)).toEqual([])
       expect(await store.productFilterOptions(to)).toEqual([{ id: product.id, value: 'after' }])
