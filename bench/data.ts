@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { BROWSERS, DEMO_CATEGORIES, DEMO_WORKSPACES, DEVICES, OSES, PLACES, PLATFORMS, REFERERS } from '../src/demo.js'
 import { prng } from '../src/random.js'
@@ -113,7 +114,7 @@ export function benchProducts(n: number): ProductRow[] {
   return Array.from({ length: n }, (_, i) => {
     const category = DEMO_CATEGORIES[i % DEMO_CATEGORIES.length]!
     const id = productId(i)
-    return { id, category, name: `${category} item ${i}`, photo: `https://picsum.photos/seed/${id}/400/400`, price: Math.round((10 + rand() * 190) * 100) / 100 }
+    return { id, category, name: `${category} item ${i}`, photo: `/photos/${id}.svg`, price: Math.round((10 + rand() * 190) * 100) / 100 }
   })
 }
 
@@ -149,7 +150,7 @@ export async function generate(
   const t0 = performance.now()
   for (let offset = 0; offset < scale.events; offset += CHUNK) {
     const count = Math.min(CHUNK, scale.events - offset)
-    await client.command({ query: EVENTS_SQL(database), query_params: { products: scale.products, now: nowS, offset, count } })
+    await client.command({ query: EVENTS_SQL(database), query_params: { products: scale.products, now: nowS, offset, count }, clickhouse_settings: FRESH_INSERT() })
     progress(`ecomm_events: ${fmt(offset + count)}/${fmt(scale.events)} (${secs(t0)})`)
   }
 
@@ -173,11 +174,30 @@ export async function generate(
     await client.command({
       query: APP_EVENTS_SQL(database),
       query_params: { ...APP_PARAMS, visitors, nowMs: now.getTime(), offset, count },
+      clickhouse_settings: FRESH_INSERT(),
     })
     progress(`app_events: ${fmt(offset + count)}/${fmt(scale.appEvents)} (${secs(t1)})`)
   }
+  // The data is what it says it is: a chunk dropped as a duplicate would silently shrink the bench.
+  for (const [table, expected] of [['ecomm_events', scale.events], ['app_events', scale.appEvents]] as const) {
+    const rs = await client.query({ query: `SELECT count() AS n FROM ${database}.${table}`, format: 'JSONEachRow' })
+    const [row] = await rs.json<{ n: string | number }>()
+    if (Number(row?.n) !== expected) throw new Error(`${table} holds ${row?.n} rows, not the ${expected} generated`)
+  }
   return { now, productIds: products.map((p) => p.id), categories: DEMO_CATEGORIES, workspace: DEMO_WORKSPACES[0]! }
 }
+
+/**
+ * Settings for each generating INSERT … SELECT. chDB keeps settings for the whole session, so a chunk
+ * would otherwise inherit the last insert's deduplication token and, being the same size, be dropped
+ * as a duplicate (the bench once held 200,000 of its "1,000,000" events): every chunk gets its own.
+ */
+const FRESH_INSERT = () => ({
+  insert_deduplication_token: randomUUID(),
+  insert_deduplicate: 1 as const,
+  deduplicate_blocks_in_dependent_materialized_views: 1 as const,
+  async_insert: 0 as const,
+})
 
 /**
  * Merges every MergeTree table of the database to one part per partition, so both copies of the data

@@ -9,6 +9,14 @@ const flag = z
   .default('0')
   .transform((v) => v === '1' || v === 'true')
 
+/** A flag that is on unless set to 0/false. */
+const flagOn = z
+  .enum(['0', '1', 'true', 'false', ''])
+  .default('1')
+  .transform((v) => v !== '0' && v !== 'false')
+
+const GIB = 1024 ** 3
+
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v)
 
 const EnvSchema = z.object({
@@ -23,7 +31,7 @@ const EnvSchema = z.object({
   CLICKHOUSE_CLUSTER: z.preprocess(emptyAsUndefined, identifier.optional()),
   SIGHTLINE_ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   SIGHTLINE_JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
-  SIGHTLINE_RATE_LIMIT: z.coerce.number().min(0).default(0),
+  SIGHTLINE_RATE_LIMIT: z.coerce.number().min(0).default(100),
   SIGHTLINE_RATE_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
   SIGHTLINE_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
   SIGHTLINE_MAX_COST: z.coerce.number().int().min(1).default(10_000),
@@ -45,6 +53,24 @@ const EnvSchema = z.object({
   SIGHTLINE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   SIGHTLINE_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_SERVICE_LOG_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  SIGHTLINE_DURABILITY: z.preprocess(emptyAsUndefined, z.enum(['fsync', 'none']).optional()),
+  SIGHTLINE_READ_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  SIGHTLINE_READ_MAX_MEMORY: z.coerce.number().int().min(0).default(2 * GIB),
+  SIGHTLINE_DASHBOARD_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  SIGHTLINE_DASHBOARD_MAX_MEMORY: z.coerce.number().int().min(0).default(4 * GIB),
+  SIGHTLINE_INGEST_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
+  SIGHTLINE_INGEST_MAX_MEMORY: z.coerce.number().int().min(0).default(4 * GIB),
+  SIGHTLINE_SERVICE_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  SIGHTLINE_SERVICE_MAX_MEMORY: z.coerce.number().int().min(0).default(1 * GIB),
+  SIGHTLINE_STORE_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
+  SIGHTLINE_STORE_QUEUE: z.coerce.number().int().min(1).default(128),
+  SIGHTLINE_AUTH_FAILURES_PER_MINUTE: z.coerce.number().min(0).default(30),
+  SIGHTLINE_AUTH_FAILURE_BURST: z.coerce.number().int().min(1).default(20),
+  SIGHTLINE_WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  SIGHTLINE_WS_MAX_PER_ADDRESS: z.coerce.number().int().min(1).default(5_000),
+  SIGHTLINE_JWT_MAX_LIFETIME_S: z.coerce.number().int().min(1).default(31 * 86_400),
+  SIGHTLINE_CSV_FORMULA_GUARD: flagOn,
+  SIGHTLINE_KEEP_ALIVE_MS: z.coerce.number().int().min(0).default(65_000),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -61,7 +87,7 @@ export interface Config {
   readonly adminToken: string | undefined
   /** HS256 secret for signed JWTs; unset turns JWTs off. */
   readonly jwtSecret: string | undefined
-  /** Requests per second each token may make (a token bucket); 0 turns limiting off. @default 0 */
+  /** Requests per second each token may make (a token bucket); 0 turns limiting off. @default 100 */
   readonly rateLimit: number
   /** Requests a token may make at once above the rate. @default max(1, 2 × rateLimit) */
   readonly rateBurst: number
@@ -89,7 +115,53 @@ export interface Config {
   readonly tokenCacheMs: number
   /** Days the operation, ingest and error logs are kept. @default 30 */
   readonly serviceLogTtlDays: number
+  /** Time and memory limits per kind of store work, and how the store's work queue is bounded. */
+  readonly workload: WorkloadConfig
+  /** Failed authentications per client address and per token prefix. */
+  readonly authFailures: AuthFailureConfig
+  readonly websocket: WebSocketConfig
+  /** Longest lifetime (exp − iat) a Sightline JWT may have, in seconds. @default 2678400 (31 days) */
+  readonly jwtMaxLifetimeSeconds: number
+  /** CSV answers prefix string cells that start like a formula (`=`, `+`, `-`, `@`, tab, CR) with `'`. @default true */
+  readonly csvFormulaGuard: boolean
+  /** Idle keep-alive sockets are closed after this many ms; the headers timeout is 1 s above it. @default 65000 */
+  readonly keepAliveMs: number
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+/** ClickHouse's `max_execution_time` (ms here; 0 is none) and `max_memory_usage` (bytes; 0 is none). */
+export interface QueryLimit {
+  readonly timeoutMs: number
+  readonly maxMemory: number
+}
+
+export interface WorkloadConfig {
+  /** Interactive reads: product grid, products, stock, trends, filters. @default 10 s, 2 GiB */
+  readonly read: QueryLimit
+  /** Dashboards: app analytics totals, breakdowns, time series. @default 30 s, 4 GiB */
+  readonly dashboard: QueryLimit
+  /** Ingest and token writes. @default 60 s, 4 GiB */
+  readonly ingest: QueryLimit
+  /** Service data (operation, ingest and error logs, quarantine) and migrations. @default 30 s, 1 GiB */
+  readonly service: QueryLimit
+  /** Store queries run at once: 1 for embedded chDB (it runs one at a time anyway), 8 for a server. */
+  readonly concurrency: number
+  /** Store calls that may wait; beyond it the lowest-priority one is refused with STORE_BUSY. @default 128 */
+  readonly queue: number
+}
+
+export interface AuthFailureConfig {
+  /** Failed authentications refilled per minute, per client address and per token prefix; 0 is off. @default 30 */
+  readonly perMinute: number
+  /** Failures allowed at once before refusals start. @default 20 */
+  readonly burst: number
+}
+
+export interface WebSocketConfig {
+  /** How long a socket may take to send graphql-ws's ConnectionInit (else 4408). @default 10000 */
+  readonly initTimeoutMs: number
+  /** Open sockets per client address; more are refused at the upgrade with 429. @default 5000 */
+  readonly maxPerAddress: number
 }
 
 export interface QueryLimits {
@@ -114,6 +186,14 @@ export interface StoreConfig {
   readonly cluster: string | undefined
   /** chDB data directory (embedded store only). @default "./data" */
   readonly dataDir: string
+  /**
+   * `fsync`: every table that holds ingested data fsyncs a part's files and directories before an insert
+   * answers (ClickHouse's `fsync_after_insert` and `fsync_part_directory`, set on the tables at start-up),
+   * so an acknowledged batch survives power loss, not only a process crash. `none`: the page cache only
+   * (benchmarks). Absent: the tables' settings are left as they are (a remote server's own choice).
+   * @default "fsync" for the embedded store, absent for a remote one
+   */
+  readonly durability?: 'fsync' | 'none' | undefined
 }
 
 export class ConfigError extends Error {
@@ -139,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       database: e.CLICKHOUSE_DATABASE,
       cluster: e.CLICKHOUSE_CLUSTER,
       dataDir: e.SIGHTLINE_DATA_DIR,
+      durability: e.SIGHTLINE_DURABILITY ?? (e.CLICKHOUSE_URL ? undefined : 'fsync'),
     }),
     adminToken: e.SIGHTLINE_ADMIN_TOKEN,
     jwtSecret: e.SIGHTLINE_JWT_SECRET,
@@ -159,6 +240,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBodyBytes: e.SIGHTLINE_MAX_BODY_BYTES,
     tokenCacheMs: e.SIGHTLINE_TOKEN_CACHE_MS,
     serviceLogTtlDays: e.SIGHTLINE_SERVICE_LOG_TTL_DAYS,
+    workload: Object.freeze({
+      read: Object.freeze({ timeoutMs: e.SIGHTLINE_READ_TIMEOUT_MS, maxMemory: e.SIGHTLINE_READ_MAX_MEMORY }),
+      dashboard: Object.freeze({ timeoutMs: e.SIGHTLINE_DASHBOARD_TIMEOUT_MS, maxMemory: e.SIGHTLINE_DASHBOARD_MAX_MEMORY }),
+      ingest: Object.freeze({ timeoutMs: e.SIGHTLINE_INGEST_TIMEOUT_MS, maxMemory: e.SIGHTLINE_INGEST_MAX_MEMORY }),
+      service: Object.freeze({ timeoutMs: e.SIGHTLINE_SERVICE_TIMEOUT_MS, maxMemory: e.SIGHTLINE_SERVICE_MAX_MEMORY }),
+      concurrency: e.SIGHTLINE_STORE_CONCURRENCY ?? (e.CLICKHOUSE_URL ? 8 : 1),
+      queue: e.SIGHTLINE_STORE_QUEUE,
+    }),
+    authFailures: Object.freeze({ perMinute: e.SIGHTLINE_AUTH_FAILURES_PER_MINUTE, burst: e.SIGHTLINE_AUTH_FAILURE_BURST }),
+    websocket: Object.freeze({ initTimeoutMs: e.SIGHTLINE_WS_INIT_TIMEOUT_MS, maxPerAddress: e.SIGHTLINE_WS_MAX_PER_ADDRESS }),
+    jwtMaxLifetimeSeconds: e.SIGHTLINE_JWT_MAX_LIFETIME_S,
+    csvFormulaGuard: e.SIGHTLINE_CSV_FORMULA_GUARD,
+    keepAliveMs: e.SIGHTLINE_KEEP_ALIVE_MS,
     logLevel: e.SIGHTLINE_LOG_LEVEL,
     ...overrides,
   })

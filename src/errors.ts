@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql'
-import { StoreInputError, StoreUnavailableError } from './store/errors.js'
+import { QueryLimitError, StoreBusyError, StoreInputError, StoreUnavailableError, StoreValueError } from './store/errors.js'
 
 /** Every `extensions.code` Sightline answers with. */
 export const ErrorCode = {
@@ -9,6 +9,9 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  STORE_BUSY: 'STORE_BUSY',
+  QUERY_TIMEOUT: 'QUERY_TIMEOUT',
+  VALUE_OUT_OF_RANGE: 'VALUE_OUT_OF_RANGE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -38,9 +41,9 @@ export function retryAfterSeconds(ms: number): number {
 
 /** Too many requests for this token; `retryAfterMs` says when the next one will be allowed. */
 export class RateLimitedError extends GraphQLError {
-  constructor(retryAfterMs: number) {
+  constructor(retryAfterMs: number, reason = 'Rate limit exceeded for this token') {
     const headers = new Map([['retry-after', String(retryAfterSeconds(retryAfterMs))]])
-    super(`Rate limit exceeded for this token; retry in ${retryAfterMs} ms`, {
+    super(`${reason}; retry in ${retryAfterMs} ms`, {
       extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs, http: { status: 429, headers } },
     })
   }
@@ -51,6 +54,35 @@ export class StoreUnavailableGraphQLError extends GraphQLError {
     super('The data store is unavailable; try again shortly', { extensions: { code: ErrorCode.STORE_UNAVAILABLE } })
   }
 }
+
+/** The store's work queue is full (503 with Retry-After when it fails a whole request). */
+export class StoreBusyGraphQLError extends GraphQLError {
+  constructor(retryAfterMs: number) {
+    const headers = new Map([['retry-after', String(retryAfterSeconds(retryAfterMs))]])
+    super(`The data store is busy; retry in ${retryAfterMs} ms`, {
+      extensions: { code: ErrorCode.STORE_BUSY, retryAfterMs, http: { status: 503, headers } },
+    })
+  }
+}
+
+/** A query ran over its time or memory limit. */
+export class QueryTimeoutError extends GraphQLError {
+  constructor(limit: 'time' | 'memory') {
+    super(`The query ran over its ${limit} limit; narrow it (a shorter range, a smaller limit) and retry`, {
+      extensions: { code: ErrorCode.QUERY_TIMEOUT },
+    })
+  }
+}
+
+/** A stored value does not fit the field's GraphQL type, or is not a finite number. */
+export class ValueOutOfRangeError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: ErrorCode.VALUE_OUT_OF_RANGE } })
+  }
+}
+
+/** graphql-js's refusal to serialize an integer outside Int's 32 bits (its message, graphql 16). */
+const INT_OVERFLOW = /^Int cannot represent non 32-bit signed integer value: (.*)$/
 
 /** Gives an error its HTTP status, for Apollo to answer with when it fails a whole request. */
 export function withStatus<E extends GraphQLError>(error: E, status: number): E {
@@ -76,6 +108,13 @@ export function toGraphQLError(err: unknown): GraphQLError | undefined {
   }
   if (err instanceof StoreInputError) return new BadUserInputError(err.message)
   if (err instanceof StoreUnavailableError) return new StoreUnavailableGraphQLError()
+  if (err instanceof StoreBusyError) return new StoreBusyGraphQLError(err.retryAfterMs)
+  if (err instanceof QueryLimitError) return new QueryTimeoutError(err.limit)
+  if (err instanceof StoreValueError) return new ValueOutOfRangeError(err.message)
+  const overflow = err instanceof GraphQLError ? INT_OVERFLOW.exec(err.message) : null
+  if (overflow) {
+    return new ValueOutOfRangeError(`The stored value ${overflow[1]} does not fit this field's type Int (32-bit); the REST API returns it exactly`)
+  }
   return undefined
 }
 

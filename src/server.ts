@@ -8,13 +8,15 @@ import { execute, getOperationAST, GraphQLError, parse, type DocumentNode, type 
 import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
+import { AuthFailureLimiter } from './auth/auth-failures.js'
 import { JwtService } from './auth/jwt.js'
-import { RateLimiter } from './auth/rate-limit.js'
+import { RateLimiter, type KeyRate, type RateState } from './auth/rate-limit.js'
+import { DatasourceService } from './domain/datasources.js'
 import { bearer, TokenService } from './auth/tokens.js'
 import type { Principal } from './auth/scopes.js'
 import type { Config } from './config.js'
 import { createContext, type Context, type Services } from './context.js'
-import { ErrorCode, formatError, RateLimitedError, StoreUnavailableGraphQLError, UnauthenticatedError, withStatus } from './errors.js'
+import { ErrorCode, formatError, RateLimitedError, StoreUnavailableGraphQLError, toGraphQLError, UnauthenticatedError, withStatus } from './errors.js'
 import { limitedValidate, queryLimitRules } from './limits.js'
 import { sharedSubscribe } from './live/shared-execution.js'
 import { StockFeed } from './live/stock-feed.js'
@@ -31,6 +33,8 @@ import { introspectionGuard, introspectionRefusal } from './introspection.js'
 import { restRoute } from './rest/index.js'
 import { webRoute } from './web.js'
 import { Cors } from './cors.js'
+import { clientAddress, SocketRegistry } from './sockets.js'
+import { storeBusyStatus } from './overload.js'
 
 export interface RunningServer {
   /** `http://host:port/graphql` */
@@ -69,7 +73,17 @@ export interface OperationRequest {
 export interface Gateway {
   /** Largest accepted request body, in bytes. */
   readonly maxBodyBytes: number
+  /** CSV answers neutralise formula-like string cells. */
+  readonly csvFormulaGuard: boolean
   readonly log: Logger
+  /** Most rows one ingest operation takes (larger uploads are split). */
+  readonly maxBatch: number
+  /** Tinybird's Data Sources API use cases. */
+  readonly datasources: DatasourceService
+  /** Stored tokens and JWTs (`POST /v0/tokens`). */
+  readonly tokens: TokenService
+  /** Where a principal stands with its rate limit (for X-RateLimit-* headers); undefined when unlimited. */
+  rateOf(principal: Principal): RateState | undefined
   /**
    * A bearer header to a principal: null when absent; throws UNAUTHENTICATED (401) when bad and
    * RATE_LIMITED (429) over the token's rate. Refusals go to the error log under `request`.
@@ -86,6 +100,8 @@ export interface Gateway {
 export interface RequestLabel {
   readonly requestId: string
   readonly operation: string | undefined
+  /** The client's address, for the failed-authentication limit. */
+  readonly address?: string
 }
 
 /** An extra HTTP surface: answers the request and returns true, or returns false to pass it on. */
@@ -104,7 +120,8 @@ const GRAPHQL_PATH = '/graphql'
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'sightline' } })
   const metrics = new Metrics()
-  const store = options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000))
+  const store =
+    options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
   const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
   const telemetry = new Telemetry(metrics, serviceLog, log)
   const feed = new StockFeed(store, {
@@ -112,7 +129,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     lowStockThreshold: config.lowStockThreshold,
     onError: (err) => log.warn({ err }, 'stock feed poll failed'),
   })
-  const tokens = new TokenService(store, config.adminToken, config.tokenCacheMs, new JwtService(config.jwtSecret))
+  const tokens = new TokenService(store, config.adminToken, config.tokenCacheMs, new JwtService(config.jwtSecret, config.jwtMaxLifetimeSeconds), {
+    failures: new AuthFailureLimiter(config.authFailures.perMinute, config.authFailures.burst),
+    onFailure: ({ address, prefix, throttled }) =>
+      throttled ? log.debug({ address, prefix }, 'authentication refused: too many failures') : log.warn({ address, prefix }, 'authentication failed'),
+  })
   const services: Services = { config, store, tokens, feed, telemetry }
   const limiter = new RateLimiter(config.rateLimit, config.rateBurst)
   const schema = await createSchema()
@@ -120,13 +141,26 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
 
-  const httpServer = createServer()
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: config.maxBodyBytes })
+  const httpServer = createServer({ keepAliveTimeout: config.keepAliveMs, headersTimeout: config.keepAliveMs + 1000 })
+  const sockets = new SocketRegistry({
+    maxPerAddress: config.websocket.maxPerAddress,
+    recheckMs: Math.max(100, Math.min(1000, config.tokenCacheMs)),
+    gauge: metrics.subscriptions,
+    authenticate: (header) => authenticate(services, header),
+    log,
+  })
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: GRAPHQL_PATH,
+    maxPayload: config.maxBodyBytes,
+    verifyClient: ({ req }, done) => (sockets.admits(clientAddress(req)) ? done(true) : done(false, 429, 'Too many connections from this address')),
+  })
   // graphql-ws awaits each send, so a client that stops reading holds back only its own subscriptions
   // (their feed queues coalesce). A send fails only when the socket is gone (cut by keep-alive or stop,
   // or reset by the client; ws then closes it and graphql-ws ends its subscriptions): like graphql-ws's
   // sends after close, such a frame had no one to reach, not an internal error to log with a stack.
-  wsServer.on('connection', (socket) => {
+  wsServer.on('connection', (socket, req) => {
+    sockets.opened(socket, clientAddress(req))
     const send = socket.send.bind(socket) as (data: string, cb: (err?: Error) => void) => void
     socket.send = ((data: string, cb?: (err?: Error) => void) =>
       send(data, (err) => {
@@ -142,17 +176,19 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       schema,
       isProd: !config.development,
+      connectionInitWaitTimeout: config.websocket.initTimeoutMs,
       subscribe: sharedSubscribe((contextValue) => {
         const principal = (contextValue as Context).principal
         return principal ? JSON.stringify([principal.name, [...principal.scopes].sort(), principal.workspaceId]) : ''
       }),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
-        const principal = typeof header === 'string' ? await authenticate(services, header) : null
+        const principal = typeof header === 'string' ? await authenticate(services, header, clientAddress(ctx.extra.request)) : null
         if (!principal) return false // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal
         ctx.extra.authorization = header as string
-        metrics.subscriptions.inc()
+        // A socket that closed while its token was checked is not kept (its onClose has run already).
+        if (!sockets.add(ctx)) return false
         wsConnections.add(ctx)
         return true
       },
@@ -169,7 +205,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         }
         if (!principal) return [new UnauthenticatedError('The bearer token is invalid, expired or revoked')]
         ctx.extra.principal = principal
-        const decision = limiter.take(principal.name)
+        const decision = limiter.take(rateKey(principal), ownRate(principal))
         if (!decision.allowed) return [new RateLimitedError(decision.retryAfterMs)]
         let document: DocumentNode
         try {
@@ -198,7 +234,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       },
       onClose: (ctx) => {
         wsConnections.delete(ctx)
-        if (ctx.extra.principal) metrics.subscriptions.dec()
+        sockets.delete(ctx)
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult),
       onError: (_ctx, _id, payload, errors) => {
@@ -229,6 +265,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ApolloServerPluginCacheControlDisabled(),
       introspectionGuard(config.development),
       httpSubscriptionGuard,
+      storeBusyStatus,
       telemetry.apolloPlugin(),
       {
         async serverWillStart() {
@@ -245,7 +282,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   const gateway: Gateway = {
     maxBodyBytes: config.maxBodyBytes,
+    csvFormulaGuard: config.csvFormulaGuard,
     log,
+    maxBatch: config.maxBatch,
+    datasources: new DatasourceService(store, () => feed.nudge()),
+    tokens,
+    rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,
     async execute(request, principal, requestId) {
       const reads = emptyQueryStats()
@@ -316,7 +358,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search: url.search, body },
         context: async () => {
-          const principal = await principalOf(req.headers.authorization, { requestId, operation: operationNameOf(body, url) })
+          const label = { requestId, operation: operationNameOf(body, url), address: clientAddress(req) }
+          const principal = await principalOf(req.headers.authorization, label)
           return createContext(services, principal, requestId, reads)
         },
       }),
@@ -341,9 +384,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   async function principalOf(header: string | undefined, request: RequestLabel): Promise<Principal | null> {
     if (header === undefined) return null
     try {
-      const principal = await authenticate(services, header)
+      const principal = await authenticate(services, header, request.address)
       if (!principal) throw withStatus(new UnauthenticatedError('The bearer token is invalid, expired or revoked'), 401)
-      const decision = limiter.take(principal.name)
+      const decision = limiter.take(rateKey(principal), ownRate(principal))
       if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs)
       return principal
     } catch (err) {
@@ -354,7 +397,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject)
-    httpServer.listen(config.port, config.host, () => resolve())
+    // A deep accept backlog: a connect storm (thousands of sockets at once) must queue, not be reset.
+    httpServer.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve())
   })
   const { port } = httpServer.address() as AddressInfo
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -366,6 +410,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     (stopped ??= (async () => {
       ready = false
       if (beforeStop) await beforeStop().catch((err: unknown) => log.warn({ err }, 'stopping start-up work failed'))
+      sockets.close()
       // Ending the feed's iterators makes graphql-ws send Complete for every subscription; let those
       // frames go out before Apollo's drain closes the sockets (1001), which would drop them.
       feed.close()
@@ -407,6 +452,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
 }
 
+/** A principal's rate-limit bucket: its name, or for a Tinybird JWT its name and tenant. */
+function rateKey(principal: Principal): string {
+  return principal.rate?.key ?? principal.name
+}
+
+/** A Tinybird JWT's `limits.rps` (burst of one second's worth), else the configured rate. */
+function ownRate(principal: Principal): KeyRate | undefined {
+  const perSecond = principal.rate?.perSecond
+  return perSecond === undefined ? undefined : { rate: perSecond, burst: Math.max(1, Math.ceil(perSecond)) }
+}
+
 /** Subscriptions run over graphql-ws; over HTTP one would never deliver an update. */
 const httpSubscriptionGuard: ApolloServerPlugin<Context> = {
   async requestDidStart() {
@@ -421,13 +477,15 @@ const httpSubscriptionGuard: ApolloServerPlugin<Context> = {
 }
 
 /** A bearer header to a principal; null when malformed, unknown, revoked or expired. */
-async function authenticate(services: Services, header: string): Promise<Principal | null> {
+async function authenticate(services: Services, header: string, address?: string): Promise<Principal | null> {
   const secret = bearer(header)
   if (!secret) return null
   try {
-    return await services.tokens.authenticate(secret)
+    return await services.tokens.authenticate(secret, address)
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw withStatus(new StoreUnavailableGraphQLError(), 503)
+    const mapped = err instanceof GraphQLError ? undefined : toGraphQLError(err) // STORE_BUSY, QUERY_TIMEOUT
+    if (mapped) throw mapped
     throw err
   }
 }

@@ -1,3 +1,4 @@
+import { DATASOURCES } from '../catalog/datasources.js'
 import type { App, IngestTable } from '../store/types.js'
 import { StoreInputError } from '../store/errors.js'
 import { APPS, INGEST_TABLES } from '../store/types.js'
@@ -16,10 +17,16 @@ export const KNOWN_SCOPES: readonly Scope[] = [
   ...APPS.map((a) => `read:analytics:${a}`),
   'append',
   ...INGEST_TABLES.map((t) => `append:${t}`),
+  'manage',
+  ...DATASOURCES.map((d) => `manage:${d.name}`),
+  'sql',
 ]
 
+/** `read:pipe:<pipe>`: one REST pipe (Tinybird's PIPES:READ:<pipe>); which pipes exist is the REST layer's to say. */
+const PIPE_SCOPE = /^read:pipe:[A-Za-z_][A-Za-z0-9_]{0,127}$/
+
 export function isKnownScope(scope: string): boolean {
-  return KNOWN_SCOPES.includes(scope)
+  return KNOWN_SCOPES.includes(scope) || PIPE_SCOPE.test(scope)
 }
 
 /** What a new token or JWT grants, checked: its trimmed name, its distinct known scopes, its workspace. */
@@ -46,6 +53,34 @@ export function grants(held: readonly Scope[], required: Scope): boolean {
 export const scopeFor = {
   analytics: (app: App): Scope => `read:analytics:${app}`,
   append: (table: IngestTable): Scope => `append:${table}`,
+  /** Truncate, replace and delete rows of a datasource. */
+  manage: (datasource: string): Scope => `manage:${datasource}`,
+  pipe: (pipe: string): Scope => `read:pipe:${pipe}`,
+}
+
+/**
+ * Tinybird's static scope strings as Sightline scopes: `ADMIN`, `PIPES:READ:<pipe>`,
+ * `DATASOURCES:APPEND:<ds>`, `DATASOURCES:CREATE` (what the seed frontend's truncate token holds: it may
+ * append to, replace and truncate any datasource), `DATASOURCES:DROP:<ds>`. Sightline's own scope
+ * strings pass through. Undefined for a Tinybird scope Sightline has no equivalent of.
+ */
+export function fromTinybirdScope(scope: string): Scope[] | undefined {
+  const [kind, action, ...rest] = scope.split(':')
+  const resource = rest.join(':')
+  switch (`${kind}:${action ?? ''}`) {
+    case 'ADMIN:':
+      return ['admin']
+    case 'PIPES:READ':
+      return resource ? [scopeFor.pipe(resource)] : undefined
+    case 'DATASOURCES:APPEND':
+      return resource ? [`append:${resource}`] : undefined
+    case 'DATASOURCES:DROP':
+      return resource ? [scopeFor.manage(resource)] : undefined
+    case 'DATASOURCES:CREATE':
+      return ['append', 'manage']
+    default:
+      return isKnownScope(scope) ? [scope] : undefined
+  }
 }
 
 /** Who is calling: a named token with its scopes and, if bound, its workspace. */
@@ -53,4 +88,11 @@ export interface Principal {
   readonly name: string
   readonly scopes: readonly Scope[]
   readonly workspaceId: string | null
+  /**
+   * Tinybird JWTs: per pipe, parameters that override whatever the request says (row-level tenancy).
+   * A pipe listed here is readable by this principal.
+   */
+  readonly fixedParams?: ReadonlyMap<string, Readonly<Record<string, string | readonly string[]>>>
+  /** Tinybird JWTs: their own rate (`limits.rps`) and the bucket it is counted in (name and tenant). */
+  readonly rate?: { readonly perSecond: number; readonly key: string }
 }

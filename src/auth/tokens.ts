@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Store } from '../store/store.js'
 import { StoreInputError } from '../store/errors.js'
 import type { TokenRecord } from '../store/types.js'
+import { RateLimitedError } from '../errors.js'
+import { secretPrefix, type AuthFailureLimiter } from './auth-failures.js'
 import { JwtService, looksLikeJwt } from './jwt.js'
 import { checkGrant, type Principal } from './scopes.js'
 
@@ -33,6 +35,23 @@ export function bearer(header: string | undefined | null): string | undefined {
   return m?.[1]
 }
 
+/** A failed or refused authentication, for the log. */
+export interface AuthFailure {
+  readonly address: string
+  /** The secret's first characters (see `secretPrefix`), never the secret. */
+  readonly prefix: string
+  /** True when refused unchecked because the address or prefix failed too often. */
+  readonly throttled: boolean
+}
+
+export interface TokenServiceOptions {
+  /** Most secrets the cache holds at once, known and unknown. @default 10000 */
+  readonly maxCached?: number
+  /** Limits failed authentications per client address and secret prefix. */
+  readonly failures?: AuthFailureLimiter
+  readonly onFailure?: (failure: AuthFailure) => void
+}
+
 /**
  * Resolves bearer secrets to principals: the bootstrap admin from config, a signed JWT, else a
  * stored token.
@@ -48,21 +67,52 @@ export class TokenService {
     adminToken: string | undefined,
     private readonly cacheMs: number,
     readonly jwt: JwtService = new JwtService(undefined),
-    /** Most secrets the cache holds at once. */
-    private readonly maxCached = 10_000,
+    private readonly options: TokenServiceOptions = {},
   ) {
     this.adminHash = adminToken === undefined ? undefined : Buffer.from(hashSecret(adminToken), 'hex')
   }
 
-  /** The principal for a secret, or null when the secret is unknown, revoked or expired. */
-  async authenticate(secret: string): Promise<Principal | null> {
+  private get maxCached(): number {
+    return this.options.maxCached ?? 10_000
+  }
+
+  /**
+   * The principal for a secret, or null when the secret is unknown, revoked or expired. With a client
+   * `address`, failures count against it and the secret's prefix; once either has failed too often,
+   * its attempts are refused with RATE_LIMITED before any lookup (a secret known good from the cache
+   * still passes, so guessing near a real token does not lock it out).
+   */
+  async authenticate(secret: string, address?: string): Promise<Principal | null> {
     const hash = hashSecret(secret)
     if (this.adminHash && timingSafeEqual(this.adminHash, Buffer.from(hash, 'hex'))) {
       return { name: BOOTSTRAP_NAME, scopes: ['admin'], workspaceId: null }
     }
-    if (looksLikeJwt(secret)) return this.jwt.verify(secret)
     const now = Date.now()
     const hit = this.cache.get(hash)
+    if (hit && hit.until > now && hit.principal) return hit.principal
+    const { failures, onFailure } = this.options
+    if (failures && address !== undefined) {
+      const decision = failures.check(address, secret)
+      if (!decision.allowed) {
+        onFailure?.({ address, prefix: secretPrefix(secret), throttled: true })
+        throw new RateLimitedError(decision.retryAfterMs, `Too many failed authentications from this ${decision.by}`)
+      }
+    }
+    const principal = await this.resolve(secret, hash, hit, now)
+    if (!principal && address !== undefined) {
+      failures?.fail(address, secret)
+      onFailure?.({ address, prefix: secretPrefix(secret), throttled: false })
+    }
+    return principal
+  }
+
+  private async resolve(
+    secret: string,
+    hash: string,
+    hit: { principal: Principal | null; until: number } | undefined,
+    now: number,
+  ): Promise<Principal | null> {
+    if (looksLikeJwt(secret)) return this.jwt.verify(secret)
     if (hit && hit.until > now) return hit.principal
     const record = await this.store.findTokenByHash(hash)
     const live = record && (record.expiresAt === null || record.expiresAt.getTime() > now) ? record : null

@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js'
+import { asWork } from '../store/workload.js'
 import { stockStatus } from '../store/stock-status.js'
 import type { StockStatus } from '../store/types.js'
 
@@ -113,7 +114,7 @@ export class StockFeed {
     this.watermark = startedAt
     this.seen.clear()
     try {
-      const existing = await this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000)))
+      const existing = await asWork('live', () => this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000))))
       for (const c of existing) if (c.at.getTime() <= startedAt) this.remember(c.id, c.at.getTime())
     } catch (err) {
       // Not running, so the next subscriber tries again instead of joining a poller that never started.
@@ -148,7 +149,8 @@ export class StockFeed {
       do {
         this.again = false
         try {
-          await this.pollOnce()
+          // Polls go ahead of heavy reads in the store's queue: subscribers must not wait for dashboards.
+          await asWork('live', () => this.pollOnce())
         } catch (err) {
           this.options.onError?.(err)
         }

@@ -156,8 +156,7 @@ export interface ParsedBatch {
 
 /** Splits an NDJSON body into typed inputs and raw rejected lines; blank lines are skipped. */
 export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
-  const rows: Input[] = []
-  const rejected: Array<{ row: string; reason: string }> = []
+  const records: Array<{ raw: string; record: Json | undefined; reason?: string }> = []
   for (const raw of body.split('\n')) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
     if (line.trim() === '') continue
@@ -165,18 +164,35 @@ export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
     try {
       record = JSON.parse(line)
     } catch (err) {
-      rejected.push({ row: line, reason: `invalid JSON: ${(err as Error).message}` })
+      records.push({ raw: line, record: undefined, reason: `invalid JSON: ${(err as Error).message}` })
       continue
     }
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      rejected.push({ row: line, reason: 'the line is not a JSON object' })
+      records.push({ raw: line, record: undefined, reason: 'the line is not a JSON object' })
+      continue
+    }
+    records.push({ raw: line, record: record as Json })
+  }
+  return parseRecords(records, datasource)
+}
+
+/**
+ * Records (an NDJSON object or a CSV record by column name) into typed inputs; a record that is
+ * missing (unreadable) or cannot be typed is rejected with its raw text and a reason.
+ */
+export function parseRecords(records: ReadonlyArray<{ raw: string; record: Json | undefined; reason?: string }>, datasource: Datasource): ParsedBatch {
+  const rows: Input[] = []
+  const rejected: Array<{ row: string; reason: string }> = []
+  for (const { raw, record, reason } of records) {
+    if (record === undefined) {
+      rejected.push({ row: raw, reason: reason ?? 'the record has more cells than the datasource has columns' })
       continue
     }
     try {
-      rows.push(datasource.toInput(record as Json))
+      rows.push(datasource.toInput(record))
     } catch (err) {
       if (!(err instanceof LineError)) throw err
-      rejected.push({ row: line, reason: err.message })
+      rejected.push({ row: raw, reason: err.message })
     }
   }
   return { rows, rejected }

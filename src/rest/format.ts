@@ -24,12 +24,14 @@ export const CONTENT_TYPE: Record<Format, string> = {
   ndjson: 'application/x-ndjson; charset=utf-8',
 }
 
-/** How a JSON answer is written, from the request (TINYBIRD.md §6.1). */
+/** How an answer is written, from the request (TINYBIRD.md §6.1). */
 export interface RenderOptions {
   /** `output_format_json_quote_64bit_integers=1`: 64-bit and wider integers as JSON strings (Tinybird's default: numbers). */
   readonly quote64BitIntegers?: boolean
   /** Tinybird's `rows_before_limit_at_least`, written when a limit applied. */
   readonly rowsBeforeLimit?: number | undefined
+  /** Neutralise formula-like string cells in CSV. @default true */
+  readonly csvFormulaGuard?: boolean
 }
 
 const WIDE_INTEGER = /^(Nullable\()?(LowCardinality\()?U?Int(64|128|256)\b/
@@ -47,30 +49,53 @@ function project(columns: readonly Column[], rows: readonly Row[], options: Rend
   )
 }
 
+/**
+ * JSON.stringify that writes bigints (64-bit values beyond 2^53, e.g. a stock outside Int's range) as
+ * exact JSON numbers, as ClickHouse's JSON does with `output_format_json_quote_64bit_integers=0`.
+ */
+function stringify(value: unknown): string {
+  let big = false
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'bigint') return v
+    big = true
+    return `\u0000bigint:${v.toString()}`
+  })
+  return big ? text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : text
+}
+
 /** Tinybird's JSON: `meta`, `data`, `rows`, `rows_before_limit_at_least` when a limit applied, `statistics`. */
 function json(columns: readonly Column[], rows: readonly Row[], statistics: Statistics, options: RenderOptions): string {
   const data = project(columns, rows, options)
   const limit = options.rowsBeforeLimit === undefined ? {} : { rows_before_limit_at_least: options.rowsBeforeLimit }
-  return JSON.stringify({ meta: columns, data, rows: data.length, ...limit, statistics })
+  return stringify({ meta: columns, data, rows: data.length, ...limit, statistics })
 }
 
-/** Strings quoted (quotes doubled, RFC 4180), numbers bare, null as an empty field, like ClickHouse's CSVWithNames. */
-function csvField(value: unknown): string {
+/** Characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list). */
+const FORMULA_START = /^[=+\-@\t\r]/
+
+/**
+ * Strings quoted (quotes doubled, RFC 4180), numbers bare, null as an empty field, like ClickHouse's
+ * CSVWithNames. With `guard`, a string cell that starts like a formula gets a leading `'` (OWASP), so a
+ * spreadsheet shows it as text; numbers (`-253`) are not strings and stay as they are.
+ */
+function csvField(value: unknown, guard: boolean): string {
   if (value === null || value === undefined) return ''
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
-  return `"${String(value).replaceAll('"', '""')}"`
+  const text = String(value)
+  const safe = guard && FORMULA_START.test(text) ? `'${text}` : text
+  return `"${safe.replaceAll('"', '""')}"`
 }
 
 /** ClickHouse's CSV (no header, Tinybird's `.csv`) or CSVWithNames (`.csvwithnames`). */
-function csv(columns: readonly Column[], rows: readonly Row[], names: boolean): string {
-  const lines = names ? [columns.map((c) => csvField(c.name)).join(',')] : []
-  for (const row of project(columns, rows)) lines.push(columns.map((c) => csvField(row[c.name])).join(','))
+function csv(columns: readonly Column[], rows: readonly Row[], names: boolean, guard: boolean): string {
+  const lines = names ? [columns.map((c) => csvField(c.name, guard)).join(',')] : []
+  for (const row of project(columns, rows)) lines.push(columns.map((c) => csvField(row[c.name], guard)).join(','))
   return lines.map((line) => `${line}\n`).join('')
 }
 
 function ndjson(columns: readonly Column[], rows: readonly Row[], options: RenderOptions): string {
   return project(columns, rows, options)
-    .map((row) => `${JSON.stringify(row)}\n`)
+    .map((row) => `${stringify(row)}\n`)
     .join('')
 }
 
@@ -85,9 +110,9 @@ export function render(
     case 'json':
       return json(columns, rows, statistics, options)
     case 'csv':
-      return csv(columns, rows, false)
+      return csv(columns, rows, false, options.csvFormulaGuard ?? true)
     case 'csvwithnames':
-      return csv(columns, rows, true)
+      return csv(columns, rows, true, options.csvFormulaGuard ?? true)
     case 'ndjson':
       return ndjson(columns, rows, options)
   }

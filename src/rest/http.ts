@@ -24,9 +24,12 @@ const STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.STORE_UNAVAILABLE]: 503,
+  [ErrorCode.STORE_BUSY]: 503,
+  [ErrorCode.QUERY_TIMEOUT]: 504,
+  [ErrorCode.VALUE_OUT_OF_RANGE]: 500,
 }
 
-/** Whole seconds to wait, from the `retryAfterMs` a RATE_LIMITED error carries. */
+/** Whole seconds to wait, from the `retryAfterMs` a RATE_LIMITED or STORE_BUSY error carries. */
 function retryAfter(extensions: Readonly<Record<string, unknown>> | undefined): string | undefined {
   const ms = extensions?.retryAfterMs
   return typeof ms === 'number' && Number.isFinite(ms) ? String(retryAfterSeconds(ms)) : undefined
@@ -36,6 +39,7 @@ function retryAfter(extensions: Readonly<Record<string, unknown>> | undefined): 
 export function fromGraphQL(error: GraphQLFormattedError | { message: string; extensions?: Readonly<Record<string, unknown>> }): HttpError {
   const code = String(error.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR)
   const status = STATUS[code] ?? 500
-  const wait = status === 429 ? retryAfter(error.extensions) : undefined
-  return new HttpError(status, status === 500 ? 'Internal server error' : error.message, wait ? { 'retry-after': wait } : {})
+  const wait = status === 429 || status === 503 ? retryAfter(error.extensions) : undefined
+  const shown = status !== 500 || code === ErrorCode.VALUE_OUT_OF_RANGE
+  return new HttpError(status, shown ? error.message : 'Internal server error', wait ? { 'retry-after': wait } : {})
 }

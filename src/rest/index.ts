@@ -1,41 +1,44 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GraphQLError, type FormattedExecutionResult } from 'graphql'
-import type { Principal } from '../auth/scopes.js'
+import { grants, type Principal } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors.js'
 import type { Gateway, HttpRoute, OperationRequest, RequestLabel } from '../server.js'
 import { sendBody, sendJson } from '../http.js'
-import { DATASOURCES, parseNdjson, readEventsBody } from './events.js'
+import { datasourceHttpError, ingestTarget, parseUpload, readUpload } from './datasources.js'
+import { DATASOURCES, parseNdjson, readEventsBody, type Datasource, type ParsedBatch } from './events.js'
 import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
 import { fromGraphQL, HttpError } from './http.js'
 import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
-import { bodyParams, ParamError, PipeParams } from './params.js'
+import { bodyParams, ParamError } from './params.js'
 import { PIPES } from './pipes.js'
+import { pipeParams, pipePrincipal } from './tenancy.js'
+import { createTokens } from './tokens.js'
 
 export { PIPES } from './pipes.js'
 
 const PIPE_PATH = /^\/v0\/pipes\/([^/]+)\.(\w+)$/
 const EVENTS_PATH = '/v0/events'
+const DATASOURCE_PATH = /^\/v0\/datasources(?:\/([^/]+))?(?:\/(truncate|delete))?\/?$/
+const TOKENS_PATH = /^\/v0\/tokens\/?$/
 
-/** Browsers call Tinybird directly with a read token, so its API answers any origin. */
+/** Browsers call Tinybird directly with a read token, so its API answers any origin, errors included. */
 const CORS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers': 'authorization, content-type, content-encoding, idempotency-key, x-idempotency-key',
-  'access-control-expose-headers': 'x-request-id, retry-after',
+  'access-control-expose-headers': 'x-request-id, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset',
   'access-control-max-age': '86400',
 }
 
 /**
- * Tinybird's REST API over the gateway: `GET /v0/pipes/<name>.{json,csv,ndjson}` and
- * `POST /v0/events?name=<datasource>`. A transport only: each request runs one GraphQL operation through
- * `gateway.execute`, so scopes, limits, logging, metrics and error masking are those of /graphql.
+ * Tinybird's REST API over the gateway: every path under `/v0/` (unknown ones answer 404, with CORS).
+ * Pipes and ingest run one GraphQL operation through `gateway.execute`, so scopes, limits, logging,
+ * metrics and error masking are those of /graphql; the Data Sources API calls its use cases directly.
  */
 export function restRoute(gateway: Gateway): HttpRoute {
   return async (req, res, url) => {
-    const catalog = url.pathname === PIPES_PATH || url.pathname === OPENAPI_PATH
-    const pipe = catalog ? null : PIPE_PATH.exec(url.pathname)
-    if (!pipe && !catalog && url.pathname !== EVENTS_PATH) return false
+    if (!url.pathname.startsWith('/v0/') && url.pathname !== '/v0') return false
     const requestId = randomUUID()
     res.setHeader('x-request-id', requestId)
     for (const [name, value] of Object.entries(CORS)) res.setHeader(name, value)
@@ -44,10 +47,21 @@ export function restRoute(gateway: Gateway): HttpRoute {
       res.end()
       return true
     }
+    const pipe = PIPE_PATH.exec(url.pathname)
+    const datasource = DATASOURCE_PATH.exec(url.pathname)
     try {
-      if (catalog) await servePipeCatalog(req, res, url, await catalogReader(gateway, req, url, requestId))
-      else if (pipe) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
-      else await ingest(gateway, req, res, url, requestId)
+      if (url.pathname === PIPES_PATH || url.pathname === OPENAPI_PATH) {
+        await servePipeCatalog(req, res, url, await catalogReader(gateway, req, res, url, requestId))
+      } else if (pipe) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
+      else if (url.pathname === EVENTS_PATH) await ingest(gateway, req, res, url, requestId)
+      else if (datasource) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
+      else if (TOKENS_PATH.test(url.pathname)) {
+        if (req.method !== 'POST') throw new HttpError(405, 'Tokens are created with POST', { allow: 'POST, OPTIONS' })
+        const who = await principal(gateway, req, url, { requestId, operation: 'tokens' })
+        const body = await readEventsBody(req, gateway.maxBodyBytes)
+        const created = await createTokens(gateway, who, req.headers['content-type'] ?? '', body.toString('utf8'), url)
+        sendJson(res, 200, created)
+      } else throw new HttpError(404, `Not found: ${req.method ?? 'GET'} ${url.pathname}`)
     } catch (err) {
       const error = toHttpError(err)
       if (error.status >= 500) gateway.log.error({ err, requestId, path: url.pathname }, 'REST request failed')
@@ -62,6 +76,8 @@ export function restRoute(gateway: Gateway): HttpRoute {
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   if (err instanceof ParamError) return new HttpError(400, err.message)
+  const domain = datasourceHttpError(err)
+  if (domain) return domain
   // principalOf's refusals (bad token, store down) carry a code like any GraphQL error.
   if (err instanceof GraphQLError) return fromGraphQL(err)
   return new HttpError(500, 'Internal server error')
@@ -71,11 +87,17 @@ function toHttpError(err: unknown): HttpError {
  * `Authorization: Bearer …` or Tinybird's `?token=`. Every pipe and datasource needs a token, so none
  * is refused here, before parameters are read; what the token may do is the operation's to decide.
  */
-async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label: RequestLabel): Promise<Principal> {
+async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label: RequestLabel, res?: ServerResponse): Promise<Principal> {
   const header = req.headers.authorization
   const token = url.searchParams.get('token')
-  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), label)
+  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), { ...label, address: req.socket.remoteAddress ?? 'unknown' })
   if (!who) throw fromGraphQL(new UnauthenticatedError('A token is required: Authorization: Bearer <token> or ?token=<token>'))
+  const rate = gateway.rateOf(who)
+  if (rate && res) {
+    res.setHeader('x-ratelimit-limit', String(rate.limit))
+    res.setHeader('x-ratelimit-remaining', String(rate.remaining))
+    res.setHeader('x-ratelimit-reset', String(rate.resetSeconds))
+  }
   return who
 }
 
@@ -83,10 +105,10 @@ async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label
  * Who reads the pipe list or the OpenAPI document: the list needs a token, the OpenAPI document is public
  * (null: every pipe, as the README documents them) unless a token is sent (then the pipes it may read).
  */
-async function catalogReader(gateway: Gateway, req: IncomingMessage, url: URL, requestId: string): Promise<Principal | null> {
+async function catalogReader(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<Principal | null> {
   const label = { requestId, operation: url.pathname }
   if (url.pathname === OPENAPI_PATH && !req.headers.authorization && !url.searchParams.get('token')) return null
-  return principal(gateway, req, url, label)
+  return principal(gateway, req, url, label, res)
 }
 
 /** Runs the operation; any error becomes the HTTP answer (the first one decides the status). */
@@ -128,19 +150,26 @@ async function servePipe(
   if (!FORMATS.includes(extension as Format)) throw new HttpError(400, `Format '${extension}' is not supported; use ${FORMATS.join(', ')}`)
   if (url.searchParams.has('q')) throw new HttpError(400, 'The q parameter (SQL over a pipe) is not supported')
   const format = extension as Format
-  const who = await principal(gateway, req, url, { requestId, operation: pipe.name })
+  const who = pipePrincipal(await principal(gateway, req, url, { requestId, operation: pipe.name }, res), pipe.name)
   // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
-  const body = req.method === 'POST' ? bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8')) : undefined
-  const params = PipeParams.of(url.searchParams, body)
+  const search = new URLSearchParams(url.searchParams)
+  if (req.method === 'POST') {
+    for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
+  }
   const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   // Parameters are checked after the token, so an unauthorised caller learns nothing about them.
+  const params = pipeParams(who, pipe.name, search)
   const variables = pipe.variables(params)
   const started = performance.now()
   const { data, extensions } = await run(gateway, { query: pipe.query, variables, operationName: pipe.name }, who, requestId)
   const elapsed = (performance.now() - started) / 1000
   const { rows, rowsBeforeLimit } = pipe.rows(data, params)
-  const answer = render(format, pipe.columns(params), rows, { elapsed, ...readStatistics(extensions) }, { quote64BitIntegers: quote === '1', rowsBeforeLimit })
+  const answer = render(format, pipe.columns(params), rows, { elapsed, ...readStatistics(extensions) }, {
+    quote64BitIntegers: quote === '1',
+    rowsBeforeLimit,
+    csvFormulaGuard: gateway.csvFormulaGuard,
+  })
   sendBody(res, 200, CONTENT_TYPE[format], answer)
 }
 
@@ -164,16 +193,127 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
     throw new HttpError(404, `The datasource '${name}' does not exist; use ${[...DATASOURCES.keys()].join(', ')}`)
   }
   const key = idempotencyKey(req, url)
-  const who = await principal(gateway, req, url, { requestId, operation: datasource.operationName })
+  const who = await principal(gateway, req, url, { requestId, operation: datasource.operationName }, res)
   const body = await readEventsBody(req, gateway.maxBodyBytes)
-  const { rows, rejected } = parseNdjson(body.toString('utf8'), datasource)
-  const { data } = await run(
-    gateway,
-    { query: datasource.mutation, variables: { rows, key, rejected }, operationName: datasource.operationName },
-    who,
-    requestId,
-  )
-  const result = data.result as { accepted: number; quarantined: number }
+  const result = await append(gateway, datasource, parseNdjson(body.toString('utf8'), datasource), key, who, requestId)
   const wait = url.searchParams.get('wait')?.toLowerCase()
   sendJson(res, wait === 'true' || wait === '1' ? 200 : 202, { successful_rows: result.accepted, quarantined_rows: result.quarantined })
+}
+
+/**
+ * Stores a parsed batch through the datasource's ingest mutation (validation, quarantine, idempotency).
+ * With `chunk`, a large upload goes in mutations of at most that many rows, each keyed `<key>:<n>`.
+ */
+async function append(
+  gateway: Gateway,
+  datasource: Datasource,
+  batch: ParsedBatch,
+  key: string | undefined,
+  who: Principal,
+  requestId: string,
+  chunk = Infinity,
+): Promise<{ accepted: number; quarantined: number }> {
+  const total = { accepted: 0, quarantined: 0 }
+  const parts = Math.max(1, Math.ceil(batch.rows.length / chunk))
+  for (let i = 0; i < parts; i++) {
+    const rows = parts === 1 ? batch.rows : batch.rows.slice(i * chunk, (i + 1) * chunk)
+    const rejected = i === 0 ? batch.rejected : []
+    const partKey = key === undefined || parts === 1 ? key : `${key}:${i}`
+    const { data } = await run(
+      gateway,
+      { query: datasource.mutation, variables: { rows, key: partKey, rejected }, operationName: datasource.operationName },
+      who,
+      requestId,
+    )
+    const result = data.result as { accepted: number; quarantined: number }
+    total.accepted += result.accepted
+    total.quarantined += result.quarantined
+  }
+  return total
+}
+
+/** One form field, from the query string or a form-urlencoded body (Tinybird takes both). */
+function formField(url: URL, body: string, contentType: string, name: string): string | undefined {
+  const fromQuery = url.searchParams.get(name)
+  if (fromQuery !== null) return fromQuery
+  if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined
+  return new URLSearchParams(body).get(name) ?? undefined
+}
+
+/**
+ * Tinybird's Data Sources API: `GET /v0/datasources[/<name>]`, `POST /v0/datasources?name&mode=append|replace`
+ * (NDJSON or CSV, raw or multipart, gzip), `POST /v0/datasources/<name>/truncate` (205) and
+ * `POST /v0/datasources/<name>/delete` (`delete_condition`, `dry_run`).
+ */
+async function serveDatasources(
+  gateway: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  name: string | undefined,
+  action: string | undefined,
+  requestId: string,
+): Promise<void> {
+  const decoded = name === undefined ? undefined : decodeURIComponent(name)
+  const label = { requestId, operation: action ? `datasources_${action}` : 'datasources' }
+  if (req.method === 'GET' && action === undefined) {
+    const who = await principal(gateway, req, url, label, res)
+    void who // any valid token may see what datasources exist and their columns
+    if (decoded === undefined) return sendJson(res, 200, { datasources: await gateway.datasources.list() })
+    return sendJson(res, 200, await gateway.datasources.get(decoded))
+  }
+  if (req.method !== 'POST') throw new HttpError(405, 'Use GET to read datasources and POST to change them', { allow: 'GET, POST, OPTIONS' })
+  if (decoded !== undefined && action === 'truncate') {
+    const who = await principal(gateway, req, url, label, res)
+    req.resume()
+    await gateway.datasources.truncate(who, decoded)
+    res.writeHead(205)
+    res.end()
+    return
+  }
+  if (decoded !== undefined && action === 'delete') {
+    const who = await principal(gateway, req, url, label, res)
+    const contentType = req.headers['content-type'] ?? ''
+    const body = (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8')
+    const condition = formField(url, body, contentType, 'delete_condition')
+    if (!condition?.trim()) throw new HttpError(400, 'The delete_condition parameter is required')
+    const dryRun = ['true', '1'].includes(formField(url, body, contentType, 'dry_run')?.toLowerCase() ?? '')
+    const { rows } = await gateway.datasources.delete(who, decoded, condition, dryRun)
+    if (dryRun) return sendJson(res, 200, { rows_to_be_deleted: rows })
+    const id = randomUUID()
+    return sendJson(res, 200, { id, job_id: id, delete_id: id, status: 'done', job_url: null, rows_affected: rows })
+  }
+  if (decoded !== undefined) throw new HttpError(404, `Not found: POST ${url.pathname}`)
+  // POST /v0/datasources: append or replace.
+  const target = url.searchParams.get('name')
+  if (!target) throw new HttpError(400, 'The name parameter (the datasource) is required')
+  const mode = (url.searchParams.get('mode') ?? 'create').toLowerCase()
+  if (mode !== 'append' && mode !== 'replace') {
+    throw new HttpError(400, `mode=${mode} is not supported: datasources are defined by the server; use mode=append or mode=replace`)
+  }
+  const entry = gateway.datasources.entry(target)
+  const ingestAs = ingestTarget(target)
+  const key = idempotencyKey(req, url)
+  const who = await principal(gateway, req, url, { requestId, operation: `datasources_${mode}` }, res)
+  const upload = await readUpload(req, url, gateway.maxBodyBytes)
+  const delimiter = url.searchParams.get('dialect_delimiter') ?? ','
+  if (delimiter.length !== 1) throw new HttpError(400, 'dialect_delimiter must be one character')
+  const batch = parseUpload(upload, ingestAs, await gateway.datasources.columns(entry.name), delimiter)
+  // Replace empties the datasource first (needs manage:<ds>), then appends: not atomic (see the README).
+  // Whether the rows may be appended is checked before anything is emptied.
+  if (mode === 'replace') {
+    if (!grants(who.scopes, `append:${entry.name}`)) throw new HttpError(403, `Replacing needs the scopes "append:${entry.name}" and "manage:${entry.name}"`)
+    await gateway.datasources.truncate(who, entry.name)
+  }
+  const result = await append(gateway, ingestAs, batch, key, who, requestId, gateway.maxBatch)
+  sendJson(res, 200, {
+    id: requestId,
+    import_id: requestId,
+    datasource: { id: entry.name, name: entry.name },
+    successful_rows: result.accepted,
+    quarantined_rows: result.quarantined,
+    quarantine_rows: result.quarantined,
+    invalid_lines: batch.rejected.length,
+    error: false,
+  })
 }

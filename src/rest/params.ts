@@ -28,9 +28,6 @@ export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'template_parameters',
 ])
 
-/** A parameter value as a JSON body or a JWT's fixed parameters may give it. */
-export type ParamValue = string | number | boolean | readonly (string | number | boolean)[]
-
 /**
  * A pipe's request parameters with Tinybird's string conventions: an empty value is absent, `'all'`
  * means no filter, `'1'` means true, repeated keys and comma lists make lists. Parameters a pipe does
@@ -38,29 +35,6 @@ export type ParamValue = string | number | boolean | readonly (string | number |
  */
 export class PipeParams {
   constructor(private readonly search: URLSearchParams) {}
-
-  /** The query string's parameters followed by a POST body's (form or JSON), in one set. */
-  static of(query: URLSearchParams, body?: URLSearchParams): PipeParams {
-    const merged = new URLSearchParams(query)
-    for (const [name, value] of body ?? []) merged.append(name, value)
-    return new PipeParams(merged)
-  }
-
-  /**
-   * These parameters with `fixed` ones replacing every value sent under the same names (a JWT's
-   * `fixed_params`): whatever the request says, a fixed name reads the fixed value. `spellings` gives
-   * the other names a parameter is read under (a pipe's aliases); they are dropped too, so no alias can
-   * shadow a fixed value.
-   */
-  withFixed(fixed: Readonly<Record<string, ParamValue>>, spellings: (name: string) => readonly string[] = () => []): PipeParams {
-    const out = new URLSearchParams(this.search)
-    for (const [name, value] of Object.entries(fixed)) {
-      for (const other of spellings(name)) out.delete(other)
-      out.delete(name)
-      for (const v of Array.isArray(value) ? value : [value]) out.append(name, String(v))
-    }
-    return new PipeParams(out)
-  }
 
   /** Whether any of `names` was given a non-empty value. */
   has(names: readonly string[]): boolean {
@@ -81,14 +55,14 @@ export class PipeParams {
    * alike (`platforms=web,ios&platforms=android`), trimmed, empty items dropped; undefined when none.
    */
   list(names: readonly string[]): string[] | undefined {
-    const items: string[] = []
-    for (const name of names) {
-      if (RESERVED_PARAMS.has(name)) continue
-      for (const value of this.search.getAll(name)) {
-        for (const item of value.split(',')) if (item.trim() !== '') items.push(item.trim())
-      }
-    }
-    return items.length > 0 ? [...new Set(items)] : undefined
+    const items = this.listOf(names.filter((name) => !RESERVED_PARAMS.has(name)).flatMap((name) => this.search.getAll(name)))
+    return items.length > 0 ? items : undefined
+  }
+
+  /** The items of `values`, each a comma list: trimmed, without empties or repeats (possibly none). */
+  protected listOf(values: readonly string[]): string[] {
+    const items = values.flatMap((value) => value.split(',').map((item) => item.trim()))
+    return [...new Set(items.filter((item) => item !== ''))]
   }
 
   /** Like `text`, with `'all'` meaning no filter. */

@@ -1,7 +1,7 @@
 import { grants, type Principal, type Scope } from '../auth/scopes.js'
 import { App, Dimension } from '../schema/enums.js'
 import type { Column, Row } from './format.js'
-import { chDateTime, ParamError, type ParamValue, type PipeParams } from './params.js'
+import { chDateTime, ParamError, type PipeParams } from './params.js'
 
 /**
  * A parameter a pipe reads, as `GET /v0/pipes` and the OpenAPI document describe it. `type` is Tinybird's
@@ -49,18 +49,6 @@ export interface Pipe {
   rows(data: Record<string, unknown>, params: PipeParams): PipeRows
 }
 
-/**
- * A pipe's parameters with a JWT's `fixed_params` imposed: each fixed parameter replaces whatever the
- * request sent under its name or any spelling the pipe reads it under (`asset_id` for `assetId`,
- * `emailBroadcastId` for `sessionEmailBroadcastId`, …).
- */
-export function withFixedParams(pipe: Pipe, params: PipeParams, fixed: Readonly<Record<string, ParamValue>>): PipeParams {
-  return params.withFixed(fixed, (name) => {
-    const declared = pipe.parameters.find((p) => p.name === name || p.aliases?.includes(name))
-    return declared ? [declared.name, ...(declared.aliases ?? [])] : []
-  })
-}
-
 /** Whether `who` may read `pipe`: its scope, or a `read:pipe:<name>` grant. */
 export function mayRead(who: Principal, pipe: Pipe): boolean {
   return grants(who.scopes, pipe.scope) || grants(who.scopes, `read:pipe:${pipe.name}`)
@@ -99,7 +87,7 @@ const productGrid: Pipe = {
   ],
   query: `query api_product_grid($category: String, $showOutOfStock: Boolean, $ranking: GridRanking) {
   productGrid(category: $category, showOutOfStock: $showOutOfStock, ranking: $ranking) {
-    id name stock stockStatus hits rankStatus photo price
+    id name stockExact stockStatus hits rankStatus photo price
   }
 }`,
   variables: (p) => ({
@@ -113,7 +101,7 @@ const productGrid: Pipe = {
     rows: list(data.productGrid).map((r) => ({
       id: r.id,
       name: r.name,
-      stock: r.stock,
+      stock: exactInteger(r.stockExact),
       stock_status: STOCK_STATUS[String(r.stockStatus)],
       hits: r.hits,
       rank_status: r.rankStatus,
@@ -450,6 +438,13 @@ function timeseriesPipe(app: AppKey): Pipe {
 }
 
 // ---- the table ---------------------------------------------------------------------------------
+
+/** An Int64 sent as decimal text: a number where exact, else a bigint (written as an exact JSON number). */
+function exactInteger(value: unknown): number | bigint | null {
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) return null
+  const n = Number(value)
+  return Number.isSafeInteger(n) ? n : BigInt(value)
+}
 
 function list(value: unknown): Array<Record<string, unknown>> {
   return Array.isArray(value) ? (value as Array<Record<string, unknown>>) : []

@@ -24,7 +24,10 @@ export class ProductGridItem {
   @Field(() => String) category!: string
   @Field(() => String) photo!: string
   @Field(() => Float) price!: number
-  @Field(() => Int) stock!: number
+  @Field(() => Int, { description: 'Answers VALUE_OUT_OF_RANGE when the stored stock does not fit 32 bits; see stockExact' })
+  stock!: number
+  @Field(() => String, { description: 'The stock exactly, as a decimal Int64: the same value as stock, also outside the 32-bit range' })
+  stockExact!: string
   @Field(() => StockStatus) stockStatus!: StockStatus
   @Field(() => Int, { description: 'Sale events in the last hour' }) hits!: number
   @Field(() => Boolean) trending!: boolean

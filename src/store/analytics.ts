@@ -1,4 +1,5 @@
 import type { App, DimensionField, Granularity } from './types.js'
+import { finite } from './clickhouse.js'
 import { APP_ACTIONS } from './validate.js'
 
 /** Filter keys: every dimension plus the asset. */
@@ -162,7 +163,7 @@ export function toMetrics(app: App, r: MetricsRecord): AppMetricsRow {
     sessions: Number(r.sessions),
     visitors: Number(r.visitors),
     actions: Object.fromEntries(APP_ACTIONS[app].map((a, i) => [a, Number(r[`action_${i}`] ?? 0)])),
-    revenue: Number(r.revenue),
+    revenue: finite(r.revenue, 'revenue'),
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { StoreConfig } from '../config.js'
+import type { StoreConfig, WorkloadConfig } from '../config.js'
 import {
   APP_TABLE,
   BUCKET_SQL,
@@ -15,12 +15,14 @@ import {
   type MetricsRecord,
   type TimeseriesQuery,
 } from './analytics.js'
+import { batchId, BatchLedger, KEYED_INSERT, QUARANTINE_COLUMNS, quarantineId, slices } from './batches.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
-import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
+import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
-import { isMigrated, migrate } from './migrate.js'
+import { DatasourceRepository } from './datasources.js'
+import { applyDurability, isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
-import { storeCall } from './errors.js'
+import { asWork, attachWorkload, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
 import type { IngestOutcome, Store } from './store.js'
 import type {
@@ -52,6 +54,8 @@ import {
   checkEcommEvent,
   checkProduct,
   checkWarehouseStock,
+  StockBalance,
+  stockProducts,
   type Checked,
   type ValidAppEvent,
   type ValidEcommEvent,
@@ -76,20 +80,41 @@ export class ClickHouseStore implements Store {
   private readonly sql: QueryFiles
   private readonly render: RenderOptions
   private lastVersion = 0n
+  readonly datasources: DatasourceRepository
+  private readonly ledger: BatchLedger
+  private readonly running = new Map<string, Promise<void>>()
+
+  /** The scheduler and limits every query of this store goes through. */
+  readonly workload: Workload
 
   constructor(
     private readonly client: ClickHouseClient,
-    private readonly config: Pick<StoreConfig, 'database' | 'cluster'>,
+    private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability'>,
+    workload: WorkloadConfig = DEFAULT_WORKLOAD,
+    /** A second connection to the same embedded store for priority inserts and health checks. */
+    private readonly lane?: ClickHouseClient,
   ) {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
+    this.datasources = new DatasourceRepository(client, config.database, config.cluster)
+    this.ledger = new BatchLedger(client, config.database)
+    this.workload = new Workload(workload, lane)
+    attachWorkload(client, this.workload)
+    // Each method runs as its kind of work (limits, queue priority), its bodies unchanged.
+    const self = this as unknown as Record<string, (...args: unknown[]) => unknown>
+    for (const [method, kind] of Object.entries(WORK) as Array<[string, WorkKind]>) {
+      const fn = self[method]!.bind(this)
+      self[method] = (...args: unknown[]) => asWork(kind, () => fn(...args))
+    }
   }
 
   /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
-  static open(config: StoreConfig, onQuery?: QueryListener): ClickHouseStore {
+  static open(config: StoreConfig, onQuery?: QueryListener, workload?: WorkloadConfig): ClickHouseStore {
     const client = createConnection(config)
     if (onQuery) observeQueries(client, onQuery)
-    return new ClickHouseStore(client, config)
+    // Embedded chDB: a second session on the same data runs ingest's inserts beside a running read.
+    const lane = config.url ? undefined : createConnection(config)
+    return new ClickHouseStore(client, config, workload, lane)
   }
 
   private table(name: string): string {
@@ -102,8 +127,11 @@ export class ClickHouseStore implements Store {
     return selectRows<T>(this.client, text, params)
   }
 
+  /** Applies pending migrations, then the configured durability to every data table. */
   async migrate(): Promise<{ applied: string[] }> {
-    return migrate(this.client, this.render)
+    const report = await migrate(this.client, this.render)
+    await applyDurability(this.client, this.render, this.config.durability)
+    return report
   }
 
   async ping(): Promise<void> {
@@ -119,6 +147,7 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.lane?.close()
     await this.client.close()
   }
 
@@ -274,8 +303,9 @@ export class ClickHouseStore implements Store {
         category: r.category,
         name: r.name,
         photo: r.photo,
-        price: Number(r.price),
+        price: finite(r.price, 'price'),
         stock: Number(r.stock),
+        stockExact: String(r.stock),
         stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
         hits: Number(r.hits),
         trending,
@@ -315,7 +345,7 @@ export class ClickHouseStore implements Store {
     const byStart = new Map(
       rows.map((r) => [
         Number(r.start) * 1000,
-        { views: Number(r.views), carts: Number(r.carts), sales: Number(r.sales), revenue: Number(r.revenue) },
+        { views: Number(r.views), carts: Number(r.carts), sales: Number(r.sales), revenue: finite(r.revenue, 'revenue') },
       ]),
     )
     return zeroFill(starts, byStart, { views: 0, carts: 0, sales: 0, revenue: 0 }).map(({ start, value }) => ({
@@ -385,8 +415,10 @@ export class ClickHouseStore implements Store {
 
   async ingestWarehouseStock(rows: readonly WarehouseStockRow[], options: IngestOptions = {}): Promise<IngestOutcome> {
     const now = new Date()
+    // Today's stock of the products touched, so an update that would overflow Int is quarantined.
+    const balance = new StockBalance((await this.stock(stockProducts(rows))).map((s) => [s.product, s.available]))
     return this.ingest('warehouse_stock', rows, options, {
-      check: (r) => checkWarehouseStock(r, now),
+      check: (r) => checkWarehouseStock(r, now, balance),
       encode: (r: ValidWarehouseStock) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
       move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
     })
@@ -410,8 +442,15 @@ export class ClickHouseStore implements Store {
 
   /**
    * The one write path: validate every row, quarantine the bad ones with their reason, store the
-   * good ones, and answer only after both are written. With an idempotency key, the inserts carry
-   * it as their deduplication token and the result is recorded, so a retry stores nothing twice.
+   * good ones, and answer only after both are written.
+   *
+   * With an idempotency key the batch is exactly once under crashes (issue 17): its rows carry the
+   * batch's id in the hidden `_batch` column (views keep it, or a marker row), and the batch's result
+   * is recorded last. A retry whose record is missing counts what the first attempt left in the table,
+   * the quarantine and every view, and fills in only what is missing (`BatchLedger`); it answers
+   * `deduplicated` exactly when nothing was. ClickHouse's deduplication log is not relied upon: on a
+   * local MergeTree it records a block before the part is renamed into place. One key is handled by
+   * one call at a time in this process.
    *
    * One pass over the batch: each good row becomes the array of values ClickHouse reads (in
    * `COLUMNS` order) as soon as it is checked, with no intermediate list of checked rows.
@@ -425,14 +464,25 @@ export class ClickHouseStore implements Store {
     // A key names a batch of one caller (token): two callers that happen to choose the same key send
     // two batches, and neither is dropped as the other's retry nor answered with the other's result.
     const key = options.idempotencyKey === undefined ? undefined : JSON.stringify([options.tokenName ?? '', options.idempotencyKey])
-    if (key !== undefined) {
+    if (key === undefined) return this.write(table, input, options, codec, undefined)
+    return this.oneAtATime(`${table}\n${key}`, async () => {
       const previous = await this.previousBatch(table, key)
       if (previous) return { ...previous, deduplicated: true, stockChanges: [] }
-    }
+      return this.write(table, input, options, codec, key)
+    })
+  }
+
+  private async write<In, Valid>(
+    table: IngestTable,
+    input: readonly In[],
+    options: IngestOptions,
+    codec: RowCodec<In, Valid>,
+    key: string | undefined,
+  ): Promise<IngestOutcome> {
     const rows: unknown[][] = []
     const stock = new Map<string, number>()
     const errors: RowError[] = []
-    const bad: object[] = []
+    const bad: Array<Record<string, unknown>> = []
     const at = toChDateTime64(new Date())
     for (let index = 0; index < input.length; index++) {
       const row = input[index] as In
@@ -450,17 +500,46 @@ export class ClickHouseStore implements Store {
       errors.push({ index, message: record.reason })
       bad.push({ row: record.row, reason: `row ${index}: ${record.reason}`, at })
     })
-    const token = key === undefined ? undefined : `${table}:${key}`
-    await insertRows(this.client, this.table(`${table}_quarantine`), bad, token && `${token}:quarantine`)
-    await insertRows(this.client, this.table(table), rows, token, COLUMNS[table])
-    if (key !== undefined) {
-      await insertRows(this.client, this.table('ingest_batches'), [
-        { table, key, accepted: rows.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
-      ])
-    }
     const stockChanges: StockChange[] = []
     for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
-    return { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }
+    const outcome = { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }
+    if (key === undefined) {
+      await insertRows(this.client, this.table(`${table}_quarantine`), bad)
+      await insertRows(this.client, this.table(table), rows, undefined, COLUMNS[table])
+      return outcome
+    }
+    const id = batchId(table, key)
+    const parts = slices(id, rows, PARTITIONED[table] ? monthOf : undefined)
+    const quarantine = { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) }
+    const columns: readonly [string, ...string[]] = [...COLUMNS[table], '_batch']
+    let repaired = true
+    if ((await this.ledger.traces(table, [...parts.map((p) => p.id), quarantine.id])) === 0) {
+      await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
+      for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, KEYED_INSERT)
+    } else {
+      // A previous attempt died part-way (or just before its record): complete it, one repair at a time.
+      repaired = await this.oneAtATime(`repair\n${table}`, () => this.ledger.repair(table, columns, parts, quarantine))
+    }
+    await insertRows(this.client, this.table('ingest_batches'), [
+      { table, key, accepted: rows.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
+    ])
+    return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
+  }
+
+  /** Runs `fn` after every earlier call with the same name has settled. */
+  private async oneAtATime<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.running.get(name) ?? Promise.resolve()
+    const mine = before.then(fn, fn)
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.running.set(name, settled)
+    try {
+      return await mine
+    } finally {
+      if (this.running.get(name) === settled) this.running.delete(name)
+    }
   }
 
   private async previousBatch(
@@ -526,9 +605,7 @@ export class ClickHouseStore implements Store {
     const tables = await this.rows<{ name: string; engine_full: string }>('service_log_tables', { db: this.config.database })
     const onCluster = this.config.cluster ? ` ON CLUSTER ${this.config.cluster}` : ''
     const changed = tables.filter((t) => !t.engine_full.includes(`TTL ${ttl}`)).map((t) => t.name)
-    await storeCall('service log TTL change', async () => {
-      for (const name of changed) await this.client.command({ query: `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}` })
-    })
+    for (const name of changed) await runCommand(this.client, `ALTER TABLE ${this.table(name)}${onCluster} MODIFY TTL ${ttl}`)
     return changed.sort()
   }
 
@@ -585,8 +662,47 @@ export class ClickHouseStore implements Store {
   }
 }
 
+/**
+ * The kind of work each Store method is: its queries' limits and queue priority. Typed over the whole
+ * interface, so a new method must be classified.
+ */
+const WORK: Readonly<Record<Exclude<keyof Store, 'datasources'>, WorkKind>> = {
+  migrate: 'service',
+  ping: 'health',
+  isReady: 'health',
+  close: 'service',
+  insertToken: 'auth',
+  findTokenByHash: 'auth',
+  revokeToken: 'auth',
+  tokenNameExists: 'auth',
+  listTokens: 'auth',
+  resetData: 'service',
+  products: 'read',
+  productsByIds: 'read',
+  stock: 'read',
+  recentSales: 'read',
+  productGrid: 'read',
+  productFilterOptions: 'read',
+  ecommTrend: 'read',
+  analyticsTotals: 'dashboard',
+  analyticsBreakdown: 'dashboard',
+  analyticsBreakdownCount: 'dashboard',
+  analyticsTimeseries: 'dashboard',
+  ingestEcommEvents: 'ingest',
+  ingestWarehouseStock: 'ingest',
+  upsertProducts: 'ingest',
+  ingestAppEvents: 'ingest',
+  quarantine: 'service',
+  writeServiceLog: 'service',
+  setServiceLogTtl: 'service',
+  operationStats: 'service',
+  ingestLog: 'service',
+  errorLog: 'service',
+  stockChangesSince: 'live',
+}
+
 function toProduct(r: ProductRecord): Product {
-  return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: Number(r.price) }
+  return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: finite(r.price, 'price') }
 }
 
 /** How one datasource's rows are checked, encoded as values in `COLUMNS` order, and move stock. */
@@ -596,6 +712,11 @@ interface RowCodec<In, Valid> {
   /** Adds the row's stock change to `stock` (product → summed delta). */
   move?(row: Valid, stock: Map<string, number>): void
 }
+
+/** Datasources partitioned by time: their first encoded value is the timestamp text (`YYYY-MM-…`). */
+const PARTITIONED: Readonly<Record<IngestTable, boolean>> = { ecomm_events: true, warehouse_stock: true, products: false, app_events: true }
+
+const monthOf = (row: unknown[]): string => String(row[0]).slice(0, 7)
 
 /** The columns of each datasource, in the order its codec encodes a row. */
 const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {

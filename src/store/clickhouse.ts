@@ -1,25 +1,82 @@
 import { randomUUID } from 'node:crypto'
-import type { ClickHouseClient } from '@clickhouse/client'
-import { StoreUnavailableError } from './errors.js'
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
+import { limitErrorOf, StoreUnavailableError, StoreValueError } from './errors.js'
 import { recordQuery } from './query-stats.js'
+import { currentWork, limitSettings, workloadOf } from './workload.js'
 
 export type QueryParams = Record<string, unknown>
 
 /**
- * Runs a query and returns its rows; every driver error becomes StoreUnavailableError. The JSON
- * format carries ClickHouse's read statistics (chDB sends no summary header), which go to
- * `recordQuery` for the operation log and metrics.
+ * Runs `fn` as the current kind of work: admitted by the client's scheduler (which may refuse it with
+ * StoreBusyError) and given that kind's time and memory limits as settings for its one statement.
+ * A driver error that reports a limit becomes QueryLimitError; any other becomes `orElse`.
+ *
+ * `fn` gets the client to run on: an `unbound` statement (no query parameters: inserts, `SELECT 1`)
+ * goes to the workload's lane when it has one — a second chDB session, which runs such statements
+ * beside a running read, in its own priority queue (ingest before service logs). Bound statements are
+ * serialised process-wide by chdb-node whatever the session, so they stay in the main queue.
+ */
+async function admitted<T>(
+  client: ClickHouseClient,
+  fn: (settings: ClickHouseSettings, target: ClickHouseClient) => Promise<T>,
+  orElse: (err: unknown) => Error,
+  unbound = false,
+): Promise<T> {
+  const workload = workloadOf(client)
+  const kind = currentWork()
+  const settings = workload ? limitSettings(workload.limitOf(kind)) : {}
+  const lane = unbound ? workload?.lane : undefined
+  const target = lane?.client ?? client
+  const guarded = async () => {
+    try {
+      return await fn(settings, target)
+    } catch (err) {
+      const limited = limitErrorOf(err)
+      if (!limited) throw orElse(err)
+      // chDB 3.4 keeps what a query that failed on a limit had written and prepends it to the next
+      // answer (two JSON documents, unparseable): a throwaway query takes it, inside this slot.
+      await target.query({ query: 'SELECT {flush:UInt8} AS flush', query_params: { flush: 1 }, format: 'JSON' }).then((rs) => rs.text(), () => '')
+      throw limited
+    }
+  }
+  if (!workload) return guarded()
+  return (lane ?? workload).scheduler.run(kind, guarded)
+}
+
+/**
+ * Runs a query and returns its rows; a driver error becomes QueryLimitError (over its limits) or
+ * StoreUnavailableError. The JSON format carries ClickHouse's read statistics (chDB sends no summary
+ * header), which go to `recordQuery` for the operation log and metrics.
  */
 export async function selectRows<T>(client: ClickHouseClient, query: string, params: QueryParams = {}): Promise<T[]> {
-  const started = performance.now()
-  try {
-    const rs = await client.query({ query, query_params: params, format: 'JSON' })
-    const body = await rs.json<T>()
-    recordQuery(client, 'select', performance.now() - started, body.statistics)
-    return body.data
-  } catch (err) {
-    throw new StoreUnavailableError('store query failed', { cause: err })
-  }
+  return admitted(
+    client,
+    async (settings, target) => {
+      const started = performance.now()
+      const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
+      const text = await rs.text()
+      let body: { data: T[]; statistics?: { rows_read?: number; bytes_read?: number } }
+      try {
+        body = JSON.parse(text) as typeof body
+      } catch (err) {
+        // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
+        throw limitErrorOf(new Error(text.slice(-1000))) ?? err
+      }
+      recordQuery(client, 'select', performance.now() - started, body.statistics)
+      return body.data
+    },
+    (err) => new StoreUnavailableError('store query failed', { cause: err }),
+    Object.keys(params).length === 0,
+  )
+}
+
+/** Runs a statement without rows (DDL, ALTER) under the current kind's limits and queue. */
+export async function runCommand(client: ClickHouseClient, query: string): Promise<void> {
+  await admitted(
+    client,
+    (settings) => client.command({ query, clickhouse_settings: settings }),
+    (err) => new StoreUnavailableError('store command failed', { cause: err }),
+  )
 }
 
 /**
@@ -43,26 +100,50 @@ export async function insertRows(
   rows: readonly object[],
   dedupToken?: string,
   columns?: readonly [string, ...string[]],
+  settings: InsertSettings = {},
 ): Promise<void> {
   if (rows.length === 0) return
-  const started = performance.now()
-  try {
-    await client.insert({
-      table,
-      values: rows as object[],
-      ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
-      clickhouse_settings: {
-        insert_deduplication_token: dedupToken ?? randomUUID(),
-        insert_deduplicate: 1,
-        deduplicate_blocks_in_dependent_materialized_views: 1,
-        async_insert: 0,
-      },
-    })
-    recordQuery(client, 'insert', performance.now() - started)
-  } catch (err) {
-    throw new StoreUnavailableError(`insert into ${table} failed`, { cause: err })
-  }
+  await admitted(
+    client,
+    async (limits, target) => {
+      const started = performance.now()
+      await target.insert({
+        table,
+        values: rows as object[],
+        ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
+        clickhouse_settings: {
+          ...limits,
+          insert_deduplication_token: dedupToken ?? randomUUID(),
+          insert_deduplicate: 1,
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          async_insert: 0,
+          insert_allow_materialized_columns: 0,
+          input_format_parallel_parsing: 1,
+          ...settings,
+        },
+      })
+      recordQuery(client, 'insert', performance.now() - started)
+    },
+    (err) => new StoreUnavailableError(`insert into ${table} failed`, { cause: err }),
+    true,
+  )
 }
+
+/**
+ * A Float column or aggregate as a number. ClickHouse's JSON writes a non-finite value (a sum that
+ * overflowed to infinity) as null: that is an error here, never read as 0.
+ */
+export function finite(value: unknown, what: string): number {
+  const n = value === null || value === undefined ? NaN : Number(value)
+  if (!Number.isFinite(n)) throw new StoreValueError(`The stored ${what} is not a finite number`)
+  return n
+}
+
+/**
+ * Extra settings for one insert. Keyed batches set `insert_allow_materialized_columns` (to write the hidden
+ * `_batch` column) and pin one block per insert, so that each table and view gets one part per partition.
+ */
+export type InsertSettings = Readonly<Record<string, string | number>>
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
 

@@ -21,5 +21,7 @@ export function createConnection(config: StoreConfig): ClickHouseClient {
   const connection = createChdbConnection({ path: config.dataDir }) as unknown as NonNullable<
     Parameters<typeof createClient>[0]
   >['connection']
-  return createClient({ connection })
+  // chDB keeps settings for its session: statements that carry no limits of their own (migrations, say)
+  // must not inherit the last query's, so every statement pins them, unlimited unless it sets its own.
+  return createClient({ connection, clickhouse_settings: { max_execution_time: 0, max_memory_usage: '0', timeout_overflow_mode: 'throw' } })
 }

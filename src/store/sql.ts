@@ -10,6 +10,7 @@ export interface RenderOptions {
 }
 
 const CREATE = /\bCREATE\s+(TABLE|MATERIALIZED VIEW|VIEW|DATABASE)\s+IF NOT EXISTS\s+([\w.{}]+)/g
+const ALTER = /\bALTER\s+TABLE\s+([\w.{}]+)/g
 const ENGINE = /\bENGINE\s*=\s*(\w*)MergeTree\b/g
 
 /**
@@ -21,6 +22,7 @@ export function renderSql(text: string, { database, cluster }: RenderOptions): s
   if (cluster) {
     out = out
       .replace(CREATE, (_m, kind: string, name: string) => `CREATE ${kind} IF NOT EXISTS ${name} ON CLUSTER ${cluster}`)
+      .replace(ALTER, (_m, name: string) => `ALTER TABLE ${name} ON CLUSTER ${cluster}`)
       .replace(ENGINE, (_m, flavour: string) => `ENGINE = Replicated${flavour}MergeTree`)
       .replaceAll('non_replicated_deduplication_window', 'replicated_deduplication_window')
   }

@@ -1,3 +1,4 @@
+import type { DatasourceRepository } from './datasources.js'
 import type {
   AppEventRow,
   EcommEventRow,
@@ -92,6 +93,9 @@ export interface Store {
   // ---- live stock
   /** Stock changes logged after `since`, oldest first; each has an id for de-duplication. */
   stockChangesSince(since: Date): Promise<Array<StockChange & { id: string; at: Date }>>
+
+  /** Whole-table administration of datasources (schema, truncate, delete). */
+  readonly datasources: DatasourceRepository
 }
 
 /** An ingest result plus the stock changes it caused, for the live feed. */

@@ -27,6 +27,8 @@ export interface StockLevel {
 
 export interface GridItem extends Product {
   readonly stock: number
+  /** The stock exactly, as ClickHouse's Int64 in decimal (for values outside Int's 32 bits). */
+  readonly stockExact: string
   readonly stockStatus: StockStatus
   readonly hits: number
   readonly trending: boolean

@@ -13,6 +13,12 @@ const EARLIEST = Date.UTC(2000, 0, 1)
 const MAX_AHEAD_MS = 24 * 3600 * 1000
 const MAX_ID = 256
 const MAX_TEXT = 4096
+/** Largest |price| or |revenue| accepted: far above any real amount, far below where sums lose their meaning. */
+export const MAX_MONEY = 1e12
+/** Largest |amount| of one warehouse stock update. */
+export const MAX_AMOUNT = 1e9
+const INT32_MIN = -2_147_483_648
+const INT32_MAX = 2_147_483_647
 
 /** A row's validation outcome: the normalized row, or why it was refused. */
 export type Checked<T> = { ok: true; row: T } | { ok: false; reason: string }
@@ -23,6 +29,8 @@ function id(value: string | null | undefined, field: string): string {
   const v = (value ?? '').trim()
   if (v === '') throw new RowProblem(`${field} is empty`)
   if (v.length > MAX_ID) throw new RowProblem(`${field} is longer than ${MAX_ID} characters`)
+  // Keys starting with NUL are the batch markers of the aggregating views (sql/0070_batch_ids.sql).
+  if (v.includes('\0')) throw new RowProblem(`${field} contains a NUL character`)
   return v
 }
 
@@ -42,9 +50,40 @@ function timestamp(value: Date | null | undefined, now: Date): Date {
 }
 
 function money(value: number, field: string): number {
-  if (!Number.isFinite(value)) throw new RowProblem(`${field} is not a finite number`)
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RowProblem(`${field} is not a finite number`)
   if (value < 0) throw new RowProblem(`${field} is negative`)
+  if (value > MAX_MONEY) throw new RowProblem(`${field} ${value} is larger than ${MAX_MONEY}`)
   return value
+}
+
+/**
+ * Products' stock as a batch of warehouse updates goes: starts from the stored stock, and refuses an
+ * update that would take a product's stock outside the 32-bit range that GraphQL's Int carries.
+ */
+export class StockBalance {
+  private readonly stock: Map<string, number>
+  constructor(current: Iterable<readonly [string, number]>) {
+    this.stock = new Map(current)
+  }
+
+  /** Applies `amount` to `product`; throws (a row problem) when the result leaves Int's range. */
+  apply(product: string, amount: number): void {
+    const next = (this.stock.get(product) ?? 0) + amount
+    if (next < INT32_MIN || next > INT32_MAX) {
+      throw new RowProblem(`amount ${amount} would take the stock of ${product} to ${next}, outside the 32-bit range`)
+    }
+    this.stock.set(product, next)
+  }
+}
+
+/** The product ids a batch of warehouse updates touches, as validation will read them (trimmed). */
+export function stockProducts(rows: readonly WarehouseStockRow[]): string[] {
+  const ids = new Set<string>()
+  for (const r of rows) {
+    const v = typeof r.product === 'string' ? r.product.trim() : ''
+    if (v !== '' && v.length <= MAX_ID) ids.add(v)
+  }
+  return [...ids]
 }
 
 function check<T>(fn: () => T): Checked<T> {
@@ -76,12 +115,13 @@ export interface ValidWarehouseStock {
   amount: number
 }
 
-export function checkWarehouseStock(r: WarehouseStockRow, now: Date): Checked<ValidWarehouseStock> {
+export function checkWarehouseStock(r: WarehouseStockRow, now: Date, balance?: StockBalance): Checked<ValidWarehouseStock> {
   return check(() => {
-    if (!Number.isInteger(r.amount) || r.amount < -2_147_483_648 || r.amount > 2_147_483_647) {
-      throw new RowProblem('amount is not a 32-bit integer')
-    }
-    return { timestamp: timestamp(r.timestamp, now), product: id(r.product, 'product'), store: id(r.store, 'store'), amount: r.amount }
+    if (!Number.isInteger(r.amount)) throw new RowProblem('amount is not an integer')
+    if (Math.abs(r.amount) > MAX_AMOUNT) throw new RowProblem(`amount ${r.amount} is beyond ±${MAX_AMOUNT}`)
+    const row = { timestamp: timestamp(r.timestamp, now), product: id(r.product, 'product'), store: id(r.store, 'store'), amount: r.amount }
+    balance?.apply(row.product, row.amount) // last: only a row that is otherwise good moves the balance
+    return row
   })
 }
 

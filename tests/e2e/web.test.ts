@@ -409,6 +409,31 @@ describe.skipIf(!haveChromium)('the web page in Chromium', () => {
     }
   })
 
+  it("resets stock from another origin through Tinybird's truncate endpoint, as the seed frontend does", async () => {
+    const manage = (await gqlOk(server, CreateTokenDocument, { input: { name: uid('reset'), scopes: ['manage:mv_latest_availability'] } }, server.adminToken)).createToken.token
+    const other = await browser.newContext()
+    const site: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>seed frontend</title>'))
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+    try {
+      const remote = await other.newPage()
+      await remote.goto(`http://localhost:${(site.address() as AddressInfo).port}`)
+      const answer = await remote.evaluate(
+        async ([origin, manageToken, readToken]) => {
+          const reset = await fetch(`${origin}/v0/datasources/mv_latest_availability/truncate`, { method: 'POST', headers: { authorization: `Bearer ${manageToken}` } })
+          const grid = await fetch(`${origin}/v0/pipes/api_product_grid.json?show_oos=1&token=${readToken}`)
+          return { reset: reset.status, stocks: ((await grid.json()) as { data: Array<{ stock: number }> }).data.map((r) => r.stock) }
+        },
+        [base, manage, fullToken],
+      )
+      expect(answer.reset).toBe(205)
+      expect(answer.stocks.length).toBeGreaterThan(0)
+      expect(answer.stocks.every((s) => s === 0)).toBe(true)
+    } finally {
+      await other.close()
+      await new Promise((resolve) => site.close(resolve))
+    }
+  })
+
   it('loaded nothing from the internet and broke no rule', () => {
     expect(external).toEqual([])
     expect(pageErrors).toEqual([])

@@ -70,6 +70,7 @@ function expectedGrid(models: readonly ProductModel[], q: GridQuery, threshold: 
       photo: g.photo,
       price: g.price,
       stock: g.stock,
+      stockExact: String(g.stock),
       stockStatus: g.stockStatus,
       hits: g.hits,
       trending: trending.has(g.id),
@@ -193,6 +194,7 @@ describe('ecommerce store', () => {
         photo: 'https://img.example/p.jpg',
         price: 7,
         stock: 0,
+        stockExact: '0',
         stockStatus: 'OUT_OF_STOCK',
         hits: 0,
         trending: false,
@@ -563,7 +565,7 @@ describe('ecommerce store', () => {
       expect(everything.filter((p) => p.id === product.id)).toEqual([latest])
       expect(await store.productGrid({ category: from, showOutOfStock: true, ranking: 'PRICE' }, 100)).toEqual([])
       expect(await store.productGrid({ category: to, showOutOfStock: true, ranking: 'PRICE' }, 100)).toEqual([
-        { ...latest, stock: 500, stockStatus: 'IN_STOCK', hits: 0, trending: true, rankStatus: 'Trending 🔥' },
+        { ...latest, stock: 500, stockExact: '500', stockStatus: 'IN_STOCK', hits: 0, trending: true, rankStatus: 'Trending 🔥' },
       ])
       expect(await store.productFilterOptions(from)).toEqual([])
       expect(await store.productFilterOptions(to)).toEqual([{ id: product.id, value: 'after' }])
@@ -998,9 +1000,10 @@ describe('ecommerce store', () => {
       expect((await store.productsByIds([p.id]))[0]?.name).toBe('keyed')
     })
 
-    it('idempotencyKey: a retry after the batch record was lost is still deduplicated by ClickHouse', async () => {
-      // Simulates a crash between the data insert and the batch record: the insert tokens alone
-      // must keep the retry from counting twice, in the table and in the views it feeds.
+    it('idempotencyKey: a retry after the batch record was lost is still stored once', async () => {
+      // Simulates a crash between the data insert and the batch record: the batch id carried in the
+      // rows (and markers in the aggregating views) must keep the retry from counting twice, in the
+      // table and in the views it feeds.
       const config = testStoreConfig()
       const own = ClickHouseStore.open(config)
       const raw = createConnection(config)

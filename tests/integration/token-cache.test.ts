@@ -14,7 +14,7 @@ describe('TokenService cache', () => {
   afterAll(() => store?.close())
 
   it('stays bounded under a flood of made-up secrets, and still serves real tokens', async () => {
-    const tokens = new TokenService(store, undefined, 60_000, new JwtService(undefined), 50)
+    const tokens = new TokenService(store, undefined, 60_000, new JwtService(undefined), { maxCached: 50 })
     const { secret, record } = await tokens.create({ name: uid('real'), scopes: ['read'] })
     expect(await tokens.authenticate(secret)).toMatchObject({ name: record.name, scopes: ['read'] })
     for (let i = 0; i < 200; i++) expect(await tokens.authenticate(`sl_${randomBytes(32).toString('base64url')}`)).toBeNull()

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { bodyParams, ParamError, parseInstant, PipeParams } from '../../src/rest/params.js'
-import { PIPES, withFixedParams } from '../../src/rest/pipes.js'
+import { PIPES } from '../../src/rest/pipes.js'
+import { FixedPipeParams } from '../../src/rest/tenancy.js'
 
 const params = (query: string) => new PipeParams(new URLSearchParams(query))
 
@@ -50,19 +51,15 @@ describe("Tinybird's parameter conventions", () => {
     expect(() => bodyParams('application/xml', '<a/>')).toThrow(ParamError)
   })
 
-  it('imposes fixed parameters over every spelling a pipe reads them under', () => {
-    const pipe = PIPES.get('v2_cart_browsers')
-    if (!pipe) throw new Error('no v2_cart_browsers')
-    const sent = PipeParams.of(
-      new URLSearchParams('workspaceId=ws_b&workspaceId=ws_c&asset_id=evil&emailBroadcastId=evil&platforms=ios'),
-      new URLSearchParams('workspaceId=ws_d&assetId=evil2'),
-    )
-    const fixed = withFixedParams(pipe, sent, { workspaceId: 'ws_a', assetId: 'a1', sessionEmailBroadcastId: 'b1', platforms: ['web', 'tv'] })
-    const variables = pipe.variables(fixed)
+  it("lets a JWT's fixed lists replace the request's, under every spelling", () => {
+    const pipe = PIPES.get('v2_cart_timeseries')
+    if (!pipe) throw new Error('no v2_cart_timeseries')
+    const sent = new URLSearchParams('workspaceId=ws_b&platforms=ios&platforms=android&types=purchase&asset_id=evil')
+    const fixed = new FixedPipeParams(sent, { workspaceId: 'ws_a', platforms: ['web', ' tv,web'], types: 'cart/view', assetId: 'a1' })
+    const variables = pipe.variables(fixed) as { workspaceId: string; filter: Record<string, unknown> }
     expect(variables.workspaceId).toBe('ws_a')
-    expect(variables.filter).toEqual({ assetId: 'a1', emailBroadcastId: 'b1', platforms: ['web', 'tv'] })
-    // Fixed under an alias: the canonical spelling sent by the request cannot shadow it.
-    const byAlias = withFixedParams(pipe, params('assetId=evil'), { asset_id: 'a1' })
-    expect(byAlias.text(['assetId', 'asset_id'])).toBe('a1')
+    expect(variables.filter).toEqual({ assetId: 'a1', platforms: ['web', 'tv'], actions: ['view'] })
+    const none = pipe.variables(new FixedPipeParams(sent, { workspaceId: 'ws_a', platforms: [] })) as { filter: Record<string, unknown> }
+    expect(none.filter.platforms).toEqual([]) // a fixed empty list matches nothing, never everything
   })
 })

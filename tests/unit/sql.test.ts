@@ -37,6 +37,17 @@ describe('renderSql', () => {
     )
   })
 
+  it('adds ON CLUSTER to ALTER TABLE (column additions, MODIFY QUERY)', () => {
+    const o = { database: 'db1', cluster: 'main' }
+    expect(renderSql("ALTER TABLE {{db}}.t ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED ''", o)).toBe(
+      "ALTER TABLE db1.t ON CLUSTER main ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED ''",
+    )
+    expect(renderSql('ALTER TABLE {{db}}.mv MODIFY QUERY SELECT x FROM {{db}}.s', o)).toBe(
+      'ALTER TABLE db1.mv ON CLUSTER main MODIFY QUERY SELECT x FROM db1.s',
+    )
+    expect(renderSql('ALTER TABLE {{db}}.t ADD COLUMN y UInt8', { database: 'db1' })).toBe('ALTER TABLE db1.t ADD COLUMN y UInt8')
+  })
+
   it('makes every MergeTree flavour Replicated, keeping its arguments', () => {
     const o = { database: 'd', cluster: 'c' }
     expect(renderSql('ENGINE = MergeTree', o)).toBe('ENGINE = ReplicatedMergeTree')

@@ -6,6 +6,9 @@ import {
   checkEcommEvent,
   checkProduct,
   checkWarehouseStock,
+  MAX_AMOUNT,
+  MAX_MONEY,
+  StockBalance,
   type Checked,
   type ValidAppEvent,
 } from '../../src/store/validate.js'
@@ -43,7 +46,7 @@ function timestampRules(check: (timestamp: Date | null | undefined) => Checked<{
   })
 }
 
-/** The id rules: trimmed, not empty, at most 256 characters. */
+/** The id rules: trimmed, not empty, at most 256 characters, no NUL. */
 function idRules(field: string, check: (value: string) => Checked<unknown>, read: (r: unknown) => unknown) {
   it(`${field}: refuses empty and blank, trims, caps at 256 characters`, () => {
     expect(reason(check(''))).toBe(`${field} is empty`)
@@ -51,6 +54,10 @@ function idRules(field: string, check: (value: string) => Checked<unknown>, read
     expect(read(row(check('  x1  ')))).toBe('x1')
     expect(read(row(check('a'.repeat(256))))).toBe('a'.repeat(256))
     expect(reason(check('a'.repeat(257)))).toBe(`${field} is longer than 256 characters`)
+  })
+  it(`${field}: refuses a NUL character (the aggregating views' batch markers start with one)`, () => {
+    expect(reason(check('\0abc'))).toBe(`${field} contains a NUL character`)
+    expect(reason(check('a\0b'))).toBe(`${field} contains a NUL character`)
   })
 }
 
@@ -72,15 +79,36 @@ describe('checkEcommEvent', () => {
 describe('checkWarehouseStock', () => {
   const ok = { product: 'p1', store: 'main', amount: 5 }
 
-  it('accepts signed 32-bit amounts, both extremes included', () => {
-    for (const amount of [0, -7, 12, 2_147_483_647, -2_147_483_648]) {
+  it('accepts whole amounts up to ±1e9, both extremes included', () => {
+    for (const amount of [0, -7, 12, MAX_AMOUNT, -MAX_AMOUNT]) {
       expect(row(checkWarehouseStock({ ...ok, amount }, NOW)).amount).toBe(amount)
     }
   })
-  it('refuses fractions, non-finite numbers and amounts outside Int32', () => {
-    for (const amount of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2_147_483_648, -2_147_483_649]) {
-      expect(reason(checkWarehouseStock({ ...ok, amount }, NOW))).toBe('amount is not a 32-bit integer')
+  it('refuses fractions and non-finite numbers', () => {
+    for (const amount of [1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(reason(checkWarehouseStock({ ...ok, amount }, NOW))).toBe('amount is not an integer')
     }
+  })
+  it('refuses absurd magnitudes', () => {
+    expect(reason(checkWarehouseStock({ ...ok, amount: MAX_AMOUNT + 1 }, NOW))).toBe('amount 1000000001 is beyond ±1000000000')
+    expect(reason(checkWarehouseStock({ ...ok, amount: -2_147_483_647 }, NOW))).toBe('amount -2147483647 is beyond ±1000000000')
+  })
+  it('refuses an update that would take the stock outside Int32, from the stored stock on', () => {
+    const balance = new StockBalance([['p1', 2_000_000_000]])
+    expect(row(checkWarehouseStock({ ...ok, amount: 147_483_647 }, NOW, balance)).amount).toBe(147_483_647) // 2^31 - 1
+    expect(reason(checkWarehouseStock({ ...ok, amount: 1 }, NOW, balance))).toBe(
+      'amount 1 would take the stock of p1 to 2147483648, outside the 32-bit range',
+    )
+    // The refused row did not move the balance; going down is fine, and so is another product.
+    expect(row(checkWarehouseStock({ ...ok, amount: -5 }, NOW, balance)).amount).toBe(-5)
+    expect(row(checkWarehouseStock({ ...ok, product: 'p2', amount: MAX_AMOUNT }, NOW, balance)).amount).toBe(MAX_AMOUNT)
+    const low = new StockBalance([['p1', -2_147_000_000]])
+    expect(reason(checkWarehouseStock({ ...ok, amount: -500_000 }, NOW, low))).toMatch(/outside the 32-bit range/)
+  })
+  it('moves the balance only for rows that pass every other check', () => {
+    const balance = new StockBalance([['p1', 2_147_483_000]])
+    expect(reason(checkWarehouseStock({ ...ok, store: '', amount: 600 }, NOW, balance))).toBe('store is empty')
+    expect(row(checkWarehouseStock({ ...ok, amount: 600 }, NOW, balance)).amount).toBe(600)
   })
   idRules('product', (product) => checkWarehouseStock({ ...ok, product }, NOW), (r) => (r as { product: string }).product)
   idRules('store', (store) => checkWarehouseStock({ ...ok, store }, NOW), (r) => (r as { store: string }).store)
@@ -108,6 +136,9 @@ describe('checkProduct', () => {
     expect(reason(checkProduct({ ...ok, price: Number.NaN }))).toBe('price is not a finite number')
     expect(reason(checkProduct({ ...ok, price: Number.POSITIVE_INFINITY }))).toBe('price is not a finite number')
     expect(reason(checkProduct({ ...ok, price: -0.01 }))).toBe('price is negative')
+    expect(row(checkProduct({ ...ok, price: MAX_MONEY })).price).toBe(1e12)
+    expect(reason(checkProduct({ ...ok, price: 1e308 }))).toBe('price 1e+308 is larger than 1000000000000')
+    expect(reason(checkProduct({ ...ok, price: 'x' as unknown as number }))).toBe('price is not a finite number')
   })
 })
 
@@ -182,6 +213,8 @@ describe('checkAppEvent', () => {
     expect(reason(checkAppEvent({ ...ok, revenue: -1 }, NOW))).toBe('revenue is negative')
     expect(reason(checkAppEvent({ ...ok, revenue: Number.NaN }, NOW))).toBe('revenue is not a finite number')
     expect(reason(checkAppEvent({ ...ok, revenue: Number.NEGATIVE_INFINITY }, NOW))).toBe('revenue is not a finite number')
+    expect(reason(checkAppEvent({ ...ok, revenue: 1e308 }, NOW))).toBe('revenue 1e+308 is larger than 1000000000000')
+    expect(row(checkAppEvent({ ...ok, action: 'purchase', revenue: 1e12 }, NOW)).revenue).toBe(1e12)
   })
 
   describe('timestamp', () => timestampRules((timestamp) => checkAppEvent({ ...ok, timestamp }, NOW)))

@@ -1,0 +1,111 @@
+import { grants, scopeFor, type Principal } from '../auth/scopes.js'
+import { datasource, DATASOURCES, type DatasourceEntry } from '../catalog/datasources.js'
+import { ForbiddenError } from '../errors.js'
+import type { TableInfo } from '../store/datasources.js'
+import type { Store } from '../store/store.js'
+import { bindCondition, ConditionError } from './condition.js'
+
+/** A datasource as Tinybird's `GET /v0/datasources` describes one (the fields clients read). */
+export interface DatasourceView {
+  readonly id: string
+  readonly name: string
+  readonly description: string
+  readonly type: 'landing' | 'materialized'
+  readonly columns: ReadonlyArray<{ name: string; type: string; nullable: boolean; normalized_name: string }>
+  readonly engine: { readonly engine: string }
+  readonly stats: { readonly row_count: number; readonly bytes: number }
+  readonly quarantine: string | null
+}
+
+export class UnknownDatasourceError extends Error {
+  override name = 'UnknownDatasourceError'
+}
+
+export { ConditionError }
+
+/**
+ * Tinybird's Data Sources API as use cases: describe, truncate and delete by condition. Truncating and
+ * deleting act on the named datasource only, as in Tinybird: materialized datasources derived from it
+ * keep their rows. Truncating the stock datasource (`mv_latest_availability`) zeroes every product's
+ * stock, so stock counts from that reset point (the seed frontend's "reset stock"); each product whose
+ * level changed is written to the live change log, and `onStockChanged` asks the feed to deliver it.
+ */
+export class DatasourceService {
+  constructor(
+    private readonly store: Store,
+    private readonly onStockChanged: () => Promise<void>,
+  ) {}
+
+  /** The catalog entry a name (or alias) denotes; UnknownDatasourceError otherwise. */
+  entry(name: string): DatasourceEntry {
+    const found = datasource(name)
+    if (!found) throw new UnknownDatasourceError(`The datasource '${name}' does not exist; the datasources are ${DATASOURCES.map((d) => d.name).join(', ')}`)
+    return found
+  }
+
+  async list(): Promise<DatasourceView[]> {
+    const tables = await this.store.datasources.describe(DATASOURCES.map((d) => d.name))
+    const byName = new Map(tables.map((t) => [t.name, t]))
+    return DATASOURCES.flatMap((d) => {
+      const table = byName.get(d.name)
+      return table ? [view(d, table)] : []
+    })
+  }
+
+  async get(name: string): Promise<DatasourceView> {
+    const entry = this.entry(name)
+    const [table] = await this.store.datasources.describe([entry.name])
+    if (!table) throw new UnknownDatasourceError(`The datasource '${name}' does not exist`)
+    return view(entry, table)
+  }
+
+  /** Column names of a datasource in table order (what a headerless CSV's cells are). */
+  async columns(name: string): Promise<string[]> {
+    return (await this.get(name)).columns.map((c) => c.name)
+  }
+
+  /** Empties a datasource (and its quarantine). Needs `manage:<ds>`. */
+  async truncate(principal: Principal, name: string): Promise<void> {
+    const entry = this.entry(name)
+    requireManage(principal, entry)
+    const stock = entry.holdsStock ? await this.store.datasources.stockLevels() : []
+    await this.store.datasources.truncate(entry.name)
+    if (entry.quarantine) await this.store.datasources.truncate(entry.quarantine)
+    if (stock.length > 0) {
+      await this.store.datasources.logStockChanges(stock.map((s) => ({ product: s.product, delta: -s.delta })))
+      await this.onStockChanged()
+    }
+  }
+
+  /**
+   * Deletes the rows matching a Tinybird `delete_condition` (parsed, every value bound); with `dryRun`,
+   * only counts them. Needs `manage:<ds>`. Throws ConditionError for a condition that does not parse.
+   */
+  async delete(principal: Principal, name: string, condition: string, dryRun: boolean): Promise<{ rows: number }> {
+    const entry = this.entry(name)
+    requireManage(principal, entry)
+    const { columns } = await this.get(entry.name)
+    const where = bindCondition(condition, new Map(columns.map((c) => [c.name, c.type])))
+    const rows = await this.store.datasources.count(entry.name, where.sql, where.params)
+    if (!dryRun && rows > 0) await this.store.datasources.delete(entry.name, where.sql, where.params)
+    return { rows }
+  }
+}
+
+function requireManage(principal: Principal, entry: DatasourceEntry): void {
+  const scope = scopeFor.manage(entry.name)
+  if (!grants(principal.scopes, scope)) throw new ForbiddenError(`This operation needs the scope "${scope}"`)
+}
+
+function view(entry: DatasourceEntry, table: TableInfo): DatasourceView {
+  return {
+    id: entry.name,
+    name: entry.name,
+    description: entry.description,
+    type: entry.kind,
+    columns: table.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.type.startsWith('Nullable('), normalized_name: c.name })),
+    engine: { engine: table.engine },
+    stats: { row_count: table.rows, bytes: table.bytes },
+    quarantine: entry.quarantine ?? null,
+  }
+}

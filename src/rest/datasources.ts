@@ -1,0 +1,92 @@
+import type { IncomingMessage } from 'node:http'
+import { parse as parseCsv } from 'csv-parse/sync'
+import { ConditionError, UnknownDatasourceError } from '../domain/datasources.js'
+import { DATASOURCES as INGEST, parseNdjson, parseRecords, readEventsBody, type Datasource, type ParsedBatch } from './events.js'
+import { HttpError } from './http.js'
+
+/** What a `POST /v0/datasources` carries, whatever way the client sent it. */
+export interface Upload {
+  readonly format: 'ndjson' | 'csv'
+  readonly text: string
+}
+
+const FORMATS = new Set(['ndjson', 'csv'])
+
+/**
+ * The body of `POST /v0/datasources`: raw (NDJSON or CSV, gzip allowed), or `multipart/form-data` with
+ * the file in a part (the SDK names it `csv` whatever the format; a `.gz` file is gunzipped), or a
+ * form with `url=`, which is refused: this server fetches nothing from the network.
+ */
+export async function readUpload(req: IncomingMessage, url: URL, limit: number): Promise<Upload> {
+  const body = await readEventsBody(req, limit)
+  const type = (req.headers['content-type'] ?? '').toLowerCase()
+  let text: string
+  let fileName = ''
+  if (type.startsWith('multipart/form-data')) {
+    let form: FormData
+    try {
+      form = await new Response(body, { headers: { 'content-type': req.headers['content-type']! } }).formData()
+    } catch (err) {
+      throw new HttpError(400, `The multipart body cannot be read: ${(err as Error).message}`)
+    }
+    const file = [...form.values()].find((v) => typeof v !== 'string')
+    if (file === undefined || typeof file === 'string') throw new HttpError(400, 'The multipart body has no file part')
+    fileName = file.name
+    let bytes = Buffer.from(await file.arrayBuffer())
+    if (/\.gz$/i.test(fileName)) {
+      const { gunzipSync } = await import('node:zlib')
+      try {
+        bytes = gunzipSync(bytes, { maxOutputLength: limit })
+      } catch {
+        throw new HttpError(413, `The gzip file is unreadable or larger than ${limit} bytes once decompressed`)
+      }
+    }
+    text = bytes.toString('utf8')
+  } else if (type.startsWith('application/x-www-form-urlencoded') && new URLSearchParams(body.toString('utf8')).has('url')) {
+    throw new HttpError(400, 'Imports from a URL are not supported: upload the file in the body (multipart or raw)')
+  } else {
+    text = body.toString('utf8')
+  }
+  const declared = url.searchParams.get('format')?.toLowerCase()
+  if (declared && !FORMATS.has(declared)) throw new HttpError(400, `format=${declared} is not supported; use ndjson or csv`)
+  const guessed = /\.(ndjson|jsonl|json)(\.gz)?$/i.test(fileName) ? 'ndjson' : /\.csv(\.gz)?$/i.test(fileName) ? 'csv' : undefined
+  return { format: (declared ?? guessed ?? 'csv') as Upload['format'], text }
+}
+
+/**
+ * Rows of an upload, typed for the datasource's ingest. CSV follows Tinybird: cells in the datasource's
+ * column order, or a header row naming the columns (recognised when its cells are all column names).
+ * A CSV record that cannot be read is quarantined raw, like an NDJSON line that is not JSON.
+ */
+export function parseUpload(upload: Upload, target: Datasource, columns: readonly string[], delimiter = ','): ParsedBatch {
+  if (upload.format === 'ndjson') return parseNdjson(upload.text, target)
+  let records: string[][]
+  try {
+    records = parseCsv(upload.text, { delimiter, relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][]
+  } catch (err) {
+    throw new HttpError(400, `The CSV cannot be read: ${(err as Error).message}`)
+  }
+  const known = new Set(columns)
+  const first = records[0]
+  const header = first !== undefined && first.length > 0 && first.every((cell) => known.has(cell.trim())) ? first.map((c) => c.trim()) : undefined
+  const names = header ?? columns
+  const rows = (header ? records.slice(1) : records).map((cells) => ({
+    raw: cells.join(delimiter),
+    record: cells.length > names.length ? undefined : Object.fromEntries(cells.map((cell, i) => [names[i]!, cell === '' ? null : cell])),
+  }))
+  return parseRecords(rows, target)
+}
+
+/** The ingest target of a datasource name, or 404 for one that does not take rows. */
+export function ingestTarget(name: string): Datasource {
+  const target = INGEST.get(name)
+  if (!target) throw new HttpError(404, `The datasource '${name}' does not take rows; append to ${[...INGEST.keys()].join(', ')}`)
+  return target
+}
+
+/** Domain errors as REST answers. */
+export function datasourceHttpError(err: unknown): HttpError | undefined {
+  if (err instanceof UnknownDatasourceError) return new HttpError(404, err.message)
+  if (err instanceof ConditionError) return new HttpError(400, `Invalid delete_condition: ${err.message}`)
+  return undefined
+}

@@ -1,0 +1,106 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { insertRows, selectRows, type QueryParams } from './clickhouse.js'
+import { storeCall } from './errors.js'
+import type { StockChange } from './types.js'
+
+/** A column as a client sees it: hidden (MATERIALIZED, ALIAS) columns are left out, as `SELECT *` does. */
+export interface ColumnInfo {
+  readonly name: string
+  readonly type: string
+}
+
+export interface TableInfo {
+  readonly name: string
+  readonly engine: string
+  readonly columns: readonly ColumnInfo[]
+  readonly rows: number
+  readonly bytes: number
+}
+
+/**
+ * Datasource administration (Tinybird's Data Sources API) over whole tables: their schema, truncation,
+ * deletion by a condition the caller has already turned into SQL with bound values. Table names come
+ * from the catalog, never from requests.
+ */
+export class DatasourceRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+    private readonly cluster: string | undefined,
+  ) {}
+
+  private table(name: string): string {
+    return `${this.database}.${name}`
+  }
+
+  private get onCluster(): string {
+    return this.cluster ? ` ON CLUSTER ${this.cluster}` : ''
+  }
+
+  /** Schema and size of the named tables that exist, in the order asked. */
+  async describe(names: readonly string[]): Promise<TableInfo[]> {
+    const [columns, tables] = await Promise.all([
+      selectRows<{ table: string; name: string; type: string }>(
+        this.client,
+        `SELECT table, name, type FROM system.columns
+         WHERE database = {db:String} AND table IN {names:Array(String)} AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')
+         ORDER BY table, position`,
+        { db: this.database, names },
+      ),
+      selectRows<{ name: string; engine: string; rows: string | number | null; bytes: string | number | null }>(
+        this.client,
+        `SELECT name, engine, total_rows AS rows, total_bytes AS bytes FROM system.tables
+         WHERE database = {db:String} AND name IN {names:Array(String)}`,
+        { db: this.database, names },
+      ),
+    ])
+    const byTable = new Map<string, ColumnInfo[]>()
+    for (const c of columns) byTable.set(c.table, [...(byTable.get(c.table) ?? []), { name: c.name, type: c.type }])
+    const info = new Map(tables.map((t) => [t.name, t]))
+    return names.flatMap((name) => {
+      const t = info.get(name)
+      return t ? [{ name, engine: t.engine, columns: byTable.get(name) ?? [], rows: Number(t.rows ?? 0), bytes: Number(t.bytes ?? 0) }] : []
+    })
+  }
+
+  async truncate(name: string): Promise<void> {
+    await storeCall('truncate', () => this.client.command({ query: `TRUNCATE TABLE IF EXISTS ${this.table(name)}${this.onCluster}` }))
+  }
+
+  /** Rows matching `where` (SQL over the table's columns with `{name:Type}` placeholders for `params`). */
+  async count(name: string, where: string, params: QueryParams): Promise<number> {
+    const [row] = await selectRows<{ n: string | number }>(this.client, `SELECT count() AS n FROM ${this.table(name)} WHERE ${where}`, params)
+    return Number(row?.n ?? 0)
+  }
+
+  /** Deletes the rows matching `where` (a mutation that completes before this resolves). */
+  async delete(name: string, where: string, params: QueryParams): Promise<void> {
+    await storeCall('delete', () =>
+      this.client.command({
+        query: `ALTER TABLE ${this.table(name)}${this.onCluster} DELETE WHERE ${where}`,
+        query_params: params,
+        clickhouse_settings: { mutations_sync: '2' },
+      }),
+    )
+  }
+
+  /** Every product whose stock level is not 0. */
+  async stockLevels(): Promise<StockChange[]> {
+    const rows = await selectRows<{ product: string; available: string | number }>(
+      this.client,
+      `SELECT product, toInt64(sum(available_stock)) AS available FROM ${this.table('mv_latest_availability')}
+       GROUP BY product HAVING available != 0`,
+    )
+    return rows.map((r) => ({ product: r.product, delta: Number(r.available) }))
+  }
+
+  /** Writes stock movements to the live change log, as the materialized views do for inserts. */
+  async logStockChanges(changes: readonly StockChange[]): Promise<void> {
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '')
+    await insertRows(
+      this.client,
+      this.table('stock_changes'),
+      changes.map((c) => ({ change_id: crypto.randomUUID(), product: c.product, delta: c.delta, inserted_at: now })),
+    )
+  }
+}

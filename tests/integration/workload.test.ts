@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import { openTestStore } from '../helpers/store.js'
+
+/** A task whose completion the test controls. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void
+  const promise = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { promise, open }
+}
+
+describe('the store workload on embedded chDB', () => {
+  let store: ClickHouseStore
+  beforeAll(async () => {
+    store = await openTestStore()
+  })
+  afterAll(async () => {
+    await store.close()
+  })
+
+  it('ingest inserts and health checks take the second session: they complete while a read holds the main queue', async () => {
+    expect(store.workload.lane).toBeDefined()
+    const held = gate()
+    const holding = store.workload.scheduler.run('read', () => held.promise)
+    const read = store.products(undefined, 10, 0)
+    let readDone = false
+    void read.then(() => (readDone = true))
+
+    // No idempotency key: the ingest is inserts only (unbound), which run on the lane.
+    const outcome = await store.ingestEcommEvents([{ event: 'view', product: 'p1' }])
+    expect(outcome).toMatchObject({ accepted: 1, quarantined: 0 })
+    await store.ping()
+    expect(readDone).toBe(false) // the read still waits behind the held slot
+    expect(store.workload.scheduler.size).toEqual({ running: 1, queued: 1 })
+
+    held.open()
+    await holding
+    await read
+    expect(readDone).toBe(true)
+  })
+
+  it('a warehouse update reads the stored stock first (a bound query, main queue, ingest priority) and quarantines an overflow', async () => {
+    await store.ingestWarehouseStock([{ product: 'w1', store: 's', amount: 1_000_000_000 }, { product: 'w1', store: 't', amount: 1_000_000_000 }])
+    const over = await store.ingestWarehouseStock([{ product: 'w1', store: 's', amount: 200_000_000 }])
+    expect(over).toMatchObject({ accepted: 0, quarantined: 1, errors: [{ index: 0, message: 'amount 200000000 would take the stock of w1 to 2200000000, outside the 32-bit range' }] })
+    expect(await store.stock(['w1'])).toEqual([{ product: 'w1', available: 2_000_000_000 }])
+    const [quarantined] = await store.quarantine('warehouse_stock', 1)
+    expect(quarantined?.reason).toBe('row 0: amount 200000000 would take the stock of w1 to 2200000000, outside the 32-bit range')
+  })
+})
