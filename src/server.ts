@@ -12,6 +12,7 @@ import { AuthFailureLimiter } from './auth/auth-failures.js'
 import { JwtService } from './auth/jwt.js'
 import { RateLimiter, type KeyRate, type RateState } from './auth/rate-limit.js'
 import { DatasourceService } from './domain/datasources.js'
+import { SqlService } from './domain/sql.js'
 import { bearer, TokenService } from './auth/tokens.js'
 import type { Principal } from './auth/scopes.js'
 import type { Config } from './config.js'
@@ -80,6 +81,8 @@ export interface Gateway {
   readonly maxBatch: number
   /** Tinybird's Data Sources API use cases. */
   readonly datasources: DatasourceService
+  /** Tinybird's Query API (`/v0/sql`): read-only SQL over what a principal may read. */
+  readonly sql: SqlService
   /** Stored tokens and JWTs (`POST /v0/tokens`). */
   readonly tokens: TokenService
   /** Where a principal stands with its rate limit (for X-RateLimit-* headers); undefined when unlimited. */
@@ -286,6 +289,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     log,
     maxBatch: config.maxBatch,
     datasources: new DatasourceService(store, () => feed.nudge()),
+    sql: new SqlService(store),
     tokens,
     rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,

@@ -12,6 +12,7 @@ import { fromGraphQL, HttpError } from './http.js'
 import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { bodyParams, ParamError } from './params.js'
 import { PIPES } from './pipes.js'
+import { serveSql, SQL_PATH, sqlHttpError } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 import { createTokens } from './tokens.js'
 
@@ -54,6 +55,7 @@ export function restRoute(gateway: Gateway): HttpRoute {
         await servePipeCatalog(req, res, url, await catalogReader(gateway, req, res, url, requestId))
       } else if (pipe) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
       else if (url.pathname === EVENTS_PATH) await ingest(gateway, req, res, url, requestId)
+      else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res))
       else if (datasource) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
       else if (TOKENS_PATH.test(url.pathname)) {
         if (req.method !== 'POST') throw new HttpError(405, 'Tokens are created with POST', { allow: 'POST, OPTIONS' })
@@ -76,7 +78,7 @@ export function restRoute(gateway: Gateway): HttpRoute {
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   if (err instanceof ParamError) return new HttpError(400, err.message)
-  const domain = datasourceHttpError(err)
+  const domain = datasourceHttpError(err) ?? sqlHttpError(err)
   if (domain) return domain
   // principalOf's refusals (bad token, store down) carry a code like any GraphQL error.
   if (err instanceof GraphQLError) return fromGraphQL(err)

@@ -20,6 +20,7 @@ import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { DatasourceRepository } from './datasources.js'
+import { SqlRepository } from './sql-query.js'
 import { applyDurability, isMigrated, migrate } from './migrate.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
 import { asWork, attachWorkload, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
@@ -81,6 +82,7 @@ export class ClickHouseStore implements Store {
   private readonly render: RenderOptions
   private lastVersion = 0n
   readonly datasources: DatasourceRepository
+  readonly sqlApi: SqlRepository
   private readonly ledger: BatchLedger
   private readonly running = new Map<string, Promise<void>>()
 
@@ -97,6 +99,7 @@ export class ClickHouseStore implements Store {
     this.render = { database: config.database, cluster: config.cluster }
     this.sql = new QueryFiles(this.render)
     this.datasources = new DatasourceRepository(client, config.database, config.cluster)
+    this.sqlApi = new SqlRepository(client, config.database)
     this.ledger = new BatchLedger(client, config.database)
     this.workload = new Workload(workload, lane)
     attachWorkload(client, this.workload)
@@ -666,7 +669,7 @@ export class ClickHouseStore implements Store {
  * The kind of work each Store method is: its queries' limits and queue priority. Typed over the whole
  * interface, so a new method must be classified.
  */
-const WORK: Readonly<Record<Exclude<keyof Store, 'datasources'>, WorkKind>> = {
+const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi'>, WorkKind>> = {
   migrate: 'service',
   ping: 'health',
   isReady: 'health',

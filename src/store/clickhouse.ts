@@ -70,6 +70,46 @@ export async function selectRows<T>(client: ClickHouseClient, query: string, par
   )
 }
 
+/** ClickHouse's whole `FORMAT JSON` answer: columns, rows and what the query read. */
+export interface JsonDocument<T> {
+  readonly meta: ReadonlyArray<{ name: string; type: string }>
+  readonly data: T[]
+  readonly rows: number
+  readonly rows_before_limit_at_least?: number
+  readonly statistics?: { elapsed?: number; rows_read?: number; bytes_read?: number }
+}
+
+/**
+ * Like selectRows, with the whole JSON document, and `orElse` deciding what a failure that is not a
+ * limit becomes (a caller's own SQL fails with its own message, not as an unavailable store). Always
+ * bound (`params` must not be empty), so it runs in the main queue.
+ */
+export async function selectDocument<T>(
+  client: ClickHouseClient,
+  query: string,
+  params: QueryParams,
+  orElse: (err: unknown) => Error,
+  parse: (text: string) => unknown = JSON.parse,
+): Promise<JsonDocument<T>> {
+  return admitted(
+    client,
+    async (settings, target) => {
+      const started = performance.now()
+      const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
+      const text = await rs.text()
+      let body: JsonDocument<T>
+      try {
+        body = parse(text) as JsonDocument<T>
+      } catch (err) {
+        throw limitErrorOf(new Error(text.slice(-1000))) ?? err
+      }
+      recordQuery(client, 'select', performance.now() - started, body.statistics)
+      return body
+    },
+    orElse,
+  )
+}
+
 /** Runs a statement without rows (DDL, ALTER) under the current kind's limits and queue. */
 export async function runCommand(client: ClickHouseClient, query: string): Promise<void> {
   await admitted(

@@ -1,4 +1,5 @@
 import type { DatasourceRepository } from './datasources.js'
+import type { SqlRepository } from './sql-query.js'
 import type {
   AppEventRow,
   EcommEventRow,
@@ -96,6 +97,9 @@ export interface Store {
 
   /** Whole-table administration of datasources (schema, truncate, delete). */
   readonly datasources: DatasourceRepository
+
+  /** Callers' read-only SQL (`/v0/sql`), over what the domain allows. */
+  readonly sqlApi: SqlRepository
 }
 
 /** An ingest result plus the stock changes it caused, for the live feed. */

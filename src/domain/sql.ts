@@ -1,0 +1,277 @@
+import { grants, scopeFor, type Principal } from '../auth/scopes.js'
+import type { JsonDocument, QueryParams } from '../store/clickhouse.js'
+import { SqlQueryError, type SqlSource } from '../store/sql-query.js'
+import type { Store } from '../store/store.js'
+import { APPS, type App } from '../store/types.js'
+
+/** The caller may not run this SQL (a write, another table, a forbidden function): 403, with why. */
+export class SqlRefusedError extends Error {
+  override name = 'SqlRefusedError'
+}
+
+/** The SQL is not a query Sightline can run (syntax, several statements, ClickHouse's own refusal): 400. */
+export class SqlInvalidError extends Error {
+  override name = 'SqlInvalidError'
+}
+
+/** The answer to a query: ClickHouse's JSON document, 64-bit integers as exact numbers (bigint past 2^53). */
+export interface SqlAnswer {
+  readonly meta: ReadonlyArray<{ name: string; type: string }>
+  readonly data: Array<Record<string, unknown>>
+  readonly rowsBeforeLimit?: number
+  readonly statistics: { readonly rows_read: number; readonly bytes_read: number }
+}
+
+/** A table a caller's SQL may name, and who may read which of its rows. */
+interface Readable {
+  readonly name: string
+  readonly table: string
+  /** `SELECT * FROM t FINAL`: a table of upserts (products), read as its latest rows. */
+  readonly final?: boolean
+  /** The rows `who` may read: a condition over bound parameters, '' for all; undefined when none. */
+  rows(who: Principal): string | undefined
+}
+
+const ECOMMERCE = 'read:ecommerce'
+/** Where ClickHouse reads a SELECT without FROM: one row, one `dummy` column, no data. */
+const ONE_ROW = 'system.one'
+/** Aggregating views hold one marker row per keyed batch (product = '\0' || id, every sum 0): not data. */
+const NO_MARKERS = 'NOT startsWith(product, char(0))'
+
+const readableApps = (who: Principal): App[] => APPS.filter((app) => grants(who.scopes, scopeFor.analytics(app)))
+
+/** A workspace-bound token reads its workspace's rows only. */
+const inWorkspace = (who: Principal): string => (who.workspaceId === null ? '' : 'workspace_id = {sql_workspace:String}')
+
+const and = (...conditions: string[]): string => conditions.filter((c) => c !== '').join(' AND ')
+
+const ecommerce = (name: string, condition = '', final = false): Readable => ({
+  name,
+  table: name,
+  final,
+  rows: (who) => (grants(who.scopes, ECOMMERCE) ? condition : undefined),
+})
+
+const service = (name: string): Readable => ({ name, table: name, rows: (who) => (grants(who.scopes, 'admin') ? '' : undefined) })
+
+const appEvents = (name: string): Readable => ({
+  name,
+  table: 'app_events',
+  rows: (who) => {
+    const apps = readableApps(who)
+    if (apps.length === 0) return undefined
+    return and(apps.length === APPS.length ? '' : 'event_type IN {sql_apps:Array(String)}', inWorkspace(who))
+  },
+})
+
+/**
+ * What `/v0/sql` reads, by the names Tinybird's clients use: the datasources (the seed's `barely_events`
+ * is `app_events`), under the scopes GraphQL asks for the same data, confined to the token's workspace;
+ * the quarantine and service-log tables for admins. Nothing else (tokens, the change log, batch records,
+ * system tables) can be named.
+ */
+const READABLE: readonly Readable[] = [
+  ecommerce('ecomm_events'),
+  ecommerce('warehouse_stock'),
+  ecommerce('products', '', true),
+  ecommerce('mv_latest_availability', NO_MARKERS),
+  ecommerce('ecomm_rollup_minute', NO_MARKERS),
+  ecommerce('ecomm_rollup_hour', NO_MARKERS),
+  ecommerce('ecomm_rollup_day', NO_MARKERS),
+  appEvents('app_events'),
+  appEvents('barely_events'),
+  ...APPS.map(
+    (app): Readable => ({
+      name: `${app}_events_mv`,
+      table: `${app}_events_mv`,
+      rows: (who) => (grants(who.scopes, scopeFor.analytics(app)) ? inWorkspace(who) : undefined),
+    }),
+  ),
+  ...['ecomm_events', 'warehouse_stock', 'products', 'app_events'].map((ds) => service(`${ds}_quarantine`)),
+  service('operation_log'),
+  service('ingest_log'),
+  service('error_log'),
+]
+
+const READABLE_BY_NAME: ReadonlyMap<string, Readable> = new Map(READABLE.map((r) => [r.name, r]))
+
+/** Table functions that read nothing but their arguments. */
+const TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'generate_series', 'generateseries', 'values'])
+
+/**
+ * Functions a query may not call: they read files, dictionaries, other tables by name, settings or the
+ * server's identity, or only wait. Lower case; ClickHouse's own internal `__` functions too.
+ */
+const FORBIDDEN_FUNCTIONS =
+  /^(__.*|file|dictget.*|dicthas|dictisin|joinget.*|hascolumnintable|getsetting.*|getserversetting|getmergetreesetting|sleep|sleepeachrow|getmacro|hostname|fqdn|displayname|serveruuid|getserverport|tcpport|uptime|currentdatabase|currentschemas|currentuser|currentprofiles|currentroles|enabledroles|defaultroles|initialqueryid|initial_query_id|queryid|query_id|initialquerystarttime|shardnum|shardcount|filesystem.*|getoskernelversion|buildid|revision|zookeepersessionuptime|getclienthttpheader|showcertificate|catboostevaluate|evalmlmethod|modelevaluate|naivebayesclassifier|transactionid|transactionlatestsnapshot|transactionoldestsnapshot|addresstoline.*|addresstosymbol|demangle|trap|connectionid|connection_id|getsubcolumn)$/
+
+/** One node of EXPLAIN AST's indented text. */
+interface AstNode {
+  readonly label: string
+  readonly children: AstNode[]
+}
+
+function parseTree(lines: readonly string[]): AstNode | undefined {
+  const root: AstNode = { label: '', children: [] }
+  const stack: Array<{ depth: number; node: AstNode }> = [{ depth: -1, node: root }]
+  for (const line of lines) {
+    if (line.trim() === '') continue
+    const depth = line.length - line.trimStart().length
+    const node: AstNode = { label: line.trim(), children: [] }
+    while ((stack.at(-1)?.depth ?? -1) >= depth) stack.pop()
+    stack.at(-1)?.node.children.push(node)
+    stack.push({ depth, node })
+  }
+  return root.children.length === 1 ? root.children[0] : undefined
+}
+
+/** The name an AST line gives after its kind (`Function count (children 1)` → `count`). */
+function nameOf(label: string, kind: string): string {
+  return label
+    .slice(kind.length + 1)
+    .replace(/ \((alias [^)]*|children \d+)\)/g, '')
+    .trim()
+}
+
+/**
+ * One statement: a trailing `;` is dropped, any other refused outright. chDB runs every statement of a
+ * multi-statement text, even after EXPLAIN, so nothing with a second `;` (in a string or not) is ever sent.
+ */
+export function singleStatement(sql: string): string {
+  const text = sql.trim().replace(/;\s*$/, '')
+  if (text === '') throw new SqlInvalidError('The query is empty: send it as q=<SQL> or as the POST body')
+  if (text.includes(';')) throw new SqlInvalidError('Send one statement: a ";" may only end the query (write char(59) for the character)')
+  if (text.includes('\0')) throw new SqlInvalidError('The query contains a NUL character')
+  return text
+}
+
+/**
+ * Tinybird's Query API as a use case: read-only SQL over the datasources a principal may read. A
+ * statement is checked twice before it runs: its syntax tree (ClickHouse's own parser, EXPLAIN AST:
+ * only SELECT, no SETTINGS, INTO OUTFILE or database-qualified names, no table function but number
+ * generators, no function that reaches outside the data), then the analyser's query tree of the
+ * statement under a WITH clause that binds each readable name to the rows the principal may read: every
+ * table it resolves to must be one of those. It then runs with the dashboard limits.
+ */
+export class SqlService {
+  constructor(private readonly store: Store) {}
+
+  /** The names `who` may read, for messages and documentation. */
+  readableNames(who: Principal): string[] {
+    return READABLE.filter((r) => r.rows(who) !== undefined).map((r) => r.name)
+  }
+
+  async query(who: Principal, sql: string): Promise<SqlAnswer> {
+    if (!grants(who.scopes, 'sql')) throw new SqlRefusedError('The Query API needs the scope "sql"')
+    const statement = singleStatement(sql)
+    if (/\bINTO\s+OUTFILE\b/i.test(statement)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
+    const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
+    if (!tree) throw new SqlInvalidError('The query could not be parsed')
+    const reserved = await this.store.sqlApi.reservedNames()
+    checkSyntax(tree, who, {
+      databases: new Set(reserved.databases.map((d) => d.toLowerCase())),
+      // Unqualified names resolve in the current database unless a readable name shadows them.
+      tables: new Set(reserved.tables.filter((t) => !READABLE_BY_NAME.has(t) || READABLE_BY_NAME.get(t)?.rows(who) === undefined)),
+    })
+
+    const sources: SqlSource[] = []
+    const allowed = new Set<string>()
+    for (const readable of READABLE) {
+      const where = readable.rows(who)
+      if (where === undefined) continue
+      sources.push({ name: readable.name, table: readable.table, ...(readable.final ? { final: true } : {}), ...(where ? { where } : {}) })
+      allowed.add(this.store.sqlApi.qualified(readable.table))
+    }
+    const params: QueryParams = { sql_apps: readableApps(who), ...(who.workspaceId === null ? {} : { sql_workspace: who.workspaceId }) }
+
+    for (const line of await this.explain(() => this.store.sqlApi.queryTree(statement, sources, params))) {
+      const table = /\btable_name: ([^\s,]+)/.exec(line)?.[1]
+      if (table !== undefined && table !== ONE_ROW && !allowed.has(table)) throw new SqlRefusedError(`The query reads ${table.split('.').pop() ?? table}, which this token may not read`)
+      const fn = /\btable_function_name: ([^\s,]+)/.exec(line)?.[1]
+      if (fn !== undefined && !TABLE_FUNCTIONS.has(fn.toLowerCase())) throw new SqlRefusedError(`The table function ${fn} is not allowed`)
+    }
+
+    const doc = await this.explain(() => this.store.sqlApi.select(statement, sources, params))
+    return answer(doc)
+  }
+
+  /**
+   * ClickHouse's refusal of the statement as a 400 with its message; EXPLAIN's own refusal of anything
+   * but a SELECT (it explains SELECTs only, as a subquery) as a 403.
+   */
+  private async explain<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!(err instanceof SqlQueryError)) throw err
+      if (/supports only SELECT queries/i.test(err.message)) throw new SqlRefusedError('Only SELECT queries are allowed')
+      if (/cannot have output options/i.test(err.message)) throw new SqlInvalidError('FORMAT must be the last clause of the query')
+      throw new SqlInvalidError(err.message)
+    }
+  }
+}
+
+/** The first check, on ClickHouse's syntax tree: what the statement is and what it names. */
+function checkSyntax(tree: AstNode, who: Principal, reserved: { databases: ReadonlySet<string>; tables: ReadonlySet<string> }): void {
+  if (!tree.label.startsWith('SelectWithUnionQuery')) {
+    throw new SqlRefusedError(`Only SELECT queries are allowed (this is ${tree.label.split(' ')[0] ?? 'another statement'})`)
+  }
+  for (const extra of tree.children.slice(1)) {
+    if (extra.label.startsWith('Literal')) throw new SqlRefusedError('INTO OUTFILE is not allowed')
+    if (extra.label === 'Set' || extra.label.startsWith('Set ')) throw new SqlRefusedError('SETTINGS are not allowed')
+    throw new SqlInvalidError('FORMAT must be the last clause of the query')
+  }
+  const walk = (node: AstNode, parent: AstNode | undefined): void => {
+    const { label } = node
+    if (label === 'Set' || label.startsWith('Set ')) throw new SqlRefusedError('SETTINGS are not allowed')
+    if (/^(Insert|Alter|Create|Drop|Rename|Delete|Update|Optimize|System|Kill|Grant|Revoke|Use|SetQuery|Show|Describe|Explain|Watch|Backup|Undrop|Truncate|Check|Exists)/.test(label)) {
+      throw new SqlRefusedError('Only SELECT queries are allowed')
+    }
+    if (label.startsWith('Function ')) {
+      const name = nameOf(label, 'Function').toLowerCase()
+      if (parent?.label.startsWith('TableExpression')) {
+        if (!TABLE_FUNCTIONS.has(name)) throw new SqlRefusedError(`The table function ${name} is not allowed; query the datasources by name`)
+      } else if (FORBIDDEN_FUNCTIONS.test(name)) throw new SqlRefusedError(`The function ${name} is not allowed`)
+    }
+    if (label.startsWith('TableIdentifier ')) {
+      const name = nameOf(label, 'TableIdentifier')
+      // ClickHouse reads a SELECT without FROM from system.one (one row, no data), and says so in its tree.
+      if (name === ONE_ROW) return
+      if (name.includes('.')) throw new SqlRefusedError('Tables are read by their names alone, without a database')
+      const readable = READABLE_BY_NAME.get(name)
+      if (readable && readable.rows(who) === undefined) throw new SqlRefusedError(`This token may not read ${name}`)
+    }
+    if (label.startsWith('Identifier ') || label.startsWith('TableIdentifier ')) {
+      const name = nameOf(label, label.startsWith('Identifier ') ? 'Identifier' : 'TableIdentifier')
+      const first = name.split('.')[0]?.toLowerCase() ?? ''
+      if (name.includes('.') && reserved.databases.has(first)) throw new SqlRefusedError('Databases cannot be named: tables are read by their names alone')
+      if (reserved.tables.has(name)) throw new SqlRefusedError(`This token may not read ${name}`)
+    }
+    for (const child of node.children) walk(child, node)
+  }
+  walk(tree, undefined)
+}
+
+const WIDE_INTEGER = /^(Nullable\()?(LowCardinality\()?U?Int(64|128|256)\b/
+
+/** ClickHouse's JSON with 64-bit integers (strings there) as numbers, or bigints where a number would round. */
+function answer(doc: JsonDocument<Record<string, unknown>>): SqlAnswer {
+  const wide = doc.meta.filter((c) => WIDE_INTEGER.test(c.type)).map((c) => c.name)
+  const data =
+    wide.length === 0
+      ? doc.data
+      : doc.data.map((row) => {
+          const out = { ...row }
+          for (const name of wide) {
+            const v = out[name]
+            if (typeof v === 'string' && /^-?\d+$/.test(v)) out[name] = Number.isSafeInteger(Number(v)) ? Number(v) : BigInt(v)
+          }
+          return out
+        })
+  return {
+    meta: doc.meta,
+    data,
+    ...(doc.rows_before_limit_at_least === undefined ? {} : { rowsBeforeLimit: Number(doc.rows_before_limit_at_least) }),
+    statistics: { rows_read: Number(doc.statistics?.rows_read ?? 0), bytes_read: Number(doc.statistics?.bytes_read ?? 0) },
+  }
+}
