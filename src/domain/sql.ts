@@ -138,7 +138,7 @@ function nameOf(label: string, kind: string): string {
  * multi-statement text, even after EXPLAIN, so nothing with a second `;` (in a string or not) is ever sent.
  */
 export function singleStatement(sql: string): string {
-  const text = sql.trim().replace(/;\s*$/, '')
+  const text = sql.trim().replace(/;\s*$/, '').trimEnd()
   if (text === '') throw new SqlInvalidError('The query is empty: send it as q=<SQL> or as the POST body')
   if (text.includes(';')) throw new SqlInvalidError('Send one statement: a ";" may only end the query (write char(59) for the character)')
   if (text.includes('\0')) throw new SqlInvalidError('The query contains a NUL character')

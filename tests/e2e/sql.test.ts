@@ -1,3 +1,4 @@
+import { createTinybirdApi, TinybirdApiError } from '@tinybirdco/sdk/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CreateTokenDocument } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
@@ -121,6 +122,19 @@ describe('/v0/sql', () => {
     })
     expect(((await form.json()) as SqlJson).data).toEqual(limited.data)
     expect((await fetch(`${base}/v0/sql?q=SELECT%201`, { method: 'PUT', headers: { authorization: `Bearer ${reader}` } })).status).toBe(405)
+  })
+
+  it("answers the official SDK's sql() (a text/plain POST with from=ts-sdk)", async () => {
+    const client = createTinybirdApi({ baseUrl: base, token: reader })
+    const result = (await client.sql(`SELECT count() AS n FROM ecomm_events WHERE product = '${product}' FORMAT JSON`)) as unknown as SqlJson
+    expect(result.data).toEqual([{ n: 5 }])
+    expect(result.meta).toEqual([{ name: 'n', type: 'UInt64' }])
+    const refusedBySdk = await client.sql('DROP TABLE products').then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(refusedBySdk).toBeInstanceOf(TinybirdApiError)
+    expect((refusedBySdk as TinybirdApiError).statusCode).toBe(403)
   })
 
   it('reads datasources by name, products as their latest rows, joins and CTEs of its own', async () => {
