@@ -111,7 +111,7 @@ describe('Tinybird pipes: parameters, envelope, list and OpenAPI', () => {
   }
 
   beforeAll(async () => {
-    server = await startTestServer()
+    server = await startTestServer({ SIGHTLINE_JWT_SECRET: 'a-jwt-secret-of-at-least-32-characters!' })
     base = server.url.replace(/\/graphql$/, '')
     reader = await token(['read'])
 
@@ -412,6 +412,49 @@ describe('Tinybird pipes: parameters, envelope, list and OpenAPI', () => {
 
     const cartOnly = await list(await token(['read:analytics:cart']))
     expect(cartOnly.body.pipes?.map((p) => p.name).sort()).toEqual(ALL_PIPES.filter((n) => n.startsWith('v2_cart_')).sort())
+  })
+
+  it("lets a Tinybird JWT list, describe and read only its pipes, its fixed lists winning over the request's", async () => {
+    const minted = await fetch(`${base}/v0/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'tenant',
+        scopes: ['v2_page_platforms', 'v2_page_timeseries'].map((resource) => ({
+          type: 'PIPES:READ',
+          resource,
+          fixed_params: { workspaceId: ws, platforms: 'web' },
+        })),
+      }),
+    })
+    expect(minted.status).toBe(200)
+    const jwt = ((await minted.json()) as { token: string }).token
+    const listed = (await (await fetch(`${base}/v0/pipes?token=${jwt}`)).json()) as { pipes: ListedPipe[] }
+    expect(listed.pipes.map((p) => p.name).sort()).toEqual(['v2_page_platforms', 'v2_page_timeseries'])
+    const described = (await (await fetch(`${base}/v0/pipes/openapi.json`, { headers: { authorization: `Bearer ${jwt}` } })).json()) as { paths: object }
+    expect(Object.keys(described.paths).sort()).toEqual(['/v0/pipes/v2_page_platforms.{format}', '/v0/pipes/v2_page_timeseries.{format}'])
+
+    const day = { start: '2025-04-01 00:00:00', end: '2025-04-01 23:59:59' }
+    const spellings: Array<Array<[string, string]>> = [
+      [['platforms', 'ios,android']],
+      [
+        ['platforms', 'ios'],
+        ['platforms', 'android'],
+      ],
+      [['workspaceId', uid('other')]],
+      [],
+    ]
+    for (const extra of spellings) {
+      const body = await json('v2_page_platforms', [...Object.entries(day), ...extra], jwt)
+      expect(body.data.map((r) => [r.platform, r.events]), JSON.stringify(extra)).toEqual([['web', 1]])
+    }
+    const viaPost = await fetch(`${base}/v0/pipes/v2_page_timeseries.json?token=${jwt}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...day, platforms: ['ios', 'android'], workspaceId: uid('other') }),
+    })
+    expect(events((await viaPost.json()) as PipeJson)).toBe(1)
+    expect((await get('v2_page_browsers.json', { workspaceId: ws }, jwt)).status).toBe(403)
   })
 
   it('serves a valid OpenAPI 3.0 document of every pipe, matching what the pipes answer', async () => {
