@@ -22,6 +22,16 @@ export interface SqlAnswer {
   readonly statistics: { readonly rows_read: number; readonly bytes_read: number }
 }
 
+/**
+ * Rows computed elsewhere that a query may read by `name`: a pipe's answer (Tinybird lets SQL read pipes
+ * by name, and `q=` on a pipe read its answer as `_`), as JSONEachRow text of `columns`.
+ */
+export interface InlineSource {
+  readonly name: string
+  readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }>
+  readonly ndjson: string
+}
+
 /** A table a caller's SQL may name, and who may read which of its rows. */
 interface Readable {
   readonly name: string
@@ -161,34 +171,56 @@ export class SqlService {
     return READABLE.filter((r) => r.rows(who) !== undefined).map((r) => r.name)
   }
 
-  async query(who: Principal, sql: string): Promise<SqlAnswer> {
-    if (!grants(who.scopes, 'sql')) throw new SqlRefusedError('The Query API needs the scope "sql"')
+  /**
+   * Runs `sql` as `who`. `inline` sources are rows the caller has already been allowed to read (pipes'
+   * answers); with `inlineOnly` (`q=` on a pipe) they are all the query may read, and the `sql` scope is
+   * not needed.
+   */
+  async query(who: Principal, sql: string, inline: readonly InlineSource[] = [], options: { readonly inlineOnly?: boolean } = {}): Promise<SqlAnswer> {
+    const inlineOnly = options.inlineOnly === true
+    if (!inlineOnly && !grants(who.scopes, 'sql')) throw new SqlRefusedError('The Query API needs the scope "sql"')
     const statement = singleStatement(sql)
     if (/\bINTO\s+OUTFILE\b/i.test(statement)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
     const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
     if (!tree) throw new SqlInvalidError('The query could not be parsed')
     const reserved = await this.store.sqlApi.reservedNames()
+    const inlineNames = new Set(inline.map((s) => s.name))
     checkSyntax(tree, who, {
       databases: new Set(reserved.databases.map((d) => d.toLowerCase())),
       // Unqualified names resolve in the current database unless a readable name shadows them.
-      tables: new Set(reserved.tables.filter((t) => !READABLE_BY_NAME.has(t) || READABLE_BY_NAME.get(t)?.rows(who) === undefined)),
+      tables: new Set(
+        reserved.tables.filter((t) => !inlineNames.has(t) && (inlineOnly || !READABLE_BY_NAME.has(t) || READABLE_BY_NAME.get(t)?.rows(who) === undefined)),
+      ),
+      inline: inlineNames,
+      inlineOnly,
     })
 
     const sources: SqlSource[] = []
+    const params: QueryParams = { sql_apps: readableApps(who), ...(who.workspaceId === null ? {} : { sql_workspace: who.workspaceId }) }
+    inline.forEach((source, i) => {
+      params[`sql_structure_${i}`] = source.columns.map((c) => `\`${c.name.replaceAll('`', '')}\` ${c.type}`).join(', ')
+      // format() needs a row to learn nothing from; an empty answer is one row of defaults, LIMIT 0.
+      params[`sql_rows_${i}`] = source.ndjson === '' ? '{}' : source.ndjson
+      sources.push({
+        name: source.name,
+        from: `format(JSONEachRow, {sql_structure_${i}:String}, {sql_rows_${i}:String})`,
+        ...(source.ndjson === '' ? { empty: true } : {}),
+      })
+    })
     const allowed = new Set<string>()
-    for (const readable of READABLE) {
+    for (const readable of inlineOnly ? [] : READABLE) {
       const where = readable.rows(who)
-      if (where === undefined) continue
+      if (where === undefined || inlineNames.has(readable.name)) continue
       sources.push({ name: readable.name, table: readable.table, ...(readable.final ? { final: true } : {}), ...(where ? { where } : {}) })
       allowed.add(this.store.sqlApi.qualified(readable.table))
     }
-    const params: QueryParams = { sql_apps: readableApps(who), ...(who.workspaceId === null ? {} : { sql_workspace: who.workspaceId }) }
+    const functions = inline.length > 0 ? new Set([...TABLE_FUNCTIONS, 'format']) : TABLE_FUNCTIONS
 
     for (const line of await this.explain(() => this.store.sqlApi.queryTree(statement, sources, params))) {
       const table = /\btable_name: ([^\s,]+)/.exec(line)?.[1]
       if (table !== undefined && table !== ONE_ROW && !allowed.has(table)) throw new SqlRefusedError(`The query reads ${table.split('.').pop() ?? table}, which this token may not read`)
       const fn = /\btable_function_name: ([^\s,]+)/.exec(line)?.[1]
-      if (fn !== undefined && !TABLE_FUNCTIONS.has(fn.toLowerCase())) throw new SqlRefusedError(`The table function ${fn} is not allowed`)
+      if (fn !== undefined && !functions.has(fn.toLowerCase())) throw new SqlRefusedError(`The table function ${fn} is not allowed`)
     }
 
     const doc = await this.explain(() => this.store.sqlApi.select(statement, sources, params))
@@ -212,7 +244,11 @@ export class SqlService {
 }
 
 /** The first check, on ClickHouse's syntax tree: what the statement is and what it names. */
-function checkSyntax(tree: AstNode, who: Principal, reserved: { databases: ReadonlySet<string>; tables: ReadonlySet<string> }): void {
+function checkSyntax(
+  tree: AstNode,
+  who: Principal,
+  reserved: { databases: ReadonlySet<string>; tables: ReadonlySet<string>; inline: ReadonlySet<string>; inlineOnly: boolean },
+): void {
   if (!tree.label.startsWith('SelectWithUnionQuery')) {
     throw new SqlRefusedError(`Only SELECT queries are allowed (this is ${tree.label.split(' ')[0] ?? 'another statement'})`)
   }
@@ -238,6 +274,8 @@ function checkSyntax(tree: AstNode, who: Principal, reserved: { databases: Reado
       // ClickHouse reads a SELECT without FROM from system.one (one row, no data), and says so in its tree.
       if (name === ONE_ROW) return
       if (name.includes('.')) throw new SqlRefusedError('Tables are read by their names alone, without a database')
+      if (reserved.inline.has(name)) return
+      if (reserved.inlineOnly && READABLE_BY_NAME.has(name)) throw new SqlRefusedError(`q= reads the pipe's answer only, as _: ${name} is not readable here`)
       const readable = READABLE_BY_NAME.get(name)
       if (readable && readable.rows(who) === undefined) throw new SqlRefusedError(`This token may not read ${name}`)
     }

@@ -12,7 +12,7 @@ import { fromGraphQL, HttpError } from './http.js'
 import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { bodyParams, ParamError } from './params.js'
 import { PIPES } from './pipes.js'
-import { serveSql, SQL_PATH, sqlHttpError } from './sql.js'
+import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 import { createTokens } from './tokens.js'
 
@@ -55,7 +55,7 @@ export function restRoute(gateway: Gateway): HttpRoute {
         await servePipeCatalog(req, res, url, await catalogReader(gateway, req, res, url, requestId))
       } else if (pipe) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
       else if (url.pathname === EVENTS_PATH) await ingest(gateway, req, res, url, requestId)
-      else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res))
+      else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res), requestId)
       else if (datasource) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
       else if (TOKENS_PATH.test(url.pathname)) {
         if (req.method !== 'POST') throw new HttpError(405, 'Tokens are created with POST', { allow: 'POST, OPTIONS' })
@@ -150,7 +150,6 @@ async function servePipe(
   const pipe = PIPES.get(name)
   if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
   if (!FORMATS.includes(extension as Format)) throw new HttpError(400, `Format '${extension}' is not supported; use ${FORMATS.join(', ')}`)
-  if (url.searchParams.has('q')) throw new HttpError(400, 'The q parameter (SQL over a pipe) is not supported')
   const format = extension as Format
   const who = pipePrincipal(await principal(gateway, req, url, { requestId, operation: pipe.name }, res), pipe.name)
   // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
@@ -167,11 +166,15 @@ async function servePipe(
   const { data, extensions } = await run(gateway, { query: pipe.query, variables, operationName: pipe.name }, who, requestId)
   const elapsed = (performance.now() - started) / 1000
   const { rows, rowsBeforeLimit } = pipe.rows(data, params)
-  const answer = render(format, pipe.columns(params), rows, { elapsed, ...readStatistics(extensions) }, {
-    quote64BitIntegers: quote === '1',
-    rowsBeforeLimit,
-    csvFormulaGuard: gateway.csvFormulaGuard,
-  })
+  const options = { quote64BitIntegers: quote === '1', csvFormulaGuard: gateway.csvFormulaGuard }
+  const q = url.searchParams.get('q')
+  // Tinybird's q=: SQL over the pipe's answer, read as `_`.
+  const answer =
+    q === null
+      ? render(format, pipe.columns(params), rows, { elapsed, ...readStatistics(extensions) }, { ...options, rowsBeforeLimit })
+      : await sqlOverPipe(gateway, who, q, pipe.columns(params), rows).then((over) =>
+          render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit }),
+        )
   sendBody(res, 200, CONTENT_TYPE[format], answer)
 }
 

@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Principal } from '../auth/scopes.js'
-import { SqlInvalidError, SqlRefusedError } from '../domain/sql.js'
+import { grants, type Principal } from '../auth/scopes.js'
+import { SqlInvalidError, SqlRefusedError, type InlineSource, type SqlAnswer } from '../domain/sql.js'
 import { retryAfterSeconds } from '../errors.js'
 import { sendBody } from '../http.js'
 import type { Gateway } from '../server.js'
 import { QueryLimitError, StoreBusyError, StoreUnavailableError } from '../store/errors.js'
 import { readEventsBody } from './events.js'
-import { CONTENT_TYPE, render, type Format } from './format.js'
-import { HttpError } from './http.js'
+import { CONTENT_TYPE, render, type Column, type Format, type Row } from './format.js'
+import { fromGraphQL, HttpError } from './http.js'
+import { PIPES, type Pipe } from './pipes.js'
+import { pipeParams, pipePrincipal } from './tenancy.js'
 
 export const SQL_PATH = '/v0/sql'
 
@@ -47,14 +49,16 @@ async function readSql(gateway: Gateway, req: IncomingMessage, url: URL): Promis
  * Tinybird's Query API: `GET /v0/sql?q=<SQL>` or `POST /v0/sql` with the SQL as the body (or `q=`).
  * Tinybird's JSON envelope, or the `FORMAT` the query ends with; `output_format_json_quote_64bit_integers`.
  */
-export async function serveSql(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, who: Principal): Promise<void> {
+export async function serveSql(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, who: Principal, requestId: string): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, '/v0/sql takes GET or POST', { allow: 'GET, POST, OPTIONS' })
-  if (url.searchParams.has('pipeline')) throw new HttpError(400, 'The pipeline parameter is not supported: query the datasources by name')
+  if (url.searchParams.has('pipeline')) throw new HttpError(400, 'The pipeline parameter is not supported: name the pipe in the query')
   const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
+  // Checked before any pipe runs for the query.
+  if (!grants(who.scopes, 'sql')) throw new HttpError(403, 'The Query API needs the scope "sql"')
   const { statement, format } = splitFormat(await readSql(gateway, req, url))
   const started = performance.now()
-  const answer = await gateway.sql.query(who, statement)
+  const answer = await gateway.sql.query(who, statement, await pipeSources(gateway, who, statement, url.searchParams, requestId))
   const elapsed = (performance.now() - started) / 1000
   const body = render(format, answer.meta, answer.data, { elapsed, ...answer.statistics }, {
     quote64BitIntegers: quote === '1',
@@ -62,6 +66,51 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
     csvFormulaGuard: gateway.csvFormulaGuard,
   })
   sendBody(res, 200, CONTENT_TYPE[format], body)
+}
+
+/**
+ * The pipes a query names, each run (as GraphQL, with the request's parameters, the token's scopes and a
+ * JWT's fixed parameters, as `GET /v0/pipes/<pipe>` would) into rows the query reads by the pipe's name.
+ * A name that only appears in a string still runs its pipe; it is then not read.
+ */
+async function pipeSources(gateway: Gateway, who: Principal, sql: string, search: URLSearchParams, requestId: string): Promise<InlineSource[]> {
+  const named = [...new Set(sql.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])].flatMap((word) => {
+    const pipe = PIPES.get(word)
+    return pipe ? [pipe] : []
+  })
+  const sources: InlineSource[] = []
+  for (const pipe of named) {
+    const { columns, rows } = await pipeAnswer(gateway, who, pipe, search, requestId)
+    sources.push(inlineSource(pipe.name, columns, rows))
+  }
+  return sources
+}
+
+/** A pipe's columns and rows, read as `who` may read them. */
+export async function pipeAnswer(
+  gateway: Gateway,
+  who: Principal,
+  pipe: Pipe,
+  search: URLSearchParams,
+  requestId: string,
+): Promise<{ columns: readonly Column[]; rows: Row[] }> {
+  const reader = pipePrincipal(who, pipe.name)
+  const params = pipeParams(reader, pipe.name, search)
+  const variables = pipe.variables(params)
+  const result = await gateway.execute({ query: pipe.query, variables, operationName: pipe.name }, reader, requestId)
+  const [error] = result.errors ?? []
+  if (error) throw fromGraphQL(error)
+  if (!result.data) throw new HttpError(500, 'Internal server error')
+  return { columns: pipe.columns(params), rows: pipe.rows(result.data, params).rows }
+}
+
+function inlineSource(name: string, columns: readonly Column[], rows: readonly Row[]): InlineSource {
+  return { name, columns, ndjson: render('ndjson', columns, rows, { elapsed: 0, rows_read: 0, bytes_read: 0 }) }
+}
+
+/** Tinybird's `q=` on a pipe: SQL over the pipe's answer, which it reads as `_` (and nothing else). */
+export function sqlOverPipe(gateway: Gateway, who: Principal, q: string, columns: readonly Column[], rows: readonly Row[]): Promise<SqlAnswer> {
+  return gateway.sql.query(who, q, [inlineSource('_', columns, rows)], { inlineOnly: true })
 }
 
 /** The answer to a failed query: 403 refused, 400 invalid, 504 over a limit, 503 busy or down. */

@@ -15,10 +15,15 @@ export class SqlQueryError extends Error {
  */
 export interface SqlSource {
   readonly name: string
-  readonly table: string
+  /** A catalog table, read as `db.table`. */
+  readonly table?: string
+  /** Or rows Sightline computed (a pipe's answer): a FROM expression over bound parameters only. */
+  readonly from?: string
   /** Read with FINAL (a table of upserts, as its latest rows). */
   readonly final?: boolean
   readonly where?: string
+  /** `LIMIT 0`: the source's columns without rows. */
+  readonly empty?: boolean
 }
 
 /**
@@ -82,9 +87,10 @@ export class SqlRepository {
    * The statement sits on lines of its own, so a trailing `--` comment cannot swallow the bracket.
    */
   private wrap(statement: string, sources: readonly SqlSource[]): string {
-    const ctes = sources.map(
-      (s) => `${s.name} AS (SELECT * FROM ${this.qualified(s.table)}${s.final ? ' FINAL' : ''}${s.where ? ` WHERE ${s.where}` : ''})`,
-    )
+    const ctes = sources.map((s) => {
+      const from = s.table === undefined ? (s.from ?? 'system.one') : this.qualified(s.table)
+      return `${s.name} AS (SELECT * FROM ${from}${s.final ? ' FINAL' : ''}${s.where ? ` WHERE ${s.where}` : ''}${s.empty ? ' LIMIT 0' : ''})`
+    })
     return `${ctes.length > 0 ? `WITH ${ctes.join(',\n')}\n` : ''}SELECT * FROM (\n${statement}\n)`
   }
 

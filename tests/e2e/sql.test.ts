@@ -147,6 +147,39 @@ describe('/v0/sql', () => {
     expect((await ok(`SELECT count() AS n FROM app_events WHERE workspace_id IN ('${wsA}', '${wsB}')`)).data).toEqual([{ n: 5 }])
   })
 
+  it('reads pipes by name, with the request parameters, beside datasources', async () => {
+    const series = await (await sql('SELECT sum(events) AS n, count() > 0 AS buckets FROM v2_cart_timeseries', reader, { workspaceId: wsA })).json()
+    expect((series as SqlJson).data).toEqual([{ n: 2, buckets: 1 }])
+    const joined = await sql(
+      `SELECT g.name AS name, count() AS views FROM api_product_grid AS g JOIN ecomm_events AS e ON e.product = g.id WHERE g.id = '${product}' GROUP BY name`,
+      reader,
+      { category: 'c', show_oos: '1' },
+    )
+    expect(((await joined.json()) as SqlJson).data).toEqual([{ name: 'Boot', views: 5 }])
+    const empty = await sql('SELECT count() AS n FROM v2_cart_browsers', reader, { workspaceId: uid('nobody') })
+    expect(((await empty.json()) as SqlJson).data).toEqual([{ n: 0 }])
+    expect((await sql('SELECT count() FROM v2_cart_browsers')).status).toBe(400) // workspaceId is required
+    const bound = await token(['read', 'sql'], wsA)
+    expect((await sql('SELECT count() FROM v2_cart_browsers', bound, { workspaceId: wsB })).status).toBe(403)
+    expect((await sql('SELECT count() FROM v2_cart_browsers', await token(['read:ecommerce', 'sql']), { workspaceId: wsA })).status).toBe(403)
+  })
+
+  it("answers Tinybird's q= on a pipe: SQL over its answer as _, and nothing else", async () => {
+    const pipe = (name: string, params: Record<string, string>, auth = reader, ext = 'json') =>
+      fetch(`${base}/v0/pipes/${name}.${ext}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${auth}` } })
+    const plainReader = await token(['read:analytics:cart']) // no sql scope: q= needs only the pipe
+    const res = await pipe('v2_cart_timeseries', { workspaceId: wsA, q: 'SELECT sum(events) AS n FROM _' }, plainReader)
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as SqlJson
+    expect(body.data).toEqual([{ n: 2 }])
+    expect(body.meta).toEqual([{ name: 'n', type: 'UInt64' }])
+    expect(await (await pipe('v2_cart_timeseries', { workspaceId: wsA, q: 'SELECT sum(events) AS n FROM _' }, plainReader, 'csv')).text()).toBe('2\n')
+    for (const q of ['SELECT count() FROM ecomm_events', 'SELECT count() FROM app_events', 'SELECT * FROM system.tables', 'DROP TABLE products', 'SELECT 1; SELECT 2']) {
+      const refusedRes = await pipe('v2_cart_timeseries', { workspaceId: wsA, q }, plainReader)
+      expect([400, 403], q).toContain(refusedRes.status)
+    }
+  })
+
   it('refuses what is not one SELECT: writes, several statements, SETTINGS, INTO OUTFILE', async () => {
     const writes = [
       `INSERT INTO ecomm_events (event, product) VALUES ('sale', '${product}')`,
