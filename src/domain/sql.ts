@@ -157,7 +157,8 @@ export function singleStatement(sql: string): string {
 
 /**
  * Tinybird's Query API as a use case: read-only SQL over the datasources a principal may read. A
- * statement is checked twice before it runs: its syntax tree (ClickHouse's own parser, EXPLAIN AST:
+ * statement is first rewritten by ClickHouse's formatter from a bound parameter (so what is spliced
+ * into SQL afterwards is complete and balanced), then checked twice before it runs: its syntax tree (ClickHouse's own parser, EXPLAIN AST:
  * only SELECT, no SETTINGS, INTO OUTFILE or database-qualified names, no table function but number
  * generators, no function that reaches outside the data), then the analyser's query tree of the
  * statement under a WITH clause that binds each readable name to the rows the principal may read: every
@@ -179,7 +180,10 @@ export class SqlService {
   async query(who: Principal, sql: string, inline: readonly InlineSource[] = [], options: { readonly inlineOnly?: boolean } = {}): Promise<SqlAnswer> {
     const inlineOnly = options.inlineOnly === true
     if (!inlineOnly && !grants(who.scopes, 'sql')) throw new SqlRefusedError('The Query API needs the scope "sql"')
-    const statement = singleStatement(sql)
+    const written = singleStatement(sql)
+    if (/\bINTO\s+OUTFILE\b/i.test(written)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
+    // From here on only ClickHouse's canonical form of the statement is spliced into SQL (see canonical).
+    const statement = singleStatement(await this.explain(() => this.store.sqlApi.canonical(written)))
     if (/\bINTO\s+OUTFILE\b/i.test(statement)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
     const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
     if (!tree) throw new SqlInvalidError('The query could not be parsed')

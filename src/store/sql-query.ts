@@ -43,6 +43,17 @@ export class SqlRepository {
   }
 
   /**
+   * The statement as ClickHouse's formatter writes it back from its syntax tree (`formatQuery`, over a
+   * bound parameter: nothing of the caller's text is spliced into SQL here). Every later step splices this
+   * canonical text only: complete, balanced, without comments, every literal re-escaped, so it cannot
+   * close the brackets it is wrapped in.
+   */
+  async canonical(statement: string): Promise<string> {
+    const doc = await this.run<{ q: string }>('SELECT formatQuery({sightline_sql_text:String}) AS q', { sightline_sql_text: statement })
+    return doc.data[0]?.q ?? ''
+  }
+
+  /**
    * ClickHouse's own syntax tree of a single statement (EXPLAIN AST parses; it runs nothing). As a
    * subquery, so the driver's FORMAT goes to the outer SELECT; ClickHouse then explains SELECTs only.
    */
@@ -112,9 +123,9 @@ export class SqlRepository {
     )
   }
 
-  /** Messages name tables as `db.table`; the caller knows them by their names. */
+  /** Messages name tables as `db.table`; the caller knows them by their names (and wrote its own text). */
   private scrub(message: string): string {
-    return message.replaceAll(`${this.database}.`, '')
+    return message.replaceAll(`${this.database}.`, '').replace(/:? In scope SELECT formatQuery\([\s\S]*$/, '')
   }
 }
 
