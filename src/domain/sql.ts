@@ -42,6 +42,9 @@ interface Readable {
   rows(who: Principal): string | undefined
 }
 
+/** The most rows one answer carries (a larger one is refused, not cut short). */
+export const MAX_ROWS = 100_000
+
 const ECOMMERCE = 'read:ecommerce'
 /** Where ClickHouse reads a SELECT without FROM: one row, one `dummy` column, no data. */
 const ONE_ROW = 'system.one'
@@ -227,7 +230,8 @@ export class SqlService {
       if (fn !== undefined && !functions.has(fn.toLowerCase())) throw new SqlRefusedError(`The table function ${fn} is not allowed`)
     }
 
-    const doc = await this.explain(() => this.store.sqlApi.select(statement, sources, params))
+    const doc = await this.explain(() => this.store.sqlApi.select(statement, sources, params, MAX_ROWS))
+    if (doc.data.length > MAX_ROWS) throw new SqlInvalidError(`The answer has more than ${MAX_ROWS} rows: add a LIMIT or aggregate`)
     return answer(doc)
   }
 

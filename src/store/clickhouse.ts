@@ -21,6 +21,8 @@ async function admitted<T>(
   fn: (settings: ClickHouseSettings, target: ClickHouseClient) => Promise<T>,
   orElse: (err: unknown) => Error,
   unbound = false,
+  /** Flush after any failure, not only a limit: a caller's SQL can fail mid-answer in many ways (throwIf). */
+  flushAlways = false,
 ): Promise<T> {
   const workload = workloadOf(client)
   const kind = currentWork()
@@ -32,11 +34,11 @@ async function admitted<T>(
       return await fn(settings, target)
     } catch (err) {
       const limited = limitErrorOf(err)
-      if (!limited) throw orElse(err)
+      if (!limited && !flushAlways) throw orElse(err)
       // chDB 3.4 keeps what a query that failed on a limit had written and prepends it to the next
       // answer (two JSON documents, unparseable): a throwaway query takes it, inside this slot.
       await target.query({ query: 'SELECT {flush:UInt8} AS flush', query_params: { flush: 1 }, format: 'JSON' }).then((rs) => rs.text(), () => '')
-      throw limited
+      throw limited ?? orElse(err)
     }
   }
   if (!workload) return guarded()
@@ -107,6 +109,8 @@ export async function selectDocument<T>(
       return body
     },
     orElse,
+    false,
+    true,
   )
 }
 

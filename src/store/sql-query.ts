@@ -71,9 +71,14 @@ export class SqlRepository {
     return doc.data.map((r) => r.explain)
   }
 
-  /** The statement's answer, as ClickHouse's JSON document (64-bit integers as strings). */
-  select(statement: string, sources: readonly SqlSource[], params: QueryParams): Promise<JsonDocument<Record<string, unknown>>> {
-    return this.run(this.wrap(statement, sources), { sightline_sql: 1, ...params })
+  /**
+   * The statement's answer, as ClickHouse's JSON document (integers past 2^53 as bigints), at most
+   * `maxRows` rows: past that the answer is cut short (`result_overflow_mode = 'break'`, in the query's own
+   * SETTINGS so it holds for this statement only) and has more than `maxRows` rows, which the caller refuses.
+   */
+  select(statement: string, sources: readonly SqlSource[], params: QueryParams, maxRows: number): Promise<JsonDocument<Record<string, unknown>>> {
+    const limits = `\nSETTINGS max_result_rows = ${Math.floor(maxRows) + 1}, result_overflow_mode = 'break'`
+    return this.run(`${this.wrap(statement, sources)}${limits}`, { sightline_sql: 1, ...params })
   }
 
   /**

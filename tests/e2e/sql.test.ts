@@ -137,6 +137,21 @@ describe('/v0/sql', () => {
     expect((refusedBySdk as TinybirdApiError).statusCode).toBe(403)
   })
 
+  it('refuses answers over 100,000 rows, and a query failing half-way leaves the store clean for the next', async () => {
+    expect(await refused('SELECT number FROM numbers(200000)', 400)).toMatch(/more than 100000 rows/)
+    expect((await ok('SELECT count() AS n FROM numbers(200000)')).data).toEqual([{ n: 200000 }])
+    expect((await ok('SELECT number FROM numbers(100000) ORDER BY number DESC LIMIT 1')).data).toEqual([{ number: 99999 }])
+    // throwIf fails after rows were written: chDB would prepend them to the next answer unless flushed.
+    expect(await refused('SELECT throwIf(number = 90000) AS x FROM numbers(99000)', 400)).toMatch(/throwIf/)
+    expect((await ok('SELECT 1 AS one')).data).toEqual([{ one: 1 }])
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${reader}` },
+      body: JSON.stringify({ query: '{ products(limit: 1) { id } }' }),
+    })
+    expect(((await res.json()) as { errors?: unknown }).errors).toBeUndefined()
+  })
+
   it('reads datasources by name, products as their latest rows, joins and CTEs of its own', async () => {
     const joined = await ok(
       `WITH v AS (SELECT product, count() AS views FROM ecomm_events GROUP BY product)
