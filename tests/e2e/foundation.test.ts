@@ -11,6 +11,7 @@ import {
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
 import { codes, gql, gqlOk, startTestServer, type TestServer } from '../helpers/server.js'
+import { storeFilesDir } from '../helpers/store.js'
 
 /** Every Query and Mutation field, called with valid arguments, and the scope it needs. */
 const OPERATIONS: Array<{ query: string; scope: string }> = [
@@ -130,7 +131,7 @@ describe('the gateway over HTTP', () => {
 
   it('never writes a token secret to the data directory', async () => {
     const token = await createToken(['read:ecommerce'])
-    const dir = server.config.store.dataDir
+    const dir = storeFilesDir(server.config.store)
     const files: string[] = []
     const walk = (d: string) => {
       for (const f of readdirSync(d)) {

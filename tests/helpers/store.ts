@@ -23,6 +23,14 @@ export function testStoreConfig(): StoreConfig {
   }
 }
 
+/**
+ * Where the store's files are: the embedded store's data directory, or, on the remote-path suite, the
+ * directory of the ClickHouse HTTP interface that serves it (tests/remote/global-setup.ts).
+ */
+export function storeFilesDir(config: Pick<StoreConfig, 'url' | 'dataDir'>): string {
+  return (config.url && process.env.SIGHTLINE_TEST_STORE_DIR) || config.dataDir
+}
+
 /** A migrated store on its own database. */
 export async function openTestStore(): Promise<ClickHouseStore> {
   const store = ClickHouseStore.open(testStoreConfig())
