@@ -29,6 +29,7 @@ const EnvSchema = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: identifier.default('sightline'),
   CLICKHOUSE_CLUSTER: z.preprocess(emptyAsUndefined, identifier.optional()),
+  CLICKHOUSE_CLUSTER_MODE: z.enum(['replicated', 'sharded']).default('replicated'),
   SIGHTLINE_ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   SIGHTLINE_JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
   SIGHTLINE_RATE_LIMIT: z.coerce.number().min(0).default(100),
@@ -184,6 +185,11 @@ export interface StoreConfig {
   readonly database: string
   /** Cluster name: DDL runs ON CLUSTER with Replicated engines. */
   readonly cluster: string | undefined
+  /**
+   * With a cluster: `replicated` (every host a full replica) or `sharded` (local replicated tables and
+   * Distributed tables by a sharding key per table; see src/store/cluster.ts). @default "replicated"
+   */
+  readonly clusterMode?: 'replicated' | 'sharded' | undefined
   /** chDB data directory (embedded store only). @default "./data" */
   readonly dataDir: string
   /**
@@ -218,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       password: e.CLICKHOUSE_PASSWORD,
       database: e.CLICKHOUSE_DATABASE,
       cluster: e.CLICKHOUSE_CLUSTER,
+      clusterMode: e.CLICKHOUSE_CLUSTER_MODE,
       dataDir: e.SIGHTLINE_DATA_DIR,
       durability: e.SIGHTLINE_DURABILITY ?? (e.CLICKHOUSE_URL ? undefined : 'fsync'),
     }),
