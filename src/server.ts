@@ -107,6 +107,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics()
   const store =
     options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
+  if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
   const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
   const telemetry = new Telemetry(metrics, serviceLog, log)
   const feed = new StockFeed(store, {

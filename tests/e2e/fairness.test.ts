@@ -182,6 +182,9 @@ describe('store limits and the bounded queue', () => {
     }
     // Everything else was answered in full.
     for (const a of answers.filter((x) => !busy.includes(x))) expect(a.errors).toBeUndefined()
+    // And /metrics counts the refusals by kind of work.
+    expect(await metric(server, /^sightline_store_refused\{kind="read"\}/)).toBeGreaterThanOrEqual(busy.length)
+    expect(await metric(server, /^sightline_store_queue\{queue="main",state="waiting"\}/)).toBe(0)
   })
 })
 
