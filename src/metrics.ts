@@ -19,7 +19,7 @@ export class Metrics {
   })
   readonly subscriptions = new Gauge({
     name: 'sightline_websocket_connections',
-    help: 'Open authenticated graphql-ws connections',
+    help: 'Open WebSocket connections at /graphql',
     registers: [this.registry],
   })
 

@@ -68,6 +68,8 @@ export interface Gateway {
   readonly maxBodyBytes: number
   /** CSV answers neutralise formula-like string cells. */
   readonly csvFormulaGuard: boolean
+  /** The client's address, for per-address limits (the proxy's view when SIGHTLINE_TRUST_PROXY is on). */
+  clientAddress(req: IncomingMessage): string
   readonly log: Logger
   /**
    * A bearer header to a principal: null when absent; throws UNAUTHENTICATED (401) when bad and
@@ -125,6 +127,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const schema = await createSchema()
   let ready = false
 
+  const addressOf = (req: IncomingMessage) => clientAddress(req, config.trustProxy)
   const httpServer = createServer({ keepAliveTimeout: config.keepAliveMs, headersTimeout: config.keepAliveMs + 1000 })
   const sockets = new SocketRegistry({
     maxPerAddress: config.websocket.maxPerAddress,
@@ -137,14 +140,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     server: httpServer,
     path: GRAPHQL_PATH,
     maxPayload: config.maxBodyBytes,
-    verifyClient: ({ req }, done) => (sockets.admits(clientAddress(req)) ? done(true) : done(false, 429, 'Too many connections from this address')),
+    verifyClient: ({ req }, done) => (sockets.admits(addressOf(req)) ? done(true) : done(false, 429, 'Too many connections from this address')),
   })
   // graphql-ws awaits each send, so a client that stops reading holds back only its own subscriptions
   // (their feed queues coalesce). A send fails only when the socket is gone (cut by keep-alive or stop,
   // or reset by the client; ws then closes it and graphql-ws ends its subscriptions): like graphql-ws's
   // sends after close, such a frame had no one to reach, not an internal error to log with a stack.
   wsServer.on('connection', (socket, req) => {
-    sockets.opened(socket, clientAddress(req))
+    sockets.opened(socket, addressOf(req))
     const send = socket.send.bind(socket) as (data: string, cb: (err?: Error) => void) => void
     socket.send = ((data: string, cb?: (err?: Error) => void) =>
       send(data, (err) => {
@@ -167,7 +170,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
-        const principal = typeof header === 'string' ? await authenticate(services, header, clientAddress(ctx.extra.request)) : null
+        const principal = typeof header === 'string' ? await authenticate(services, header, addressOf(ctx.extra.request)) : null
         if (!principal) return false // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal
         ctx.extra.authorization = header as string
@@ -267,6 +270,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const gateway: Gateway = {
     maxBodyBytes: config.maxBodyBytes,
     csvFormulaGuard: config.csvFormulaGuard,
+    clientAddress: addressOf,
     log,
     principalOf,
     async execute(request, principal, requestId) {
@@ -337,7 +341,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search: url.search, body },
         context: async () => {
-          const label = { requestId, operation: operationNameOf(body, url), address: clientAddress(req) }
+          const label = { requestId, operation: operationNameOf(body, url), address: addressOf(req) }
           const principal = await principalOf(req.headers.authorization, label)
           return createContext(services, principal, requestId, reads)
         },

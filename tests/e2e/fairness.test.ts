@@ -147,6 +147,27 @@ describe('failed authentication is limited per address and cheap to refuse', () 
   })
 })
 
+describe('behind a proxy (SIGHTLINE_TRUST_PROXY=1)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ SIGHTLINE_AUTH_FAILURES_PER_MINUTE: '6', SIGHTLINE_AUTH_FAILURE_BURST: '2', SIGHTLINE_TRUST_PROXY: '1' })
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it('limits each client the proxy names in X-Forwarded-For on its own', async () => {
+    const guess = (client: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer sl_${randomBytes(32).toString('base64url')}`, 'x-forwarded-for': `198.51.100.7, ${client}` },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      }).then((r) => r.status)
+    expect([await guess('203.0.113.1'), await guess('203.0.113.1'), await guess('203.0.113.1')]).toEqual([401, 401, 429])
+    expect(await guess('203.0.113.2')).toBe(401) // another client behind the same proxy is not throttled
+  })
+})
+
 describe('store limits and the bounded queue', () => {
   let server: TestServer
   beforeAll(async () => {

@@ -7,6 +7,7 @@ import { formatError } from '../../src/errors.js'
 import { render } from '../../src/rest/format.js'
 import { fromGraphQL } from '../../src/rest/http.js'
 import { limitErrorOf, QueryLimitError, StoreBusyError, StoreValueError } from '../../src/store/errors.js'
+import { clientAddress } from '../../src/sockets.js'
 import { asWork, currentWork, limitSettings, Scheduler, type WorkKind } from '../../src/store/workload.js'
 
 /** A task whose completion the test controls. */
@@ -244,5 +245,18 @@ describe('REST rendering', () => {
     expect(json).toContain('"data":[{"name":"p","stock":9223372036854775807},{"name":"q","stock":4294967294}]')
     expect(render('ndjson', columns, rows, stats)).toBe('{"name":"p","stock":9223372036854775807}\n{"name":"q","stock":4294967294}\n')
     expect(render('csv', columns, rows, stats)).toContain('"p",9223372036854775807')
+  })
+})
+
+describe('clientAddress', () => {
+  const req = (remoteAddress: string | undefined, xff?: string | string[]) =>
+    ({ socket: { remoteAddress }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as Parameters<typeof clientAddress>[0]
+
+  it('is the TCP peer unless the proxy is trusted; then the entry the proxy appended', () => {
+    expect(clientAddress(req('10.0.0.9', '1.1.1.1, 2.2.2.2'))).toBe('10.0.0.9')
+    expect(clientAddress(req('10.0.0.9', '1.1.1.1, 2.2.2.2'), true)).toBe('2.2.2.2')
+    expect(clientAddress(req('10.0.0.9', ['1.1.1.1', '3.3.3.3 ']), true)).toBe('3.3.3.3')
+    expect(clientAddress(req('10.0.0.9'), true)).toBe('10.0.0.9')
+    expect(clientAddress(req(undefined))).toBe('unknown')
   })
 })
