@@ -170,7 +170,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
-        const principal = typeof header === 'string' ? await authenticate(services, header, addressOf(ctx.extra.request)) : null
+        let principal: Principal | null
+        try {
+          principal = typeof header === 'string' ? await authenticate(services, header, addressOf(ctx.extra.request)) : null
+        } catch (err) {
+          // Too many failed authentications from this address: refused like a bad token, unchecked.
+          if (err instanceof GraphQLError && err.extensions.code === ErrorCode.RATE_LIMITED) return false
+          throw err
+        }
         if (!principal) return false // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal
         ctx.extra.authorization = header as string
