@@ -142,6 +142,19 @@ describe('failed authentication is limited per address and cheap to refuse', () 
     const rest = await fetch(server.url.replace('/graphql', `/v0/pipes/api_product_grid.json?token=sl_guess${uid('x')}`))
     expect(rest.status).toBe(429)
     expect((await post(server, '{ __typename }', {}, known.token)).status).toBe(200)
+    // Over WebSocket, a throttled ConnectionInit closes 4403 like a bad token; the known token connects.
+    const closeCode = (token: string) =>
+      new Promise<number | string>((resolve) => {
+        const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws')
+        ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })))
+        ws.once('message', (data) => {
+          resolve((JSON.parse(String(data)) as { type: string }).type)
+          ws.close()
+        })
+        ws.once('close', (code) => resolve(code))
+      })
+    expect(await closeCode(`sl_${randomBytes(32).toString('base64url')}`)).toBe(4403)
+    expect(await closeCode(known.token)).toBe('connection_ack')
     // The negative cache stays bounded whatever the flood (TokenService's maxCached).
     expect(server.services.tokens.cachedCount).toBeLessThanOrEqual(10_000)
   })
