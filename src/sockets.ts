@@ -75,7 +75,9 @@ export class SocketRegistry {
   add(connection: TrackedConnection): boolean {
     if (connection.extra.socket.readyState !== connection.extra.socket.OPEN) return false
     this.connections.add(connection)
-    this.timer ??= setInterval(() => void this.recheck(), this.options.recheckMs).unref()
+    this.timer ??= setInterval(() => {
+      this.recheck().catch((err: unknown) => this.options.log.error({ err }, 'websocket token re-check failed'))
+    }, this.options.recheckMs).unref()
     return true
   }
 

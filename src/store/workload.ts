@@ -108,7 +108,13 @@ export class Scheduler {
       const start = () => {
         this.running++
         const began = performance.now()
-        fn()
+        let work: Promise<T>
+        try {
+          work = fn()
+        } catch (err) {
+          work = Promise.reject(err) // a slot must be given back whatever `fn` does
+        }
+        work
           .then(resolve, reject)
           .finally(() => {
             this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - began)
