@@ -71,6 +71,7 @@ const EnvSchema = z.object({
   SIGHTLINE_WS_MAX_PER_ADDRESS: z.coerce.number().int().min(1).default(5_000),
   SIGHTLINE_JWT_MAX_LIFETIME_S: z.coerce.number().int().min(1).default(31 * 86_400),
   SIGHTLINE_CSV_FORMULA_GUARD: flagOn,
+  SIGHTLINE_TRUST_PROXY: flag,
   SIGHTLINE_KEEP_ALIVE_MS: z.coerce.number().int().min(0).default(65_000),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
@@ -125,6 +126,8 @@ export interface Config {
   readonly jwtMaxLifetimeSeconds: number
   /** CSV answers prefix string cells that start like a formula (`=`, `+`, `-`, `@`, tab, CR) with `'`. @default true */
   readonly csvFormulaGuard: boolean
+  /** Per-address limits read the client's address from the last `X-Forwarded-For` entry. @default false */
+  readonly trustProxy: boolean
   /** Idle keep-alive sockets are closed after this many ms; the headers timeout is 1 s above it. @default 65000 */
   readonly keepAliveMs: number
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -260,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jwtMaxLifetimeSeconds: e.SIGHTLINE_JWT_MAX_LIFETIME_S,
     csvFormulaGuard: e.SIGHTLINE_CSV_FORMULA_GUARD,
     keepAliveMs: e.SIGHTLINE_KEEP_ALIVE_MS,
+    trustProxy: e.SIGHTLINE_TRUST_PROXY,
     logLevel: e.SIGHTLINE_LOG_LEVEL,
     ...overrides,
   })

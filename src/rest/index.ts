@@ -87,7 +87,7 @@ function toHttpError(err: unknown): HttpError {
 async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label: RequestLabel, res?: ServerResponse): Promise<Principal> {
   const header = req.headers.authorization
   const token = url.searchParams.get('token')
-  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), { ...label, address: req.socket.remoteAddress ?? 'unknown' })
+  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), { ...label, address: gateway.clientAddress(req) })
   if (!who) throw fromGraphQL(new UnauthenticatedError('A token is required: Authorization: Bearer <token> or ?token=<token>'))
   const rate = gateway.rateOf(who)
   if (rate && res) {
