@@ -1232,24 +1232,37 @@ export function projectFromFiles(files: Readonly<Record<string, string>>, dir = 
 /**
  * The SQL of a pipe's node with the nodes it reads as common table expressions, dependencies first:
  * `WITH a AS (…), b AS (…) <node SQL>`. A node SQL that starts with its own WITH gets ours merged into
- * it. `rendered` maps node names to their final SQL (templates already rendered).
+ * it. `rendered` maps node names to their final SQL (templates already rendered). `otherPipe`, when
+ * given, returns the composed SQL of another pipe a node reads (`FROM other_pipe`), which becomes a
+ * CTE under that pipe's name; undefined leaves the name alone (a datasource). Datasource names are
+ * left bare: run the query with the project database as the current database.
  */
-export function composeNodeSql(pipe: Pipe, node: string, rendered: (name: string) => string): string {
+export function composeNodeSql(pipe: Pipe, node: string, rendered: (name: string) => string, otherPipe?: (name: string) => string | undefined): string {
   const order: string[] = []
   const bodies = new Map<string, string>()
+  const strip = (sql: string) => sql.trim().replace(/;\s*$/, '')
   const visit = (name: string) => {
     if (bodies.has(name)) return
     const sql = rendered(name)
     bodies.set(name, sql)
     const index = pipe.nodes.findIndex((n) => n.name === name)
-    for (const ref of sqlReferences(sql)) if (pipe.nodes.slice(0, index).some((n) => n.name === ref.name)) visit(ref.name)
+    for (const ref of sqlReferences(sql)) {
+      if (pipe.nodes.slice(0, index).some((n) => n.name === ref.name)) visit(ref.name)
+      else if (otherPipe && ref.name !== pipe.name && !bodies.has(ref.name) && !pipe.nodes.some((n) => n.name === ref.name)) {
+        const other = otherPipe(ref.name)
+        if (other !== undefined) {
+          bodies.set(ref.name, other)
+          order.push(ref.name)
+        }
+      }
+    }
     order.push(name)
   }
   visit(node)
   order.pop()
-  const main = bodies.get(node)!.trim().replace(/;\s*$/, '')
+  const main = strip(bodies.get(node)!)
   if (order.length === 0) return main
-  const ctes = order.map((n) => `${quoteIdentifier(n)} AS (\n${bodies.get(n)!.trim().replace(/;\s*$/, '')}\n)`).join(',\n')
+  const ctes = order.map((n) => `${quoteIdentifier(n)} AS (\n${strip(bodies.get(n)!)}\n)`).join(',\n')
   const withAt = /^((?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*)WITH\s/i.exec(main)
   if (withAt) return `${withAt[1]}WITH ${ctes},\n${main.slice(withAt[0].length)}`
   return `WITH ${ctes}\n${main}`
