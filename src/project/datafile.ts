@@ -200,10 +200,15 @@ function dedent(lines: readonly Line[]): Line[] {
   const body = [...lines]
   while (body.length > 0 && body[body.length - 1]!.text.trim() === '') body.pop()
   while (body.length > 0 && body[0]!.text.trim() === '') body.shift()
-  const indents = body.filter((l) => l.text.trim() !== '').map((l) => /^[ \t]*/.exec(l.text)![0].length)
+  // Lines written in column 0 inside a free-text block stay as they are; the others lose their common indent.
+  const indent = (t: string) => /^[ \t]*/.exec(t)![0].length
+  const indents = body.filter((l) => l.text.trim() !== '' && indent(l.text) > 0).map((l) => indent(l.text))
   const cut = indents.length > 0 ? Math.min(...indents) : 0
-  return body.map((l) => ({ no: l.no, text: l.text.trim() === '' ? '' : l.text.slice(cut).replace(/\s+$/, '') }))
+  return body.map((l) => ({ no: l.no, text: l.text.trim() === '' ? '' : l.text.slice(Math.min(cut, indent(l.text))).replace(/\s+$/, '') }))
 }
+
+/** Blocks whose lines are free text: a line in column 0 that is no directive still belongs to them. */
+const FREE_TEXT = new Set(['SQL', 'DESCRIPTION', 'FORWARD_QUERY'])
 
 /** Splits a datafile into directives. */
 function directives(file: string, content: string, keys: ReadonlySet<string>, kind: string): Directive[] {
@@ -230,7 +235,12 @@ function directives(file: string, content: string, keys: ReadonlySet<string>, ki
       i++
       while (i < lines.length) {
         const l = lines[i]!
-        if (l.text !== '' && !/^\s/.test(l.text) && keys.has(keyOf(l.text))) break
+        const column0 = l.text.trim() !== '' && !/^\s/.test(l.text)
+        if (column0 && (keys.has(keyOf(l.text)) || (!FREE_TEXT.has(key) && !l.text.startsWith('#')))) break
+        if (column0 && !FREE_TEXT.has(key)) {
+          i++
+          continue
+        }
         block.push(l)
         i++
       }
@@ -841,7 +851,7 @@ function walk(value: unknown, steps: readonly JsonPathStep[]): unknown {
       v = v[step.index < 0 ? v.length + step.index : step.index]
       if (v === undefined) return MISSING
     } else {
-      if (!Array.isArray(v)) return MISSING
+      if (!Array.isArray(v)) throw new Misfit('is not an array', v)
       const rest = steps.slice(s + 1)
       return v.map((e) => walk(e, rest)).filter((e) => e !== MISSING)
     }
@@ -854,7 +864,15 @@ function unwrap(type: string, wrapper: string): string | undefined {
   return t.startsWith(`${wrapper}(`) && t.endsWith(')') ? t.slice(wrapper.length + 1, -1).trim() : undefined
 }
 
-class Misfit extends Error {}
+class Misfit extends Error {
+  constructor(
+    message: string,
+    /** The value that did not fit, when it is not the column's whole value. */
+    readonly found?: unknown,
+  ) {
+    super(message)
+  }
+}
 
 const INT_BITS = /^(U?)Int(8|16|32|64|128|256)$/
 
@@ -965,13 +983,15 @@ export function mapJsonRow(mapping: JsonMapping, value: unknown, raw?: string): 
   const row: Record<string, unknown> = {}
   const errors: RowMisfit[] = []
   for (const { column, steps, raw: whole } of mapping.columns) {
-    const found = whole ? (raw ?? JSON.stringify(value)) : walk(value, steps)
-    if (found === MISSING) continue
+    let found: unknown
     try {
+      found = whole ? (raw ?? JSON.stringify(value)) : walk(value, steps)
+      if (found === MISSING) continue
       row[column.name] = convert(found, column.type)
     } catch (e) {
       if (!(e instanceof Misfit)) throw e
-      const shown = typeof found === 'string' ? found : JSON.stringify(found)
+      const bad = e.found !== undefined ? e.found : found
+      const shown = typeof bad === 'string' ? bad : JSON.stringify(bad)
       errors.push({ column: column.name, message: `value '${String(shown).slice(0, 100)}' on column '${column.name}' is not ${column.type}` })
     }
   }
@@ -1008,6 +1028,8 @@ function sqlTokens(sql: string): SqlToken[] {
     else if (two === '{{' || two === '{%' || two === '{#') {
       const close = two === '{{' ? '}}' : two === '{%' ? '%}' : '#}'
       const end = sql.indexOf(close, i + 2)
+      // A tag stands for something that is not a name (so `FROM {{ symbol(t) }}` reads nothing known).
+      if (two === '{{') out.push({ kind: 'op', text: '?', offset: i, length: 2 })
       i = end < 0 ? sql.length : end + 2
     } else if (two === '--' || c === '#') {
       const end = sql.indexOf('\n', i)
