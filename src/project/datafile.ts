@@ -31,6 +31,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
+import { compileTemplate, TemplateError } from './template.js'
 
 export class DatafileError extends Error {
   override name = 'DatafileError'
@@ -1173,6 +1174,14 @@ export function resolveProject(dir: string, files: readonly Datafile[]): Project
   for (const p of pipes.values()) {
     const perNode = new Map<string, NodeDependency[]>()
     p.nodes.forEach((node, index) => {
+      if (node.template) {
+        try {
+          compileTemplate(node.text)
+        } catch (e) {
+          if (!(e instanceof TemplateError)) throw e
+          throw new DatafileError(p.file, node.sqlLine + (e.line ?? 1) - 1, `node ${node.name}: ${e.message}`)
+        }
+      }
       const deps: NodeDependency[] = []
       for (const ref of sqlReferences(node.text)) {
         const earlier = p.nodes.slice(0, index).some((n) => n.name === ref.name)
@@ -1251,33 +1260,53 @@ export function projectFromFiles(files: Readonly<Record<string, string>>, dir = 
   return resolveProject(dir, Object.entries(files).map(([file, content]) => parseDatafile(file, content)))
 }
 
+export interface ComposeOptions {
+  /**
+   * The composed SQL of another pipe a node reads (`FROM other_pipe`), which becomes a CTE under that
+   * pipe's name; undefined when the name is no pipe.
+   */
+  readonly otherPipe?: (name: string) => string | undefined
+  /**
+   * The SQL for a table a node reads that is neither a node nor a pipe (a datasource, `tinybird.*`),
+   * e.g. `project.clicks`; undefined leaves the name as written.
+   */
+  readonly table?: (name: string) => string | undefined
+}
+
 /**
  * The SQL of a pipe's node with the nodes it reads as common table expressions, dependencies first:
  * `WITH a AS (…), b AS (…) <node SQL>`. A node SQL that starts with its own WITH gets ours merged into
- * it. `rendered` maps node names to their final SQL (templates already rendered). `otherPipe`, when
- * given, returns the composed SQL of another pipe a node reads (`FROM other_pipe`), which becomes a
- * CTE under that pipe's name; undefined leaves the name alone (a datasource). Datasource names are
- * left bare: run the query with the project database as the current database.
+ * it. `rendered` maps node names to their final SQL (templates already rendered). Other pipes become
+ * CTEs too and table names can be qualified (see ComposeOptions); a materialized view needs qualified
+ * names, since ClickHouse resolves them when the view is created.
  */
-export function composeNodeSql(pipe: Pipe, node: string, rendered: (name: string) => string, otherPipe?: (name: string) => string | undefined): string {
+export function composeNodeSql(pipe: Pipe, node: string, rendered: (name: string) => string, options: ComposeOptions = {}): string {
   const order: string[] = []
   const bodies = new Map<string, string>()
   const strip = (sql: string) => sql.trim().replace(/;\s*$/, '')
   const visit = (name: string) => {
     if (bodies.has(name)) return
-    const sql = rendered(name)
-    bodies.set(name, sql)
+    let sql = rendered(name)
     const index = pipe.nodes.findIndex((n) => n.name === name)
+    const replacements: { ref: SqlReference; text: string }[] = []
     for (const ref of sqlReferences(sql)) {
-      if (pipe.nodes.slice(0, index).some((n) => n.name === ref.name)) visit(ref.name)
-      else if (otherPipe && ref.name !== pipe.name && !bodies.has(ref.name) && !pipe.nodes.some((n) => n.name === ref.name)) {
-        const other = otherPipe(ref.name)
-        if (other !== undefined) {
+      if (pipe.nodes.slice(0, index).some((n) => n.name === ref.name)) {
+        visit(ref.name)
+        continue
+      }
+      const other = ref.name !== pipe.name && !pipe.nodes.some((n) => n.name === ref.name) ? options.otherPipe?.(ref.name) : undefined
+      if (other !== undefined) {
+        if (!bodies.has(ref.name)) {
           bodies.set(ref.name, other)
           order.push(ref.name)
         }
+        continue
       }
+      const table = options.table?.(ref.name)
+      if (table !== undefined) replacements.push({ ref, text: hasAlias(sql, ref) ? table : `${table} AS ${quoteIdentifier(ref.name.split('.').pop()!)}` })
     }
+    for (const { ref, text } of replacements.reverse()) sql = sql.slice(0, ref.offset) + text + sql.slice(ref.offset + ref.length)
+    bodies.set(name, sql)
     order.push(name)
   }
   visit(node)

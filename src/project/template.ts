@@ -1370,6 +1370,9 @@ class Renderer {
 
   private lookup(id: string, line: number): Py {
     if (this.scopes.has(id)) return this.scopes.get(id)!
+    // A name assigned anywhere by set/for/except is local to the whole template (one Python function),
+    // so reading it before the assignment fails in Tinybird too, even when a request parameter has that name.
+    if (this.compiled.locals.has(id)) throw syntaxError(`local variable '${id}' referenced before assignment, line ${line}`, { line })
     // Tinybird sets these to None in the template namespace.
     if (id === 'open' || id === 'close' || id === 'print' || id === 'input') return null
     if (FUNCTIONS.has(id) || (PY_BUILTINS.has(id) && id !== 'id')) throw new TemplateError(`'${id}' is a function, not a value (line ${line})`, { line })

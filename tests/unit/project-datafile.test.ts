@@ -294,6 +294,13 @@ describe('project checks', () => {
     expect(later.message).toBe('p.pipe:3: node n reads node m, which comes after it; a node can only read earlier nodes')
   })
 
+  it('reports template syntax errors at load time at their line in the file', () => {
+    const e = failure(() => projectFromFiles({ 'a.datasource': ds, 'p.pipe': 'NODE n\nSQL >\n    %\n    SELECT a FROM a\n    {% if defined(x) %}\n    WHERE {{ whatever(x) }}\n    {% end %}\n' }))
+    expect(e.message).toBe("p.pipe:6: node n: Template Syntax Error: 'whatever' is not a valid function, line 4")
+    expect(failure(() => projectFromFiles({ 'p.pipe': 'NODE n\nSQL >\n    %\n    SELECT 1\n    {% if x %}\n' })).message).toBe('p.pipe:5: node n: Missing {% end %} block for if at line 3')
+    expect(failure(() => projectFromFiles({ 'p.pipe': 'NODE n\nSQL >\n    % SELECT {{ format }}\n' })).message).toBe('p.pipe:3: node n: "format" can not be used as a variable name, line 1')
+  })
+
   it('refuses reading a materialized pipe and cycles between pipes', () => {
     const mv = 'NODE n\nSQL >\n    SELECT a FROM a\nTYPE MATERIALIZED\nDATASOURCE a\n'
     expect(failure(() => projectFromFiles({ 'a.datasource': ds, 'mv.pipe': mv, 'r.pipe': 'NODE n\nSQL >\n    SELECT * FROM mv\n' })).message).toBe(
@@ -415,9 +422,17 @@ describe('composeNodeSql', () => {
 
   it('puts the nodes a node reads first, merges into its own WITH and inlines other pipes', () => {
     expect(composeNodeSql(pipe, 'b', text)).toBe('WITH a AS (\nSELECT 1 AS x\n)\nSELECT x FROM a')
-    expect(composeNodeSql(pipe, 'c', text, (name) => (name === 'other_pipe' ? 'SELECT 3 AS x' : undefined))).toBe(
+    expect(composeNodeSql(pipe, 'c', text, { otherPipe: (name) => (name === 'other_pipe' ? 'SELECT 3 AS x' : undefined) })).toBe(
       'WITH a AS (\nSELECT 1 AS x\n),\nb AS (\nSELECT x FROM a\n),\nother_pipe AS (\nSELECT 3 AS x\n),\n2 AS k\nSELECT x + k FROM b JOIN a USING x JOIN other_pipe USING x',
     )
     expect(composeNodeSql(pipe, 'a', text)).toBe('SELECT 1 AS x')
+  })
+
+  it('qualifies the tables a node reads, keeping their name as alias unless the SQL gives one', () => {
+    const p = parsePipe('q.pipe', 'NODE a\nSQL >\n    SELECT * FROM events JOIN users u USING id JOIN tinybird.pipe_stats_rt AS s ON 1 WHERE events.x IN (SELECT x FROM events)\n')
+    const table = (name: string) => (name === 'tinybird.pipe_stats_rt' ? 'sightline.pipe_stats_rt' : `project.${name}`)
+    expect(composeNodeSql(p, 'a', () => p.nodes[0]!.text, { table })).toBe(
+      'SELECT * FROM project.events AS events JOIN project.users u USING id JOIN sightline.pipe_stats_rt AS s ON 1 WHERE events.x IN (SELECT x FROM project.events AS events)',
+    )
   })
 })

@@ -51,6 +51,11 @@ describe('syntax', () => {
     expect(inline('{% for i, v in enumerate(["a", "b"]) %}{{i}}={{v}} {% end %}')).toBe("0='a' 1='b' ")
   })
 
+  it('treats a name assigned by set or for as local to the whole template, as Python does', () => {
+    expect(message("{% if defined(x) %}{% end %}{% set x = 'a' %}{{x}}", { x: 'from request' })).toBe("Template Syntax Error: local variable 'x' referenced before assignment, line 1")
+    expect(templateParameters("{% set x = 'a' %}{{ x }} {{ y }}").map((p) => p.name)).toEqual(['y'])
+  })
+
   it('try / except / finally, keeping what the failed part already wrote (as Tornado does)', () => {
     expect(inline('{% try %}A{{ Int32(x) }}{% except %}E{% finally %}F{% end %}')).toBe('AEF')
     expect(inline('{% try %}{{ Int32(x) }}{% except Exception as e %}{{ e.startswith("Template") }}{% end %}')).toBe('True')
