@@ -60,12 +60,22 @@ export class TemplateError extends Error {
   readonly line: number | undefined
   /** The parameter the error is about, when known. */
   readonly param: string | undefined
-  constructor(message: string, options: { status?: number; body?: TemplateErrorBody; line?: number; param?: string } = {}) {
+  /** The pipe and node whose template failed, when rendered through `pipeSql`. */
+  readonly pipe: string | undefined
+  readonly node: string | undefined
+  constructor(message: string, options: { status?: number; body?: TemplateErrorBody; line?: number; param?: string; pipe?: string; node?: string } = {}) {
     super(message)
     this.status = options.status ?? 400
     this.body = options.body ?? { error: message }
     this.line = options.line
     this.param = options.param
+    this.pipe = options.pipe
+    this.node = options.node
+  }
+
+  /** The same error, located in a pipe's node. */
+  at(pipe: string, node: string): TemplateError {
+    return new TemplateError(this.message, { status: this.status, body: this.body, pipe, node, ...(this.line !== undefined && { line: this.line }), ...(this.param !== undefined && { param: this.param }) })
   }
 }
 

@@ -159,7 +159,7 @@ describe('the awkward project', () => {
 
   it('renders every ENGINE_* setting into the DDL', () => {
     expect(datasourceDdl(events, 'project')).toMatch(
-      /INDEX idx_sku skus TYPE bloom_filter\(0\.01\) GRANULARITY 2,\n {2}INDEX idx_agent lower\(user_agent\) TYPE tokenbf_v1\(512, 3, 0\) GRANULARITY 1\n\) ENGINE = MergeTree\nPARTITION BY toYYYYMM\(ts\)\nORDER BY \(user_id, ts\)\nPRIMARY KEY \(user_id\)\nTTL toDateTime\(ts\) \+ INTERVAL 1 YEAR\nSETTINGS index_granularity = 4096, min_bytes_for_wide_part = '10M'$/,
+      /INDEX idx_sku skus TYPE bloom_filter\(0\.01\) GRANULARITY 2,\n {2}INDEX idx_agent lower\(user_agent\) TYPE tokenbf_v1\(512, 3, 0\) GRANULARITY 1\n\) ENGINE = MergeTree\nPARTITION BY toYYYYMM\(ts\)\nORDER BY \(user_id, ts\)\nPRIMARY KEY \(user_id\)\nTTL toDateTime\(ts\) \+ INTERVAL 50 YEAR\nSETTINGS index_granularity = 4096, min_bytes_for_wide_part = '10M'$/,
     )
     expect(datasourceDdl(events, 'project')).toContain('  seen SimpleAggregateFunction(max, DateTime) CODEC(Delta, ZSTD(1)),\n')
     expect(datasourceDdl(project.datasources.get('sales_by_day')!, 'project')).toBe(
