@@ -1318,3 +1318,72 @@ export function composeNodeSql(pipe: Pipe, node: string, rendered: (name: string
   if (withAt) return `${withAt[1]}WITH ${ctes},\n${main.slice(withAt[0].length)}`
   return `WITH ${ctes}\n${main}`
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Quarantine (TINYBIRD.md §7) and tokens
+
+/**
+ * `CREATE TABLE IF NOT EXISTS <db>.<ds>_quarantine`: the datasource's columns as Nullable(String)
+ * (unverified exact type in Tinybird) plus `c__error_column`, `c__error`, `c__import_id`,
+ * `insertion_date`, ordered by insertion_date.
+ */
+export function quarantineDdl(ds: Datasource, database: string): string {
+  const cols = [
+    ...ds.columns.map((c) => `  ${quoteIdentifier(c.name)} Nullable(String)`),
+    '  c__error_column Array(String)',
+    '  c__error Array(String)',
+    '  c__import_id Nullable(String)',
+    '  insertion_date DateTime',
+  ]
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(`${ds.name}_quarantine`)} (\n${cols.join(',\n')}\n) ENGINE = MergeTree\nORDER BY insertion_date`
+}
+
+/**
+ * The quarantine row for an object that did not fit: each column's raw value at its json path as text
+ * (JSON text for objects and arrays, null when missing), the misfit columns and messages, the import id
+ * and the time (`YYYY-MM-DD hh:mm:ss`, UTC).
+ */
+export function quarantineRow(mapping: JsonMapping, value: unknown, errors: readonly RowMisfit[], importId: string | null, at: Date, raw?: string): Record<string, unknown> {
+  const row: Record<string, unknown> = {}
+  const isObject = typeof value === 'object' && value !== null && !Array.isArray(value)
+  for (const { column, steps, raw: whole } of mapping.columns) {
+    let found: unknown = MISSING
+    if (whole) found = raw ?? JSON.stringify(value)
+    else if (isObject) {
+      try {
+        found = walk(value, steps)
+      } catch (e) {
+        if (!(e instanceof Misfit)) throw e
+        found = e.found
+      }
+    }
+    row[column.name] = found === MISSING || found === null || found === undefined ? null : typeof found === 'string' ? found : JSON.stringify(found)
+  }
+  row.c__error_column = errors.map((e) => e.column)
+  row.c__error = errors.map((e) => e.message)
+  row.c__import_id = importId
+  row.insertion_date = at.toISOString().slice(0, 19).replace('T', ' ')
+  return row
+}
+
+export interface ProjectToken {
+  readonly name: string
+  /** Tinybird scope strings: `PIPES:READ:<pipe>`, `DATASOURCES:READ:<ds>`, `DATASOURCES:APPEND:<ds>`. */
+  readonly scopes: readonly string[]
+  /** Where each scope comes from (`file:line`). */
+  readonly sources: readonly string[]
+}
+
+/** Every `TOKEN` line of the project, grouped by token name (a name may appear in many files). */
+export function projectTokens(project: Project): ProjectToken[] {
+  const byName = new Map<string, { scopes: string[]; sources: string[] }>()
+  const add = (t: TokenGrant, scope: string, file: string) => {
+    const entry = byName.get(t.name) ?? { scopes: [], sources: [] }
+    if (!entry.scopes.includes(scope)) entry.scopes.push(scope)
+    entry.sources.push(`${file}:${t.line}`)
+    byName.set(t.name, entry)
+  }
+  for (const ds of project.datasources.values()) for (const t of ds.tokens) add(t, `DATASOURCES:${t.scope}:${ds.name}`, ds.file)
+  for (const p of project.pipes.values()) for (const t of p.tokens) add(t, `PIPES:READ:${p.name}`, p.file)
+  return [...byName].map(([name, e]) => ({ name, scopes: e.scopes, sources: e.sources }))
+}

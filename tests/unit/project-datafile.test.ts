@@ -12,6 +12,9 @@ import {
   parseDatasource,
   parsePipe,
   projectFromFiles,
+  projectTokens,
+  quarantineDdl,
+  quarantineRow,
   sqlReferences,
   type Pipe,
 } from '../../src/project/datafile.js'
@@ -434,5 +437,61 @@ describe('composeNodeSql', () => {
     expect(composeNodeSql(p, 'a', () => p.nodes[0]!.text, { table })).toBe(
       'SELECT * FROM project.events AS events JOIN project.users u USING id JOIN sightline.pipe_stats_rt AS s ON 1 WHERE events.x IN (SELECT x FROM project.events AS events)',
     )
+  })
+})
+
+describe('quarantine and tokens', () => {
+  const project = loadProject(`${FIXTURES}forward`)
+  const clicks = project.datasources.get('clicks')!
+
+  it('renders the quarantine table with Tinybird columns', () => {
+    expect(quarantineDdl(clicks, 'project')).toBe(
+      [
+        'CREATE TABLE IF NOT EXISTS project.clicks_quarantine (',
+        '  timestamp Nullable(String),',
+        '  session_id Nullable(String),',
+        '  page Nullable(String),',
+        '  country Nullable(String),',
+        '  tags Nullable(String),',
+        '  item_ids Nullable(String),',
+        '  duration_ms Nullable(String),',
+        '  raw Nullable(String),',
+        '  c__error_column Array(String),',
+        '  c__error Array(String),',
+        '  c__import_id Nullable(String),',
+        '  insertion_date DateTime',
+        ') ENGINE = MergeTree',
+        'ORDER BY insertion_date',
+      ].join('\n'),
+    )
+  })
+
+  it('keeps the raw values of a misfit row as text with the reasons', () => {
+    const mapping = jsonMapping(clicks)
+    const value = { ts: 'yesterday', session: { id: 's' }, tags: 'a', duration: 'x' }
+    const mapped = mapJsonRow(mapping, value)
+    expect(mapped.ok).toBe(false)
+    if (mapped.ok) return
+    expect(quarantineRow(mapping, value, mapped.errors, 'imp-1', new Date('2024-05-06T07:08:09Z'), '{"raw":1}')).toEqual({
+      timestamp: 'yesterday',
+      session_id: 's',
+      page: null,
+      country: null,
+      tags: 'a',
+      item_ids: null,
+      duration_ms: 'x',
+      raw: '{"raw":1}',
+      c__error_column: ['timestamp', 'tags', 'duration_ms'],
+      c__error: ["value 'yesterday' on column 'timestamp' is not DateTime", "value 'a' on column 'tags' is not Array(String)", "value 'x' on column 'duration_ms' is not UInt32"],
+      c__import_id: 'imp-1',
+      insertion_date: '2024-05-06 07:08:09',
+    })
+  })
+
+  it('gathers TOKEN lines by name into Tinybird scopes', () => {
+    expect(projectTokens(project)).toEqual([
+      { name: 'tracker', scopes: ['DATASOURCES:APPEND:clicks'], sources: ['datasources/clicks.datasource:23'] },
+      { name: 'dashboard', scopes: ['DATASOURCES:READ:clicks', 'PIPES:READ:top_pages'], sources: ['datasources/clicks.datasource:24', 'endpoints/top_pages.pipe:4'] },
+    ])
   })
 })
