@@ -1247,6 +1247,13 @@ export function parseDatafile(file: string, content: string): Datafile {
  * and node_modules are not searched. File names in errors are relative to `dir`.
  */
 export function loadProject(dir: string): Project {
+  let isDir: boolean
+  try {
+    isDir = statSync(dir).isDirectory()
+  } catch {
+    isDir = false
+  }
+  if (!isDir) throw new DatafileError(dir, 0, 'the project folder does not exist or is not a folder')
   const files = walkFiles(dir).map((path) => {
     const rel = relative(dir, path)
     return parseDatafile(rel, readFileSync(path, 'utf8'))

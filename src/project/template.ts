@@ -2248,9 +2248,3 @@ export function renderTemplate(template: string | CompiledTemplate, options: Ren
   const params = Object.fromEntries(Object.entries(binder.params).slice(options.binder ? before : 0))
   return { sql, params, settings: renderer.settings, warnings: compiled.warnings }
 }
-
-/** Whether a node's SQL block is a template (its stripped text starts with `%`), and its template text. */
-export function splitTemplateMarker(sql: string): { template: boolean; text: string } {
-  const t = sql.trimStart()
-  return t.startsWith('%') ? { template: true, text: t.slice(1) } : { template: false, text: sql }
-}

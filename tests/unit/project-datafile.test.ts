@@ -276,6 +276,11 @@ describe('block grammar', () => {
 
 describe('project checks', () => {
   const ds = 'SCHEMA >\n    `a` String\n'
+  it('refuses a missing folder and a folder without datafiles', () => {
+    expect(failure(() => loadProject(`${FIXTURES}does-not-exist`)).detail).toBe('the project folder does not exist or is not a folder')
+    expect(failure(() => loadProject(`${FIXTURES}forward/fixtures`)).detail).toBe('no .datasource or .pipe files found')
+  })
+
   it('refuses duplicate names across datasources and pipes', () => {
     const e = failure(() => projectFromFiles({ 'datasources/x.datasource': ds, 'pipes/x.pipe': 'NODE n\nSQL >\n    SELECT 1\n' }))
     expect(e.message).toBe('pipes/x.pipe: the name x is already used by datasources/x.datasource; names must be unique across the project')
