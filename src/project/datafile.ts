@@ -18,7 +18,9 @@
  *   the last node. A pipe without TYPE is a plain pipe whose output is its last node.
  * - A pipe's node SQL is a template when its stripped text starts with `%` (as Tinybird's parser
  *   checks [T3]); the template is the text after that `%`. Otherwise the SQL is taken verbatim.
- * - Classic `VERSION n` is recorded and ignored; `INCLUDE` is refused with a clear error.
+ * - Classic `VERSION n` is recorded and ignored; `INCLUDE` is refused with a clear error. A Classic
+ *   materialized pipe's `ENGINE`/`ENGINE_*` lines (its target's engine) are kept in `targetEngine` and
+ *   not acted on: the target's .datasource defines the table. `POPULATE`/`BACKFILL` are accepted.
  *   Kafka/S3 (`KAFKA_*`, `IMPORT_*`), sinks (`EXPORT_*`), `SHARED_WITH` are parsed and kept in
  *   `ignored`/`export`; nothing acts on them.
  * - Without ENGINE_SORTING_KEY a MergeTree-family table is ordered by its first DateTime/Date column,
@@ -145,6 +147,11 @@ export interface Pipe {
   readonly tokens: readonly TokenGrant[]
   /** EXPORT_* directives of a sink pipe, parsed and not acted on. */
   readonly export: Readonly<Record<string, string>>
+  /**
+   * Classic materialized pipes may describe their target's engine (`ENGINE`, `ENGINE_*`) in the pipe;
+   * kept here and not acted on: the target's own .datasource file defines the table.
+   */
+  readonly targetEngine: Readonly<Record<string, string>>
   readonly version?: number
   /** Line of each pipe-level directive (TYPE, DATASOURCE, TARGET_DATASOURCE, …), for later errors. */
   readonly lines: Readonly<Record<string, number>>
@@ -181,7 +188,9 @@ const DATASOURCE_KEYS = new Set([
 ])
 const PIPE_KEYS = new Set([
   'DESCRIPTION', 'NODE', 'SQL', 'TYPE', 'DATASOURCE', 'TARGET_DATASOURCE', 'COPY_MODE', 'COPY_SCHEDULE', 'CACHE',
-  'TOKEN', 'DEPLOYMENT_METHOD', 'VERSION', 'INCLUDE', 'FORWARD_QUERY',
+  'TOKEN', 'DEPLOYMENT_METHOD', 'VERSION', 'INCLUDE', 'FORWARD_QUERY', 'ENGINE', 'ENGINE_SORTING_KEY', 'ENGINE_PARTITION_KEY',
+  'ENGINE_PRIMARY_KEY', 'ENGINE_TTL', 'ENGINE_VER', 'ENGINE_IS_DELETED', 'ENGINE_SIGN', 'ENGINE_VERSION', 'ENGINE_SUMMING_COLUMNS',
+  'ENGINE_SETTINGS', 'POPULATE', 'BACKFILL',
   'EXPORT_SERVICE', 'EXPORT_CONNECTION_NAME', 'EXPORT_KAFKA_TOPIC', 'EXPORT_BUCKET_URI', 'EXPORT_FILE_TEMPLATE',
   'EXPORT_FORMAT', 'EXPORT_SCHEDULE', 'EXPORT_STRATEGY', 'EXPORT_WRITE_STRATEGY', 'EXPORT_COMPRESSION',
 ])
@@ -553,6 +562,7 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
   const nodes: Draft[] = []
   const tokens: TokenGrant[] = []
   const exported: Record<string, string> = {}
+  const targetEngine: Record<string, string> = {}
   const pipeLevel = new Map<string, Directive>()
   let typeAt: { type: PipeType; node: number; line: number } | undefined
   let version: number | undefined
@@ -612,6 +622,7 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
         if (pipeLevel.has(d.key)) throw new DatafileError(file, d.line, `${d.key} is given twice (first at line ${pipeLevel.get(d.key)!.line})`)
         pipeLevel.set(d.key, d)
         if (d.key.startsWith('EXPORT_')) exported[d.key] = single(file, d, 'a value')
+        if (d.key === 'ENGINE' || d.key.startsWith('ENGINE_')) targetEngine[d.key] = d.block ? blockText(d) : unquote(d.value)
     }
   }
   if (nodes.length === 0) throw new DatafileError(file, 0, 'a pipe needs at least one `NODE <name>` with a `SQL >` block')
@@ -634,6 +645,9 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
   only('COPY_SCHEDULE', ['copy'])
   only('CACHE', ['endpoint'])
   for (const k of Object.keys(exported)) only(k, ['sink'])
+  for (const k of Object.keys(targetEngine)) only(k, ['materialized'])
+  only('POPULATE', ['materialized'])
+  only('BACKFILL', ['materialized'])
   const datasource = get('DATASOURCE', 'the target datasource name')
   const targetDatasource = get('TARGET_DATASOURCE', 'the target datasource name')
   if (type === 'materialized' && datasource === undefined) throw new DatafileError(file, typeAt!.line, 'TYPE MATERIALIZED needs `DATASOURCE <target datasource>`')
@@ -662,6 +676,7 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
     outputNode: output.name,
     tokens,
     export: exported,
+    targetEngine,
     lines: Object.fromEntries([...[...pipeLevel].map(([k, d]) => [k, d.line] as const), ...(typeAt ? [['TYPE', typeAt.line] as const] : [])]),
     ...(description !== undefined && { description }),
     ...(datasource !== undefined && { datasource }),

@@ -131,6 +131,10 @@ describe('Classic flat layout', () => {
     expect(totals).toMatchObject({ type: 'endpoint', outputNode: 'endpoint', version: 2 })
     expect(totals.nodes[0]!.description).toBe('Spend per user (plain SQL, no template).')
     expect(project.pipes.get('big_spenders')!.tokens).toEqual([{ name: 'read_all', scope: 'READ', line: 1 }])
+    const mv = project.pipes.get('user_daily_mv')!
+    expect(mv).toMatchObject({ type: 'materialized', datasource: 'user_daily', targetEngine: { ENGINE: 'AggregatingMergeTree', ENGINE_SORTING_KEY: 'day, user_id' } })
+    expect(mv.nodes[0]).toMatchObject({ description: 'Tab-indented description, as some Classic files have.', sqlLine: 7, template: false })
+    expect(mv.nodes[0]!.sql.split('\n')[0]).toBe('select')
     expect(project.dependencies.get('big_spenders')!.get('big')).toEqual([
       { name: 'user_totals', kind: 'pipe' },
       { name: 'users', kind: 'datasource' },
@@ -238,6 +242,7 @@ describe('parse errors name the file, the line and what was expected', () => {
     ['NODE a\nSQL >\n    SELECT 1\nTYPE COPY\nTARGET_DATASOURCE t\nCOPY_SCHEDULE every hour\n', 6, 'expected 5 cron fields'],
     ['NODE a\nSQL >\n    SELECT 1\nTYPE ENDPOINT\nCACHE -1\n', 5, 'CACHE must be a non-negative number of seconds'],
     ['NODE a\nSQL >\n    SELECT 1\nDATASOURCE t\n', 4, 'DATASOURCE only applies to TYPE MATERIALIZED (this pipe has no TYPE)'],
+    ['NODE a\nSQL >\n    SELECT 1\nTYPE ENDPOINT\nENGINE "MergeTree"\n', 5, 'ENGINE only applies to TYPE MATERIALIZED, not ENDPOINT'],
     ['NODE a\nSQL >\n    SELECT 1\nTYPE ENDPOINT\nTYPE COPY\n', 5, 'a pipe has one TYPE (already ENDPOINT at line 4)'],
     ['TOKEN t APPEND\nNODE a\nSQL >\n    SELECT 1\n', 1, 'a pipe token can only have the READ scope, found "APPEND"'],
     ['   SELECT 1\n', 1, '(an indented line outside a `KEY >` block)'],
