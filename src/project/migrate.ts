@@ -10,7 +10,14 @@
  * indexes, ENGINE_SETTINGS other than the index granularity. Json paths, descriptions and tokens need
  * no DDL. A materialized view whose SQL changed is dropped and created again (it holds no rows).
  *
- * Refused while the table has rows (allowed on an empty table, which is recreated or altered): a
+ * With a `FORWARD_QUERY` (Tinybird's way to make an incompatible change: a SELECT list, no FROM, run
+ * over the existing rows), a change that would otherwise be refused is made by building the new table
+ * under a new name, copying the rows through the query (matched by column name), and exchanging the two
+ * tables; the previous rows stay in `<name>__before_<UTC timestamp>` (never dropped here). The same FORWARD_QUERY
+ * left in the datafile does nothing on later starts, since nothing is refused then.
+ *
+ * Refused while the table has rows and there is no FORWARD_QUERY (allowed on an empty table, which is
+ * recreated or altered): a
  * removed column, any other type change, any type change of a column used in a key (ClickHouse cannot
  * alter those in place), a different engine, sorting, partition or primary key, a changed TTL, a
  * changed index granularity. Nothing here ever drops a table that has rows.
@@ -20,6 +27,12 @@ import { datasourceDdl, quarantineDdl, quoteIdentifier, sortingKey, type Column,
 export interface DatasourcePlan {
   /** Statements to run in order (empty when nothing changed or everything was refused). */
   readonly statements: readonly string[]
+  /**
+   * True when the table was rebuilt under its name (a recreated empty table or a FORWARD_QUERY
+   * migration): materialized views writing to it must be created again, since ClickHouse binds a
+   * view's target to the table, not to its name.
+   */
+  readonly rebuilt?: boolean
   /** One line per change that was applied, for the start-up log. */
   readonly changes: readonly string[]
   /** One message per change that was refused; the datasource must not be touched when non-empty. */
@@ -75,7 +88,7 @@ function settingsMap(ds: Datasource): Map<string, string> {
  * The plan to bring `database.<name>` from `previous` (the datafile applied last time, undefined for a
  * new datasource) to `next`. `rows` is the table's current row count (refusals only apply when > 0).
  */
-export function planDatasource(previous: Datasource | undefined, next: Datasource, database: string, rows: number): DatasourcePlan {
+export function planDatasource(previous: Datasource | undefined, next: Datasource, database: string, rows: number, now = new Date()): DatasourcePlan {
   const table = `${quoteIdentifier(database)}.${quoteIdentifier(next.name)}`
   const where = `datasource ${next.name} (${next.file})`
   if (!previous) return { statements: [datasourceDdl(next, database), quarantineDdl(next, database)], changes: [`${where}: created`], refusals: [] }
@@ -118,14 +131,16 @@ export function planDatasource(previous: Datasource | undefined, next: Datasourc
     if (old && keys.has(c.name) && norm(old.type) !== norm(c.type)) tableLevel.push(`column ${c.name}, which is part of the table's keys, changes type from ${old.type} to ${c.type}`)
   }
   if (tableLevel.length > 0) {
+    if (hasRows && next.forwardQuery !== undefined) return forward(previous, next, database, [...tableLevel, ...columnDifferences(previous, next, keys)], now)
     if (hasRows) {
-      for (const what of tableLevel) refuse(what, 'Keep the old value, or create a new datasource with the new definition, copy the rows with a copy pipe, and point the pipes at it.')
+      for (const what of tableLevel) refuse(what, 'Keep the old value, add a FORWARD_QUERY that maps the old rows to the new schema, or create a new datasource and copy the rows with a copy pipe.')
       return { statements: [], changes: [], refusals }
     }
     return {
       statements: [`DROP TABLE IF EXISTS ${table}`, datasourceDdl(next, database), `DROP TABLE IF EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(`${next.name}_quarantine`)}`, quarantineDdl(next, database)],
       changes: tableLevel.map((what) => `${where}: ${what} (the table was empty and was recreated)`),
       refusals: [],
+      rebuilt: true,
     }
   }
 
@@ -202,7 +217,46 @@ export function planDatasource(previous: Datasource | undefined, next: Datasourc
   const quarantine = `${quoteIdentifier(database)}.${quoteIdentifier(`${next.name}_quarantine`)}`
   for (const c of next.columns) if (!before.has(c.name)) statements.push(`ALTER TABLE ${quarantine} ADD COLUMN IF NOT EXISTS ${quoteIdentifier(c.name)} Nullable(String)`)
 
+  if (refusals.length > 0 && next.forwardQuery !== undefined) return forward(previous, next, database, refusals.map((r) => r.slice(`${where}: `.length).split(';')[0]!), now)
   return refusals.length > 0 ? { statements: [], changes: [], refusals } : { statements, changes, refusals }
+}
+
+/** Removed columns and type changes (other than of key columns, reported with the keys). */
+function columnDifferences(previous: Datasource, next: Datasource, keys: ReadonlySet<string>): string[] {
+  const out = previous.columns.filter((c) => !next.columns.some((n) => n.name === c.name)).map((c) => `column ${c.name} was removed from the datafile`)
+  for (const c of next.columns) {
+    const old = previous.columns.find((o) => o.name === c.name)
+    if (old && !keys.has(c.name) && norm(old.type) !== norm(c.type)) out.push(`column ${c.name} changes type from ${old.type} to ${c.type}`)
+  }
+  return out
+}
+
+/** The FORWARD_QUERY migration: new table, rows copied through the query, tables exchanged. */
+function forward(previous: Datasource, next: Datasource, database: string, reasons: readonly string[], now: Date): DatasourcePlan {
+  const where = `datasource ${next.name} (${next.file})`
+  const query = next.forwardQuery!.trim().replace(/;\s*$/, '')
+  if (!/^SELECT\b/i.test(query) || /\bFROM\b/i.test(query.replace(/'(?:[^'\\]|\\.)*'/g, "''"))) {
+    return { statements: [], changes: [], refusals: [`${where}: FORWARD_QUERY must be a SELECT list without FROM (it runs over the existing rows), found ${JSON.stringify(query.slice(0, 80))}`] }
+  }
+  const db = quoteIdentifier(database)
+  const table = `${db}.${quoteIdentifier(next.name)}`
+  const staging = `${next.name}__before_${now.toISOString().slice(0, 19).replace(/\D/g, '')}`
+  const stagingTable = `${db}.${quoteIdentifier(staging)}`
+  const quarantine = `${db}.${quoteIdentifier(`${next.name}_quarantine`)}`
+  const names = next.columns.map((c) => quoteIdentifier(c.name)).join(', ')
+  const newQuarantineColumns = next.columns.filter((c) => !previous.columns.some((o) => o.name === c.name))
+  return {
+    statements: [
+      datasourceDdl(next, database, staging),
+      // By name: the FORWARD_QUERY's output columns go to the columns of the same name.
+      `INSERT INTO ${stagingTable} (${names})\nSELECT ${names} FROM (\n${query}\nFROM ${table}\n)`,
+      `EXCHANGE TABLES ${table} AND ${stagingTable}`,
+      ...newQuarantineColumns.map((c) => `ALTER TABLE ${quarantine} ADD COLUMN IF NOT EXISTS ${quoteIdentifier(c.name)} Nullable(String)`),
+    ],
+    changes: reasons.map((r) => `${where}: ${r} (rows moved with FORWARD_QUERY; the previous rows are kept in ${staging})`),
+    refusals: [],
+    rebuilt: true,
+  }
 }
 
 /**

@@ -63,7 +63,7 @@ describe('planDatasource', () => {
   it('refuses a type change of a key column even when lossless, and recreates the table when it is empty', () => {
     const widened = ds('    `id` UInt64,\n    `name` String `json:$.name`,\n    `n` Int32 DEFAULT 0', 'ENGINE_SORTING_KEY "id"\nENGINE_SETTINGS "index_granularity=8192, merge_with_ttl_timeout=3600"\n', 'INDEXES >\n    idx_name name TYPE bloom_filter GRANULARITY 4\n')
     expect(planDatasource(BASE, widened, 'project', 3).refusals).toEqual([
-      "datasource t (datasources/t.datasource): column id, which is part of the table's keys, changes type from UInt32 to UInt64; the table has 3 rows, so this would lose or reinterpret data. Keep the old value, or create a new datasource with the new definition, copy the rows with a copy pipe, and point the pipes at it.",
+      "datasource t (datasources/t.datasource): column id, which is part of the table's keys, changes type from UInt32 to UInt64; the table has 3 rows, so this would lose or reinterpret data. Keep the old value, add a FORWARD_QUERY that maps the old rows to the new schema, or create a new datasource and copy the rows with a copy pipe.",
     ])
     expect(planDatasource(BASE, widened, 'project', 0).statements[0]).toBe('DROP TABLE IF EXISTS project.t')
   })
@@ -73,6 +73,36 @@ describe('planDatasource', () => {
     expect(plan.statements.map((s) => s.split('\n')[0])).toEqual(['DROP TABLE IF EXISTS project.t', 'CREATE TABLE IF NOT EXISTS project.t (', 'DROP TABLE IF EXISTS project.t_quarantine', 'CREATE TABLE IF NOT EXISTS project.t_quarantine ('])
     const dropped = planDatasource(BASE, ds('    `id` UInt32,\n    `name` String `json:$.name`', 'ENGINE_SORTING_KEY "id"\nENGINE_SETTINGS "index_granularity=8192, merge_with_ttl_timeout=3600"\n', 'INDEXES >\n    idx_name name TYPE bloom_filter GRANULARITY 4\n'), 'project', 0)
     expect(dropped.statements).toEqual(['ALTER TABLE project.t DROP COLUMN IF EXISTS n'])
+  })
+})
+
+describe('FORWARD_QUERY migrations', () => {
+  const v1 = parseDatasource('t.datasource', 'SCHEMA >\n    `id` UInt32,\n    `sid` String,\n    `gone` String\nENGINE_SORTING_KEY "id"\n')
+  const v2 = parseDatasource('t.datasource', "SCHEMA >\n    `id` UInt32,\n    `source` String,\n    `sid` UUID\nENGINE_SORTING_KEY \"id\"\nFORWARD_QUERY >\n    SELECT id, accurateCastOrDefault(sid, 'UUID') AS sid, 'unknown' AS source\n")
+  const at = new Date('2026-01-02T03:04:05Z')
+
+  it('moves the rows through the query into a new table, exchanges it, and keeps the previous rows', () => {
+    const plan = planDatasource(v1, v2, 'project', 2, at)
+    expect(plan.refusals).toEqual([])
+    expect(plan.rebuilt).toBe(true)
+    expect(plan.statements.map((s) => s.split('\n')[0])).toEqual([
+      'CREATE TABLE IF NOT EXISTS project.t__before_20260102030405 (',
+      'INSERT INTO project.t__before_20260102030405 (id, source, sid)',
+      'EXCHANGE TABLES project.t AND project.t__before_20260102030405',
+      'ALTER TABLE project.t_quarantine ADD COLUMN IF NOT EXISTS source Nullable(String)',
+    ])
+    expect(plan.statements[1]).toBe("INSERT INTO project.t__before_20260102030405 (id, source, sid)\nSELECT id, source, sid FROM (\nSELECT id, accurateCastOrDefault(sid, 'UUID') AS sid, 'unknown' AS source\nFROM project.t\n)")
+    expect(plan.changes).toEqual([
+      'datasource t (t.datasource): column gone was removed from the datafile (rows moved with FORWARD_QUERY; the previous rows are kept in t__before_20260102030405)',
+      'datasource t (t.datasource): column sid changes type from String to UUID (rows moved with FORWARD_QUERY; the previous rows are kept in t__before_20260102030405)',
+    ])
+    expect(plan.statements.some((s) => /^DROP/.test(s))).toBe(false)
+  })
+
+  it('does nothing when the same FORWARD_QUERY stays and nothing else changes, and refuses a query with FROM', () => {
+    expect(planDatasource(v2, v2, 'project', 2, at)).toEqual({ statements: [], changes: [], refusals: [] })
+    const bad = parseDatasource('t.datasource', 'SCHEMA >\n    `id` UInt64\nENGINE_SORTING_KEY "id"\nFORWARD_QUERY >\n    SELECT id FROM other\n')
+    expect(planDatasource(v1, bad, 'project', 2, at).refusals).toEqual(['datasource t (t.datasource): FORWARD_QUERY must be a SELECT list without FROM (it runs over the existing rows), found "SELECT id FROM other"'])
   })
 })
 
