@@ -1033,24 +1033,28 @@ const NOT_ALIAS = new Set([
 
 type SqlToken = { kind: 'word' | 'quoted' | 'op' | 'string' | 'number'; text: string; offset: number; length: number }
 
-/** ClickHouse-ish tokens; template tags, strings and comments are skipped. */
-function sqlTokens(sql: string): SqlToken[] {
+const WORD = /[A-Za-z_][A-Za-z0-9_$]*/y
+const NUMBER = /[0-9][0-9A-Za-z_.]*/y
+
+/** ClickHouse-ish tokens from `from` on (at most `limit`); template tags, strings and comments are skipped. */
+function sqlTokens(sql: string, from = 0, limit = Infinity): SqlToken[] {
   const out: SqlToken[] = []
-  let i = 0
-  while (i < sql.length) {
+  let i = from
+  while (i < sql.length && out.length < limit) {
     const c = sql[i]!
-    const two = sql.slice(i, i + 2)
-    if (/\s/.test(c)) i++
-    else if (two === '{{' || two === '{%' || two === '{#') {
+    const code = sql.charCodeAt(i)
+    if (c === ' ' || c === '\n' || c === '\t' || c === '\r' || /\s/.test(c)) i++
+    else if (c === '{' && (sql[i + 1] === '{' || sql[i + 1] === '%' || sql[i + 1] === '#')) {
+      const two = sql.slice(i, i + 2)
       const close = two === '{{' ? '}}' : two === '{%' ? '%}' : '#}'
       const end = sql.indexOf(close, i + 2)
       // A tag stands for something that is not a name (so `FROM {{ symbol(t) }}` reads nothing known).
       if (two === '{{') out.push({ kind: 'op', text: '?', offset: i, length: 2 })
       i = end < 0 ? sql.length : end + 2
-    } else if (two === '--' || c === '#') {
+    } else if ((c === '-' && sql[i + 1] === '-') || c === '#') {
       const end = sql.indexOf('\n', i)
       i = end < 0 ? sql.length : end + 1
-    } else if (two === '/*') {
+    } else if (c === '/' && sql[i + 1] === '*') {
       const end = sql.indexOf('*/', i + 2)
       i = end < 0 ? sql.length : end + 2
     } else if (c === "'" || c === '"' || c === '`') {
@@ -1059,12 +1063,14 @@ function sqlTokens(sql: string): SqlToken[] {
       const text = sql.slice(i + 1, j).replace(/\\(.)/g, '$1')
       out.push({ kind: c === "'" ? 'string' : 'quoted', text, offset: i, length: j + 1 - i })
       i = j + 1
-    } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i))!
+    } else if ((code >= 65 && code <= 90) || (code >= 97 && code <= 122) || c === '_') {
+      WORD.lastIndex = i
+      const m = WORD.exec(sql)!
       out.push({ kind: 'word', text: m[0], offset: i, length: m[0].length })
       i += m[0].length
-    } else if (/[0-9]/.test(c)) {
-      const m = /^[0-9][0-9A-Za-z_.]*/.exec(sql.slice(i))!
+    } else if (code >= 48 && code <= 57) {
+      NUMBER.lastIndex = i
+      const m = NUMBER.exec(sql)!
       out.push({ kind: 'number', text: m[0], offset: i, length: m[0].length })
       i += m[0].length
     } else {
@@ -1134,7 +1140,7 @@ function lineAt(text: string, offset: number): number {
 
 /** Whether the token after a reference is an alias (so `(subquery) AS name` must not be added). */
 export function hasAlias(sql: string, ref: SqlReference): boolean {
-  const after = sqlTokens(sql.slice(ref.offset + ref.length))[0]
+  const after = sqlTokens(sql, ref.offset + ref.length, 1)[0]
   return after !== undefined && (after.kind === 'quoted' || (after.kind === 'word' && (after.text.toUpperCase() === 'AS' || !NOT_ALIAS.has(after.text.toUpperCase()))))
 }
 
