@@ -1415,3 +1415,33 @@ export function projectTokens(project: Project): ProjectToken[] {
   for (const p of project.pipes.values()) for (const t of p.tokens) add(t, `PIPES:READ:${p.name}`, p.file)
   return [...byName].map(([name, e]) => ({ name, scopes: e.scopes, sources: e.sources }))
 }
+
+export interface FixtureFile {
+  readonly datasource: string
+  /** Absolute path. */
+  readonly path: string
+  readonly format: 'ndjson' | 'csv'
+}
+
+/**
+ * The fixture files of a loaded project (`fixtures/<datasource>.ndjson|.csv` anywhere under the
+ * project folder, TINYBIRD.md §1.1). A fixture whose name is no datasource is a DatafileError.
+ */
+export function projectFixtures(project: Project): FixtureFile[] {
+  const out: FixtureFile[] = []
+  const visit = (dir: string, inFixtures: boolean) => {
+    for (const entry of readdirSync(dir).sort()) {
+      if (entry.startsWith('.') || entry === 'node_modules') continue
+      const path = join(dir, entry)
+      if (statSync(path).isDirectory()) visit(path, inFixtures || entry === 'fixtures')
+      else if (inFixtures) {
+        const m = /^(.+)\.(ndjson|csv)$/.exec(entry)
+        if (!m) continue
+        if (!project.datasources.has(m[1]!)) throw new DatafileError(relative(project.dir, path), 0, `fixture for ${m[1]}, which is no datasource of the project; expected one of ${[...project.datasources.keys()].join(', ')}`)
+        out.push({ datasource: m[1]!, path, format: m[2] as 'ndjson' | 'csv' })
+      }
+    }
+  }
+  visit(project.dir, false)
+  return out
+}

@@ -11,6 +11,7 @@ import {
   nextCronRun,
   parseDatasource,
   parsePipe,
+  projectFixtures,
   projectFromFiles,
   projectTokens,
   quarantineDdl,
@@ -447,6 +448,13 @@ describe('composeNodeSql', () => {
     expect(composeNodeSql(p, 'a', () => p.nodes[0]!.text, { table })).toBe(
       'SELECT * FROM project.events AS events JOIN project.users u USING id JOIN sightline.pipe_stats_rt AS s ON 1 WHERE events.x IN (SELECT x FROM project.events AS events)',
     )
+  })
+})
+
+describe('fixtures', () => {
+  it('lists fixtures/<datasource>.ndjson|csv files', () => {
+    expect(projectFixtures(loadProject(`${FIXTURES}forward`))).toEqual([{ datasource: 'clicks', path: `${FIXTURES}forward/fixtures/clicks.ndjson`, format: 'ndjson' }])
+    expect(projectFixtures(loadProject(`${FIXTURES}classic`))).toEqual([])
   })
 })
 
