@@ -7,6 +7,9 @@
  *
  * The issue's target: ingest's worst case under the flood within 3× its idle worst case plus the read
  * time limit (SIGHTLINE_READ_TIMEOUT_MS, 10 s by default), and /healthz under 100 ms.
+ *
+ * Options: --events N, --products N, --loops N, --seconds N, --quick (a small run), --out PATH,
+ * --profile DIR (the gateway's V8 CPU profile).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO, 'bench', 'results', 'flood.json') },
+    profile: { type: 'string' },
   },
 })
 const quick = values.quick
@@ -124,7 +128,15 @@ async function main(): Promise<void> {
     await client.close()
 
     process.stderr.write('\n▶ Starting the gateway with its default limits\n')
-    gateway = await startGateway({ repo: REPO, dataDir, database: DATABASE, adminToken, lowStock: 100 })
+    const profile = values.profile && resolve(values.profile)
+    gateway = await startGateway({
+      repo: REPO,
+      dataDir,
+      database: DATABASE,
+      adminToken,
+      lowStock: 100,
+      nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [],
+    })
     const url = gateway.url
     const base = url.replace(/\/graphql$/, '')
     const mint = async (scopes: string[]) => {

@@ -29,6 +29,7 @@ const EnvSchema = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: identifier.default('sightline'),
   CLICKHOUSE_CLUSTER: z.preprocess(emptyAsUndefined, identifier.optional()),
+  CLICKHOUSE_CLUSTER_MODE: z.enum(['replicated', 'sharded']).default('replicated'),
   SIGHTLINE_ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   SIGHTLINE_JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
   SIGHTLINE_RATE_LIMIT: z.coerce.number().min(0).default(100),
@@ -70,6 +71,7 @@ const EnvSchema = z.object({
   SIGHTLINE_WS_MAX_PER_ADDRESS: z.coerce.number().int().min(1).default(5_000),
   SIGHTLINE_JWT_MAX_LIFETIME_S: z.coerce.number().int().min(1).default(31 * 86_400),
   SIGHTLINE_CSV_FORMULA_GUARD: flagOn,
+  SIGHTLINE_TRUST_PROXY: flag,
   SIGHTLINE_KEEP_ALIVE_MS: z.coerce.number().int().min(0).default(65_000),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
@@ -124,6 +126,8 @@ export interface Config {
   readonly jwtMaxLifetimeSeconds: number
   /** CSV answers prefix string cells that start like a formula (`=`, `+`, `-`, `@`, tab, CR) with `'`. @default true */
   readonly csvFormulaGuard: boolean
+  /** Per-address limits read the client's address from the last `X-Forwarded-For` entry. @default false */
+  readonly trustProxy: boolean
   /** Idle keep-alive sockets are closed after this many ms; the headers timeout is 1 s above it. @default 65000 */
   readonly keepAliveMs: number
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -184,6 +188,11 @@ export interface StoreConfig {
   readonly database: string
   /** Cluster name: DDL runs ON CLUSTER with Replicated engines. */
   readonly cluster: string | undefined
+  /**
+   * With a cluster: `replicated` (every host a full replica) or `sharded` (local replicated tables and
+   * Distributed tables by a sharding key per table; see src/store/cluster.ts). @default "replicated"
+   */
+  readonly clusterMode?: 'replicated' | 'sharded' | undefined
   /** chDB data directory (embedded store only). @default "./data" */
   readonly dataDir: string
   /**
@@ -218,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       password: e.CLICKHOUSE_PASSWORD,
       database: e.CLICKHOUSE_DATABASE,
       cluster: e.CLICKHOUSE_CLUSTER,
+      clusterMode: e.CLICKHOUSE_CLUSTER_MODE,
       dataDir: e.SIGHTLINE_DATA_DIR,
       durability: e.SIGHTLINE_DURABILITY ?? (e.CLICKHOUSE_URL ? undefined : 'fsync'),
     }),
@@ -253,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jwtMaxLifetimeSeconds: e.SIGHTLINE_JWT_MAX_LIFETIME_S,
     csvFormulaGuard: e.SIGHTLINE_CSV_FORMULA_GUARD,
     keepAliveMs: e.SIGHTLINE_KEEP_ALIVE_MS,
+    trustProxy: e.SIGHTLINE_TRUST_PROXY,
     logLevel: e.SIGHTLINE_LOG_LEVEL,
     ...overrides,
   })

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Workload } from './store/workload.js'
 
 /** Prometheus metrics of one server (its own registry, so several servers in a process never clash). */
 export class Metrics {
@@ -18,7 +19,7 @@ export class Metrics {
   })
   readonly subscriptions = new Gauge({
     name: 'sightline_websocket_connections',
-    help: 'Open authenticated graphql-ws connections',
+    help: 'Open WebSocket connections at /graphql',
     registers: [this.registry],
   })
 
@@ -41,8 +42,29 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** The store's work queues, read at each scrape (see `observeWorkload`). */
+  readonly storeQueue = new Gauge({
+    name: 'sightline_store_queue',
+    help: 'Store calls running and waiting, by queue (main: bound queries; lane: the second chDB session)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+  })
+  readonly storeRefused = new Gauge({
+    name: 'sightline_store_refused',
+    help: 'Store calls refused with STORE_BUSY since start, by kind of work',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
+  }
+
+  private workload: Workload | undefined
+
+  /** Reports a store's work queues (running, waiting, refused) at every scrape. */
+  observeWorkload(workload: Workload): void {
+    this.workload = workload
   }
 
   get contentType(): string {
@@ -50,6 +72,20 @@ export class Metrics {
   }
 
   render(): Promise<string> {
+    this.sampleWorkload()
     return this.registry.metrics()
+  }
+
+  private sampleWorkload(): void {
+    const w = this.workload
+    if (!w) return
+    const refused = new Map<string, number>()
+    for (const [queue, scheduler] of [['main', w.scheduler], ['lane', w.lane?.scheduler]] as const) {
+      if (!scheduler) continue
+      this.storeQueue.set({ queue, state: 'running' }, scheduler.size.running)
+      this.storeQueue.set({ queue, state: 'waiting' }, scheduler.size.queued)
+      for (const [kind, n] of scheduler.refused) refused.set(kind, (refused.get(kind) ?? 0) + n)
+    }
+    for (const [kind, n] of refused) this.storeRefused.set({ kind }, n)
   }
 }

@@ -76,6 +76,8 @@ export interface Gateway {
   readonly maxBodyBytes: number
   /** CSV answers neutralise formula-like string cells. */
   readonly csvFormulaGuard: boolean
+  /** The client's address, for per-address limits (the proxy's view when SIGHTLINE_TRUST_PROXY is on). */
+  clientAddress(req: IncomingMessage): string
   readonly log: Logger
   /** Most rows one ingest operation takes (larger uploads are split). */
   readonly maxBatch: number
@@ -125,6 +127,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics()
   const store =
     options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
+  if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
   const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
   const telemetry = new Telemetry(metrics, serviceLog, log)
   const feed = new StockFeed(store, {
@@ -144,6 +147,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
 
+  const addressOf = (req: IncomingMessage) => clientAddress(req, config.trustProxy)
   const httpServer = createServer({ keepAliveTimeout: config.keepAliveMs, headersTimeout: config.keepAliveMs + 1000 })
   const sockets = new SocketRegistry({
     maxPerAddress: config.websocket.maxPerAddress,
@@ -156,14 +160,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     server: httpServer,
     path: GRAPHQL_PATH,
     maxPayload: config.maxBodyBytes,
-    verifyClient: ({ req }, done) => (sockets.admits(clientAddress(req)) ? done(true) : done(false, 429, 'Too many connections from this address')),
+    verifyClient: ({ req }, done) => (sockets.admits(addressOf(req)) ? done(true) : done(false, 429, 'Too many connections from this address')),
   })
   // graphql-ws awaits each send, so a client that stops reading holds back only its own subscriptions
   // (their feed queues coalesce). A send fails only when the socket is gone (cut by keep-alive or stop,
   // or reset by the client; ws then closes it and graphql-ws ends its subscriptions): like graphql-ws's
   // sends after close, such a frame had no one to reach, not an internal error to log with a stack.
   wsServer.on('connection', (socket, req) => {
-    sockets.opened(socket, clientAddress(req))
+    sockets.opened(socket, addressOf(req))
     const send = socket.send.bind(socket) as (data: string, cb: (err?: Error) => void) => void
     socket.send = ((data: string, cb?: (err?: Error) => void) =>
       send(data, (err) => {
@@ -186,7 +190,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
-        const principal = typeof header === 'string' ? await authenticate(services, header, clientAddress(ctx.extra.request)) : null
+        let principal: Principal | null
+        try {
+          principal = typeof header === 'string' ? await authenticate(services, header, addressOf(ctx.extra.request)) : null
+        } catch (err) {
+          // Too many failed authentications from this address: refused like a bad token, unchecked.
+          if (err instanceof GraphQLError && err.extensions.code === ErrorCode.RATE_LIMITED) return false
+          throw err
+        }
         if (!principal) return false // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal
         ctx.extra.authorization = header as string
@@ -286,6 +297,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const gateway: Gateway = {
     maxBodyBytes: config.maxBodyBytes,
     csvFormulaGuard: config.csvFormulaGuard,
+    clientAddress: addressOf,
     log,
     maxBatch: config.maxBatch,
     datasources: new DatasourceService(store, () => feed.nudge()),
@@ -362,7 +374,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search: url.search, body },
         context: async () => {
-          const label = { requestId, operation: operationNameOf(body, url), address: clientAddress(req) }
+          const label = { requestId, operation: operationNameOf(body, url), address: addressOf(req) }
           const principal = await principalOf(req.headers.authorization, label)
           return createContext(services, principal, requestId, reads)
         },

@@ -26,8 +26,16 @@ export interface SocketRegistryOptions {
 /** graphql-ws's close code for a connection that is not (or no longer) allowed. */
 const FORBIDDEN = 4403
 
-/** The address a request came from, for per-address limits. */
-export function clientAddress(req: Pick<IncomingMessage, 'socket'>): string {
+/**
+ * The address a request came from, for per-address limits: the TCP peer, or with `trustProxy` the
+ * address the proxy in front saw (the last entry of `X-Forwarded-For`, which that proxy appended).
+ */
+export function clientAddress(req: Pick<IncomingMessage, 'socket' | 'headers'>, trustProxy = false): string {
+  if (trustProxy) {
+    const header = req.headers['x-forwarded-for']
+    const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').at(-1)?.trim()
+    if (last) return last
+  }
   return req.socket.remoteAddress ?? 'unknown'
 }
 
@@ -67,7 +75,9 @@ export class SocketRegistry {
   add(connection: TrackedConnection): boolean {
     if (connection.extra.socket.readyState !== connection.extra.socket.OPEN) return false
     this.connections.add(connection)
-    this.timer ??= setInterval(() => void this.recheck(), this.options.recheckMs).unref()
+    this.timer ??= setInterval(() => {
+      this.recheck().catch((err: unknown) => this.options.log.error({ err }, 'websocket token re-check failed'))
+    }, this.options.recheckMs).unref()
     return true
   }
 

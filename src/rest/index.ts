@@ -92,7 +92,7 @@ function toHttpError(err: unknown): HttpError {
 async function principal(gateway: Gateway, req: IncomingMessage, url: URL, label: RequestLabel, res?: ServerResponse): Promise<Principal> {
   const header = req.headers.authorization
   const token = url.searchParams.get('token')
-  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), { ...label, address: req.socket.remoteAddress ?? 'unknown' })
+  const who = await gateway.principalOf(header ?? (token ? `Bearer ${token}` : undefined), { ...label, address: gateway.clientAddress(req) })
   if (!who) throw fromGraphQL(new UnauthenticatedError('A token is required: Authorization: Bearer <token> or ?token=<token>'))
   const rate = gateway.rateOf(who)
   if (rate && res) {
@@ -262,8 +262,7 @@ async function serveDatasources(
   const decoded = name === undefined ? undefined : decodeURIComponent(name)
   const label = { requestId, operation: action ? `datasources_${action}` : 'datasources' }
   if (req.method === 'GET' && action === undefined) {
-    const who = await principal(gateway, req, url, label, res)
-    void who // any valid token may see what datasources exist and their columns
+    await principal(gateway, req, url, label, res) // any valid token may see the datasources and their columns
     if (decoded === undefined) return sendJson(res, 200, { datasources: await gateway.datasources.list() })
     return sendJson(res, 200, await gateway.datasources.get(decoded))
   }

@@ -91,14 +91,14 @@ export class ClickHouseStore implements Store {
 
   constructor(
     private readonly client: ClickHouseClient,
-    private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability'>,
+    private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability' | 'clusterMode'>,
     workload: WorkloadConfig = DEFAULT_WORKLOAD,
     /** A second connection to the same embedded store for priority inserts and health checks. */
     private readonly lane?: ClickHouseClient,
   ) {
-    this.render = { database: config.database, cluster: config.cluster }
+    this.render = { database: config.database, cluster: config.cluster, clusterMode: config.clusterMode }
     this.sql = new QueryFiles(this.render)
-    this.datasources = new DatasourceRepository(client, config.database, config.cluster)
+    this.datasources = new DatasourceRepository(client, config.database, config.cluster, config.clusterMode === 'sharded')
     this.sqlApi = new SqlRepository(client, config.database)
     this.ledger = new BatchLedger(client, config.database)
     this.workload = new Workload(workload, lane)
@@ -158,7 +158,7 @@ export class ClickHouseStore implements Store {
     const rows = await selectRows<{ name: string }>(
       this.client,
       `SELECT name FROM system.tables
-       WHERE database = {db:String} AND engine NOT IN ('MaterializedView', 'View')
+       WHERE database = {db:String} AND engine NOT IN ('MaterializedView', 'View', 'Distributed')
          AND name NOT IN ('tokens', 'schema_migrations', 'operation_log', 'ingest_log', 'error_log')
        ORDER BY name`,
       { db: this.config.database },

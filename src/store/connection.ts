@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import type { StoreConfig } from '../config.js'
+import { SHARDED_SETTINGS } from './cluster.js'
 
 /**
  * The one place that chooses the backend: embedded chDB in `dataDir`, or a ClickHouse server at `url`.
@@ -14,6 +15,7 @@ export function createConnection(config: StoreConfig): ClickHouseClient {
       username: config.user,
       password: config.password,
       request_timeout: 60_000,
+      ...(config.cluster && config.clusterMode === 'sharded' && { clickhouse_settings: SHARDED_SETTINGS }),
     })
   }
   mkdirSync(config.dataDir, { recursive: true })

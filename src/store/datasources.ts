@@ -27,6 +27,8 @@ export class DatasourceRepository {
     private readonly client: ClickHouseClient,
     private readonly database: string,
     private readonly cluster: string | undefined,
+    /** On a sharded cluster, rows live in `<name>_local` on each shard (see cluster.ts). */
+    private readonly sharded = false,
   ) {}
 
   private table(name: string): string {
@@ -64,7 +66,8 @@ export class DatasourceRepository {
   }
 
   async truncate(name: string): Promise<void> {
-    await storeCall('truncate', () => this.client.command({ query: `TRUNCATE TABLE IF EXISTS ${this.table(name)}${this.onCluster}` }))
+    const table = this.table(this.sharded ? `${name}_local` : name)
+    await storeCall('truncate', () => this.client.command({ query: `TRUNCATE TABLE IF EXISTS ${table}${this.onCluster}` }))
   }
 
   /** Rows matching `where` (SQL over the table's columns with `{name:Type}` placeholders for `params`). */
@@ -77,7 +80,7 @@ export class DatasourceRepository {
   async delete(name: string, where: string, params: QueryParams): Promise<void> {
     await storeCall('delete', () =>
       this.client.command({
-        query: `ALTER TABLE ${this.table(name)}${this.onCluster} DELETE WHERE ${where}`,
+        query: `ALTER TABLE ${this.table(this.sharded ? `${name}_local` : name)}${this.onCluster} DELETE WHERE ${where}`,
         query_params: params,
         clickhouse_settings: { mutations_sync: '2' },
       }),

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, selectRows } from './clickhouse.js'
-import { loadMigrations, renderSql, type RenderOptions } from './sql.js'
+import { CLUSTER_DDL_SETTINGS, STUCK_DDL_QUERY, stuckDdlMessage } from './cluster.js'
+import { bootstrapStatements, loadMigrations, renderSql, type RenderOptions } from './sql.js'
 
 export interface MigrationReport {
   readonly applied: string[]
@@ -12,16 +13,12 @@ export interface MigrationReport {
  * Files are idempotent, so a crash between a file and its record is repaired by the next run.
  */
 export async function migrate(client: ClickHouseClient, options: RenderOptions): Promise<MigrationReport> {
-  const run = (query: string) => client.command({ query })
-  await run(renderSql('CREATE DATABASE IF NOT EXISTS {{db}}', options))
-  await run(
-    renderSql(
-      `CREATE TABLE IF NOT EXISTS {{db}}.schema_migrations
-       (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
-       ENGINE = ReplacingMergeTree ORDER BY version`,
-      options,
-    ),
-  )
+  // On a cluster, a slow host does not fail the run (its task finishes later), and a queue that has
+  // been stuck for a while is reported before anything new is queued behind it.
+  const settings = options.cluster ? CLUSTER_DDL_SETTINGS : {}
+  const run = (query: string) => client.command({ query, clickhouse_settings: settings })
+  if (options.cluster) await checkDdlQueue(client, options.cluster)
+  for (const statement of bootstrapStatements(options)) await run(statement)
   const done = new Set(await appliedVersions(client, options))
   const report = { applied: [] as string[], skipped: 0 }
   for (const m of loadMigrations(options)) {
@@ -34,6 +31,23 @@ export async function migrate(client: ClickHouseClient, options: RenderOptions):
     report.applied.push(m.name)
   }
   return report
+}
+
+/** Throws MigrationError when the cluster's distributed DDL queue has tasks stuck for minutes. */
+async function checkDdlQueue(client: ClickHouseClient, cluster: string): Promise<void> {
+  let rows: Array<{ tasks: number | string; oldest: string; hosts: string[] }>
+  try {
+    rows = await selectRows(client, STUCK_DDL_QUERY, { cluster })
+  } catch {
+    return // a server without the queue table (no Keeper yet) has nothing stuck in it
+  }
+  const message = stuckDdlMessage(cluster, rows[0])
+  if (message) throw new MigrationError(message)
+}
+
+/** Migrations cannot run: the message says why and what to do. */
+export class MigrationError extends Error {
+  override name = 'MigrationError'
 }
 
 export async function appliedVersions(client: ClickHouseClient, options: RenderOptions): Promise<number[]> {

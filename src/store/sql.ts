@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { shardStatement, tablesOf } from './cluster.js'
 
 /** The repository's `sql/` folder, the same from `src/store` and from `dist/store`. */
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
@@ -7,6 +8,11 @@ export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
 export interface RenderOptions {
   readonly database: string
   readonly cluster?: string | undefined
+  /**
+   * On a cluster: `replicated` (every host a full replica, Replicated engines ON CLUSTER) or `sharded`
+   * (local replicated tables plus Distributed tables, see cluster.ts). @default "replicated"
+   */
+  readonly clusterMode?: 'replicated' | 'sharded' | undefined
 }
 
 const CREATE = /\bCREATE\s+(TABLE|MATERIALIZED VIEW|VIEW|DATABASE)\s+IF NOT EXISTS\s+([\w.{}]+)/g
@@ -52,14 +58,33 @@ export interface Migration {
 
 /** Reads `sql/NNNN_name.sql` in version order, rendered for this store. */
 export function loadMigrations(options: RenderOptions, dir = SQL_DIR): Migration[] {
-  return readdirSync(dir)
+  const files = readdirSync(dir)
     .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
     .sort()
-    .map((file) => ({
-      version: Number(file.slice(0, 4)),
-      name: file.replace(/\.sql$/, ''),
-      statements: splitStatements(renderSql(readFileSync(dir + file, 'utf8'), options)),
-    }))
+    .map((file) => ({ file, text: readFileSync(dir + file, 'utf8') }))
+  const sharded = options.cluster !== undefined && options.clusterMode === 'sharded'
+  const db = (text: string) => text.replaceAll('{{db}}', options.database)
+  const tables = sharded ? tablesOf([SCHEMA_MIGRATIONS, ...files.flatMap((f) => splitStatements(db(f.text)))].map(db)) : new Set<string>()
+  return files.map(({ file, text }) => ({
+    version: Number(file.slice(0, 4)),
+    name: file.replace(/\.sql$/, ''),
+    statements: sharded
+      ? splitStatements(db(text)).flatMap((s) => shardStatement(s, options.database, options.cluster!, tables))
+      : splitStatements(renderSql(text, options)),
+  }))
+}
+
+/** The migrations ledger, created before any migration runs. */
+export const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS {{db}}.schema_migrations
+(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+ENGINE = ReplacingMergeTree ORDER BY version`
+
+/** The statements that create the database and the migrations ledger, rendered for this store. */
+export function bootstrapStatements(options: RenderOptions): string[] {
+  const statements = ['CREATE DATABASE IF NOT EXISTS {{db}}', SCHEMA_MIGRATIONS]
+  if (options.cluster === undefined || options.clusterMode !== 'sharded') return statements.map((s) => renderSql(s, options))
+  const tables = new Set(['schema_migrations'])
+  return statements.map((s) => s.replaceAll('{{db}}', options.database)).flatMap((s) => shardStatement(s, options.database, options.cluster!, tables))
 }
 
 /**

@@ -5,8 +5,9 @@ import { StoreBusyError } from './errors.js'
 
 /**
  * What a store call is for. It decides the call's time and memory limits and its place in the queue:
- * ingest, live-feed polls, health checks and token lookups go before interactive reads, which go
- * before dashboards, which go before service data.
+ * ingest, live-feed polls, health checks and token lookups go before reads (interactive reads and
+ * dashboards share one level, first come first served, so neither can starve the other), which go
+ * before service data.
  */
 export type WorkKind = 'ingest' | 'live' | 'health' | 'auth' | 'read' | 'dashboard' | 'service'
 
@@ -17,10 +18,10 @@ export const PRIORITY: Readonly<Record<WorkKind, number>> = {
   health: 0,
   auth: 0,
   read: 1,
-  dashboard: 2,
-  service: 3,
+  dashboard: 1,
+  service: 2,
 }
-const LEVELS = 4
+const LEVELS = 3
 
 /** Which configured limit applies to each kind. */
 const LIMIT: Readonly<Record<WorkKind, keyof Pick<WorkloadConfig, 'read' | 'dashboard' | 'ingest' | 'service'>>> = {
@@ -107,7 +108,13 @@ export class Scheduler {
       const start = () => {
         this.running++
         const began = performance.now()
-        fn()
+        let work: Promise<T>
+        try {
+          work = fn()
+        } catch (err) {
+          work = Promise.reject(err) // a slot must be given back whatever `fn` does
+        }
+        work
           .then(resolve, reject)
           .finally(() => {
             this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - began)

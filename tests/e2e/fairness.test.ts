@@ -142,8 +142,42 @@ describe('failed authentication is limited per address and cheap to refuse', () 
     const rest = await fetch(server.url.replace('/graphql', `/v0/pipes/api_product_grid.json?token=sl_guess${uid('x')}`))
     expect(rest.status).toBe(429)
     expect((await post(server, '{ __typename }', {}, known.token)).status).toBe(200)
+    // Over WebSocket, a throttled ConnectionInit closes 4403 like a bad token; the known token connects.
+    const closeCode = (token: string) =>
+      new Promise<number | string>((resolve) => {
+        const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws')
+        ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })))
+        ws.once('message', (data) => {
+          resolve((JSON.parse(String(data)) as { type: string }).type)
+          ws.close()
+        })
+        ws.once('close', (code) => resolve(code))
+      })
+    expect(await closeCode(`sl_${randomBytes(32).toString('base64url')}`)).toBe(4403)
+    expect(await closeCode(known.token)).toBe('connection_ack')
     // The negative cache stays bounded whatever the flood (TokenService's maxCached).
     expect(server.services.tokens.cachedCount).toBeLessThanOrEqual(10_000)
+  })
+})
+
+describe('behind a proxy (SIGHTLINE_TRUST_PROXY=1)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ SIGHTLINE_AUTH_FAILURES_PER_MINUTE: '6', SIGHTLINE_AUTH_FAILURE_BURST: '2', SIGHTLINE_TRUST_PROXY: '1' })
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it('limits each client the proxy names in X-Forwarded-For on its own', async () => {
+    const guess = (client: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer sl_${randomBytes(32).toString('base64url')}`, 'x-forwarded-for': `198.51.100.7, ${client}` },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      }).then((r) => r.status)
+    expect([await guess('203.0.113.1'), await guess('203.0.113.1'), await guess('203.0.113.1')]).toEqual([401, 401, 429])
+    expect(await guess('203.0.113.2')).toBe(401) // another client behind the same proxy is not throttled
   })
 })
 
@@ -182,6 +216,9 @@ describe('store limits and the bounded queue', () => {
     }
     // Everything else was answered in full.
     for (const a of answers.filter((x) => !busy.includes(x))) expect(a.errors).toBeUndefined()
+    // And /metrics counts the refusals by kind of work.
+    expect(await metric(server, /^sightline_store_refused\{kind="read"\}/)).toBeGreaterThanOrEqual(busy.length)
+    expect(await metric(server, /^sightline_store_queue\{queue="main",state="waiting"\}/)).toBe(0)
   })
 })
 

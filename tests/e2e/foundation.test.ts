@@ -1,5 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { printSdl } from '../../src/schema/print.js'
 import {
@@ -11,6 +10,7 @@ import {
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
 import { codes, gql, gqlOk, startTestServer, type TestServer } from '../helpers/server.js'
+import { filesHolding, storeFilesDir } from '../helpers/store.js'
 
 /** Every Query and Mutation field, called with valid arguments, and the scope it needs. */
 const OPERATIONS: Array<{ query: string; scope: string }> = [
@@ -130,20 +130,9 @@ describe('the gateway over HTTP', () => {
 
   it('never writes a token secret to the data directory', async () => {
     const token = await createToken(['read:ecommerce'])
-    const dir = server.config.store.dataDir
-    const files: string[] = []
-    const walk = (d: string) => {
-      for (const f of readdirSync(d)) {
-        const p = join(d, f)
-        if (statSync(p).isDirectory()) walk(p)
-        else files.push(p)
-      }
-    }
-    walk(dir)
-    expect(files.length).toBeGreaterThan(0)
-    const secret = Buffer.from(token.token)
-    const leaks = files.filter((f) => readFileSync(f).includes(secret))
-    expect(leaks).toEqual([])
+    const { scanned, found } = filesHolding(storeFilesDir(server.config.store), Buffer.from(token.token))
+    expect(scanned).toBeGreaterThan(0)
+    expect(found).toEqual([])
   })
 
   it('rejects an unknown enum value as a validation error', async () => {

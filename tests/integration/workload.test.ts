@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { selectRows } from '../../src/store/clickhouse.js'
 import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
-import { openTestStore } from '../helpers/store.js'
+import { createConnection } from '../../src/store/connection.js'
+import { QueryLimitError } from '../../src/store/errors.js'
+import { attachWorkload, DEFAULT_WORKLOAD, Workload } from '../../src/store/workload.js'
+import { openTestStore, testStoreConfig } from '../helpers/store.js'
 
 /** A task whose completion the test controls. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -48,5 +52,21 @@ describe('the store workload on embedded chDB', () => {
     expect(await store.stock(['w1'])).toEqual([{ product: 'w1', available: 2_000_000_000 }])
     const [quarantined] = await store.quarantine('warehouse_stock', 1)
     expect(quarantined?.reason).toBe('row 0: amount 200000000 would take the stock of w1 to 2200000000, outside the 32-bit range')
+  })
+})
+
+describe('time limits on embedded chDB', () => {
+  it('a query over max_execution_time fails as QueryLimitError (QUERY_TIMEOUT), and the next answer is clean', async () => {
+    const client = createConnection(testStoreConfig())
+    try {
+      attachWorkload(client, new Workload({ ...DEFAULT_WORKLOAD, read: { timeoutMs: 100, maxMemory: 0 } }))
+      const slow = selectRows(client, 'SELECT sum(cityHash64(number)) AS s FROM numbers({n:UInt64})', { n: 20_000_000_000 })
+      await expect(slow).rejects.toBeInstanceOf(QueryLimitError)
+      await expect(slow).rejects.toMatchObject({ limit: 'time' })
+      // chDB keeps a failed query's partial output for the next answer unless it is flushed.
+      expect(await selectRows(client, 'SELECT {x:UInt8} AS x', { x: 7 })).toEqual([{ x: 7 }])
+    } finally {
+      await client.close()
+    }
   })
 })

@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon'
 import { describe, expect, it } from 'vitest'
 import {
   assertRange,
@@ -269,5 +270,36 @@ describe('range ends inside a repeated quarter hour', () => {
       '2025-04-05T12:15:00.000Z',
       '2025-04-05T13:15:00.000Z',
     ])
+  })
+})
+
+describe('bucketStarts agrees with a walk through luxon, bucket by bucket', () => {
+  /** The reference: every start from luxon's startOf/plus, snapping forward past repeated local time. */
+  function reference(from: Date, to: Date, granularity: 'MINUTE' | 'HOUR' | 'DAY', zone: string): number[] {
+    const unit = granularity.toLowerCase() as 'minute' | 'hour' | 'day'
+    const next = (d: DateTime): DateTime => {
+      for (let n = 1; ; n++) {
+        const candidate = d.plus({ [unit]: n }).startOf(unit)
+        if (candidate > d) return candidate
+      }
+    }
+    const out: number[] = []
+    const last = bucketStart(new Date(to.getTime() - 1), granularity, zone).getTime()
+    for (let d: DateTime = DateTime.fromJSDate(bucketStart(from, granularity, zone), { zone }); d.toMillis() <= last; d = next(d)) out.push(d.toMillis())
+    return out
+  }
+
+  it.each([
+    ['America/Boa_Vista', '2000-10-01T00:00:00Z', '2000-10-25T00:00:00Z', 'HOUR'], // DST for one week only
+    ['America/Boa_Vista', '2000-10-10T00:00:00Z', '2000-10-16T12:00:00Z', 'MINUTE'],
+    ['Pacific/Apia', '2011-12-20T00:00:00Z', '2012-01-05T00:00:00Z', 'HOUR'], // a skipped day
+    ['Pacific/Apia', '2011-12-20T00:00:00Z', '2012-01-05T00:00:00Z', 'DAY'],
+    ['Africa/Casablanca', '2019-04-01T00:00:00Z', '2019-07-01T00:00:00Z', 'HOUR'], // DST suspended for Ramadan
+    ['Australia/Lord_Howe', '2024-09-25T00:00:00Z', '2025-04-15T00:00:00Z', 'HOUR'], // 30-minute changes
+    ['Asia/Kolkata', '2025-01-01T00:00:00Z', '2025-12-01T00:00:00Z', 'HOUR'], // a half-hour zone, 11 months
+    ['America/New_York', '2000-01-01T00:00:00Z', '2026-11-30T00:00:00Z', 'DAY'],
+  ] as const)('%s %s → %s by %s', (zone, from, to, granularity) => {
+    const got = bucketStarts(new Date(from), new Date(to), granularity, zone).map((d) => d.getTime())
+    expect(got).toEqual(reference(new Date(from), new Date(to), granularity, zone))
   })
 })

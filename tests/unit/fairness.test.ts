@@ -7,6 +7,7 @@ import { formatError } from '../../src/errors.js'
 import { render } from '../../src/rest/format.js'
 import { fromGraphQL } from '../../src/rest/http.js'
 import { limitErrorOf, QueryLimitError, StoreBusyError, StoreValueError } from '../../src/store/errors.js'
+import { clientAddress } from '../../src/sockets.js'
 import { asWork, currentWork, limitSettings, Scheduler, type WorkKind } from '../../src/store/workload.js'
 
 /** A task whose completion the test controls. */
@@ -19,7 +20,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 describe('Scheduler', () => {
-  it('runs waiting work by priority (ingest, live, health, auth before reads, reads before dashboards and service), FIFO within one', async () => {
+  it('runs waiting work by priority (ingest, live, health, auth before reads and dashboards, those before service), FIFO within one', async () => {
     const scheduler = new Scheduler(1, 100)
     const order: string[] = []
     const first = gate()
@@ -39,10 +40,10 @@ describe('Scheduler', () => {
     expect(scheduler.size).toEqual({ running: 1, queued: kinds.length })
     first.open()
     await Promise.all([running, ...done])
-    expect(order).toEqual(['running dashboard', 'ingest', 'live', 'health', 'auth', 'read 1', 'read 2', 'dashboard 1', 'dashboard 2', 'service'])
+    expect(order).toEqual(['running dashboard', 'ingest', 'live', 'health', 'auth', 'dashboard 1', 'read 1', 'dashboard 2', 'read 2', 'service'])
   })
 
-  it('bounds the queue: when full, ingest displaces the newest lowest-priority read, which fails STORE_BUSY', async () => {
+  it('bounds the queue: when full, ingest displaces the newest waiting call of a lower priority, which fails STORE_BUSY', async () => {
     const scheduler = new Scheduler(1, 3)
     const first = gate()
     const running = scheduler.run('read', () => first.promise)
@@ -54,15 +55,18 @@ describe('Scheduler', () => {
       )
     const all = [
       track('read A', scheduler.run('read', async () => {})),
-      track('dashboard B', scheduler.run('dashboard', async () => {})),
+      track('service B', scheduler.run('service', async () => {})),
       track('dashboard C', scheduler.run('dashboard', async () => {})),
-      // The queue is full (3): a read displaces the newest waiting dashboard (C).
+      // The queue is full (3): a read displaces the newest waiting call of a lower priority (service B).
       track('read D', scheduler.run('read', async () => {})),
-      // Another dashboard finds only equal or higher priorities waiting: refused itself.
+      // Another dashboard finds only its own priority or higher waiting: refused itself.
       track('dashboard E', scheduler.run('dashboard', async () => {})),
-      // Ingest displaces the newest dashboard left (B).
+      // Ingest displaces the newest read or dashboard (D).
       track('ingest F', scheduler.run('ingest', async () => {})),
-      track('read G', scheduler.run('read', async () => {})),
+      track('live G', scheduler.run('live', async () => {})), // and C
+      track('health H', scheduler.run('health', async () => {})), // and A
+      // Now only priority work waits: another is refused.
+      track('auth I', scheduler.run('auth', async () => {})),
     ]
     expect(scheduler.size.queued).toBe(3)
     first.open()
@@ -70,17 +74,18 @@ describe('Scheduler', () => {
     await Promise.all(all)
     expect(outcomes.sort()).toEqual(
       [
-        'read A ran',
-        'dashboard B busy, retry in ≥1s',
+        'read A busy, retry in ≥1s',
+        'service B busy, retry in ≥1s',
         'dashboard C busy, retry in ≥1s',
-        'read D ran',
+        'read D busy, retry in ≥1s',
         'dashboard E busy, retry in ≥1s',
         'ingest F ran',
-        'read G busy, retry in ≥1s',
+        'live G ran',
+        'health H ran',
+        'auth I busy, retry in ≥1s',
       ].sort(),
     )
-    expect(scheduler.refused.get('dashboard')).toBe(3)
-    expect(scheduler.refused.get('read')).toBe(1)
+    expect(Object.fromEntries(scheduler.refused)).toEqual({ read: 2, service: 1, dashboard: 2, auth: 1 })
   })
 
   it('runs up to `concurrency` at once and passes errors through', async () => {
@@ -245,5 +250,18 @@ describe('REST rendering', () => {
     expect(json).toContain('"data":[{"name":"p","stock":9223372036854775807},{"name":"q","stock":4294967294}]')
     expect(render('ndjson', columns, rows, stats)).toBe('{"name":"p","stock":9223372036854775807}\n{"name":"q","stock":4294967294}\n')
     expect(render('csv', columns, rows, stats)).toContain('"p",9223372036854775807')
+  })
+})
+
+describe('clientAddress', () => {
+  const req = (remoteAddress: string | undefined, xff?: string | string[]) =>
+    ({ socket: { remoteAddress }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as Parameters<typeof clientAddress>[0]
+
+  it('is the TCP peer unless the proxy is trusted; then the entry the proxy appended', () => {
+    expect(clientAddress(req('10.0.0.9', '1.1.1.1, 2.2.2.2'))).toBe('10.0.0.9')
+    expect(clientAddress(req('10.0.0.9', '1.1.1.1, 2.2.2.2'), true)).toBe('2.2.2.2')
+    expect(clientAddress(req('10.0.0.9', ['1.1.1.1', '3.3.3.3 ']), true)).toBe('3.3.3.3')
+    expect(clientAddress(req('10.0.0.9'), true)).toBe('10.0.0.9')
+    expect(clientAddress(req(undefined))).toBe('unknown')
   })
 })

@@ -132,9 +132,16 @@ describe('scope hierarchy', () => {
         'append:warehouse_stock',
         'append:products',
         'append:app_events',
+        'manage',
+        ...['ecomm_events', 'warehouse_stock', 'products', 'app_events', 'mv_latest_availability', 'ecomm_rollup_minute', 'ecomm_rollup_hour', 'ecomm_rollup_day', 'cart_events_mv', 'fm_events_mv', 'link_events_mv', 'page_events_mv'].map((d) => `manage:${d}`),
+        'sql',
       ].sort(),
     )
-    for (const bad of ['', 'READ', 'read:', 'read:analytics:shop', 'append:tokens', 'admin:all', ' read']) expect(isKnownScope(bad), bad).toBe(false)
+    // read:pipe:<pipe> names any pipe (the REST layer decides which exist).
+    expect(isKnownScope('read:pipe:api_product_grid')).toBe(true)
+    for (const bad of ['', 'READ', 'read:', 'read:analytics:shop', 'append:tokens', 'admin:all', ' read', 'manage:tokens', 'read:pipe:', 'read:pipe:a b', 'read:pipe:x;y']) {
+      expect(isKnownScope(bad), bad).toBe(false)
+    }
   })
 })
 

@@ -1,0 +1,543 @@
+CREATE DATABASE IF NOT EXISTS sightline ON CLUSTER sightline_cluster;
+CREATE TABLE IF NOT EXISTS sightline.schema_migrations_local ON CLUSTER sightline_cluster (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+ENGINE = ReplicatedReplacingMergeTree ORDER BY version;
+CREATE TABLE IF NOT EXISTS sightline.schema_migrations ON CLUSTER sightline_cluster AS sightline.schema_migrations_local
+ENGINE = Distributed(sightline_cluster, sightline, schema_migrations_local, version);
+
+-- 0001_ecomm_events
+CREATE TABLE IF NOT EXISTS sightline.ecomm_events_local ON CLUSTER sightline_cluster (
+    timestamp DateTime('UTC'),
+    event LowCardinality(String),
+    product String
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYear(timestamp)
+ORDER BY (event, product, timestamp)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.ecomm_events ON CLUSTER sightline_cluster AS sightline.ecomm_events_local
+ENGINE = Distributed(sightline_cluster, sightline, ecomm_events_local, cityHash64(product));
+
+-- 0002_products
+CREATE TABLE IF NOT EXISTS sightline.products_local ON CLUSTER sightline_cluster (
+    category String,
+    id String,
+    name String,
+    photo String,
+    price Float64,
+    version UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree(version)
+ORDER BY (category, id)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.products ON CLUSTER sightline_cluster AS sightline.products_local
+ENGINE = Distributed(sightline_cluster, sightline, products_local, cityHash64(id));
+
+-- 0003_warehouse_stock
+CREATE TABLE IF NOT EXISTS sightline.warehouse_stock_local ON CLUSTER sightline_cluster (
+    timestamp DateTime('UTC'),
+    product String,
+    store String,
+    amount Int32
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYear(timestamp)
+ORDER BY (timestamp, product)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.warehouse_stock ON CLUSTER sightline_cluster AS sightline.warehouse_stock_local
+ENGINE = Distributed(sightline_cluster, sightline, warehouse_stock_local, cityHash64(product));
+
+-- 0004_mv_latest_availability
+CREATE TABLE IF NOT EXISTS sightline.mv_latest_availability_local ON CLUSTER sightline_cluster (
+    product String,
+    available_stock SimpleAggregateFunction(sum, Int64)
+)
+ENGINE = ReplicatedAggregatingMergeTree
+ORDER BY product
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.mv_latest_availability ON CLUSTER sightline_cluster AS sightline.mv_latest_availability_local
+ENGINE = Distributed(sightline_cluster, sightline, mv_latest_availability_local, cityHash64(product));
+
+-- 0005_mat_stock_sales
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_stock_sales ON CLUSTER sightline_cluster TO sightline.mv_latest_availability_local AS
+SELECT product, sumSimpleState(toInt64(-1)) AS available_stock
+FROM sightline.ecomm_events_local
+WHERE event = 'sale'
+GROUP BY product;
+
+-- 0006_mat_stock_wh
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_stock_wh ON CLUSTER sightline_cluster TO sightline.mv_latest_availability_local AS
+SELECT product, sumSimpleState(toInt64(amount)) AS available_stock
+FROM sightline.warehouse_stock_local
+GROUP BY product;
+
+-- 0007_ecomm_rollup_minute
+CREATE TABLE IF NOT EXISTS sightline.ecomm_rollup_minute_local ON CLUSTER sightline_cluster (
+    bucket DateTime('UTC'),
+    product String,
+    views SimpleAggregateFunction(sum, UInt64),
+    carts SimpleAggregateFunction(sum, UInt64),
+    sales SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (product, bucket)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.ecomm_rollup_minute ON CLUSTER sightline_cluster AS sightline.ecomm_rollup_minute_local
+ENGINE = Distributed(sightline_cluster, sightline, ecomm_rollup_minute_local, cityHash64(product));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_ecomm_rollup_minute ON CLUSTER sightline_cluster TO sightline.ecomm_rollup_minute_local AS
+SELECT
+    toStartOfMinute(timestamp) AS bucket,
+    product,
+    sumSimpleState(toUInt64(event = 'view')) AS views,
+    sumSimpleState(toUInt64(event = 'cart')) AS carts,
+    sumSimpleState(toUInt64(event = 'sale')) AS sales
+FROM sightline.ecomm_events_local
+GROUP BY bucket, product;
+
+-- 0008_ecomm_rollup_hour
+CREATE TABLE IF NOT EXISTS sightline.ecomm_rollup_hour_local ON CLUSTER sightline_cluster (
+    bucket DateTime('UTC'),
+    product String,
+    views SimpleAggregateFunction(sum, UInt64),
+    carts SimpleAggregateFunction(sum, UInt64),
+    sales SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (product, bucket)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.ecomm_rollup_hour ON CLUSTER sightline_cluster AS sightline.ecomm_rollup_hour_local
+ENGINE = Distributed(sightline_cluster, sightline, ecomm_rollup_hour_local, cityHash64(product));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_ecomm_rollup_hour ON CLUSTER sightline_cluster TO sightline.ecomm_rollup_hour_local AS
+SELECT
+    toStartOfHour(timestamp) AS bucket,
+    product,
+    sumSimpleState(toUInt64(event = 'view')) AS views,
+    sumSimpleState(toUInt64(event = 'cart')) AS carts,
+    sumSimpleState(toUInt64(event = 'sale')) AS sales
+FROM sightline.ecomm_events_local
+GROUP BY bucket, product;
+
+-- 0009_ecomm_rollup_day
+CREATE TABLE IF NOT EXISTS sightline.ecomm_rollup_day_local ON CLUSTER sightline_cluster (
+    bucket DateTime('UTC'),
+    product String,
+    views SimpleAggregateFunction(sum, UInt64),
+    carts SimpleAggregateFunction(sum, UInt64),
+    sales SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (product, bucket)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.ecomm_rollup_day ON CLUSTER sightline_cluster AS sightline.ecomm_rollup_day_local
+ENGINE = Distributed(sightline_cluster, sightline, ecomm_rollup_day_local, cityHash64(product));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_ecomm_rollup_day ON CLUSTER sightline_cluster TO sightline.ecomm_rollup_day_local AS
+SELECT
+    toStartOfDay(timestamp) AS bucket,
+    product,
+    sumSimpleState(toUInt64(event = 'view')) AS views,
+    sumSimpleState(toUInt64(event = 'cart')) AS carts,
+    sumSimpleState(toUInt64(event = 'sale')) AS sales
+FROM sightline.ecomm_events_local
+GROUP BY bucket, product;
+
+-- 0010_app_events
+CREATE TABLE IF NOT EXISTS sightline.app_events_local ON CLUSTER sightline_cluster (
+    timestamp DateTime64(3, 'UTC'),
+    event_type LowCardinality(String),
+    action LowCardinality(String),
+    workspace_id String,
+    session_id String,
+    visitor_id String,
+    asset_id String,
+    browser LowCardinality(String),
+    os LowCardinality(String),
+    device LowCardinality(String),
+    country LowCardinality(String),
+    region String,
+    city String,
+    referer String,
+    platform LowCardinality(String),
+    email_broadcast_id String,
+    email_template_id String,
+    flow_action_id String,
+    landing_page_id String,
+    meta_ad_id String,
+    meta_ad_set_id String,
+    meta_campaign_id String,
+    meta_placement_id String,
+    revenue Float64
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (event_type, workspace_id, timestamp)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.app_events ON CLUSTER sightline_cluster AS sightline.app_events_local
+ENGINE = Distributed(sightline_cluster, sightline, app_events_local, cityHash64(workspace_id, session_id));
+
+-- 0011_cart_events_mv
+CREATE TABLE IF NOT EXISTS sightline.cart_events_mv_local ON CLUSTER sightline_cluster (
+    timestamp DateTime64(3, 'UTC'),
+    event_type LowCardinality(String),
+    action LowCardinality(String),
+    workspace_id String,
+    session_id String,
+    visitor_id String,
+    asset_id String,
+    browser LowCardinality(String),
+    os LowCardinality(String),
+    device LowCardinality(String),
+    country LowCardinality(String),
+    region String,
+    city String,
+    referer String,
+    platform LowCardinality(String),
+    email_broadcast_id String,
+    email_template_id String,
+    flow_action_id String,
+    landing_page_id String,
+    meta_ad_id String,
+    meta_ad_set_id String,
+    meta_campaign_id String,
+    meta_placement_id String,
+    revenue Float64
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (workspace_id, timestamp)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.cart_events_mv ON CLUSTER sightline_cluster AS sightline.cart_events_mv_local
+ENGINE = Distributed(sightline_cluster, sightline, cart_events_mv_local, cityHash64(workspace_id, session_id));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.cart_events_pipe ON CLUSTER sightline_cluster TO sightline.cart_events_mv_local AS
+SELECT * FROM sightline.app_events_local WHERE event_type = 'cart';
+
+-- 0012_fm_events_mv
+CREATE TABLE IF NOT EXISTS sightline.fm_events_mv_local ON CLUSTER sightline_cluster (
+    timestamp DateTime64(3, 'UTC'),
+    event_type LowCardinality(String),
+    action LowCardinality(String),
+    workspace_id String,
+    session_id String,
+    visitor_id String,
+    asset_id String,
+    browser LowCardinality(String),
+    os LowCardinality(String),
+    device LowCardinality(String),
+    country LowCardinality(String),
+    region String,
+    city String,
+    referer String,
+    platform LowCardinality(String),
+    email_broadcast_id String,
+    email_template_id String,
+    flow_action_id String,
+    landing_page_id String,
+    meta_ad_id String,
+    meta_ad_set_id String,
+    meta_campaign_id String,
+    meta_placement_id String,
+    revenue Float64
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (workspace_id, timestamp)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.fm_events_mv ON CLUSTER sightline_cluster AS sightline.fm_events_mv_local
+ENGINE = Distributed(sightline_cluster, sightline, fm_events_mv_local, cityHash64(workspace_id, session_id));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.fm_events_pipe ON CLUSTER sightline_cluster TO sightline.fm_events_mv_local AS
+SELECT * FROM sightline.app_events_local WHERE event_type = 'fm';
+
+-- 0013_link_events_mv
+CREATE TABLE IF NOT EXISTS sightline.link_events_mv_local ON CLUSTER sightline_cluster (
+    timestamp DateTime64(3, 'UTC'),
+    event_type LowCardinality(String),
+    action LowCardinality(String),
+    workspace_id String,
+    session_id String,
+    visitor_id String,
+    asset_id String,
+    browser LowCardinality(String),
+    os LowCardinality(String),
+    device LowCardinality(String),
+    country LowCardinality(String),
+    region String,
+    city String,
+    referer String,
+    platform LowCardinality(String),
+    email_broadcast_id String,
+    email_template_id String,
+    flow_action_id String,
+    landing_page_id String,
+    meta_ad_id String,
+    meta_ad_set_id String,
+    meta_campaign_id String,
+    meta_placement_id String,
+    revenue Float64
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (workspace_id, timestamp)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.link_events_mv ON CLUSTER sightline_cluster AS sightline.link_events_mv_local
+ENGINE = Distributed(sightline_cluster, sightline, link_events_mv_local, cityHash64(workspace_id, session_id));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.link_events_pipe ON CLUSTER sightline_cluster TO sightline.link_events_mv_local AS
+SELECT * FROM sightline.app_events_local WHERE event_type = 'link';
+
+-- 0014_page_events_mv
+CREATE TABLE IF NOT EXISTS sightline.page_events_mv_local ON CLUSTER sightline_cluster (
+    timestamp DateTime64(3, 'UTC'),
+    event_type LowCardinality(String),
+    action LowCardinality(String),
+    workspace_id String,
+    session_id String,
+    visitor_id String,
+    asset_id String,
+    browser LowCardinality(String),
+    os LowCardinality(String),
+    device LowCardinality(String),
+    country LowCardinality(String),
+    region String,
+    city String,
+    referer String,
+    platform LowCardinality(String),
+    email_broadcast_id String,
+    email_template_id String,
+    flow_action_id String,
+    landing_page_id String,
+    meta_ad_id String,
+    meta_ad_set_id String,
+    meta_campaign_id String,
+    meta_placement_id String,
+    revenue Float64
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (workspace_id, timestamp)
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.page_events_mv ON CLUSTER sightline_cluster AS sightline.page_events_mv_local
+ENGINE = Distributed(sightline_cluster, sightline, page_events_mv_local, cityHash64(workspace_id, session_id));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.page_events_pipe ON CLUSTER sightline_cluster TO sightline.page_events_mv_local AS
+SELECT * FROM sightline.app_events_local WHERE event_type = 'page';
+
+-- 0020_quarantine
+CREATE TABLE IF NOT EXISTS sightline.ecomm_events_quarantine_local ON CLUSTER sightline_cluster (
+    row String,
+    reason String,
+    at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree
+ORDER BY at
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.ecomm_events_quarantine ON CLUSTER sightline_cluster AS sightline.ecomm_events_quarantine_local
+ENGINE = Distributed(sightline_cluster, sightline, ecomm_events_quarantine_local, rand());
+CREATE TABLE IF NOT EXISTS sightline.warehouse_stock_quarantine_local ON CLUSTER sightline_cluster AS sightline.ecomm_events_quarantine_local;
+CREATE TABLE IF NOT EXISTS sightline.warehouse_stock_quarantine ON CLUSTER sightline_cluster AS sightline.warehouse_stock_quarantine_local
+ENGINE = Distributed(sightline_cluster, sightline, warehouse_stock_quarantine_local, rand());
+CREATE TABLE IF NOT EXISTS sightline.products_quarantine_local ON CLUSTER sightline_cluster AS sightline.ecomm_events_quarantine_local;
+CREATE TABLE IF NOT EXISTS sightline.products_quarantine ON CLUSTER sightline_cluster AS sightline.products_quarantine_local
+ENGINE = Distributed(sightline_cluster, sightline, products_quarantine_local, rand());
+CREATE TABLE IF NOT EXISTS sightline.app_events_quarantine_local ON CLUSTER sightline_cluster AS sightline.ecomm_events_quarantine_local;
+CREATE TABLE IF NOT EXISTS sightline.app_events_quarantine ON CLUSTER sightline_cluster AS sightline.app_events_quarantine_local
+ENGINE = Distributed(sightline_cluster, sightline, app_events_quarantine_local, rand());
+
+-- 0030_tokens
+CREATE TABLE IF NOT EXISTS sightline.tokens_local ON CLUSTER sightline_cluster (
+    name String,
+    hash String,
+    scopes Array(String),
+    workspace_id String,
+    created_at DateTime64(3, 'UTC'),
+    expires_at Nullable(DateTime64(3, 'UTC')),
+    revoked UInt8,
+    version UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree(version)
+ORDER BY name;
+CREATE TABLE IF NOT EXISTS sightline.tokens ON CLUSTER sightline_cluster AS sightline.tokens_local
+ENGINE = Distributed(sightline_cluster, sightline, tokens_local, cityHash64(name));
+
+-- 0040_service_log
+CREATE TABLE IF NOT EXISTS sightline.operation_log_local ON CLUSTER sightline_cluster (
+    at DateTime64(3, 'UTC'),
+    request_id String,
+    operation String,
+    token String,
+    duration_ms Float64,
+    rows_read UInt64,
+    bytes_read UInt64,
+    error_code LowCardinality(String)
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMMDD(at)
+ORDER BY (operation, at)
+TTL toDateTime(at) + INTERVAL 30 DAY;
+CREATE TABLE IF NOT EXISTS sightline.operation_log ON CLUSTER sightline_cluster AS sightline.operation_log_local
+ENGINE = Distributed(sightline_cluster, sightline, operation_log_local, rand());
+CREATE TABLE IF NOT EXISTS sightline.ingest_log_local ON CLUSTER sightline_cluster (
+    at DateTime64(3, 'UTC'),
+    table LowCardinality(String),
+    rows UInt32,
+    quarantined UInt32,
+    duration_ms Float64,
+    token String,
+    deduplicated UInt8
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMMDD(at)
+ORDER BY at
+TTL toDateTime(at) + INTERVAL 30 DAY;
+CREATE TABLE IF NOT EXISTS sightline.ingest_log ON CLUSTER sightline_cluster AS sightline.ingest_log_local
+ENGINE = Distributed(sightline_cluster, sightline, ingest_log_local, rand());
+CREATE TABLE IF NOT EXISTS sightline.error_log_local ON CLUSTER sightline_cluster (
+    at DateTime64(3, 'UTC'),
+    request_id String,
+    operation String,
+    code LowCardinality(String),
+    message String
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMMDD(at)
+ORDER BY at
+TTL toDateTime(at) + INTERVAL 30 DAY;
+CREATE TABLE IF NOT EXISTS sightline.error_log ON CLUSTER sightline_cluster AS sightline.error_log_local
+ENGINE = Distributed(sightline_cluster, sightline, error_log_local, rand());
+
+-- 0050_stock_changes
+CREATE TABLE IF NOT EXISTS sightline.stock_changes_local ON CLUSTER sightline_cluster (
+    change_id UUID,
+    product String,
+    delta Int64,
+    inserted_at DateTime64(6, 'UTC')
+)
+ENGINE = ReplicatedMergeTree
+PARTITION BY toYYYYMMDD(inserted_at)
+ORDER BY (inserted_at, product)
+TTL toDateTime(inserted_at) + INTERVAL 1 DAY
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.stock_changes ON CLUSTER sightline_cluster AS sightline.stock_changes_local
+ENGINE = Distributed(sightline_cluster, sightline, stock_changes_local, cityHash64(product));
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_stock_changes_sales ON CLUSTER sightline_cluster TO sightline.stock_changes_local AS
+SELECT generateUUIDv4() AS change_id, product, -toInt64(count()) AS delta, now64(6) AS inserted_at
+FROM sightline.ecomm_events_local
+WHERE event = 'sale'
+GROUP BY product;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_stock_changes_wh ON CLUSTER sightline_cluster TO sightline.stock_changes_local AS
+SELECT generateUUIDv4() AS change_id, product, sum(toInt64(amount)) AS delta, now64(6) AS inserted_at
+FROM sightline.warehouse_stock_local
+GROUP BY product;
+
+-- 0060_ingest_batches
+CREATE TABLE IF NOT EXISTS sightline.ingest_batches_local ON CLUSTER sightline_cluster (
+    table LowCardinality(String),
+    key String,
+    accepted UInt32,
+    quarantined UInt32,
+    errors String,
+    at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree(at)
+ORDER BY (table, key)
+TTL toDateTime(at) + INTERVAL 30 DAY;
+CREATE TABLE IF NOT EXISTS sightline.ingest_batches ON CLUSTER sightline_cluster AS sightline.ingest_batches_local
+ENGINE = Distributed(sightline_cluster, sightline, ingest_batches_local, cityHash64(table, key));
+
+-- 0070_batch_ids
+ALTER TABLE sightline.ecomm_events_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.ecomm_events ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.warehouse_stock_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.warehouse_stock ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.products_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.products ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.app_events_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.app_events ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.ecomm_events_quarantine_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.ecomm_events_quarantine ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.warehouse_stock_quarantine_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.warehouse_stock_quarantine ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.products_quarantine_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.products_quarantine ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.app_events_quarantine_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.app_events_quarantine ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.cart_events_mv_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.cart_events_mv ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.fm_events_mv_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.fm_events_mv ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.link_events_mv_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.link_events_mv ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.page_events_mv_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.page_events_mv ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.stock_changes_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.stock_changes ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS _batch String MATERIALIZED '';
+ALTER TABLE sightline.cart_events_pipe ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT *, _batch FROM sightline.app_events_local WHERE event_type = 'cart';
+ALTER TABLE sightline.fm_events_pipe ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT *, _batch FROM sightline.app_events_local WHERE event_type = 'fm';
+ALTER TABLE sightline.link_events_pipe ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT *, _batch FROM sightline.app_events_local WHERE event_type = 'link';
+ALTER TABLE sightline.page_events_pipe ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT *, _batch FROM sightline.app_events_local WHERE event_type = 'page';
+ALTER TABLE sightline.mat_stock_changes_sales ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT generateUUIDv4() AS change_id, product, -toInt64(count()) AS delta, now64(6) AS inserted_at, _batch
+FROM sightline.ecomm_events_local
+WHERE event = 'sale'
+GROUP BY product, _batch;
+ALTER TABLE sightline.mat_stock_changes_wh ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT generateUUIDv4() AS change_id, product, sum(toInt64(amount)) AS delta, now64(6) AS inserted_at, _batch
+FROM sightline.warehouse_stock_local
+GROUP BY product, _batch;
+ALTER TABLE sightline.mat_stock_sales ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toInt64(-sale)), sumSimpleState(toInt64(0))) AS available_stock
+FROM (SELECT product AS p, event = 'sale' AS sale, _batch FROM sightline.ecomm_events_local WHERE event = 'sale' OR _batch != '')
+GROUP BY GROUPING SETS ((p), (_batch))
+HAVING grouping(p) = 0 AND sum(sale) > 0 OR grouping(p) = 1 AND _batch != '';
+ALTER TABLE sightline.mat_stock_wh ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toInt64(amount)), sumSimpleState(toInt64(0))) AS available_stock
+FROM (SELECT product AS p, amount, _batch FROM sightline.warehouse_stock_local)
+GROUP BY GROUPING SETS ((p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '';
+ALTER TABLE sightline.mat_ecomm_rollup_minute ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(b) AS bucket,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'view')), sumSimpleState(toUInt64(0))) AS views,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'cart')), sumSimpleState(toUInt64(0))) AS carts,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'sale')), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT toStartOfMinute(timestamp) AS b, product AS p, event, _batch FROM sightline.ecomm_events_local)
+GROUP BY GROUPING SETS ((b, p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '';
+ALTER TABLE sightline.mat_ecomm_rollup_hour ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(b) AS bucket,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'view')), sumSimpleState(toUInt64(0))) AS views,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'cart')), sumSimpleState(toUInt64(0))) AS carts,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'sale')), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT toStartOfHour(timestamp) AS b, product AS p, event, _batch FROM sightline.ecomm_events_local)
+GROUP BY GROUPING SETS ((b, p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '';
+ALTER TABLE sightline.mat_ecomm_rollup_day ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(b) AS bucket,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'view')), sumSimpleState(toUInt64(0))) AS views,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'cart')), sumSimpleState(toUInt64(0))) AS carts,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'sale')), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT toStartOfDay(timestamp) AS b, product AS p, event, _batch FROM sightline.ecomm_events_local)
+GROUP BY GROUPING SETS ((b, p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '';
+
+-- 0071_batch_index
+ALTER TABLE sightline.ecomm_events_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.warehouse_stock_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.products_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.app_events_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.cart_events_mv_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.fm_events_mv_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.link_events_mv_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.page_events_mv_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+ALTER TABLE sightline.stock_changes_local ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;

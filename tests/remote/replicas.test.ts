@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { createClient as createClickHouse } from '@clickhouse/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { uid } from '../helpers/factories.js'
+import { wsClient } from '../helpers/server.js'
+
+// Two gateway replicas, each its own process, on one store reached over ClickHouse's HTTP protocol
+// (CLICKHOUSE_URL, set by the remote suite's global setup): live stock is shared through the store's
+// change log, so every subscriber hears every write once, whoever made it, and a replica that dies
+// takes nothing from the other's subscribers.
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const ADMIN = `admin_${randomBytes(16).toString('hex')}`
+const DATABASE = `r_${randomBytes(6).toString('hex')}`
+
+interface Replica {
+  readonly url: string
+  readonly wsUrl: string
+  readonly child: ChildProcess
+}
+
+const children: ChildProcess[] = []
+
+async function startReplica(): Promise<Replica> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SIGHTLINE_DEMO: '0',
+      SIGHTLINE_ADMIN_TOKEN: ADMIN,
+      CLICKHOUSE_DATABASE: DATABASE,
+      SIGHTLINE_POLL_MS: '100',
+      SIGHTLINE_RATE_LIMIT: '0',
+      SIGHTLINE_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.push(child)
+  const output: string[] = []
+  child.stderr!.on('data', (c: Buffer) => output.push(c.toString()))
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the replica exited (${code}) before it was ready:\n${output.join('')}`)))
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(`${line}\n`)
+      if (!line.startsWith('{')) return
+      const entry = JSON.parse(line) as { msg?: string; url?: string }
+      if (entry.msg === 'sightline ready' && entry.url) resolve(entry.url)
+    })
+  })
+  return { url, wsUrl: url.replace(/^http/, 'ws'), child }
+}
+
+async function post(replica: Replica, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const res = await fetch(replica.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ query, variables }),
+  })
+  const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] }
+  if (body.errors) throw new Error(JSON.stringify(body.errors))
+  return body.data!
+}
+
+const STOCK = 'mutation W($p: ID!, $n: Int!) { ingestWarehouseStock(updates: [{ product: $p, store: "s", amount: $n }]) { accepted } }'
+
+type Update = { product: string; available: number; delta: number }
+
+/** Subscribes to one product's stock on a replica; collects what arrives. */
+function listen(replica: Replica, product: string) {
+  const updates: Update[] = []
+  const client = wsClient(replica, ADMIN)
+  let wake: (() => void) | undefined
+  client.subscribe<{ stockChanged: Update }>(
+    { query: 'subscription S($p: [ID!]) { stockChanged(products: $p) { product available delta } }', variables: { p: [product] } },
+    {
+      next: (msg) => {
+        if (msg.data) updates.push(msg.data.stockChanged)
+        wake?.()
+      },
+      error: () => wake?.(),
+      complete: () => {},
+    },
+  )
+  /** Resolves once `n` updates arrived (the test's timeout bounds the wait). */
+  const until = async (n: number) => {
+    while (updates.length < n) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)))
+    return updates
+  }
+  return { updates, until, dispose: () => client.dispose() }
+}
+
+describe('two gateway replicas on one store over HTTP', () => {
+  let a: Replica
+  let b: Replica
+  beforeAll(async () => {
+    a = await startReplica() // migrates the database
+    b = await startReplica()
+  }, 300_000)
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  })
+
+  it('a write through one replica reaches the other replica’s subscribers exactly once', async () => {
+    const product = uid('p')
+    const onA = listen(a, product)
+    const onB = listen(b, product)
+    try {
+      await new Promise((r) => setTimeout(r, 500)) // both subscriptions registered
+      await post(a, STOCK, { p: product, n: 5 })
+      expect(await onB.until(1)).toEqual([{ product, available: 5, delta: 5 }])
+      expect(await onA.until(1)).toEqual([{ product, available: 5, delta: 5 }])
+      await post(b, STOCK, { p: product, n: -2 })
+      expect(await onA.until(2)).toEqual([
+        { product, available: 5, delta: 5 },
+        { product, available: 3, delta: -2 },
+      ])
+      expect(await onB.until(2)).toHaveLength(2)
+      await new Promise((r) => setTimeout(r, 1000)) // several polls later, nothing arrives twice
+      expect(onA.updates).toHaveLength(2)
+      expect(onB.updates).toHaveLength(2)
+    } finally {
+      await Promise.all([onA.dispose(), onB.dispose()])
+    }
+  })
+
+  it('a direct insert into the store reaches both replicas, and a replica killed loses nothing for the other', async () => {
+    const product = uid('p')
+    const onA = listen(a, product)
+    const onB = listen(b, product)
+    const store = createClickHouse({ url: process.env.CLICKHOUSE_URL })
+    try {
+      await new Promise((r) => setTimeout(r, 500))
+      await store.insert({ table: `${DATABASE}.warehouse_stock`, values: [{ product, store: 'direct', amount: 10, timestamp: '2026-01-01 00:00:00' }], format: 'JSONEachRow' })
+      expect(await onA.until(1)).toEqual([{ product, available: 10, delta: 10 }])
+      expect(await onB.until(1)).toEqual([{ product, available: 10, delta: 10 }])
+      a.child.kill('SIGKILL')
+      await new Promise((resolve) => a.child.once('exit', resolve))
+      await post(b, STOCK, { p: product, n: 1 })
+      await store.insert({ table: `${DATABASE}.warehouse_stock`, values: [{ product, store: 'direct', amount: 2, timestamp: '2026-01-01 00:00:01' }], format: 'JSONEachRow' })
+      expect(await onB.until(3)).toEqual([
+        { product, available: 10, delta: 10 },
+        { product, available: 11, delta: 1 },
+        { product, available: 13, delta: 2 },
+      ])
+    } finally {
+      await onB.dispose()
+      await Promise.resolve(onA.dispose()).catch(() => {})
+      await store.close()
+    }
+  })
+})
