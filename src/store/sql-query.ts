@@ -130,7 +130,11 @@ export class SqlRepository {
 
   /** Messages name tables as `db.table`; the caller knows them by their names (and wrote its own text). */
   private scrub(message: string): string {
-    return message.replaceAll(`${this.database}.`, '').replace(/:? In scope SELECT formatQuery\([\s\S]*$/, '')
+    // ClickHouse's hints ("Maybe you meant db.tokens?") would name tables the caller may not read.
+    return message
+      .replaceAll(`${this.database}.`, '')
+      .replace(/:? In scope SELECT formatQuery\([\s\S]*$/, '')
+      .replace(/\.? ?Maybe you meant [^?]*\?/g, '')
   }
 }
 
