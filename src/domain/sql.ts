@@ -160,20 +160,16 @@ export function singleStatement(sql: string): string {
 
 /**
  * Tinybird's Query API as a use case: read-only SQL over the datasources a principal may read. A
- * statement is first rewritten by ClickHouse's formatter from a bound parameter (so what is spliced
- * into SQL afterwards is complete and balanced), then checked twice before it runs: its syntax tree (ClickHouse's own parser, EXPLAIN AST:
- * only SELECT, no SETTINGS, INTO OUTFILE or database-qualified names, no table function but number
- * generators, no function that reaches outside the data), then the analyser's query tree of the
- * statement under a WITH clause that binds each readable name to the rows the principal may read: every
- * table it resolves to must be one of those. It then runs with the dashboard limits.
+ * statement is first rewritten by ClickHouse's formatter from a bound parameter, so what is spliced into
+ * SQL afterwards is complete and balanced. It is then checked twice before it runs: its syntax tree
+ * (ClickHouse's own parser, EXPLAIN AST: only SELECT, no SETTINGS, INTO OUTFILE or database-qualified
+ * names, no table function but number generators, no function that reaches outside the data), then the
+ * analyser's query tree of the statement under a WITH clause that binds each readable name to the rows
+ * the principal may read: every table it resolves to must be one of those. It runs with the dashboard
+ * limits, and an answer over MAX_ROWS rows is refused.
  */
 export class SqlService {
   constructor(private readonly store: Store) {}
-
-  /** The names `who` may read, for messages and documentation. */
-  readableNames(who: Principal): string[] {
-    return READABLE.filter((r) => r.rows(who) !== undefined).map((r) => r.name)
-  }
 
   /**
    * Runs `sql` as `who`. `inline` sources are rows the caller has already been allowed to read (pipes'
