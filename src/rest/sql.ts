@@ -51,14 +51,22 @@ async function readSql(gateway: Gateway, req: IncomingMessage, url: URL): Promis
  */
 export async function serveSql(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, who: Principal, requestId: string): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, '/v0/sql takes GET or POST', { allow: 'GET, POST, OPTIONS' })
-  if (url.searchParams.has('pipeline')) throw new HttpError(400, 'The pipeline parameter is not supported: name the pipe in the query')
   const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   // Checked before any pipe runs for the query.
   if (!grants(who.scopes, 'sql')) throw new HttpError(403, 'The Query API needs the scope "sql"')
   const { statement, format } = splitFormat(await readSql(gateway, req, url))
   const started = performance.now()
-  const answer = await gateway.sql.query(who, statement, await pipeSources(gateway, who, statement, url.searchParams, requestId))
+  const sources = await pipeSources(gateway, who, statement, url.searchParams, requestId)
+  // Tinybird's pipeline=<pipe>: the query reads that pipe's answer as `_` too.
+  const pipeline = url.searchParams.get('pipeline')
+  if (pipeline) {
+    const pipe = PIPES.get(pipeline)
+    if (!pipe) throw new HttpError(404, `The pipe '${pipeline}' does not exist`)
+    const { columns, rows } = await pipeAnswer(gateway, who, pipe, url.searchParams, requestId)
+    sources.push(inlineSource('_', columns, rows))
+  }
+  const answer = await gateway.sql.query(who, statement, sources)
   const elapsed = (performance.now() - started) / 1000
   const body = render(format, answer.meta, answer.data, { elapsed, ...answer.statistics }, {
     quote64BitIntegers: quote === '1',

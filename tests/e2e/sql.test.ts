@@ -171,6 +171,9 @@ describe('/v0/sql', () => {
       { category: 'c', show_oos: '1' },
     )
     expect(((await joined.json()) as SqlJson).data).toEqual([{ name: 'Boot', views: 5 }])
+    const viaPipeline = await sql('SELECT sum(events) AS n FROM _', reader, { pipeline: 'v2_cart_timeseries', workspaceId: wsA })
+    expect(((await viaPipeline.json()) as SqlJson).data).toEqual([{ n: 2 }])
+    expect((await sql('SELECT 1 FROM _', reader, { pipeline: 'nope' })).status).toBe(404)
     const empty = await sql('SELECT count() AS n FROM v2_cart_browsers', reader, { workspaceId: uid('nobody') })
     expect(((await empty.json()) as SqlJson).data).toEqual([{ n: 0 }])
     expect((await sql('SELECT count() FROM v2_cart_browsers')).status).toBe(400) // workspaceId is required
