@@ -485,13 +485,14 @@ export class ClickHouseStore implements Store {
         codec.move?.(checked.row, stock)
       } else {
         errors.push({ index, message: checked.reason })
-        bad.push({ row: JSON.stringify(row), reason: `row ${index}: ${checked.reason}`, at })
+        const source = options.sources?.[index]
+        bad.push({ row: source?.row ?? JSON.stringify(row), reason: `${source?.label ?? `row ${index}`}: ${checked.reason}`, at })
       }
     }
     options.rejected?.forEach((record, i) => {
       const index = input.length + i
       errors.push({ index, message: record.reason })
-      bad.push({ row: record.row, reason: `row ${index}: ${record.reason}`, at })
+      bad.push({ row: record.row, reason: `${options.sources?.[index]?.label ?? `row ${index}`}: ${record.reason}`, at })
     })
     const stockChanges: StockChange[] = []
     for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
