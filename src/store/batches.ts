@@ -15,6 +15,11 @@ export const KEYED_INSERT: InsertSettings = {
   max_insert_block_size: 1_048_576,
 }
 
+/** `KEYED_INSERT` for `rows` rows: the block limit never below the insert's size (SIGHTLINE_MAX_BATCH may exceed 1 Mi). */
+export function keyedInsert(rows: number): InsertSettings {
+  return rows > 1_048_576 ? { ...KEYED_INSERT, max_insert_block_size: rows } : KEYED_INSERT
+}
+
 /** The id a keyed batch's rows carry in `_batch`: a digest of its table and (caller-scoped) key. */
 export function batchId(table: string, key: string): string {
   return createHash('sha256').update(`${table}\n${key}`).digest('hex').slice(0, 32)
@@ -114,7 +119,7 @@ export class BatchLedger {
     if (quarantine.rows.length > 0) {
       const n = await this.count(this.name(`${table}_quarantine`), '_batch = {id:String}', quarantine.id)
       if (n === 0) {
-        await insertRows(this.client, this.name(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
+        await insertRows(this.client, this.name(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, keyedInsert(quarantine.rows.length))
         repaired = true
       } else if (n !== quarantine.rows.length) {
         throw new StoreUnavailableError(`batch ${quarantine.id} is partly in ${table}_quarantine (${n} of ${quarantine.rows.length} rows)`)
@@ -126,7 +131,7 @@ export class BatchLedger {
       // Upserts (ReplacingMergeTree) may have merged some of the batch's rows away: any row means landed.
       if (views.length === 0) {
         if (stored === 0) {
-          await insertRows(this.client, this.name(table), part.rows, undefined, columns, KEYED_INSERT)
+          await insertRows(this.client, this.name(table), part.rows, undefined, columns, keyedInsert(part.rows.length))
           repaired = true
         }
         continue
@@ -168,7 +173,7 @@ export class BatchLedger {
         'SETTINGS fsync_after_insert = 1, fsync_part_directory = 1',
     )
     try {
-      await insertRows(this.client, stage, part.rows, undefined, columns, KEYED_INSERT)
+      await insertRows(this.client, stage, part.rows, undefined, columns, keyedInsert(part.rows.length))
       if (attach) {
         const partitions = await selectRows<{ id: string }>(this.client, `SELECT DISTINCT _partition_id AS id FROM ${stage}`)
         for (const { id } of partitions) {

@@ -14,7 +14,7 @@ import {
   type MetricsRecord,
   type TimeseriesQuery,
 } from './analytics.js'
-import { batchId, BatchLedger, KEYED_INSERT, QUARANTINE_COLUMNS, quarantineId, slices } from './batches.js'
+import { batchId, BatchLedger, keyedInsert, QUARANTINE_COLUMNS, quarantineId, slices } from './batches.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { insertRows, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
@@ -450,8 +450,8 @@ export class ClickHouseStore implements Store {
     const columns: readonly [string, ...string[]] = [...COLUMNS[table], '_batch']
     let repaired = true
     if ((await this.ledger.traces(table, [...parts.map((p) => p.id), quarantine.id])) === 0) {
-      await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
-      for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, KEYED_INSERT)
+      await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, keyedInsert(quarantine.rows.length))
+      for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, keyedInsert(part.rows.length))
     } else {
       // A previous attempt died part-way (or just before its record): complete it, one repair at a time.
       repaired = await this.oneAtATime(`repair\n${table}`, () => this.ledger.repair(table, columns, parts, quarantine))
