@@ -155,8 +155,8 @@ export class BatchLedger {
     views: readonly View[],
   ): Promise<boolean> {
     const stage = this.name(`${table}_repair`)
-    const run = (query: string, settings: InsertSettings = {}) =>
-      storeCall(`repair of ${table}`, () => this.client.command({ query, clickhouse_settings: { ...settings } }))
+    const run = (query: string, settings: InsertSettings = {}, params: Record<string, unknown> = {}) =>
+      storeCall(`repair of ${table}`, () => this.client.command({ query, query_params: params, clickhouse_settings: { ...settings } }))
     const [shape] = await selectRows<{ partition_key: string; sorting_key: string }>(
       this.client,
       'SELECT partition_key, sorting_key FROM system.tables WHERE database = {db:String} AND name = {name:String}',
@@ -173,7 +173,18 @@ export class BatchLedger {
         'SETTINGS fsync_after_insert = 1, fsync_part_directory = 1',
     )
     try {
-      await insertRows(this.client, stage, part.rows, undefined, columns, keyedInsert(part.rows.length))
+      if (attach) {
+        await insertRows(this.client, stage, part.rows, undefined, columns, keyedInsert(part.rows.length))
+      } else {
+        // The datasource has the slice: rebuild views from the rows stored, not from the retry's copy
+        // (rows without a timestamp are stamped when checked, so a retry's may differ).
+        const list = columns.join(', ')
+        await run(
+          `INSERT INTO ${stage} (${list}) SELECT ${list} FROM ${this.name(table)} WHERE _batch = {id:String}`,
+          { insert_deduplication_token: randomUUID(), insert_allow_materialized_columns: 1, async_insert: 0 },
+          { id: part.id },
+        )
+      }
       if (attach) {
         const partitions = await selectRows<{ id: string }>(this.client, `SELECT DISTINCT _partition_id AS id FROM ${stage}`)
         for (const { id } of partitions) {
