@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { batchId, quarantineId } from '../../src/store/batches.js'
 import { selectRows } from '../../src/store/clickhouse.js'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import type { IngestJournal } from '../../src/store/journal.js'
 import { makeAppEvent, makeEcommEvent, makeStock, minutesAgo, uid } from '../helpers/factories.js'
 import { testStoreConfig } from '../helpers/store.js'
 
@@ -81,6 +82,31 @@ describe('keyed batches: what a retry finds missing, it adds, and nothing else',
     expect(await store.stock([product])).toEqual([{ product, available: -2 }])
     expect(await one(`SELECT toInt64(sum(sales)) AS n FROM ${db}.ecomm_rollup_minute WHERE product = {product:String}`, { product })).toBe(2)
     expect(await one(`SELECT count() AS n FROM ${db}.ecomm_events WHERE product = {product:String}`, { product })).toBe(2)
+  })
+
+  it('start-up completes a batch left in the journal; its next retry answers deduplicated:false, once', async () => {
+    const journal = (store as unknown as { journal: IngestJournal }).journal
+    const [ws, key] = [uid('ws'), uid('key')]
+    const events = [makeAppEvent({ app: 'fm', action: 'play', workspaceId: ws }), makeAppEvent({ app: 'fm', action: 'share', workspaceId: ws })]
+    // The process "dies" after the batch's parts but before its journal entry is removed...
+    const end = journal.end.bind(journal)
+    journal.end = async () => {}
+    try {
+      await store.ingestAppEvents(events, { idempotencyKey: key })
+    } finally {
+      journal.end = end
+    }
+    // ...and the fm view's part and the record were lost with it.
+    await lose('fm_events_mv', 'startsWith(_batch, {id:String})', idOf('app_events', key))
+    const count = () => one(`SELECT count() AS n FROM ${db}.fm_events_mv WHERE workspace_id = {ws:String}`, { ws })
+    expect(await count()).toBe(0)
+
+    expect((await store.migrate()).recovered).toBe(1)
+    expect(await count()).toBe(2)
+    expect(await journal.pending()).toEqual([])
+    expect(await store.ingestAppEvents(events, { idempotencyKey: key })).toMatchObject({ accepted: 2, deduplicated: false })
+    expect(await store.ingestAppEvents(events, { idempotencyKey: key })).toMatchObject({ accepted: 2, deduplicated: true })
+    expect(await count()).toBe(2)
   })
 
   it('with only the record lost, the retry finds every part, adds nothing and answers deduplicated', async () => {
