@@ -6,7 +6,7 @@ import type { StockFeed } from './live/stock-feed.js'
 import { emptyQueryStats, type QueryStats } from './store/query-stats.js'
 import type { Store } from './store/store.js'
 import type { Telemetry } from './telemetry.js'
-import type { Product, StockLevel } from './store/types.js'
+import type { IngestOptions, Product, StockLevel } from './store/types.js'
 
 /** Per-request loaders: each batches one field of a page of products into one store query. */
 export interface Loaders {
@@ -35,6 +35,11 @@ export interface Context {
   readonly loaders: Loaders
   /** What ClickHouse read for this request (filled while it runs inside `collectQueryStats`). */
   readonly reads: QueryStats
+  /**
+   * For an ingest operation run by a transport that parsed the rows itself (REST's NDJSON and CSV):
+   * each row's raw text and line, so quarantined rows keep what the client sent.
+   */
+  readonly rowSources?: IngestOptions['sources']
 }
 
 /** The services shared by every request of one server. */
@@ -45,6 +50,7 @@ export function createContext(
   principal: Principal | null,
   requestId: string,
   reads: QueryStats = emptyQueryStats(),
+  rowSources?: IngestOptions['sources'],
 ): Context {
-  return { ...services, principal, requestId, reads, loaders: createLoaders(services.store) }
+  return { ...services, principal, requestId, reads, loaders: createLoaders(services.store), ...(rowSources && { rowSources }) }
 }

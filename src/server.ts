@@ -28,6 +28,7 @@ import { Telemetry } from './telemetry.js'
 import { createSchema } from './schema/index.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
+import type { IngestOptions } from './store/types.js'
 import { StoreUnavailableError } from './store/errors.js'
 import { readBody, sendJson } from './http.js'
 import { introspectionGuard, introspectionRefusal } from './introspection.js'
@@ -98,7 +99,7 @@ export interface Gateway {
    * Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted,
    * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
    */
-  execute(request: OperationRequest, principal: Principal | null, requestId: string): Promise<FormattedExecutionResult>
+  execute(request: OperationRequest, principal: Principal | null, requestId: string, rowSources?: IngestOptions['sources']): Promise<FormattedExecutionResult>
 }
 
 /** Names a request in the error log. */
@@ -305,9 +306,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     tokens,
     rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,
-    async execute(request, principal, requestId) {
+    async execute(request, principal, requestId, rowSources) {
       const reads = emptyQueryStats()
-      const contextValue = createContext(services, principal, requestId, reads)
+      const contextValue = createContext(services, principal, requestId, reads, rowSources)
       const response = await collectQueryStats(reads, () => apollo.executeOperation(request, { contextValue }))
       if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported here')
       const { singleResult } = response.body

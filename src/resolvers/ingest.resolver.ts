@@ -38,6 +38,7 @@ function options(ctx: Context, idempotencyKey: string | null, rejected: readonly
     workspaceId: principal.workspaceId ?? undefined,
     tokenName: principal.name,
     rejected: rejected?.map((r) => ({ row: r.row, reason: r.reason })),
+    sources: ctx.rowSources,
   }
 }
 

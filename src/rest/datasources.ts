@@ -70,9 +70,11 @@ export function parseUpload(upload: Upload, target: Datasource, columns: readonl
   const first = records[0]
   const header = first !== undefined && first.length > 0 && first.every((cell) => known.has(cell.trim())) ? first.map((c) => c.trim()) : undefined
   const names = header ?? columns
-  const rows = (header ? records.slice(1) : records).map((cells) => ({
+  const first1 = header ? 2 : 1
+  const rows = (header ? records.slice(1) : records).map((cells, i) => ({
     raw: cells.join(delimiter),
-    record: cells.length > names.length ? undefined : Object.fromEntries(cells.map((cell, i) => [names[i]!, cell === '' ? null : cell])),
+    line: first1 + i,
+    record: cells.length > names.length ? undefined : Object.fromEntries(cells.map((cell, j) => [names[j]!, cell === '' ? null : cell])),
   }))
   return parseRecords(rows, target)
 }

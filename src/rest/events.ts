@@ -152,27 +152,38 @@ export const DATASOURCES: ReadonlyMap<string, Datasource> = new Map([
 export interface ParsedBatch {
   readonly rows: Input[]
   readonly rejected: Array<{ row: string; reason: string }>
+  /** Each row's raw text and its line (from 1), then each rejected record's: what the quarantine keeps. */
+  readonly sources: Array<{ row: string; label: string }>
+}
+
+/** One record of a body: its raw text, its line (from 1), and the object it holds (undefined: unreadable, with why). */
+export interface SourceRecord {
+  readonly raw: string
+  readonly line: number
+  readonly record: Json | undefined
+  readonly reason?: string
 }
 
 /** Splits an NDJSON body into typed inputs and raw rejected lines; blank lines are skipped. */
 export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
-  const records: Array<{ raw: string; record: Json | undefined; reason?: string }> = []
-  for (const raw of body.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (line.trim() === '') continue
+  const records: SourceRecord[] = []
+  body.split('\n').forEach((raw, i) => {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (text.trim() === '') return
+    const line = i + 1
     let record: unknown
     try {
-      record = JSON.parse(line)
+      record = JSON.parse(text)
     } catch (err) {
-      records.push({ raw: line, record: undefined, reason: `invalid JSON: ${(err as Error).message}` })
-      continue
+      records.push({ raw: text, line, record: undefined, reason: `invalid JSON: ${(err as Error).message}` })
+      return
     }
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      records.push({ raw: line, record: undefined, reason: 'the line is not a JSON object' })
-      continue
+      records.push({ raw: text, line, record: undefined, reason: 'the line is not a JSON object' })
+      return
     }
-    records.push({ raw: line, record: record as Json })
-  }
+    records.push({ raw: text, line, record: record as Json })
+  })
   return parseRecords(records, datasource)
 }
 
@@ -180,22 +191,28 @@ export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
  * Records (an NDJSON object or a CSV record by column name) into typed inputs; a record that is
  * missing (unreadable) or cannot be typed is rejected with its raw text and a reason.
  */
-export function parseRecords(records: ReadonlyArray<{ raw: string; record: Json | undefined; reason?: string }>, datasource: Datasource): ParsedBatch {
+export function parseRecords(records: readonly SourceRecord[], datasource: Datasource): ParsedBatch {
   const rows: Input[] = []
   const rejected: Array<{ row: string; reason: string }> = []
-  for (const { raw, record, reason } of records) {
+  const rowSources: Array<{ row: string; label: string }> = []
+  const rejectedSources: Array<{ row: string; label: string }> = []
+  for (const { raw, line, record, reason } of records) {
+    const source = { row: raw, label: `line ${line}` }
     if (record === undefined) {
       rejected.push({ row: raw, reason: reason ?? 'the record has more cells than the datasource has columns' })
+      rejectedSources.push(source)
       continue
     }
     try {
       rows.push(datasource.toInput(record))
+      rowSources.push(source)
     } catch (err) {
       if (!(err instanceof LineError)) throw err
       rejected.push({ row: raw, reason: err.message })
+      rejectedSources.push(source)
     }
   }
-  return { rows, rejected }
+  return { rows, rejected, sources: [...rowSources, ...rejectedSources] }
 }
 
 /**

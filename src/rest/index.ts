@@ -119,8 +119,9 @@ async function run(
   operation: OperationRequest,
   who: Principal,
   requestId: string,
+  rowSources?: ReadonlyArray<{ row: string; label: string }>,
 ): Promise<{ data: Record<string, unknown>; extensions: FormattedExecutionResult['extensions'] }> {
-  const result: FormattedExecutionResult = await gateway.execute(operation, who, requestId)
+  const result: FormattedExecutionResult = await gateway.execute(operation, who, requestId, rowSources)
   const [error] = result.errors ?? []
   if (error) throw fromGraphQL(error)
   if (!result.data) throw new HttpError(500, 'Internal server error')
@@ -221,14 +222,19 @@ async function append(
   const total = { accepted: 0, quarantined: 0 }
   const parts = Math.max(1, Math.ceil(batch.rows.length / chunk))
   for (let i = 0; i < parts; i++) {
-    const rows = parts === 1 ? batch.rows : batch.rows.slice(i * chunk, (i + 1) * chunk)
+    const [from, to] = parts === 1 ? [0, batch.rows.length] : [i * chunk, Math.min((i + 1) * chunk, batch.rows.length)]
+    const rows = batch.rows.slice(from, to)
     const rejected = i === 0 ? batch.rejected : []
+    // The quarantine keeps each line as sent, its reason numbered by the line: this part's rows, then
+    // (with the first part) the records that could not be read.
+    const sources = [...batch.sources.slice(from, to), ...(i === 0 ? batch.sources.slice(batch.rows.length) : [])]
     const partKey = key === undefined || parts === 1 ? key : `${key}:${i}`
     const { data } = await run(
       gateway,
       { query: datasource.mutation, variables: { rows, key: partKey, rejected }, operationName: datasource.operationName },
       who,
       requestId,
+      sources,
     )
     const result = data.result as { accepted: number; quarantined: number }
     total.accepted += result.accepted

@@ -15,6 +15,11 @@ export const KEYED_INSERT: InsertSettings = {
   max_insert_block_size: 1_048_576,
 }
 
+/** `KEYED_INSERT` for `rows` rows: the block limit never below the insert's size (SIGHTLINE_MAX_BATCH may exceed 1 Mi). */
+export function keyedInsert(rows: number): InsertSettings {
+  return rows > 1_048_576 ? { ...KEYED_INSERT, max_insert_block_size: rows } : KEYED_INSERT
+}
+
 /** The id a keyed batch's rows carry in `_batch`: a digest of its table and (caller-scoped) key. */
 export function batchId(table: string, key: string): string {
   return createHash('sha256').update(`${table}\n${key}`).digest('hex').slice(0, 32)
@@ -114,7 +119,7 @@ export class BatchLedger {
     if (quarantine.rows.length > 0) {
       const n = await this.count(this.name(`${table}_quarantine`), '_batch = {id:String}', quarantine.id)
       if (n === 0) {
-        await insertRows(this.client, this.name(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
+        await insertRows(this.client, this.name(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, keyedInsert(quarantine.rows.length))
         repaired = true
       } else if (n !== quarantine.rows.length) {
         throw new StoreUnavailableError(`batch ${quarantine.id} is partly in ${table}_quarantine (${n} of ${quarantine.rows.length} rows)`)
@@ -126,7 +131,7 @@ export class BatchLedger {
       // Upserts (ReplacingMergeTree) may have merged some of the batch's rows away: any row means landed.
       if (views.length === 0) {
         if (stored === 0) {
-          await insertRows(this.client, this.name(table), part.rows, undefined, columns, KEYED_INSERT)
+          await insertRows(this.client, this.name(table), part.rows, undefined, columns, keyedInsert(part.rows.length))
           repaired = true
         }
         continue
@@ -150,8 +155,8 @@ export class BatchLedger {
     views: readonly View[],
   ): Promise<boolean> {
     const stage = this.name(`${table}_repair`)
-    const run = (query: string, settings: InsertSettings = {}) =>
-      storeCall(`repair of ${table}`, () => this.client.command({ query, clickhouse_settings: { ...settings } }))
+    const run = (query: string, settings: InsertSettings = {}, params: Record<string, unknown> = {}) =>
+      storeCall(`repair of ${table}`, () => this.client.command({ query, query_params: params, clickhouse_settings: { ...settings } }))
     const [shape] = await selectRows<{ partition_key: string; sorting_key: string }>(
       this.client,
       'SELECT partition_key, sorting_key FROM system.tables WHERE database = {db:String} AND name = {name:String}',
@@ -168,7 +173,18 @@ export class BatchLedger {
         'SETTINGS fsync_after_insert = 1, fsync_part_directory = 1',
     )
     try {
-      await insertRows(this.client, stage, part.rows, undefined, columns, KEYED_INSERT)
+      if (attach) {
+        await insertRows(this.client, stage, part.rows, undefined, columns, keyedInsert(part.rows.length))
+      } else {
+        // The datasource has the slice: rebuild views from the rows stored, not from the retry's copy
+        // (rows without a timestamp are stamped when checked, so a retry's may differ).
+        const list = columns.join(', ')
+        await run(
+          `INSERT INTO ${stage} (${list}) SELECT ${list} FROM ${this.name(table)} WHERE _batch = {id:String}`,
+          { insert_deduplication_token: randomUUID(), insert_allow_materialized_columns: 1, async_insert: 0 },
+          { id: part.id },
+        )
+      }
       if (attach) {
         const partitions = await selectRows<{ id: string }>(this.client, `SELECT DISTINCT _partition_id AS id FROM ${stage}`)
         for (const { id } of partitions) {

@@ -15,13 +15,15 @@ import {
   type MetricsRecord,
   type TimeseriesQuery,
 } from './analytics.js'
-import { batchId, BatchLedger, KEYED_INSERT, QUARANTINE_COLUMNS, quarantineId, slices } from './batches.js'
+import { join } from 'node:path'
+import { batchId, BatchLedger, keyedInsert, QUARANTINE_COLUMNS, quarantineId, slices, type Slice } from './batches.js'
 import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { DatasourceRepository } from './datasources.js'
 import { SqlRepository } from './sql-query.js'
 import { applyDurability, isMigrated, migrate } from './migrate.js'
+import { IngestJournal } from './journal.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
 import { asWork, attachWorkload, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
 import { QueryFiles, type RenderOptions } from './sql.js'
@@ -85,13 +87,14 @@ export class ClickHouseStore implements Store {
   readonly sqlApi: SqlRepository
   private readonly ledger: BatchLedger
   private readonly running = new Map<string, Promise<void>>()
+  private readonly journal: IngestJournal | undefined
 
   /** The scheduler and limits every query of this store goes through. */
   readonly workload: Workload
 
   constructor(
     private readonly client: ClickHouseClient,
-    private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability' | 'clusterMode'>,
+    private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability' | 'clusterMode'> & Partial<Pick<StoreConfig, 'url' | 'dataDir'>>,
     workload: WorkloadConfig = DEFAULT_WORKLOAD,
     /** A second connection to the same embedded store for priority inserts and health checks. */
     private readonly lane?: ClickHouseClient,
@@ -101,6 +104,10 @@ export class ClickHouseStore implements Store {
     this.datasources = new DatasourceRepository(client, config.database, config.cluster, config.clusterMode === 'sharded')
     this.sqlApi = new SqlRepository(client, config.database)
     this.ledger = new BatchLedger(client, config.database)
+    // The journal lives next to the embedded store's data; a remote store has no local disk to trust.
+    if (!config.url && config.dataDir) {
+      this.journal = new IngestJournal(join(config.dataDir, 'sightline-journal', config.database), config.durability !== 'none')
+    }
     this.workload = new Workload(workload, lane)
     attachWorkload(client, this.workload)
     // Each method runs as its kind of work (limits, queue priority), its bodies unchanged.
@@ -130,11 +137,14 @@ export class ClickHouseStore implements Store {
     return selectRows<T>(this.client, text, params)
   }
 
-  /** Applies pending migrations, then the configured durability to every data table. */
-  async migrate(): Promise<{ applied: string[] }> {
+  /**
+   * Applies pending migrations, then the configured durability to every data table, then completes the
+   * keyed batches an unclean stop left in the ingest journal.
+   */
+  async migrate(): Promise<{ applied: string[]; recovered: number }> {
     const report = await migrate(this.client, this.render)
     await applyDurability(this.client, this.render, this.config.durability)
-    return report
+    return { ...report, recovered: await this.recover() }
   }
 
   async ping(): Promise<void> {
@@ -470,8 +480,11 @@ export class ClickHouseStore implements Store {
     if (key === undefined) return this.write(table, input, options, codec, undefined)
     return this.oneAtATime(`${table}\n${key}`, async () => {
       const previous = await this.previousBatch(table, key)
-      if (previous) return { ...previous, deduplicated: true, stockChanges: [] }
-      return this.write(table, input, options, codec, key)
+      if (!previous) return this.write(table, input, options, codec, key)
+      const { recovered, ...result } = previous
+      // Completed at start-up, not by the first attempt: this retry is the first to hear of it.
+      if (recovered) await this.recordBatch(table, key, result, false)
+      return { ...result, deduplicated: !recovered, stockChanges: [] }
     })
   }
 
@@ -495,13 +508,14 @@ export class ClickHouseStore implements Store {
         codec.move?.(checked.row, stock)
       } else {
         errors.push({ index, message: checked.reason })
-        bad.push({ row: JSON.stringify(row), reason: `row ${index}: ${checked.reason}`, at })
+        const source = options.sources?.[index]
+        bad.push({ row: source?.row ?? JSON.stringify(row), reason: `${source?.label ?? `row ${index}`}: ${checked.reason}`, at })
       }
     }
     options.rejected?.forEach((record, i) => {
       const index = input.length + i
       errors.push({ index, message: record.reason })
-      bad.push({ row: record.row, reason: `row ${index}: ${record.reason}`, at })
+      bad.push({ row: record.row, reason: `${options.sources?.[index]?.label ?? `row ${index}`}: ${record.reason}`, at })
     })
     const stockChanges: StockChange[] = []
     for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
@@ -512,21 +526,74 @@ export class ClickHouseStore implements Store {
       return outcome
     }
     const id = batchId(table, key)
-    const parts = slices(id, rows, PARTITIONED[table] ? monthOf : undefined)
-    const quarantine = { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) }
+    const batch: PreparedBatch = {
+      table,
+      key,
+      id,
+      parts: slices(id, rows, PARTITIONED[table] ? monthOf : undefined),
+      quarantine: { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) },
+      result: { accepted: rows.length, quarantined: bad.length, errors },
+    }
+    await this.journal?.begin(id, batch)
+    const repaired = await this.commit(batch, false)
+    return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
+  }
+
+  /**
+   * Stores a keyed batch: afresh when nothing of it is stored yet, else only its missing parts; then its
+   * record, then ends its journal entry. Returns true when anything was written (the batch had not fully
+   * landed before). `recovering`: start-up is completing it from the journal.
+   */
+  private async commit(batch: PreparedBatch, recovering: boolean): Promise<boolean> {
+    const { table, parts, quarantine } = batch
     const columns: readonly [string, ...string[]] = [...COLUMNS[table], '_batch']
     let repaired = true
     if ((await this.ledger.traces(table, [...parts.map((p) => p.id), quarantine.id])) === 0) {
-      await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, KEYED_INSERT)
-      for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, KEYED_INSERT)
+      await insertRows(this.client, this.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, keyedInsert(quarantine.rows.length))
+      for (const part of parts) await insertRows(this.client, this.table(table), part.rows, undefined, columns, keyedInsert(part.rows.length))
     } else {
       // A previous attempt died part-way (or just before its record): complete it, one repair at a time.
       repaired = await this.oneAtATime(`repair\n${table}`, () => this.ledger.repair(table, columns, parts, quarantine))
     }
+    await this.recordBatch(table, batch.key, batch.result, recovering && repaired)
+    await this.journal?.end(batch.id)
+    return repaired
+  }
+
+  private async recordBatch(table: IngestTable, key: string, result: BatchResult, recovered: boolean): Promise<void> {
     await insertRows(this.client, this.table('ingest_batches'), [
-      { table, key, accepted: rows.length, quarantined: bad.length, errors: JSON.stringify(errors), at },
+      {
+        table,
+        key,
+        accepted: result.accepted,
+        quarantined: result.quarantined,
+        errors: JSON.stringify(result.errors),
+        at: toChDateTime64(new Date()),
+        recovered: recovered ? 1 : 0,
+      },
     ])
-    return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
+  }
+
+  /**
+   * Completes the keyed batches an unclean stop left in the journal (embedded store), as their retry
+   * would: afresh, in part, or not at all when their record is there. Returns how many were pending; a
+   * batch that fails stays in the journal for the next start (and its client's retry still completes it).
+   */
+  async recover(): Promise<number> {
+    if (!this.journal) return 0
+    const pending = await this.journal.pending()
+    for (const { id, entry } of pending) {
+      const batch = entry as PreparedBatch
+      try {
+        await this.oneAtATime(`${batch.table}\n${batch.key}`, async () => {
+          if (await this.previousBatch(batch.table, batch.key)) await this.journal?.end(id)
+          else await this.commit(batch, true)
+        })
+      } catch {
+        // Left for the next start or the client's retry.
+      }
+    }
+    return pending.length
   }
 
   /** Runs `fn` after every earlier call with the same name has settled. */
@@ -545,18 +612,20 @@ export class ClickHouseStore implements Store {
     }
   }
 
-  private async previousBatch(
-    table: IngestTable,
-    key: string,
-  ): Promise<{ accepted: number; quarantined: number; errors: RowError[] } | null> {
-    const [row] = await selectRows<{ accepted: number; quarantined: number; errors: string }>(
+  private async previousBatch(table: IngestTable, key: string): Promise<(BatchResult & { recovered: boolean }) | null> {
+    const [row] = await selectRows<{ accepted: number; quarantined: number; errors: string; recovered: number }>(
       this.client,
-      `SELECT accepted, quarantined, errors FROM ${this.table('ingest_batches')} FINAL
+      `SELECT accepted, quarantined, errors, recovered FROM ${this.table('ingest_batches')} FINAL
        WHERE table = {table:String} AND key = {key:String} LIMIT 1`,
       { table, key },
     )
     if (!row) return null
-    return { accepted: Number(row.accepted), quarantined: Number(row.quarantined), errors: JSON.parse(row.errors) as RowError[] }
+    return {
+      accepted: Number(row.accepted),
+      quarantined: Number(row.quarantined),
+      errors: JSON.parse(row.errors) as RowError[],
+      recovered: Number(row.recovered) === 1,
+    }
   }
 
   async quarantine(table: IngestTable, limit: number): Promise<QuarantinedRow[]> {
@@ -714,6 +783,23 @@ interface RowCodec<In, Valid> {
   encode(row: Valid): unknown[]
   /** Adds the row's stock change to `stock` (product → summed delta). */
   move?(row: Valid, stock: Map<string, number>): void
+}
+
+/** What a keyed batch's answer reports, recorded in `ingest_batches`. */
+interface BatchResult {
+  readonly accepted: number
+  readonly quarantined: number
+  readonly errors: readonly RowError[]
+}
+
+/** A keyed batch ready to store, as the journal keeps it: every value already encoded. */
+interface PreparedBatch {
+  readonly table: IngestTable
+  readonly key: string
+  readonly id: string
+  readonly parts: readonly Slice[]
+  readonly quarantine: { readonly id: string; readonly rows: readonly unknown[][] }
+  readonly result: BatchResult
 }
 
 /** Datasources partitioned by time: their first encoded value is the timestamp text (`YYYY-MM-…`). */

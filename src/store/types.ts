@@ -154,6 +154,18 @@ export interface IngestOptions {
    * idempotent write, and reported as if they followed the batch's rows (index `rows.length + i`).
    */
   readonly rejected?: readonly RejectedRecord[] | undefined
+  /**
+   * Where each input came from (the rows, then the rejected records), for its quarantine entry: the raw
+   * text a client sent (an NDJSON line, a CSV record) and a label for the reason (`line 3`). Without it
+   * a bad row is quarantined as JSON of the row, its reason labelled `row <index>`.
+   */
+  readonly sources?: ReadonlyArray<RowSource | undefined> | undefined
+}
+
+/** The raw text of one input row as a client sent it, and its label in quarantine reasons. */
+export interface RowSource {
+  readonly row: string
+  readonly label: string
 }
 
 /** A record refused before it became a row: its raw text and why. */

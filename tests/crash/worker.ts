@@ -67,7 +67,7 @@ async function counts(store: ClickHouseStore, db: string): Promise<Record<string
   }
   out.stock_changes = await selectRows(client, `SELECT product, count() AS n, toInt64(sum(delta)) AS d FROM ${db}.stock_changes GROUP BY product ORDER BY product`)
   for (const app of ['cart', 'fm', 'link', 'page']) out[`${app}_events_mv`] = Number((await one(`SELECT count() AS n FROM ${db}.${app}_events_mv`)).n)
-  out.ingest_batches = Number((await one(`SELECT count() AS n FROM ${db}.ingest_batches`)).n)
+  out.ingest_batches = Number((await one(`SELECT count() AS n FROM ${db}.ingest_batches FINAL`)).n)
   return out
 }
 

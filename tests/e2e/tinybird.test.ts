@@ -244,6 +244,26 @@ describe('Tinybird JWTs', () => {
 })
 
 describe('the /v0 protocol', () => {
+  it('quarantines the line as sent, its reason numbered from line 1', async () => {
+    const product = uid('q')
+    const lines = [`{"product":"${uid('ok')}","event":"view"}`, `{"product":"","event":"sale","note":"${product}"}`, `not json ${product}`]
+    const res = await fetch(`${base}/v0/events?name=ecomm_events&wait=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}` },
+      body: lines.join('\n'),
+    })
+    expect(await res.json()).toEqual({ successful_rows: 1, quarantined_rows: 2 })
+    const q = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminToken}` },
+      body: JSON.stringify({ query: '{ quarantine(table: "ecomm_events", limit: 1000) { row reason } }' }),
+    })
+    const rows = ((await q.json()) as { data: { quarantine: Array<{ row: string; reason: string }> } }).data.quarantine.filter((r) => r.row.includes(product))
+    expect(rows.map((r) => r.row).sort()).toEqual([lines[1], lines[2]].sort())
+    expect(rows.find((r) => r.row === lines[1])?.reason).toMatch(/^line 2: /)
+    expect(rows.find((r) => r.row === lines[2])?.reason).toMatch(/^line 3: invalid JSON/)
+  })
+
   it('answers CORS on every /v0 response, 404s included', async () => {
     for (const path of ['/v0/nope', '/v0/pipes/nope.json', '/v0/datasources/nope', '/v0/events']) {
       const res = await fetch(`${base}${path}`, { headers: { origin: 'http://localhost:5173' } })

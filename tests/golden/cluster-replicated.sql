@@ -502,3 +502,20 @@ ALTER TABLE sightline.fm_events_mv ON CLUSTER sightline_cluster ADD INDEX IF NOT
 ALTER TABLE sightline.link_events_mv ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
 ALTER TABLE sightline.page_events_mv ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
 ALTER TABLE sightline.stock_changes ON CLUSTER sightline_cluster ADD INDEX IF NOT EXISTS batch_idx _batch TYPE bloom_filter GRANULARITY 1;
+
+-- 0072_batch_marker_ttl
+ALTER TABLE sightline.mv_latest_availability ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS marked_at DateTime MATERIALIZED now();
+ALTER TABLE sightline.ecomm_rollup_minute ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS marked_at DateTime MATERIALIZED now();
+ALTER TABLE sightline.ecomm_rollup_hour ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS marked_at DateTime MATERIALIZED now();
+ALTER TABLE sightline.ecomm_rollup_day ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS marked_at DateTime MATERIALIZED now();
+ALTER TABLE sightline.mv_latest_availability ON CLUSTER sightline_cluster MODIFY TTL marked_at + INTERVAL 30 DAY DELETE WHERE startsWith(product, '\0')
+SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE sightline.ecomm_rollup_minute ON CLUSTER sightline_cluster MODIFY TTL marked_at + INTERVAL 30 DAY DELETE WHERE startsWith(product, '\0')
+SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE sightline.ecomm_rollup_hour ON CLUSTER sightline_cluster MODIFY TTL marked_at + INTERVAL 30 DAY DELETE WHERE startsWith(product, '\0')
+SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE sightline.ecomm_rollup_day ON CLUSTER sightline_cluster MODIFY TTL marked_at + INTERVAL 30 DAY DELETE WHERE startsWith(product, '\0')
+SETTINGS materialize_ttl_after_modify = 0;
+
+-- 0073_batch_recovered
+ALTER TABLE sightline.ingest_batches ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS recovered UInt8 DEFAULT 0;
