@@ -9,7 +9,8 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     // The deterministic crash tests run on their own: `npm run test:crash` (vitest.crash.config.ts).
-    exclude: [...configDefaults.exclude, 'tests/crash/**'],
+    // tests/crash: npm run test:crash; tests/remote: npm run test:remote (they need their own setup).
+    exclude: [...configDefaults.exclude, 'tests/crash/**', 'tests/remote/**'],
     setupFiles: ['tests/setup.ts'],
     globalSetup: ['tests/global-setup.ts'],
     // chDB allows one data directory per process: every test file gets its own fork.

@@ -95,7 +95,7 @@ function listen(replica: Replica, product: string) {
   return { updates, until, dispose: () => client.dispose() }
 }
 
-describe('two gateway replicas on one store over HTTP', () => {
+describe.skipIf(!process.env.CLICKHOUSE_URL)('two gateway replicas on one store over HTTP (npm run test:remote)', () => {
   let a: Replica
   let b: Replica
   beforeAll(async () => {
