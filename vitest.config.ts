@@ -8,7 +8,6 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
-    // The deterministic crash tests run on their own: `npm run test:crash` (vitest.crash.config.ts).
     // tests/crash: npm run test:crash; tests/remote: npm run test:remote (they need their own setup).
     exclude: [...configDefaults.exclude, 'tests/crash/**', 'tests/remote/**'],
     setupFiles: ['tests/setup.ts'],
