@@ -1,12 +1,21 @@
 import type { ApolloServerPlugin } from '@apollo/server'
 import type { GraphQLFormattedError } from 'graphql'
 import type { Logger } from 'pino'
-import type { Context } from './context.js'
 import type { Metrics } from './metrics.js'
 import type { ServiceLog } from './service-log.js'
 import type { IngestLogEntry } from './store/types.js'
 
 const MAX_LABELS = 500
+
+/**
+ * What telemetry reads of a request: its id, who asked and what ClickHouse read for it. A request's
+ * `Context` is one (telemetry does not import the context, so the two modules form no cycle).
+ */
+export interface OperationFacts {
+  readonly requestId: string
+  readonly principal: { readonly name: string } | null
+  readonly reads: { readonly rowsRead: number; readonly bytesRead: number }
+}
 
 /** An error answered before any operation ran (a bad token, a rate limit). */
 export interface Refusal {
@@ -53,7 +62,7 @@ export class Telemetry {
   }
 
   /** Counts, times and records every HTTP operation, with what ClickHouse read for it. */
-  apolloPlugin(): ApolloServerPlugin<Context> {
+  apolloPlugin<C extends OperationFacts>(): ApolloServerPlugin<C> {
     return {
       requestDidStart: async () => {
         const started = performance.now()
@@ -71,7 +80,7 @@ export class Telemetry {
    * One operation answered (over HTTP, or started over WebSocket): metrics, the operation log, its
    * errors in the error log, and a log line.
    */
-  operation(context: Context | undefined, name: string | undefined, durationMs: number, errors: readonly GraphQLFormattedError[]): void {
+  operation(context: OperationFacts | undefined, name: string | undefined, durationMs: number, errors: readonly GraphQLFormattedError[]): void {
     const operation = name ?? '(anonymous)'
     const code = errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : ''
     const requestId = context?.requestId ?? ''

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { stat } from 'node:fs/promises'
 import { extname, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Gateway, HttpRoute } from './server.js'
+import type { Gateway, HttpRoute } from './transport/gateway.js'
 
 /** Where `vite build --config web/vite.config.ts` writes the page: `web/dist`, beside `src/` and `dist/`. */
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url))

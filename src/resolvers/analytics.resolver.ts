@@ -15,10 +15,13 @@ import {
   TimeBucket,
 } from '../schema/analytics.type.js'
 import { App, Dimension, Granularity } from '../schema/enums.js'
-import type { AnalyticsFilter as StoreFilter, AppMetricsRow } from '../store/analytics.js'
+import type { AnalyticsFilter as StoreFilter, AnalyticsQuery, AppMetricsRow } from '../store/types.js'
 import { assertRange } from '../store/buckets.js'
 
 const WEEK_MS = 7 * 24 * 3600e3
+
+/** What `analytics` hands its field resolvers: the GraphQL object plus the store query behind its fields. */
+type AnalyticsRoot = AppAnalytics & { readonly query: AnalyticsQuery }
 const MAX_BREAKDOWN = 1000
 
 /** The store's per-action counts as the app's GraphQL metrics type. */
@@ -62,26 +65,24 @@ export class AnalyticsResolver {
     @Arg('from', () => Date, { nullable: true, description: 'Inclusive; defaults to 7 days before `to`' }) from: Date | null,
     @Arg('to', () => Date, { nullable: true, description: 'Exclusive; defaults to now' }) to: Date | null,
     @Arg('filter', () => AnalyticsFilter, { nullable: true }) filter: AnalyticsFilter | null,
-  ): AppAnalytics {
+  ): AnalyticsRoot {
     const principal = requireScope(ctx, scopeFor.analytics(app))
     requireWorkspace(principal, workspaceId)
     const end = to ?? new Date()
     const start = from ?? new Date(end.getTime() - WEEK_MS)
     assertRange(start, end) // a StoreInputError answers BAD_USER_INPUT (formatError)
-    const result = new AppAnalytics()
-    Object.assign(result, { app, workspaceId, from: start, to: end })
-    result.query = { app, workspaceId, from: start, to: end, filter: storeFilter(filter) }
-    return result
+    const query: AnalyticsQuery = { app, workspaceId, from: start, to: end, filter: storeFilter(filter) }
+    return Object.assign(new AppAnalytics(), { app, workspaceId, from: start, to: end, query })
   }
 
   @FieldResolver(() => AppMetrics)
-  async totals(@Root() root: AppAnalytics, @Ctx() ctx: Context): Promise<AppMetrics> {
+  async totals(@Root() root: AnalyticsRoot, @Ctx() ctx: Context): Promise<AppMetrics> {
     return toAppMetrics(root.app, await ctx.store.analyticsTotals(root.query))
   }
 
   @FieldResolver(() => [DimensionBucket], { description: 'Metrics per non-empty value, by sessions then value' })
   async breakdown(
-    @Root() root: AppAnalytics,
+    @Root() root: AnalyticsRoot,
     @Ctx() ctx: Context,
     @Arg('by', () => Dimension) by: Dimension,
     @Arg('limit', () => Int, { nullable: true, defaultValue: 50 }) limit: number | null,
@@ -93,13 +94,13 @@ export class AnalyticsResolver {
   }
 
   @FieldResolver(() => Int, { description: 'How many rows breakdown(by:) has without its limit: the non-empty values of the dimension' })
-  async breakdownCount(@Root() root: AppAnalytics, @Ctx() ctx: Context, @Arg('by', () => Dimension) by: Dimension): Promise<number> {
+  async breakdownCount(@Root() root: AnalyticsRoot, @Ctx() ctx: Context, @Arg('by', () => Dimension) by: Dimension): Promise<number> {
     return ctx.store.analyticsBreakdownCount({ ...root.query, by })
   }
 
   @FieldResolver(() => [TimeBucket], { description: 'Every bucket of the range, empty ones as zeros' })
   async timeseries(
-    @Root() root: AppAnalytics,
+    @Root() root: AnalyticsRoot,
     @Ctx() ctx: Context,
     @Arg('granularity', () => Granularity, { nullable: true, defaultValue: Granularity.DAY }) granularity: Granularity | null,
     @Arg('timezone', () => String, { nullable: true, defaultValue: 'UTC' }) timezone: string | null,

@@ -1,7 +1,7 @@
 import { fromTinybirdScope, grants, type Principal } from '../auth/scopes.js'
 import type { TinybirdScope } from '../auth/tinybird-jwt.js'
 import { StoreInputError } from '../store/errors.js'
-import type { Gateway } from '../server.js'
+import type { Gateway } from '../transport/gateway.js'
 import { HttpError } from './http.js'
 
 /** One hour, when `expiration_time` is not given. */

@@ -1,5 +1,4 @@
 import { Field, Float, ID, Int, InterfaceType, ObjectType } from 'type-graphql'
-import type { AnalyticsQuery } from '../store/analytics.js'
 import { App } from './enums.js'
 
 @InterfaceType({ description: "An app's exact counts; each action metric counts distinct sessions" })
@@ -54,6 +53,4 @@ export class AppAnalytics {
   @Field(() => ID) workspaceId!: string
   @Field(() => Date) from!: Date
   @Field(() => Date) to!: Date
-  /** The store query behind the fields below. */
-  query!: AnalyticsQuery
 }

@@ -1,50 +1,19 @@
-import type { App, DimensionField, Granularity } from './types.js'
+import type { AnalyticsFilter, App, AppMetricsRow, EqualityFilterField, FilterField, Granularity, ListFilterField } from './types.js'
 import { finite } from './clickhouse.js'
 import { APP_ACTIONS } from './validate.js'
 
-/** Filter keys: every dimension plus the asset. */
-export type FilterField = DimensionField | 'assetId'
-
-/**
- * Equality filters: the filter keys and `sessionReferer`. Each event carries its session's attribution
- * (SPEC §2), so the session referer is the event's `referer` column, matched like `referer`.
- */
-export type EqualityFilterField = FilterField | 'sessionReferer'
-
-/** List filters: a row matches when its column holds one of the values (an empty list matches nothing). */
-export type ListFilterField = 'platforms' | 'actions'
-
-export type AnalyticsFilter = Partial<Record<EqualityFilterField, string>> & Partial<Record<ListFilterField, readonly string[]>>
-
-export interface AnalyticsQuery {
-  readonly app: App
-  readonly workspaceId: string
-  readonly from: Date
-  readonly to: Date
-  readonly filter: AnalyticsFilter
-}
-
-export interface BreakdownQuery extends AnalyticsQuery {
-  readonly by: DimensionField
-  readonly limit: number
-}
-
-/** A breakdown without its limit: how many rows it has. */
-export type BreakdownCountQuery = Omit<BreakdownQuery, 'limit'>
-
-export interface TimeseriesQuery extends AnalyticsQuery {
-  readonly granularity: Granularity
-  readonly timezone: string
-}
-
-/** Exact counts for an app: `actions` maps each of the app's actions to its distinct sessions. */
-export interface AppMetricsRow {
-  readonly events: number
-  readonly sessions: number
-  readonly visitors: number
-  readonly actions: Readonly<Record<string, number>>
-  readonly revenue: number
-}
+// The query and row types are part of the Store interface: they live in ./types.js (re-exported here).
+export type {
+  AnalyticsFilter,
+  AnalyticsQuery,
+  AppMetricsRow,
+  BreakdownCountQuery,
+  BreakdownQuery,
+  EqualityFilterField,
+  FilterField,
+  ListFilterField,
+  TimeseriesQuery,
+} from './types.js'
 
 /**
  * The closed map from a dimension to its SQL expression: the only text of a request that reaches SQL.

@@ -23,7 +23,7 @@ import type {
   UiFilterOption,
   WarehouseStockRow,
 } from './types.js'
-import type { AnalyticsQuery, AppMetricsRow, BreakdownCountQuery, BreakdownQuery, TimeseriesQuery } from './analytics.js'
+import type { AnalyticsQuery, AppMetricsRow, BreakdownCountQuery, BreakdownQuery, TimeseriesQuery } from './types.js'
 
 /**
  * Everything Sightline asks of ClickHouse, in domain terms. One instance per process; it never

@@ -238,3 +238,49 @@ export interface OperationStat {
   readonly p95Ms: number
   readonly rowsRead: number
 }
+
+// Analytics queries and answers (the SQL behind them is in ./analytics.ts).
+
+/** Filter keys: every dimension plus the asset. */
+export type FilterField = DimensionField | 'assetId'
+
+/**
+ * Equality filters: the filter keys and `sessionReferer`. Each event carries its session's attribution
+ * (SPEC §2), so the session referer is the event's `referer` column, matched like `referer`.
+ */
+export type EqualityFilterField = FilterField | 'sessionReferer'
+
+/** List filters: a row matches when its column holds one of the values (an empty list matches nothing). */
+export type ListFilterField = 'platforms' | 'actions'
+
+export type AnalyticsFilter = Partial<Record<EqualityFilterField, string>> & Partial<Record<ListFilterField, readonly string[]>>
+
+export interface AnalyticsQuery {
+  readonly app: App
+  readonly workspaceId: string
+  readonly from: Date
+  readonly to: Date
+  readonly filter: AnalyticsFilter
+}
+
+export interface BreakdownQuery extends AnalyticsQuery {
+  readonly by: DimensionField
+  readonly limit: number
+}
+
+/** A breakdown without its limit: how many rows it has. */
+export type BreakdownCountQuery = Omit<BreakdownQuery, 'limit'>
+
+export interface TimeseriesQuery extends AnalyticsQuery {
+  readonly granularity: Granularity
+  readonly timezone: string
+}
+
+/** Exact counts for an app: `actions` maps each of the app's actions to its distinct sessions. */
+export interface AppMetricsRow {
+  readonly events: number
+  readonly sessions: number
+  readonly visitors: number
+  readonly actions: Readonly<Record<string, number>>
+  readonly revenue: number
+}

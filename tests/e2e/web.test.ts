@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadDemo } from '../../src/demo.js'
-import type { Gateway } from '../../src/server.js'
+import type { Gateway } from '../../src/transport/gateway.js'
 import { WEB_DIST, webRoute } from '../../src/web.js'
 import { CreateTokenDocument, IngestEcommEventsDocument } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'

@@ -1,0 +1,155 @@
+/**
+ * The house rules of src/ (README "Architecture"), checked by `npm run lint`.
+ *
+ * Data flows one way: transport -> (resolvers ->) domain -> store -> connection, and everything may read
+ * the catalog. If a change needs an arrow the other way, the design is wrong, not the rule.
+ * Type-only imports count (tsPreCompilationDeps), so a cycle made of types fails too.
+ *
+ * @type {import('dependency-cruiser').IConfiguration}
+ */
+
+/** GraphQL and the network: what the store never touches. */
+const GRAPHQL_AND_NETWORK = '^node_modules/(graphql|type-graphql|@apollo|graphql-ws|ws|@escape\\.tech)/'
+
+/** The transports (one module per protocol) and the HTTP plumbing they share. */
+const TRANSPORTS = [
+  '^src/transport/',
+  '^src/rest/',
+  '^src/server\\.ts$',
+  '^src/web\\.ts$',
+  '^src/sockets\\.ts$',
+  '^src/introspection\\.ts$',
+  '^src/overload\\.ts$',
+  '^src/cors\\.ts$',
+  '^src/http\\.ts$',
+]
+
+/**
+ * What resolvers and transports may import from src/store/: the Store interface, its types and errors,
+ * and two pure rules (the range bound, the stock-status rule; both belong to the catalog/domain later).
+ * Everything else there (the ClickHouse store, SQL, batches, the executor) is the store's own business.
+ */
+const STORE_PUBLIC = [
+  '^src/store/store\\.ts$',
+  '^src/store/types\\.ts$',
+  '^src/store/errors\\.ts$',
+  '^src/store/buckets\\.ts$',
+  '^src/store/stock-status\\.ts$',
+]
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import cycles, type-only imports included.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment: 'An import that does not resolve would escape every other rule.',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'catalog-imports-nothing',
+      severity: 'error',
+      comment: 'The catalog is pure data: it imports nothing but itself (no src, no npm, no node:).',
+      from: { path: '^src/catalog/' },
+      to: { pathNot: '^src/catalog/' },
+    },
+    {
+      name: 'store-knows-no-graphql',
+      severity: 'error',
+      comment: 'The store speaks domain types: no GraphQL, Apollo, WebSocket or query-limit packages.',
+      from: { path: '^src/store/' },
+      to: { path: GRAPHQL_AND_NETWORK },
+    },
+    {
+      name: 'store-never-reaches-graphql',
+      severity: 'error',
+      comment: 'Not even through another module of src/.',
+      from: { path: '^src/store/' },
+      to: { path: '^node_modules/(graphql|type-graphql|@apollo|graphql-ws)/', reachable: true },
+    },
+    {
+      name: 'store-is-below-the-rest',
+      severity: 'error',
+      comment:
+        'The store imports only itself, the catalog and the config: never the domain, resolvers, schema, ' +
+        'transports, auth, live, telemetry or the request context.',
+      from: { path: '^src/store/' },
+      to: { path: '^src/', pathNot: ['^src/store/', '^src/catalog/', '^src/config\\.ts$'] },
+    },
+    {
+      name: 'domain-knows-no-transport',
+      severity: 'error',
+      comment: 'Use cases are shared by every transport: no HTTP, WebSocket, Apollo, resolvers or schema.',
+      from: { path: '^src/domain/' },
+      to: {
+        path: [
+          '^(http|https|http2|net)$',
+          '^node_modules/(ws|@apollo|graphql-ws|type-graphql)/',
+          '^src/(resolvers|schema|rest|transport)/',
+          '^src/(server|web|sockets|context)\\.ts$',
+        ],
+      },
+    },
+    {
+      name: 'project-reads-only-the-catalog',
+      severity: 'error',
+      comment: 'The Tinybird project loader builds catalog entries: from src it imports only the catalog.',
+      from: { path: '^src/project/' },
+      to: { path: '^src/', pathNot: ['^src/project/', '^src/catalog/'] },
+    },
+    {
+      name: 'schema-knows-no-store',
+      severity: 'error',
+      comment: 'GraphQL types derive from the catalog and domain, not from store types.',
+      from: { path: '^src/schema/' },
+      to: { path: '^src/store/' },
+    },
+    {
+      name: 'resolvers-use-the-store-interface',
+      severity: 'error',
+      comment: 'Resolvers are thin adapters: they see the Store interface and its types, never its internals.',
+      from: { path: '^src/resolvers/' },
+      to: { path: '^src/store/', pathNot: STORE_PUBLIC },
+    },
+    {
+      name: 'transports-use-the-store-interface',
+      severity: 'error',
+      comment:
+        'Transports see the Store interface and its types, never its internals. src/server.ts is exempt ' +
+        'while it is also the composition root (it opens the ClickHouse store).',
+      from: { path: TRANSPORTS, pathNot: '^src/server\\.ts$' },
+      to: { path: '^src/store/', pathNot: STORE_PUBLIC },
+    },
+    {
+      name: 'nothing-imports-the-server',
+      severity: 'error',
+      comment: 'src/server.ts hosts the transports; only the CLI entry starts it.',
+      from: { path: '^src/', pathNot: '^src/main\\.ts$' },
+      to: { path: '^src/server\\.ts$' },
+    },
+    {
+      name: 'only-resolvers-and-transports-reach-up',
+      severity: 'error',
+      comment: 'Nothing below the transports imports them or the resolvers (schema registers the resolvers).',
+      from: { path: '^src/(domain|store|catalog|project|auth|live)/' },
+      to: { path: ['^src/(resolvers|rest|transport)/', '^src/(server|web)\\.ts$'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+  },
+}

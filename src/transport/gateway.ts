@@ -1,0 +1,65 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FormattedExecutionResult } from 'graphql'
+import type { Logger } from 'pino'
+import type { RateState } from '../auth/rate-limit.js'
+import type { Principal } from '../auth/scopes.js'
+import type { TokenService } from '../auth/tokens.js'
+import type { DatasourceService } from '../domain/datasources.js'
+import type { SqlService } from '../domain/sql.js'
+import type { IngestOptions } from '../store/types.js'
+
+// The port between the server and the surfaces it hosts (REST, web): types only, so the server imports
+// its routes and the routes import this, never the server (no cycle).
+
+/** One GraphQL operation, as a transport other than /graphql (REST, web) asks for it. */
+export interface OperationRequest {
+  readonly query: string
+  readonly variables?: Record<string, unknown>
+  readonly operationName?: string
+}
+
+/**
+ * What an extra HTTP surface (the Tinybird-compatible REST API, the web page) gets from the server.
+ * Such surfaces sit beside /graphql and reach data only by executing GraphQL operations, so they share
+ * the resolvers, scopes, limits, logging and error masking.
+ */
+export interface Gateway {
+  /** Largest accepted request body, in bytes. */
+  readonly maxBodyBytes: number
+  /** CSV answers neutralise formula-like string cells. */
+  readonly csvFormulaGuard: boolean
+  /** The client's address, for per-address limits (the proxy's view when SIGHTLINE_TRUST_PROXY is on). */
+  clientAddress(req: IncomingMessage): string
+  readonly log: Logger
+  /** Most rows one ingest operation takes (larger uploads are split). */
+  readonly maxBatch: number
+  /** Tinybird's Data Sources API use cases. */
+  readonly datasources: DatasourceService
+  /** Tinybird's Query API (`/v0/sql`): read-only SQL over what a principal may read. */
+  readonly sql: SqlService
+  /** Stored tokens and JWTs (`POST /v0/tokens`). */
+  readonly tokens: TokenService
+  /** Where a principal stands with its rate limit (for X-RateLimit-* headers); undefined when unlimited. */
+  rateOf(principal: Principal): RateState | undefined
+  /**
+   * A bearer header to a principal: null when absent; throws UNAUTHENTICATED (401) when bad and
+   * RATE_LIMITED (429) over the token's rate. Refusals go to the error log under `request`.
+   */
+  principalOf(header: string | undefined, request: RequestLabel): Promise<Principal | null>
+  /**
+   * Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted,
+   * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
+   */
+  execute(request: OperationRequest, principal: Principal | null, requestId: string, rowSources?: IngestOptions['sources']): Promise<FormattedExecutionResult>
+}
+
+/** Names a request in the error log. */
+export interface RequestLabel {
+  readonly requestId: string
+  readonly operation: string | undefined
+  /** The client's address, for the failed-authentication limit. */
+  readonly address?: string
+}
+
+/** An extra HTTP surface: answers the request and returns true, or returns false to pass it on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
