@@ -51,25 +51,9 @@ async function admitted<T>(
  * header), which go to `recordQuery` for the operation log and metrics.
  */
 export async function selectRows<T>(client: ClickHouseClient, query: string, params: QueryParams = {}): Promise<T[]> {
-  return admitted(
-    client,
-    async (settings, target) => {
-      const started = performance.now()
-      const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
-      const text = await rs.text()
-      let body: { data: T[]; statistics?: { rows_read?: number; bytes_read?: number } }
-      try {
-        body = JSON.parse(text) as typeof body
-      } catch (err) {
-        // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
-        throw limitErrorOf(new Error(text.slice(-1000))) ?? err
-      }
-      recordQuery(client, 'select', performance.now() - started, body.statistics)
-      return body.data
-    },
-    (err) => new StoreUnavailableError('store query failed', { cause: err }),
-    Object.keys(params).length === 0,
-  )
+  const unavailable = (err: unknown) => new StoreUnavailableError('store query failed', { cause: err })
+  const unbound = Object.keys(params).length === 0
+  return (await queryJson<T>(client, query, params, { orElse: unavailable, parse: JSON.parse, unbound, flushAlways: false })).data
 }
 
 /** ClickHouse's whole `FORMAT JSON` answer: columns, rows and what the query read. */
@@ -93,6 +77,16 @@ export async function selectDocument<T>(
   orElse: (err: unknown) => Error,
   parse: (text: string) => unknown = JSON.parse,
 ): Promise<JsonDocument<T>> {
+  return queryJson<T>(client, query, params, { orElse, parse, unbound: false, flushAlways: true })
+}
+
+/** One `FORMAT JSON` query under the current kind's limits and queue (see `admitted`). */
+async function queryJson<T>(
+  client: ClickHouseClient,
+  query: string,
+  params: QueryParams,
+  how: { orElse: (err: unknown) => Error; parse: (text: string) => unknown; unbound: boolean; flushAlways: boolean },
+): Promise<JsonDocument<T>> {
   return admitted(
     client,
     async (settings, target) => {
@@ -101,16 +95,17 @@ export async function selectDocument<T>(
       const text = await rs.text()
       let body: JsonDocument<T>
       try {
-        body = parse(text) as JsonDocument<T>
+        body = how.parse(text) as JsonDocument<T>
       } catch (err) {
+        // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
         throw limitErrorOf(new Error(text.slice(-1000))) ?? err
       }
       recordQuery(client, 'select', performance.now() - started, body.statistics)
       return body
     },
-    orElse,
-    false,
-    true,
+    how.orElse,
+    how.unbound,
+    how.flushAlways,
   )
 }
 
