@@ -11,7 +11,8 @@ import { StoreInputError } from './store/errors.js'
 
 const USAGE = `Usage: sightline <command>
 
-  start                      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens)
+  start [--project DIR]      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens);
+                             --project loads a Tinybird project (same as SIGHTLINE_PROJECT=DIR)
   migrate                    apply pending migrations and exit
   seed [--reset]             load the demo dataset into an empty store and exit (--reset empties
                              every data table first; tokens and service logs stay)
@@ -87,8 +88,11 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig()
   switch (command) {
     case undefined:
-    case 'start':
-      return start(config)
+    case 'start': {
+      const { values } = parseArgs({ args: rest, options: { project: { type: 'string' } }, strict: true })
+      // --project DIR is SIGHTLINE_PROJECT=DIR for this start.
+      return start(values.project === undefined ? config : loadConfig({ ...process.env, SIGHTLINE_PROJECT: values.project }))
+    }
     case 'migrate': {
       const applied = await withStore(config, async (store) => (await store.migrate()).applied)
       console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'nothing to apply: the store is up to date')
