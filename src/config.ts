@@ -272,7 +272,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxAliases: e.SIGHTLINE_MAX_ALIASES,
       maxTokens: e.SIGHTLINE_MAX_TOKENS,
     }),
-    project: e.SIGHTLINE_PROJECT === undefined ? undefined : Object.freeze({
+    project:
+      e.SIGHTLINE_PROJECT === undefined
+        ? undefined
+        : Object.freeze({
             dir: e.SIGHTLINE_PROJECT,
             database: e.SIGHTLINE_PROJECT_DATABASE,
             secrets: prefixed(env, 'SIGHTLINE_SECRET_'),
