@@ -39,7 +39,7 @@ describe('a loaded Tinybird project (SIGHTLINE_PROJECT)', () => {
     fetch(`${base}/v0/events?name=${name}&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${auth}` }, body })
 
   beforeAll(async () => {
-    server = await startTestServer({ SIGHTLINE_PROJECT: CLASSIC, SIGHTLINE_PROJECT_DATABASE: database })
+    server = await startTestServer({ SIGHTLINE_PROJECT: CLASSIC, SIGHTLINE_PROJECT_DATABASE: database, SIGHTLINE_JWT_SECRET: randomBytes(24).toString('hex') })
     base = server.url.replace(/\/graphql$/, '')
   })
   afterAll(async () => {
@@ -134,6 +134,22 @@ describe('a loaded Tinybird project (SIGHTLINE_PROJECT)', () => {
     expect((await send('events', ndjson([{ timestamp: '2026-01-03 00:00:00', user_id: 9, event: 'x' }]), appender)).status).toBe(200)
     expect((await get('/v0/pipes/big_spenders.json')).status).toBe(200)
     expect((await fetch(`${base}/v0/pipes/big_spenders.json`)).status).toBe(403)
+  })
+
+  it('applies a Tinybird JWT’s fixed_params over whatever the request sends', async () => {
+    const minted = await fetch(`${base}/v0/tokens?expiration_time=${Math.floor(Date.now() / 1000) + 600}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'tenant', scopes: [{ type: 'PIPES:READ', resource: 'big_spenders', fixed_params: { plan: 'pro' } }] }),
+    })
+    expect(minted.status).toBe(200)
+    const { token: jwt } = (await minted.json()) as { token: string }
+    for (const query of ['min_spent=100', 'min_spent=100&plan=free', 'min_spent=100&plan=free&plan=basic', 'min_spent=100&plan=']) {
+      const res = await get(`/v0/pipes/big_spenders.json?${query}`, jwt)
+      expect(res.status, query).toBe(200)
+      expect(((await res.json()) as Envelope).data, query).toEqual([{ user_id: 1, name: 'Ada', spent: 200 }])
+    }
+    expect((await get('/v0/pipes/user_totals.json', jwt)).status).toBe(403)
   })
 
   it('lets other pipe names and datasources fall through to the built-in API', async () => {
