@@ -5,6 +5,7 @@ import { JwtService } from './auth/jwt.js'
 import { TokenService } from './auth/tokens.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDemoTokens, DEMO_WORKSPACES, DemoTrickle, loadDemo, refreshDemo } from './demo.js'
+import { DatafileError, ProjectRefusedError } from './domain/project.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import { StoreInputError } from './store/errors.js'
@@ -196,6 +197,8 @@ class NotFoundError extends Error {}
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`)
   else if (err instanceof ConfigError || err instanceof StoreInputError || err instanceof NotFoundError) console.error(err.message)
+  // A Tinybird project that does not parse (file:line) or whose changes would lose data: the message says it all.
+  else if (err instanceof DatafileError || err instanceof ProjectRefusedError) console.error(err.message)
   else console.error(err)
   process.exit(err instanceof UsageError ? 2 : 1)
 })
