@@ -61,8 +61,7 @@ export function restRoute(gateway: Gateway): HttpRoute {
       } else if (url.pathname === EVENTS_PATH) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await ingestProject(gateway, req, res, url, who))) await ingest(gateway, req, res, url, requestId)
-      }
-      else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res), requestId)
+      } else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res), requestId)
       else if (datasource) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
       else if (TOKENS_PATH.test(url.pathname)) {
         if (req.method !== 'POST') throw new HttpError(405, 'Tokens are created with POST', { allow: 'POST, OPTIONS' })
