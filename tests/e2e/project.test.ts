@@ -39,7 +39,14 @@ describe('a loaded Tinybird project (SIGHTLINE_PROJECT)', () => {
     fetch(`${base}/v0/events?name=${name}&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${auth}` }, body })
 
   beforeAll(async () => {
-    server = await startTestServer({ SIGHTLINE_PROJECT: CLASSIC, SIGHTLINE_PROJECT_DATABASE: database, SIGHTLINE_JWT_SECRET: randomBytes(24).toString('hex') })
+    // The Classic fixture plus an endpoint with a LIMIT parameter.
+    const dir = mkdtempSync(join(tmpdir(), 'sightline-project-'))
+    cpSync(CLASSIC, dir, { recursive: true })
+    writeFileSync(
+      join(dir, 'latest.pipe'),
+      'NODE latest\nSQL >\n    %\n    SELECT user_id, event FROM events ORDER BY timestamp DESC, user_id LIMIT {{Int32(limit, 2)}}\n\nTYPE endpoint\n',
+    )
+    server = await startTestServer({ SIGHTLINE_PROJECT: dir, SIGHTLINE_PROJECT_DATABASE: database, SIGHTLINE_JWT_SECRET: randomBytes(24).toString('hex') })
     base = server.url.replace(/\/graphql$/, '')
   })
   afterAll(async () => {
@@ -105,6 +112,11 @@ describe('a loaded Tinybird project (SIGHTLINE_PROJECT)', () => {
     expect(pro.data).toEqual([{ user_id: 1, name: 'Ada', spent: 200 }])
     const injected = (await (await get(`/v0/pipes/big_spenders.json?${new URLSearchParams({ plan: "pro' OR 1=1 --" })}`)).json()) as Envelope
     expect(injected.data).toEqual([])
+
+    // A LIMIT reports how many rows there were before it, as Tinybird does.
+    const latest = (await (await get('/v0/pipes/latest.json?limit=1')).json()) as Envelope
+    expect(latest.data).toEqual([{ user_id: 3, event: 'view' }])
+    expect(latest.rows_before_limit_at_least).toBe(4)
 
     // Multi-node pipe, other formats, and POST parameters.
     const csv = await get('/v0/pipes/user_totals.csvwithnames')
