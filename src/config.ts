@@ -73,6 +73,8 @@ const EnvSchema = z.object({
   SIGHTLINE_CSV_FORMULA_GUARD: flagOn,
   SIGHTLINE_TRUST_PROXY: flag,
   SIGHTLINE_KEEP_ALIVE_MS: z.coerce.number().int().min(0).default(65_000),
+  SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
+  SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -95,6 +97,11 @@ export interface Config {
   readonly rateBurst: number
   /** Query limits: selection depth, estimated cost, aliases, and lexical tokens per document. */
   readonly queryLimits: QueryLimits
+  /**
+   * A Tinybird project (a folder of `.datasource`/`.pipe` datafiles) to load at start-up and serve under
+   * `/v0/*`, in its own database. Absent: no project, the server is the built-in one only.
+   */
+  readonly project?: ProjectConfig | undefined
   /** Load the demo dataset and create the demo tokens at start-up. @default false */
   readonly demo: boolean
   /** In demo mode, how often a trickle of new events is written, in ms; 0 turns it off. @default 2000 */
@@ -205,6 +212,30 @@ export interface StoreConfig {
   readonly durability?: 'fsync' | 'none' | undefined
 }
 
+/** `SIGHTLINE_PROJECT` and what its templates read. */
+export interface ProjectConfig {
+  /** The project folder. */
+  readonly dir: string
+  /** The ClickHouse database its datasources live in. @default "project" */
+  readonly database: string
+  /** `tb_secret('name')` values, from `SIGHTLINE_SECRET_<NAME>` (keyed by the name as written and lower-cased). */
+  readonly secrets: Readonly<Record<string, string>>
+  /** `tb_var('name')` values, from `SIGHTLINE_VAR_<NAME>`. */
+  readonly vars: Readonly<Record<string, string>>
+}
+
+/** `SIGHTLINE_<PREFIX>_<NAME>=value` as `{ NAME: value, name: value }`. */
+function prefixed(env: NodeJS.ProcessEnv, prefix: string): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(prefix) || value === undefined || key.length === prefix.length) continue
+    const name = key.slice(prefix.length)
+    out[name] = value
+    out[name.toLowerCase()] ??= value
+  }
+  return Object.freeze(out)
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -241,6 +272,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxAliases: e.SIGHTLINE_MAX_ALIASES,
       maxTokens: e.SIGHTLINE_MAX_TOKENS,
     }),
+    project:
+      e.SIGHTLINE_PROJECT === undefined
+        ? undefined
+        : Object.freeze({
+            dir: e.SIGHTLINE_PROJECT,
+            database: e.SIGHTLINE_PROJECT_DATABASE,
+            secrets: prefixed(env, 'SIGHTLINE_SECRET_'),
+            vars: prefixed(env, 'SIGHTLINE_VAR_'),
+          }),
     demo: e.SIGHTLINE_DEMO,
     demoTrickleMs: e.SIGHTLINE_DEMO_TRICKLE_MS,
     corsOrigins: Object.freeze(e.SIGHTLINE_CORS_ORIGINS ?? (e.SIGHTLINE_DEMO ? ['localhost'] : [])),

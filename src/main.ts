@@ -5,13 +5,15 @@ import { JwtService } from './auth/jwt.js'
 import { TokenService } from './auth/tokens.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDemoTokens, DEMO_WORKSPACES, DemoTrickle, loadDemo, refreshDemo } from './demo.js'
+import { DatafileError, ProjectRefusedError } from './domain/project.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import { StoreInputError } from './store/errors.js'
 
 const USAGE = `Usage: sightline <command>
 
-  start                      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens)
+  start [--project DIR]      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens);
+                             --project loads a Tinybird project (same as SIGHTLINE_PROJECT=DIR)
   migrate                    apply pending migrations and exit
   seed [--reset]             load the demo dataset into an empty store and exit (--reset empties
                              every data table first; tokens and service logs stay)
@@ -87,8 +89,11 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig()
   switch (command) {
     case undefined:
-    case 'start':
-      return start(config)
+    case 'start': {
+      const { values } = parseArgs({ args: rest, options: { project: { type: 'string' } }, strict: true })
+      // --project DIR is SIGHTLINE_PROJECT=DIR for this start.
+      return start(values.project === undefined ? config : loadConfig({ ...process.env, SIGHTLINE_PROJECT: values.project }))
+    }
     case 'migrate': {
       const applied = await withStore(config, async (store) => (await store.migrate()).applied)
       console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'nothing to apply: the store is up to date')
@@ -192,6 +197,8 @@ class NotFoundError extends Error {}
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`)
   else if (err instanceof ConfigError || err instanceof StoreInputError || err instanceof NotFoundError) console.error(err.message)
+  // A Tinybird project that does not parse (file:line) or whose changes would lose data: the message says it all.
+  else if (err instanceof DatafileError || err instanceof ProjectRefusedError) console.error(err.message)
   else console.error(err)
   process.exit(err instanceof UsageError ? 2 : 1)
 })

@@ -12,6 +12,8 @@ import { AuthFailureLimiter } from './auth/auth-failures.js'
 import { JwtService } from './auth/jwt.js'
 import { RateLimiter, type KeyRate } from './auth/rate-limit.js'
 import { DatasourceService } from './domain/datasources.js'
+import { ProjectService } from './domain/project.js'
+import { DATASOURCES } from './catalog/datasources.js'
 import { SqlService } from './domain/sql.js'
 import { bearer, TokenService } from './auth/tokens.js'
 import type { Principal } from './auth/scopes.js'
@@ -31,7 +33,7 @@ import type { Store } from './store/store.js'
 import { StoreUnavailableError } from './store/errors.js'
 import { readBody, sendJson } from './http.js'
 import { introspectionGuard, introspectionRefusal } from './introspection.js'
-import { restRoute } from './rest/index.js'
+import { PIPES, restRoute } from './rest/index.js'
 import { webRoute } from './web.js'
 import { Cors } from './cors.js'
 import { clientAddress, SocketRegistry } from './sockets.js'
@@ -72,9 +74,28 @@ const GRAPHQL_PATH = '/graphql'
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'sightline' } })
+  // A Tinybird project is parsed before anything opens: a bad datafile stops the start with file:line.
+  if (config.project && config.project.database === config.store.database) {
+    throw new Error(`SIGHTLINE_PROJECT_DATABASE must differ from CLICKHOUSE_DATABASE (both are "${config.store.database}")`)
+  }
+  const parsedProject = config.project ? ProjectService.parse(config.project.dir, config.project.database) : undefined
   const metrics = new Metrics()
   const store =
     options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
+  let project: ProjectService | undefined
+  let projectReady = false
+  if (config.project && parsedProject) {
+    if (!(store instanceof ClickHouseStore)) {
+      await store.close()
+      throw new Error('SIGHTLINE_PROJECT needs the ClickHouse store')
+    }
+    project = new ProjectService(parsedProject, store.project(config.project.database), {
+      builtinPipes: new Set(PIPES.keys()),
+      builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
+      secrets: config.project.secrets,
+      vars: config.project.vars,
+    })
+  }
   if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
   const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
   const telemetry = new Telemetry(metrics, serviceLog, log)
@@ -250,6 +271,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxBatch: config.maxBatch,
     datasources: new DatasourceService(store, () => feed.nudge()),
     sql: new SqlService(store),
+    get project() {
+      return projectReady ? project : undefined
+    },
     tokens,
     rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,
@@ -400,6 +424,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const report = await store.migrate()
     if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied')
     await store.setServiceLogTtl(config.serviceLogTtlDays)
+    if (project) {
+      const { changes } = await project.apply()
+      projectReady = true
+      log.info({ project: config.project?.dir, database: project.database, changes }, 'Tinybird project loaded')
+    }
     if (options.beforeReady) beforeStop = await options.beforeReady(services)
     ready = true
   } catch (err) {

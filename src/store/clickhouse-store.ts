@@ -22,6 +22,7 @@ import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime6
 import { createConnection } from './connection.js'
 import { DatasourceRepository } from './datasources.js'
 import { SqlRepository } from './sql-query.js'
+import { ProjectRepository } from './project.js'
 import { applyDurability, isMigrated, migrate } from './migrate.js'
 import { IngestJournal } from './journal.js'
 import { observeQueries, type QueryListener } from './query-stats.js'
@@ -129,6 +130,11 @@ export class ClickHouseStore implements Store {
 
   private table(name: string): string {
     return `${this.config.database}.${name}`
+  }
+
+  /** A loaded Tinybird project's database on this store's connection (`SIGHTLINE_PROJECT`). */
+  project(database: string): ProjectRepository {
+    return new ProjectRepository(this.client, database)
   }
 
   private rows<T>(name: string, params: QueryParams = {}, slots: Record<string, string> = {}): Promise<T[]> {

@@ -5,6 +5,7 @@ import type { RateState } from '../auth/rate-limit.js'
 import type { Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
 import type { DatasourceService } from '../domain/datasources.js'
+import type { ProjectService } from '../domain/project.js'
 import type { SqlService } from '../domain/sql.js'
 import type { IngestOptions } from '../store/types.js'
 
@@ -37,6 +38,8 @@ export interface Gateway {
   readonly datasources: DatasourceService
   /** Tinybird's Query API (`/v0/sql`): read-only SQL over what a principal may read. */
   readonly sql: SqlService
+  /** The loaded Tinybird project (`SIGHTLINE_PROJECT`) once its database is ready; undefined otherwise. */
+  readonly project?: ProjectService | undefined
   /** Stored tokens and JWTs (`POST /v0/tokens`). */
   readonly tokens: TokenService
   /** Where a principal stands with its rate limit (for X-RateLimit-* headers); undefined when unlimited. */

@@ -1,0 +1,126 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { insertRows, runCommand, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
+import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
+import { parseExact } from './sql-query.js'
+import { asWork } from './workload.js'
+
+/** ClickHouse refused a loaded project's SQL (a pipe that does not run on the data): its message. */
+export class ProjectQueryError extends Error {
+  override name = 'ProjectQueryError'
+}
+
+/**
+ * One datafile as it was last applied to the project database: a datasource's text (for the migration
+ * planner) or a materialized view's CREATE statement.
+ */
+export interface AppliedDatafile {
+  readonly kind: 'datasource' | 'view'
+  readonly name: string
+  readonly text: string
+}
+
+/** The table in the project database that keeps the text of every applied datafile. */
+const DATAFILES = '_sightline_datafiles'
+
+/**
+ * A loaded Tinybird project's database: its DDL (written by `src/project/`, run here as given), the
+ * datafiles applied last time, inserts into its datasources and quarantine tables, and pipe queries.
+ * Table names come from the loaded project (parsed datafiles), never from requests.
+ */
+export class ProjectRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    readonly database: string,
+  ) {}
+
+  /** `` `db`.`name` `` */
+  table(name: string): string {
+    return `${quote(this.database)}.${quote(name)}`
+  }
+
+  /** The project database and the record of applied datafiles, if missing. */
+  async ensureDatabase(): Promise<void> {
+    await this.command(`CREATE DATABASE IF NOT EXISTS ${quote(this.database)}`)
+    await this.command(
+      `CREATE TABLE IF NOT EXISTS ${this.table(DATAFILES)} (kind LowCardinality(String), name String, text String, applied_at DateTime64(3))
+       ENGINE = ReplacingMergeTree(applied_at) ORDER BY (kind, name)`,
+    )
+  }
+
+  /** Runs one statement from the project's DDL (CREATE … IF NOT EXISTS, ALTER, EXCHANGE …). */
+  async command(statement: string): Promise<void> {
+    await asWork('service', () => runCommand(this.client, statement))
+  }
+
+  /** The datafiles applied last time, latest text per kind and name. */
+  async appliedDatafiles(): Promise<AppliedDatafile[]> {
+    const rows = await asWork('service', () =>
+      selectRows<{ kind: string; name: string; text: string }>(
+        this.client,
+        `SELECT kind, name, argMax(text, applied_at) AS text FROM ${this.table(DATAFILES)} WHERE kind != {none:String} GROUP BY kind, name`,
+        { none: '' },
+      ),
+    )
+    return rows.map((r) => ({ kind: r.kind === 'view' ? 'view' : 'datasource', name: r.name, text: r.text }))
+  }
+
+  /** Records the text of datafiles as applied. */
+  async recordDatafiles(files: readonly AppliedDatafile[]): Promise<void> {
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '')
+    await asWork('service', () => insertRows(this.client, this.table(DATAFILES), files.map((f) => ({ kind: f.kind, name: f.name, text: f.text, applied_at: now }))))
+  }
+
+  /** Rows in a project table (0 when it does not exist). */
+  async rowCount(name: string): Promise<number> {
+    const [row] = await asWork('service', () =>
+      selectRows<{ n: string | number | null }>(this.client, 'SELECT total_rows AS n FROM system.tables WHERE database = {db:String} AND name = {name:String}', {
+        db: this.database,
+        name,
+      }),
+    )
+    return Number(row?.n ?? 0)
+  }
+
+  /** Appends rows (JSONEachRow objects) to a project table. */
+  async insert(name: string, rows: readonly object[]): Promise<void> {
+    await asWork('ingest', () => insertRows(this.client, this.table(name), rows))
+  }
+
+  /**
+   * A pipe's query with its bound parameters, as ClickHouse's `FORMAT JSON` document (Tinybird's
+   * envelope: meta, data, rows, rows_before_limit_at_least, statistics). 64-bit integers past 2^53
+   * come back as bigints. ClickHouse's refusals of the SQL become ProjectQueryError.
+   */
+  select(sql: string, params: QueryParams): Promise<JsonDocument<Record<string, unknown>>> {
+    // selectDocument runs bound statements only; a pipe without parameters gets an unused one.
+    const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
+    return asWork('read', () =>
+      selectDocument<Record<string, unknown>>(
+        this.client,
+        sql,
+        bound,
+        (err) => {
+          if (err instanceof StoreBusyError) return err
+          const limited = limitErrorOf(err)
+          if (limited) return limited
+          const message = clickhouseMessage(err)
+          return message === undefined ? new StoreUnavailableError('store query failed', { cause: err }) : new ProjectQueryError(message)
+        },
+        parseExact,
+      ),
+    )
+  }
+}
+
+function quote(name: string): string {
+  return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``
+}
+
+/** The first line of a ClickHouse exception (the driver's error carries `code` and `type`); undefined otherwise. */
+function clickhouseMessage(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined
+  const { code, type } = err as Error & { code?: unknown; type?: unknown }
+  if (code === undefined || type === undefined) return undefined
+  const text = (err.message.split('\n')[0] ?? '').replace(/^Code: \d+\. DB::Exception: /, '').replace(/ \(version [^)]*\)\.?$/, '').trim()
+  return text.slice(0, 500)
+}
