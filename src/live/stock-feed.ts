@@ -163,15 +163,19 @@ export class StockFeed {
 
   private async pollOnce(): Promise<void> {
     const overlap = this.options.overlapMs ?? 5000
-    const changes = (await this.store.stockChangesSince(new Date(this.watermark - overlap))).filter(
-      (c) => !this.seen.has(c.id),
-    )
+    // The changes and today's stock are read between writes: an insert commits its change-log part and
+    // its stock part one after the other, and a poll in between would compute a level from half a write.
+    const { changes, current } = await this.store.betweenWrites(async () => {
+      const changes = (await this.store.stockChangesSince(new Date(this.watermark - overlap))).filter((c) => !this.seen.has(c.id))
+      if (changes.length === 0) return { changes, current: new Map<string, number>() }
+      const products = [...new Set(changes.map((c) => c.product))]
+      return { changes, current: new Map((await this.store.stock(products)).map((s) => [s.product, s.available])) }
+    })
     if (changes.length === 0) return
     for (const c of changes) this.remember(c.id, c.at.getTime())
     this.prune(overlap)
 
     const products = [...new Set(changes.map((c) => c.product))]
-    const current = new Map((await this.store.stock(products)).map((s) => [s.product, s.available]))
     await this.loadCategories(products)
     // The stock after each change: today's stock minus the later changes of this batch.
     const after = new Map(current)

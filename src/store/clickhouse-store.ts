@@ -21,6 +21,7 @@ import { bucketEnd, bucketStarts, zeroFill } from './buckets.js'
 import { finite, insertRows, runCommand, selectRows, toChDateTime, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { createConnection } from './connection.js'
 import { DatasourceRepository } from './datasources.js'
+import { SharedExclusiveGate } from './gate.js'
 import { SqlRepository } from './sql-query.js'
 import { ProjectRepository } from './project.js'
 import { applyDurability, isMigrated, migrate } from './migrate.js'
@@ -85,6 +86,8 @@ export class ClickHouseStore implements Store {
   private readonly render: RenderOptions
   private lastVersion = 0n
   readonly datasources: DatasourceRepository
+  /** Ingest holds it shared, `betweenWrites` exclusively (see SharedExclusiveGate). */
+  private readonly writes = new SharedExclusiveGate()
   readonly sqlApi: SqlRepository
   private readonly ledger: BatchLedger
   private readonly running = new Map<string, Promise<void>>()
@@ -474,7 +477,15 @@ export class ClickHouseStore implements Store {
    * One pass over the batch: each good row becomes the array of values ClickHouse reads (in
    * `COLUMNS` order) as soon as it is checked, with no intermediate list of checked rows.
    */
-  private async ingest<In, Valid>(
+  private ingest<In, Valid>(table: IngestTable, input: readonly In[], options: IngestOptions, codec: RowCodec<In, Valid>): Promise<IngestOutcome> {
+    return this.writes.runShared(() => this.ingestNow(table, input, options, codec))
+  }
+
+  async betweenWrites<T>(read: () => Promise<T>): Promise<T> {
+    return this.writes.runExclusive(read)
+  }
+
+  private async ingestNow<In, Valid>(
     table: IngestTable,
     input: readonly In[],
     options: IngestOptions,
@@ -777,6 +788,7 @@ const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi'>, Work
   ingestLog: 'service',
   errorLog: 'service',
   stockChangesSince: 'live',
+  betweenWrites: 'live',
 }
 
 function toProduct(r: ProductRecord): Product {

@@ -94,6 +94,11 @@ export interface Store {
   // ---- live stock
   /** Stock changes logged after `since`, oldest first; each has an id for de-duplication. */
   stockChangesSince(since: Date): Promise<Array<StockChange & { id: string; at: Date }>>
+  /**
+   * Runs reads that must see whole writes (the change log and the stock levels it is read with): no
+   * ingest of this process is half-way through while `read` runs.
+   */
+  betweenWrites<T>(read: () => Promise<T>): Promise<T>
 
   /** Whole-table administration of datasources (schema, truncate, delete). */
   readonly datasources: DatasourceRepository
