@@ -207,6 +207,7 @@ export class DemoTrickle {
   private running: Promise<void> = Promise.resolve()
   private readonly rand: () => number
   private readonly products = demoProducts()
+  private readonly hot = new Set(this.products.filter((_, i) => isHot(i)).map((p) => p.id))
   private ticks = 0
 
   constructor(
@@ -243,7 +244,7 @@ export class DemoTrickle {
     const ids = this.products.map((p) => p.id)
     const levels = await this.store.stock(ids)
     const inStock = this.products.filter((_, i) => (levels[i]?.available ?? 0) > 0)
-    const hot = inStock.filter((p) => isHot(this.products.indexOf(p)))
+    const hot = inStock.filter((p) => this.hot.has(p.id))
     const events: EcommEventRow[] = []
     for (let i = 0, n = 1 + Math.floor(rand() * 4); i < n && inStock.length > 0; i++) {
       const pool = hot.length > 0 && rand() < 0.6 ? hot : inStock

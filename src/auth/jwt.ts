@@ -78,7 +78,7 @@ export class JwtService {
     if (!this.key) return null
     try {
       // Tinybird's shape (scopes as objects) or Sightline's; the signature is checked either way.
-      if (isTinybirdPayload(decodeJwt(token))) return await verifyTinybirdJwt(token, this.key, this.maxLifetimeSeconds, now)
+      if (isTinybirdPayload(decodeJwt(token))) return await verifyTinybirdJwt(token, this.key, this.maxLifetimeSeconds, now, IAT_SKEW_SECONDS)
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
         issuer: ISSUER,

@@ -26,8 +26,6 @@ export interface TinybirdJwtRequest {
 }
 
 const ALGORITHM = 'HS256'
-/** Clock skew tolerated for `iat` between the signer and this server. */
-const IAT_SKEW_SECONDS = 60
 const TYPES = new Set(['PIPES:READ', 'DATASOURCES:READ', 'DATASOURCES:APPEND'])
 const RESOURCE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 /** What `workspace_id` holds in the JWTs Sightline mints. */
@@ -99,11 +97,18 @@ export function tinybirdPrincipal(payload: JWTPayload, maxSeconds: number, now =
  * Verifies a Tinybird-shaped JWT signed with `key`; null when invalid, expired, issued in the future,
  * living longer than `maxSeconds`, or of an unsupported shape.
  */
-export async function verifyTinybirdJwt(token: string, key: Uint8Array, maxSeconds: number, nowMs = Date.now()): Promise<Principal | null> {
+export async function verifyTinybirdJwt(
+  token: string,
+  key: Uint8Array,
+  maxSeconds: number,
+  nowMs: number,
+  /** Clock skew tolerated for `iat`: the JwtService's, the same for both shapes. */
+  iatSkewSeconds: number,
+): Promise<Principal | null> {
   try {
     const { payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM], requiredClaims: ['exp'], currentDate: new Date(nowMs) })
     const now = nowMs / 1000
-    if (payload.iat !== undefined && payload.iat > now + IAT_SKEW_SECONDS) return null
+    if (payload.iat !== undefined && payload.iat > now + iatSkewSeconds) return null
     const from = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now
     const principal = tinybirdPrincipal(payload, maxSeconds, from)
     return typeof principal === 'string' ? null : principal

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { gunzipSync } from 'node:zlib'
 import { parse as parseCsv } from 'csv-parse/sync'
 import { ConditionError, UnknownDatasourceError } from '../domain/datasources.js'
 import { DATASOURCES as INGEST, parseNdjson, parseRecords, readEventsBody, type Datasource, type ParsedBatch } from './events.js'
@@ -34,7 +35,6 @@ export async function readUpload(req: IncomingMessage, url: URL, limit: number):
     fileName = file.name
     let bytes = Buffer.from(await file.arrayBuffer())
     if (/\.gz$/i.test(fileName)) {
-      const { gunzipSync } = await import('node:zlib')
       try {
         bytes = gunzipSync(bytes, { maxOutputLength: limit })
       } catch {

@@ -158,7 +158,7 @@ async function servePipe(
   if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
   if (!FORMATS.includes(extension as Format)) throw new HttpError(400, `Format '${extension}' is not supported; use ${FORMATS.join(', ')}`)
   const format = extension as Format
-  const who = pipePrincipal(await principal(gateway, req, url, { requestId, operation: pipe.name }, res), pipe.name)
+  const who = pipePrincipal(await principal(gateway, req, url, { requestId, operation: pipe.name }, res), pipe)
   // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
   const search = new URLSearchParams(url.searchParams)
   if (req.method === 'POST') {

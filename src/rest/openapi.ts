@@ -27,7 +27,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
  */
 export async function servePipeCatalog(req: IncomingMessage, res: ServerResponse, url: URL, who: Principal | null): Promise<void> {
   if (req.method !== 'GET') throw new HttpError(405, `${url.pathname} is read with GET`, { allow: 'GET, OPTIONS' })
-  const pipes = [...PIPES.values()].filter((pipe) => who === null || mayRead(pipePrincipal(who, pipe.name), pipe))
+  const pipes = [...PIPES.values()].filter((pipe) => who === null || mayRead(pipePrincipal(who, pipe), pipe))
   if (url.pathname === OPENAPI_PATH) sendJson(res, 200, openApiDocument(pipes, VERSION))
   else sendJson(res, 200, pipeList(pipes, ''))
   return Promise.resolve()

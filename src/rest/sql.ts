@@ -102,7 +102,7 @@ export async function pipeAnswer(
   search: URLSearchParams,
   requestId: string,
 ): Promise<{ columns: readonly Column[]; rows: Row[] }> {
-  const reader = pipePrincipal(who, pipe.name)
+  const reader = pipePrincipal(who, pipe)
   const params = pipeParams(reader, pipe.name, search)
   const variables = pipe.variables(params)
   const result = await gateway.execute({ query: pipe.query, variables, operationName: pipe.name }, reader, requestId)

@@ -1,26 +1,16 @@
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
 import { PipeParams } from './params.js'
-
-/**
- * The scope a pipe's data needs in GraphQL: the seed's ecommerce endpoints need `read:ecommerce`, the
- * v2 analytics pipes `read:analytics:<app>`.
- */
-function dataScope(pipe: string): string | undefined {
-  if (pipe === 'api_product_grid' || pipe === 'api_ui_filters') return 'read:ecommerce'
-  const app = /^v2_(cart|fm|link|page)_/.exec(pipe)?.[1]
-  return app ? `read:analytics:${app}` : undefined
-}
+import type { Pipe } from './pipes.js'
 
 /**
  * Who a pipe request runs as. A principal holding `read:pipe:<pipe>` (a stored token with Tinybird's
  * PIPES:READ, or a Tinybird JWT) reads that pipe, and only it, through the scope its data needs; any
  * other principal runs as itself, so the operation's own scope check decides.
  */
-export function pipePrincipal(who: Principal, pipe: string): Principal {
-  const scope = dataScope(pipe)
-  if (!scope || grants(who.scopes, scope)) return who
-  if (!grants(who.scopes, scopeFor.pipe(pipe)) && !who.fixedParams?.has(pipe)) return who
-  return { ...who, scopes: [...who.scopes, scope] }
+export function pipePrincipal(who: Principal, pipe: Pick<Pipe, 'name' | 'scope'>): Principal {
+  if (grants(who.scopes, pipe.scope)) return who
+  if (!grants(who.scopes, scopeFor.pipe(pipe.name)) && !who.fixedParams?.has(pipe.name)) return who
+  return { ...who, scopes: [...who.scopes, pipe.scope] }
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { insertRows, selectRows, type QueryParams } from './clickhouse.js'
+import { randomUUID } from 'node:crypto'
+import { insertRows, selectRows, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { storeCall } from './errors.js'
 import type { StockChange } from './types.js'
 
@@ -99,11 +100,11 @@ export class DatasourceRepository {
 
   /** Writes stock movements to the live change log, as the materialized views do for inserts. */
   async logStockChanges(changes: readonly StockChange[]): Promise<void> {
-    const now = new Date().toISOString().replace('T', ' ').replace('Z', '')
+    const now = toChDateTime64(new Date())
     await insertRows(
       this.client,
       this.table('stock_changes'),
-      changes.map((c) => ({ change_id: crypto.randomUUID(), product: c.product, delta: c.delta, inserted_at: now })),
+      changes.map((c) => ({ change_id: randomUUID(), product: c.product, delta: c.delta, inserted_at: now })),
     )
   }
 }

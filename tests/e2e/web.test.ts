@@ -1,6 +1,5 @@
 import 'reflect-metadata'
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -9,9 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildIfStale } from '../../bin/build.js'
 import { loadDemo } from '../../src/demo.js'
 import type { Gateway } from '../../src/transport/gateway.js'
-import { WEB_DIST, webRoute } from '../../src/web.js'
+import { webRoute } from '../../src/web.js'
 import { CreateTokenDocument, IngestEcommEventsDocument } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
 import { gqlOk, startTestServer, type TestServer } from '../helpers/server.js'
@@ -36,24 +36,6 @@ if (!haveChromium) {
   const message = `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`
   if (process.env.CI) throw new Error(`${message}: the web end-to-end tests cannot run`)
   console.warn(`${message}: skipping the browser tests`)
-}
-
-/** The newest modification time under a path (a file or a directory tree). */
-function newest(path: string): number {
-  const s = statSync(path)
-  if (!s.isDirectory()) return s.mtimeMs
-  return Math.max(s.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))))
-}
-
-/** Builds web/dist when it is missing or older than its sources, as `npm run build:web` would. */
-function ensureWebBuilt(): void {
-  const built = join(WEB_DIST, 'index.html')
-  const sources = ['web/index.html', 'web/graphiql.html', 'web/src', 'web/public', 'web/vite.config.ts', 'schema.graphql'].map((p) => join(ROOT, p))
-  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.filter(existsSync).map(newest))) return
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'web/vite.config.ts')], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  })
 }
 
 interface RawResponse {
@@ -82,7 +64,7 @@ let fullToken: string
 let narrowToken: string
 
 beforeAll(async () => {
-  ensureWebBuilt()
+  buildIfStale() // the tests' global setup has built it already, unless web/ changed since
   // The demo's settings: CORS for pages on localhost (any port).
   server = await startTestServer({ SIGHTLINE_DEMO: '1' })
   base = server.url.replace(/\/graphql$/, '')
