@@ -13,6 +13,7 @@ import { JwtService } from './auth/jwt.js'
 import { RateLimiter, type KeyRate } from './auth/rate-limit.js'
 import { DatasourceService } from './domain/datasources.js'
 import { ProjectService } from './domain/project.js'
+import { LiveSchema, ProjectHost } from './graphql-project/host.js'
 import { DATASOURCES } from './catalog/datasources.js'
 import { SqlService } from './domain/sql.js'
 import { bearer, TokenService } from './auth/tokens.js'
@@ -47,6 +48,8 @@ export interface RunningServer {
   readonly wsUrl: string
   readonly port: number
   readonly services: Services
+  /** The loaded Tinybird project (`SIGHTLINE_PROJECT`), for `sightline dev` to reload. */
+  readonly project?: ProjectHost | undefined
   /** Drains HTTP and WebSocket, completes subscriptions, then closes the store. */
   stop(): Promise<void>
 }
@@ -82,14 +85,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics()
   const store =
     options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
-  let project: ProjectService | undefined
+  let project: ProjectHost | undefined
   let projectReady = false
   if (config.project && parsedProject) {
     if (!(store instanceof ClickHouseStore)) {
       await store.close()
       throw new Error('SIGHTLINE_PROJECT needs the ClickHouse store')
     }
-    project = new ProjectService(parsedProject, store.project(config.project.database), {
+    project = new ProjectHost(parsedProject, store.project(config.project.database), {
       builtinPipes: new Set(PIPES.keys()),
       builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
       secrets: config.project.secrets,
@@ -111,7 +114,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   })
   const services: Services = { config, store, tokens, feed, telemetry }
   const limiter = new RateLimiter(config.rateLimit, config.rateBurst)
-  const schema = await createSchema()
+  // The built-in schema, plus the loaded project's `pipes` once applied (and after each `sightline dev` reload).
+  const schema = new LiveSchema(await createSchema(), project)
   const cors = new Cors(config.corsOrigins)
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
@@ -150,7 +154,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const wsStarted = new WeakMap<Context, number>()
   const wsCleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; authorization?: string }>(
     {
-      schema,
+      schema: () => schema.current,
       isProd: !config.development,
       connectionInitWaitTimeout: config.websocket.initTimeoutMs,
       subscribe: sharedSubscribe((contextValue) => {
@@ -196,13 +200,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         } catch (err) {
           return [new GraphQLError(err instanceof GraphQLError ? err.message : 'The document could not be parsed', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })]
         }
-        const invalid = validateWs(schema, document)
+        const invalid = validateWs(schema.current, document)
         if (invalid.length > 0) return invalid
         const refusal = introspectionRefusal(document, principal, config.development)
         if (refusal) return [refusal]
         const contextValue = createContext(services, principal, randomUUID())
         wsStarted.set(contextValue, performance.now())
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
+        return { schema: schema.current, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
       execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => execute(args)),
@@ -231,7 +235,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   )
 
   const apollo = new ApolloServer<Context>({
-    schema,
+    gateway: schema.gateway,
     validationRules: queryLimitRules(config.queryLimits),
     parseOptions: { maxTokens: config.queryLimits.maxTokens },
     allowBatchedHttpRequests: false,
@@ -272,7 +276,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     datasources: new DatasourceService(store, () => feed.nudge()),
     sql: new SqlService(store),
     get project() {
-      return projectReady ? project : undefined
+      return projectReady ? project?.service : undefined
     },
     tokens,
     rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
@@ -442,7 +446,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     )
   }
   log.info({ url: `http://${host}:${port}${GRAPHQL_PATH}`, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
-  return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
+  return { url: `http://${host}:${port}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, project, stop }
 }
 
 /** A principal's rate-limit bucket: its name, or for a Tinybird JWT its name and tenant. */
