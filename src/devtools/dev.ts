@@ -6,8 +6,8 @@
  * datasource and loads its fixtures again, after saying so (dev mode only: `sightline start` refuses).
  * REST and the GraphQL `pipes` namespace serve the new version once the reload is done.
  */
-import { watch, type FSWatcher } from 'node:fs'
-import { relative } from 'node:path'
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs'
+import { join, relative } from 'node:path'
 import { fromTinybirdScope, isKnownScope } from '../auth/scopes.js'
 import { DatafileError, ProjectService } from '../domain/project.js'
 import { projectTokens } from '../project/datafile.js'
@@ -38,6 +38,54 @@ export interface DevSession {
 }
 
 const DATAFILE = /\.(datasource|pipe)$/
+const SKIPPED = new Set(['tests', 'fixtures', 'node_modules', '.git'])
+
+/**
+ * Watches every folder of a project (not tests/, fixtures/): a folder's watch keeps reporting a file
+ * that editors replace (write a copy, rename it over), where a watch on the file, as Node 20's recursive
+ * mode on Linux sets up, goes quiet after the first such save. New folders are watched as they appear.
+ */
+function watchTree(root: string, onFile: (name: string) => void, onError: (err: Error) => void): { close(): void } {
+  const watchers = new Map<string, FSWatcher>()
+  const add = (dir: string) => {
+    if (watchers.has(dir)) return
+    let watcher: FSWatcher
+    try {
+      watcher = watch(dir, (_event, name) => {
+        if (!name) return
+        const path = join(dir, name)
+        let isDir = false
+        try {
+          isDir = statSync(path).isDirectory()
+        } catch {
+          // removed
+        }
+        if (isDir) {
+          if (!SKIPPED.has(name) && !name.startsWith('.')) add(path)
+        } else onFile(path)
+      })
+    } catch (err) {
+      onError(err as Error)
+      return
+    }
+    watcher.on('error', (err) => {
+      watchers.delete(dir)
+      watcher.close()
+      if (dir === root) onError(err)
+    })
+    watchers.set(dir, watcher)
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory() && !SKIPPED.has(entry.name) && !entry.name.startsWith('.')) add(join(dir, entry.name))
+    }
+  }
+  add(root)
+  return {
+    close() {
+      for (const w of watchers.values()) w.close()
+      watchers.clear()
+    },
+  }
+}
 
 export async function startDev(options: DevOptions): Promise<DevSession> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`))
@@ -59,7 +107,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     }
   }
 
-  out(`\nSightline dev: ${relative(process.cwd(), host.project.dir) || '.'} (database ${host.database}, a throw-away store) ready in ${Math.round(performance.now() - t0)} ms`)
+  out(`\nSightline dev: ${displayPath(host.project.dir)} (database ${host.database}, a throw-away store) ready in ${Math.round(performance.now() - t0)} ms`)
   for (const f of session.fixtures) out(`  fixtures: ${f.file} → ${f.datasource}: ${f.rows} rows${f.quarantined > 0 ? `, ${f.quarantined} quarantined` : ''}`)
   out(`  GraphQL: ${session.server.url}   (query { pipes { … } })`)
   out(`  REST:    ${session.base}/v0/pipes/<pipe>.json   ·   web: ${session.base}/`)
@@ -115,12 +163,11 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   }
 
   let timer: NodeJS.Timeout | undefined
-  const watcher: FSWatcher = watch(host.project.dir, { recursive: true }, (_event, filename) => {
-    if (!filename || !DATAFILE.test(filename) || /(^|[/\\])(tests|fixtures|node_modules|\.git)[/\\]/.test(filename)) return
+  const watcher = watchTree(host.project.dir, (filename) => {
+    if (!DATAFILE.test(filename)) return
     clearTimeout(timer)
     timer = setTimeout(() => void reload(), options.debounceMs ?? 80)
-  })
-  watcher.on('error', (err) => out(`watching stopped: ${err.message}`))
+  }, (err) => out(`watching stopped: ${err.message}`))
 
   return {
     session,
@@ -133,4 +180,10 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
       await session.close()
     },
   }
+}
+
+/** A path relative to the working directory when it is inside it, absolute otherwise. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel === '' ? '.' : rel.startsWith('..') ? path : rel
 }
