@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parse as parseCsv } from 'csv-parse/sync'
-import type { GraphQLSchema } from 'graphql'
+import { execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import type { Principal } from '../auth/scopes.js'
 import { ProjectQueryError, ProjectRefusedError, ProjectService, TemplateError, type ApplyReport, type ProjectOptions } from '../domain/project.js'
 import { parseDatasource, projectFixtures, type Project } from '../project/datafile.js'
@@ -192,20 +192,29 @@ export class ProjectHost {
   }
 }
 
+/** graphql-js's `execute`, or one with its signature (a compiled executor). */
+export type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult
+
+type SchemaContext = { apiSchema: GraphQLSchema; coreSupergraphSdl: string }
+
 /**
  * The schema Apollo and graphql-ws serve: the built-in one, plus the loaded project's `pipes` once it
- * is applied, replaced on every reload. `gateway` is Apollo Server's hook for a schema that changes
- * (its gateway interface with no executor of its own: Apollo executes against the schema given).
+ * is applied, replaced on every reload. `gateway` is Apollo Server's hook for a schema that changes (its
+ * gateway interface). With `executorFor`, operations run on the executor made for the current schema
+ * (an operation validated against an earlier one runs on that schema, as graphql-js would run it).
  */
 export class LiveSchema {
   private schema: GraphQLSchema
-  private readonly subscribers = new Set<(context: { apiSchema: GraphQLSchema; coreSupergraphSdl: string }) => void>()
+  private executor: Execute | undefined
+  private readonly subscribers = new Set<(context: SchemaContext) => void>()
 
   constructor(
     private readonly base: GraphQLSchema,
     host?: ProjectHost,
+    private readonly executorFor?: (schema: GraphQLSchema) => Execute,
   ) {
     this.schema = base
+    this.executor = executorFor?.(base)
     host?.onChange(() => this.publish(host.schema(this.base)))
   }
 
@@ -213,13 +222,19 @@ export class LiveSchema {
     return this.schema
   }
 
+  /** Runs an operation on the current schema's executor (graphql-ws's `execute`). */
+  execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
+    return this.executor ? this.executor(args) : execute(args)
+  }
+
   private publish(schema: GraphQLSchema): void {
     this.schema = schema
+    this.executor = this.executorFor?.(schema)
     for (const notify of this.subscribers) notify({ apiSchema: schema, coreSupergraphSdl: '' })
   }
 
   readonly gateway = {
-    onSchemaLoadOrUpdate: (callback: (context: { apiSchema: GraphQLSchema; coreSupergraphSdl: string }) => void) => {
+    onSchemaLoadOrUpdate: (callback: (context: SchemaContext) => void) => {
       this.subscribers.add(callback)
       return () => {
         this.subscribers.delete(callback)
@@ -227,11 +242,26 @@ export class LiveSchema {
     },
     load: async () => {
       for (const notify of this.subscribers) notify({ apiSchema: this.schema, coreSupergraphSdl: '' })
-      return { executor: null }
+      if (!this.executorFor) return { executor: null }
+      return {
+        executor: async (request: {
+          schema: GraphQLSchema
+          document: DocumentNode
+          context: unknown
+          request: { variables?: Record<string, unknown> }
+          operationName: string | null
+        }) =>
+          this.execute({
+            schema: request.schema,
+            document: request.document,
+            contextValue: request.context,
+            variableValues: request.request.variables,
+            operationName: request.operationName,
+          }),
+      }
     },
     stop: async () => {
       this.subscribers.clear()
     },
   }
 }
-
