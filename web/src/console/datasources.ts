@@ -42,7 +42,7 @@ export class DatasourcesSection implements Section {
 
   constructor(onToken: () => void) {
     const notice = h('div', { class: 'notice', role: 'status', 'data-testid': 'datasources-notice' })
-    this.notice = new Notice(notice, SLOT, 'Any valid token lists the datasources; quarantined rows need admin.', onToken, 'The console')
+    this.notice = new Notice(notice, SLOT, 'Any valid token lists the datasources; quarantined rows need admin.', onToken, 'Console')
     const refresh = h('button', { type: 'button', class: 'secondary', onclick: () => this.refresh() }, 'Refresh')
     this.el = h(
       'section',

@@ -74,7 +74,7 @@ export class PipesSection implements Section {
 
   constructor(onToken: () => void) {
     const notice = h('div', { class: 'notice', role: 'status', 'data-testid': 'pipes-notice' })
-    this.notice = new Notice(notice, SLOT, 'The list shows the pipes this token may read.', onToken, 'The console')
+    this.notice = new Notice(notice, SLOT, 'The list shows the pipes this token may read.', onToken, 'Console')
     this.filter.addEventListener('input', () => this.renderList(currentArg()))
     this.el = h(
       'section',
@@ -100,7 +100,7 @@ export class PipesSection implements Section {
     this.openApi = undefined
     fill(this.list)
     fill(this.detail)
-    delete this.detail.dataset.pipe
+    delete this.detail.dataset.shown
   }
 
   async show(name: string | undefined): Promise<void> {
@@ -127,7 +127,7 @@ export class PipesSection implements Section {
       fill(this.detail, h('p', { class: 'muted' }, name === undefined ? 'No pipes.' : `No pipe named ${name} for this token.`))
       return
     }
-    if (this.detail.dataset.pipe !== pipe.name) this.renderDetail(pipe)
+    if (this.detail.dataset.shown !== pipe.name) this.renderDetail(pipe)
   }
 
   private renderList(selected: string | undefined): void {
@@ -230,7 +230,7 @@ export class PipesSection implements Section {
           )
         : null,
     )
-    this.detail.dataset.pipe = pipe.name
+    this.detail.dataset.shown = pipe.name
     updateUrl()
   }
 

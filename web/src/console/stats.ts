@@ -69,7 +69,7 @@ export class StatsSection implements Section {
 
   constructor(onToken: () => void) {
     const notice = h('div', { class: 'notice', role: 'status', 'data-testid': 'stats-notice' })
-    this.notice = new Notice(notice, SLOT, 'Stats and the error log are read with an admin token.', onToken, 'The console')
+    this.notice = new Notice(notice, SLOT, 'Stats and the error log are read with an admin token.', onToken, 'Console')
     this.range.addEventListener('change', () => void this.load())
     this.operation.addEventListener('change', () => this.render())
     const form = h(
@@ -106,8 +106,9 @@ export class StatsSection implements Section {
     fill(this.errorList)
   }
 
+  /** Stats are live data: read again each time the tab is shown. */
   async show(): Promise<void> {
-    if (!this.data) await this.load()
+    await this.load()
   }
 
   private async load(): Promise<void> {

@@ -25,12 +25,11 @@ export class TokensSection implements Section {
   private readonly created = h('div', { 'data-testid': 'token-created', 'aria-live': 'polite' })
   private readonly formNotice = h('p', { class: 'notice', role: 'status', 'data-testid': 'token-form-notice' })
   private readonly form: HTMLFormElement
-  private loaded = false
   private seq = 0
 
   constructor(onToken: () => void) {
     const notice = h('div', { class: 'notice', role: 'status', 'data-testid': 'tokens-notice' })
-    this.notice = new Notice(notice, SLOT, 'Tokens are managed with an admin token (SIGHTLINE_ADMIN_TOKEN).', onToken, 'The console')
+    this.notice = new Notice(notice, SLOT, 'Tokens are managed with an admin token (SIGHTLINE_ADMIN_TOKEN).', onToken, 'Console')
     const name = h('input', { id: 'new-token-name', name: 'name', required: true, autocomplete: 'off', placeholder: 'frontend_read', 'data-testid': 'new-token-name' })
     const scopes = h('input', { id: 'new-token-scopes', name: 'scopes', required: true, autocomplete: 'off', list: 'scope-suggestions', placeholder: 'read:ecommerce, read:pipe:api_ui_filters', size: 36, 'data-testid': 'new-token-scopes' })
     const workspace = h('input', { id: 'new-token-workspace', name: 'workspace', autocomplete: 'off', placeholder: 'optional, e.g. ws_acme', 'data-testid': 'new-token-workspace' })
@@ -60,14 +59,14 @@ export class TokensSection implements Section {
   }
 
   reset(): void {
-    this.loaded = false
     fill(this.table)
     fill(this.created)
     fill(this.formNotice)
   }
 
+  /** Read again each time the tab is shown: tokens are created and revoked elsewhere too. */
   async show(): Promise<void> {
-    if (!this.loaded) await this.load()
+    await this.load()
   }
 
   private async load(): Promise<void> {
@@ -75,7 +74,6 @@ export class TokensSection implements Section {
     try {
       const { tokens } = await request(ConsoleTokensDocument, {}, consoleToken())
       if (seq !== this.seq) return
-      this.loaded = true
       this.notice.clear()
       this.form.hidden = false
       this.render(tokens)
@@ -93,13 +91,12 @@ export class TokensSection implements Section {
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((t) => {
         const actions = h('td', { class: 'actions' })
-        const ask = () =>
-          fill(
-            actions,
-            h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-revoke', onclick: () => void this.revoke(t.name, actions) }, `Revoke ${t.name}`),
-            ' ',
-            h('button', { type: 'button', class: 'secondary', onclick: () => idle() }, 'Cancel'),
-          )
+        // Confirmed in place (no modal): the confirm button takes the focus, Cancel puts things back.
+        const ask = () => {
+          const confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-revoke', onclick: () => void this.revoke(t.name, actions) }, `Revoke ${t.name}`)
+          fill(actions, confirm, ' ', h('button', { type: 'button', class: 'secondary', onclick: () => idle() }, 'Cancel'))
+          confirm.focus()
+        }
         const idle = () => fill(actions, h('button', { type: 'button', class: 'secondary', 'data-testid': 'revoke', 'aria-label': `Revoke ${t.name}`, onclick: ask }, 'Revoke…'))
         idle()
         return h(
