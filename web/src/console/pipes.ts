@@ -25,6 +25,8 @@ export interface PipeInfo {
   readonly parameters?: readonly PipeParam[] | null
   readonly columns?: ReadonlyArray<{ name: string; type: string }> | null
   readonly nodes?: ReadonlyArray<{ name?: string; node_type?: string | null; params?: readonly PipeParam[] | null; columns?: ReadonlyArray<{ name: string; type: string }> | null }> | null
+  /** Listed by `?builtin=true` only: one of the gateway's own pipes beside a loaded project's. */
+  readonly builtin?: boolean
 }
 
 /** The pipe's parameters: the list's own, else the union of its nodes' (Tinybird lists them per node). */
@@ -108,8 +110,16 @@ export class PipesSection implements Section {
     if (!this.pipes) {
       this.el.setAttribute('aria-busy', 'true')
       try {
-        const { pipes } = await rest<{ pipes: PipeInfo[] }>('/v0/pipes', consoleToken())
+        const token = consoleToken()
+        // While a project is loaded, /v0/pipes lists its pipes and ?builtin=true the gateway's own ones
+        // (which still answer where no project pipe has their name); without a project both are the same.
+        const [{ pipes: listed }, builtin] = await Promise.all([
+          rest<{ pipes: PipeInfo[] }>('/v0/pipes', token),
+          rest<{ pipes: PipeInfo[] }>('/v0/pipes?builtin=true', token).catch(() => ({ pipes: [] as PipeInfo[] })),
+        ])
         if (seq !== this.seq) return
+        const names = new Set(listed.map((p) => p.name))
+        const pipes = [...listed, ...builtin.pipes.filter((p) => !names.has(p.name)).map((p) => ({ ...p, builtin: true }))]
         this.pipes = pipes
         this.notice.clear()
         if (pipes.length === 0) this.notice.info('This token may read no pipe.')
@@ -143,6 +153,7 @@ export class PipesSection implements Section {
           { 'data-pipe': p.name },
           h('a', { href: routeTo('pipes', p.name), 'aria-current': p.name === current ? 'true' : null }, p.name),
           isEndpoint(p) ? null : h('span', { class: 'tag' }, p.type ?? 'not an endpoint'),
+          p.builtin ? h('span', { class: 'tag' }, 'built-in') : null,
         ),
       ),
     )
