@@ -2,59 +2,9 @@ import { ApiError } from '../api.js'
 import { fill, format, h } from '../dom.js'
 import { Notice } from '../notice.js'
 import { consoleToken, currentArg, routeTo, SLOT, type Section } from './route.js'
+import { isEndpoint, outputColumns, pipeParams, pipeUrl, type PipeInfo, type PipeParam } from './logic.js'
 import { rest, type Envelope } from './rest.js'
 import { dataTable } from './table.js'
-
-/** A parameter as `GET /v0/pipes` lists it (Tinybird's node `params`). */
-export interface PipeParam {
-  readonly name: string
-  readonly type?: string | null
-  readonly default?: unknown
-  readonly required?: boolean | null
-  readonly description?: string | null
-  readonly enum?: readonly string[] | null
-}
-
-/** A pipe as `GET /v0/pipes` lists it: the built-in ones and a loaded project's share this shape. */
-export interface PipeInfo {
-  readonly name: string
-  readonly description?: string | null
-  readonly type?: string | null
-  readonly endpoint?: string | null
-  readonly scope?: string | null
-  readonly parameters?: readonly PipeParam[] | null
-  readonly columns?: ReadonlyArray<{ name: string; type: string }> | null
-  readonly nodes?: ReadonlyArray<{ name?: string; node_type?: string | null; params?: readonly PipeParam[] | null; columns?: ReadonlyArray<{ name: string; type: string }> | null }> | null
-  /** Listed by `?builtin=true` only: one of the gateway's own pipes beside a loaded project's. */
-  readonly builtin?: boolean
-}
-
-/** The pipe's parameters: the list's own, else the union of its nodes' (Tinybird lists them per node). */
-export function pipeParams(pipe: PipeInfo): PipeParam[] {
-  if (pipe.parameters) return [...pipe.parameters]
-  const seen = new Map<string, PipeParam>()
-  for (const node of pipe.nodes ?? []) for (const p of node.params ?? []) if (!seen.has(p.name)) seen.set(p.name, p)
-  return [...seen.values()]
-}
-
-/** Whether the pipe answers on `/v0/pipes/<name>.json` (copy and materialization pipes do not). */
-export function isEndpoint(pipe: PipeInfo): boolean {
-  if (pipe.type) return pipe.type.toLowerCase() === 'endpoint'
-  return Boolean(pipe.endpoint) || (pipe.nodes ?? []).some((n) => n.node_type?.toLowerCase() === 'endpoint')
-}
-
-function outputColumns(pipe: PipeInfo): ReadonlyArray<{ name: string; type: string }> {
-  return pipe.columns ?? [...(pipe.nodes ?? [])].reverse().find((n) => n.columns?.length)?.columns ?? []
-}
-
-/** The REST URL of a pipe with the given parameters; the token last, masked unless `reveal`. */
-export function pipeUrl(origin: string, name: string, values: ReadonlyArray<[string, string]>, token: string, reveal: boolean): string {
-  const query = new URLSearchParams(values.filter(([, v]) => v !== ''))
-  const shown = reveal || token.length <= 8 ? token : `${token.slice(0, 6)}…`
-  const search = query.toString()
-  const tail = token ? `${search ? '&' : ''}token=${reveal ? encodeURIComponent(token) : shown}` : ''
-  return `${origin}/v0/pipes/${encodeURIComponent(name)}.json${search || token ? '?' : ''}${search}${tail}`
-}
 
 const MAX_SHOWN_ROWS = 200
 const NUMERIC = /^(Nullable\()?(U?Int\d+|Float\d+|Decimal)/

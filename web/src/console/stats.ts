@@ -3,6 +3,7 @@ import { lineChart, type Series } from '../chart.js'
 import { fill, format, h } from '../dom.js'
 import { ConsoleStatFragmentDoc, type ConsoleErrorsQuery, type ConsoleStatFragment } from '../generated/graphql.js'
 import { Notice } from '../notice.js'
+import { bucketCounts, buckets, statsQuery, type Buckets } from './logic.js'
 import { consoleToken, SLOT, type Section } from './route.js'
 
 type Stat = ConsoleStatFragment
@@ -18,34 +19,9 @@ const RANGES: Record<string, { label: string; ms: number; buckets: number }> = {
 const ERROR_LIMIT = 1000
 const CODE_COLORS = ['#c62828', '#f3a712', '#6a4c93', '#1982c4', '#8ac926', '#5f6b7a']
 
-export interface Buckets {
-  readonly starts: Date[]
-  readonly from: Date
-  readonly to: Date
-  readonly width: number
-}
-
-/** `n` equal buckets ending at the next bucket boundary after `now`, so the labels stay put between refreshes. */
-export function buckets(now: number, ms: number, n: number): Buckets {
-  const width = ms / n
-  const end = Math.ceil(now / width) * width
-  const starts = Array.from({ length: n }, (_, i) => new Date(end - ms + i * width))
-  return { starts, from: new Date(end - ms), to: new Date(end), width }
-}
-
-/**
- * `operationStats` per bucket, composed as aliases of one request (one operation in the stats it
- * reads), with the whole range's and the newest errors beside them.
- */
-export function statsDocument(n: number): Document<StatsAnswer, Record<string, string>> {
-  const vars = ['$from: DateTime', '$to: DateTime', ...Array.from({ length: n }, (_, i) => `$f${i}: DateTime, $t${i}: DateTime`)]
-  const fields = Array.from({ length: n }, (_, i) => `  b${i}: operationStats(from: $f${i}, to: $t${i}) { ...ConsoleStat }`)
-  const text = `query ConsoleStats(${vars.join(', ')}) {
-  total: operationStats(from: $from, to: $to) { ...ConsoleStat }
-${fields.join('\n')}
-  errors: errorLog(limit: ${ERROR_LIMIT}) { operation code message requestId at }
-}
-${ConsoleStatFragmentDoc.toString()}`
+/** The stats query for `n` buckets, typed by its answer. */
+function statsDocument(n: number): Document<StatsAnswer, Record<string, string>> {
+  const text = statsQuery(n, ERROR_LIMIT, ConsoleStatFragmentDoc.toString())
   return { toString: () => text } as Document<StatsAnswer, Record<string, string>>
 }
 
@@ -262,14 +238,4 @@ function countBy(values: readonly string[]): Map<string, number> {
   const m = new Map<string, number>()
   for (const v of values) m.set(v, (m.get(v) ?? 0) + 1)
   return m
-}
-
-/** How many of the entries fall in each bucket. */
-export function bucketCounts(entries: ReadonlyArray<{ at: string }>, b: Buckets): number[] {
-  const counts = b.starts.map(() => 0)
-  for (const e of entries) {
-    const i = Math.floor((new Date(e.at).getTime() - b.from.getTime()) / b.width)
-    if (i >= 0 && i < counts.length) counts[i]! += 1
-  }
-  return counts
 }

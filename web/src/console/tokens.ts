@@ -2,17 +2,13 @@ import { ApiError, request } from '../api.js'
 import { fill, h } from '../dom.js'
 import { ConsoleCreateTokenDocument, ConsoleRevokeTokenDocument, ConsoleTokensDocument, type ConsoleTokensQuery } from '../generated/graphql.js'
 import { Notice } from '../notice.js'
+import { parseScopes } from './logic.js'
 import { consoleToken, SLOT, type Section } from './route.js'
 
 type TokenRow = ConsoleTokensQuery['tokens'][number]
 
 /** Scopes offered as suggestions in the create form (any scope the gateway knows may be typed). */
 const SUGGESTED_SCOPES = ['admin', 'read', 'read:ecommerce', 'read:analytics', 'append', 'sql', 'read:pipe:', 'append:', 'manage:']
-
-/** Splits "read:ecommerce, append:ecomm_events sql" into scopes. */
-export function parseScopes(text: string): string[] {
-  return [...new Set(text.split(/[\s,]+/).filter(Boolean))]
-}
 
 /**
  * Tokens (admin): the live stored ones with their scopes and workspace, a form to create one (its
