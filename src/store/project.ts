@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, runCommand, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
@@ -84,6 +85,32 @@ export class ProjectRepository {
   /** Appends rows (JSONEachRow objects) to a project table. */
   async insert(name: string, rows: readonly object[]): Promise<void> {
     await asWork('ingest', () => insertRows(this.client, this.table(name), rows))
+  }
+
+  /**
+   * A copy pipe's run: `select` (rendered by the project's template engine, values escaped as Tinybird
+   * does) into a staging table shaped like `target`, then into `target` (emptied first in `replace` mode).
+   * A query that fails leaves the target untouched; replace is not atomic for readers (between the
+   * TRUNCATE and the INSERT they see it empty). Returns the rows written. Insert settings are pinned on
+   * each statement (chDB keeps the last ones set for the session).
+   */
+  async copy(target: string, select: string, mode: 'append' | 'replace'): Promise<number> {
+    const staging = `_sightline_copy_${target}_${randomBytes(4).toString('hex')}`
+    const noDedup = 'SETTINGS insert_deduplicate = 0, deduplicate_blocks_in_dependent_materialized_views = 0'
+    await this.command(`CREATE TABLE ${this.table(staging)} AS ${this.table(target)}`)
+    try {
+      await asWork('service', () => runCommand(this.client, `INSERT INTO ${this.table(staging)} ${noDedup}\n${select}`))
+      const rows = await this.rowCount(staging)
+      if (mode === 'replace') await this.command(`TRUNCATE TABLE ${this.table(target)}`)
+      await asWork('service', () => runCommand(this.client, `INSERT INTO ${this.table(target)} ${noDedup}\nSELECT * FROM ${this.table(staging)}`))
+      return rows
+    } catch (err) {
+      // runCommand wraps ClickHouse's refusal; its message is the pipe author's to read.
+      const message = clickhouseMessage(err instanceof StoreUnavailableError ? err.cause : err)
+      throw message === undefined ? err : new ProjectQueryError(message)
+    } finally {
+      await this.command(`DROP TABLE IF EXISTS ${this.table(staging)}`).catch(() => undefined)
+    }
   }
 
   /**
