@@ -19,8 +19,11 @@ export type PrincipalOf = (operation: string) => Promise<Principal>
 export const COPY_PATH = /^\/v0\/pipes\/([^/.]+)\/copy\/?$/
 
 /**
- * `?builtin=true` on `/v0/pipes` and `/v0/pipes/openapi.json` lists the built-in pipes while a project is
- * loaded (without it, those routes describe the project's pipes, as Tinybird's API describes a workspace).
+ * `?builtin=true` reaches the built-in surface while a project is loaded: `/v0/pipes` and
+ * `/v0/pipes/openapi.json` list the built-in pipes, `/v0/pipes/<name>.<format>` runs the built-in pipe and
+ * `/v0/events?name=<ds>` appends to the built-in datasource, where the project has one of the same name.
+ * Without it, a project's name wins (its pipes and datasources are what `/v0/*` serves); built-in names
+ * the project does not use answer as always.
  */
 export function wantsBuiltin(url: URL): boolean {
   return ['1', 'true'].includes(url.searchParams.get('builtin')?.toLowerCase() ?? '')
@@ -66,7 +69,7 @@ export async function serveProjectPipe(
   requestId = '',
 ): Promise<boolean> {
   const project = gateway.project
-  if (!project?.endpoint(name)) return false
+  if (!project?.endpoint(name) || wantsBuiltin(url)) return false
   if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Pipes are read with GET or POST', { allow: 'GET, POST, OPTIONS' })
   if (!FORMATS.includes(extension as Format)) {
     const parquet = extension === 'parquet' ? ' (Parquet is not served yet)' : ''
@@ -284,7 +287,7 @@ function parameterSchema(p: TemplateParam): Record<string, unknown> {
 export async function ingestProject(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, principalOf: PrincipalOf): Promise<boolean> {
   const project = gateway.project
   const name = url.searchParams.get('name')
-  if (!project || name === null || !project.datasource(name)) return false
+  if (!project || name === null || !project.datasource(name) || wantsBuiltin(url)) return false
   if (req.method !== 'POST') throw new HttpError(405, 'Events are sent with POST', { allow: 'POST, OPTIONS' })
   const who = await principalOf(`events_${name}`)
   const body = await readEventsBody(req, gateway.maxBodyBytes)
