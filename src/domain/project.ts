@@ -83,6 +83,20 @@ export interface ProjectSqlTable {
   readonly readable: boolean
 }
 
+/** Time for the copy scheduler (tests drive their own). */
+export interface ScheduleClock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(timer: unknown): void
+}
+
+const SYSTEM_CLOCK: ScheduleClock = {
+  now: () => Date.now(),
+  // Unref'd: a pending copy does not keep the process alive.
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+}
+
 /** The principal of scheduled copies (COPY_SCHEDULE): recorded under this name in the service logs. */
 const SCHEDULER: Principal = { name: 'copy scheduler', scopes: ['admin'], workspaceId: null }
 
@@ -296,20 +310,20 @@ export class ProjectService {
    * Runs every scheduled copy at its cron times (UTC) until the returned stop is called; stop waits for a
    * copy that is running. A failed run is reported to `onError` and the schedule goes on.
    */
-  schedule(onError: (pipe: string, err: unknown) => void, onRun?: (run: CopyRun) => void): () => Promise<void> {
+  schedule(onError: (pipe: string, err: unknown) => void, onRun?: (run: CopyRun) => void, clock: ScheduleClock = SYSTEM_CLOCK): () => Promise<void> {
     let stopped = false
-    const timers = new Set<NodeJS.Timeout>()
+    const timers = new Set<unknown>()
     const running = new Set<Promise<void>>()
     const plan = (pipe: Pipe, after: Date) => {
       if (stopped) return
       const next = nextCronRun(pipe.copySchedule!, after)
       if (!next) return
       // setTimeout holds at most ~24.8 days: a far run is planned again from a nearer wake-up.
-      const wait = Math.min(next.getTime() - Date.now(), 86_400_000)
-      const timer = setTimeout(() => {
+      const wait = Math.min(next.getTime() - clock.now(), 86_400_000)
+      const timer = clock.setTimeout(() => {
         timers.delete(timer)
         if (stopped) return
-        if (Date.now() < next.getTime()) return plan(pipe, new Date(Date.now() - 60_000))
+        if (clock.now() < next.getTime()) return plan(pipe, new Date(clock.now() - 60_000))
         const run = this.copy(SCHEDULER, pipe.name, new URLSearchParams(), `schedule:${pipe.name}:${next.toISOString()}`).then(
           (r) => onRun?.(r),
           (err: unknown) => onError(pipe.name, err),
@@ -320,13 +334,12 @@ export class ProjectService {
           plan(pipe, next)
         })
       }, Math.max(0, wait))
-      timer.unref()
       timers.add(timer)
     }
-    for (const pipe of this.scheduledCopies()) plan(pipe, new Date())
+    for (const pipe of this.scheduledCopies()) plan(pipe, new Date(clock.now()))
     return async () => {
       stopped = true
-      for (const t of timers) clearTimeout(t)
+      for (const t of timers) clock.clearTimeout(t)
       timers.clear()
       await Promise.allSettled([...running])
     }
