@@ -112,6 +112,8 @@ export interface ApplyReport {
  */
 export class ProjectService {
   private readonly mappings = new Map<string, JsonMapping>()
+  /** Keyed Events API batches in flight, by datasource and key. */
+  private readonly keyed = new Map<string, Promise<{ successful_rows: number; quarantined_rows: number; deduplicated: boolean }>>()
 
   constructor(
     readonly project: Project,
@@ -389,11 +391,33 @@ export class ProjectService {
    * paths; rows that fit are inserted, the others go to `<ds>_quarantine` with Tinybird's columns.
    * Needs `append:<ds>`.
    */
-  async append(principal: Principal, name: string, ndjson: string): Promise<{ successful_rows: number; quarantined_rows: number }> {
+  async append(principal: Principal, name: string, ndjson: string, key?: string): Promise<{ successful_rows: number; quarantined_rows: number; deduplicated: boolean }> {
     const ds = this.datasource(name)
     if (!ds) throw new Error(`no datasource named ${name}`)
     const scope = `append:${this.scopeName('datasource', name)}`
     if (!grants(principal.scopes, scope)) throw new ForbiddenError(`Appending to this datasource needs the scope "${scope}"`)
+    if (key === undefined) return { ...(await this.store(principal, ds, ndjson)), deduplicated: false }
+    // A retried batch with the same key is stored once: batches with one key run one after another here,
+    // and one that was recorded answers what it stored. (A crash between its rows and its record stores
+    // it again on retry: unlike the built-in datasources, a project's tables keep no batch markers.)
+    const slot = `${ds.name}\0${key}`
+    const previous = this.keyed.get(slot) ?? Promise.resolve()
+    const run = previous.catch(() => undefined).then(async () => {
+      const known = await this.repo.importOf(ds.name, key)
+      if (known) return { successful_rows: known.successful, quarantined_rows: known.quarantined, deduplicated: true }
+      const stored = await this.store(principal, ds, ndjson)
+      await this.repo.recordImport(ds.name, key, stored.successful_rows, stored.quarantined_rows)
+      return { ...stored, deduplicated: false }
+    })
+    this.keyed.set(slot, run)
+    try {
+      return await run
+    } finally {
+      if (this.keyed.get(slot) === run) this.keyed.delete(slot)
+    }
+  }
+
+  private async store(principal: Principal, ds: Datasource, ndjson: string): Promise<{ successful_rows: number; quarantined_rows: number }> {
     const started = performance.now()
     const mapping = this.mappingOf(ds)
     const good: Array<Record<string, unknown>> = []

@@ -289,10 +289,14 @@ export async function ingestProject(gateway: Gateway, req: IncomingMessage, res:
   const name = url.searchParams.get('name')
   if (!project || name === null || !project.datasource(name) || wantsBuiltin(url)) return false
   if (req.method !== 'POST') throw new HttpError(405, 'Events are sent with POST', { allow: 'POST, OPTIONS' })
-  const who = await principalOf(`events_${name}`)
+  const who = await principalOf(`events_${project.scopeName('datasource', name)}`)
+  // As for the built-in datasources: `Idempotency-Key` / `X-Idempotency-Key` or `?idempotency_key=`.
+  const header = req.headers['idempotency-key'] ?? req.headers['x-idempotency-key']
+  const key = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
+  if (key !== undefined && (key.length === 0 || key.length > 200)) throw new HttpError(400, 'An idempotency key must be 1 to 200 characters')
   const body = await readEventsBody(req, gateway.maxBodyBytes)
-  const result = await project.append(who, name, body.toString('utf8'))
+  const result = await project.append(who, name, body.toString('utf8'), key)
   const wait = url.searchParams.get('wait')?.toLowerCase()
-  sendJson(res, wait === 'true' || wait === '1' ? 200 : 202, result)
+  sendJson(res, wait === 'true' || wait === '1' ? 200 : 202, { successful_rows: result.successful_rows, quarantined_rows: result.quarantined_rows })
   return true
 }

@@ -22,6 +22,8 @@ export interface AppliedDatafile {
 
 /** The table in the project database that keeps the text of every applied datafile. */
 const DATAFILES = '_sightline_datafiles'
+/** Events API batches sent with an idempotency key, and what they stored (kept a day). */
+const IMPORTS = '_sightline_imports'
 
 /**
  * A loaded Tinybird project's database: its DDL (written by `src/project/`, run here as given), the
@@ -46,6 +48,28 @@ export class ProjectRepository {
       `CREATE TABLE IF NOT EXISTS ${this.table(DATAFILES)} (kind LowCardinality(String), name String, text String, applied_at DateTime64(3))
        ENGINE = ReplacingMergeTree(applied_at) ORDER BY (kind, name)`,
     )
+    await this.command(
+      `CREATE TABLE IF NOT EXISTS ${this.table(IMPORTS)} (datasource String, key String, successful UInt64, quarantined UInt64, at DateTime64(3))
+       ENGINE = ReplacingMergeTree(at) ORDER BY (datasource, key) TTL toDateTime(at) + INTERVAL 1 DAY`,
+    )
+  }
+
+  /** What a keyed Events API batch stored, if one with that key was stored already. */
+  async importOf(datasource: string, key: string): Promise<{ successful: number; quarantined: number } | undefined> {
+    const [row] = await asWork('ingest', () =>
+      selectRows<{ successful: string | number; quarantined: string | number }>(
+        this.client,
+        `SELECT successful, quarantined FROM ${this.table(IMPORTS)} FINAL WHERE datasource = {ds:String} AND key = {key:String} LIMIT 1`,
+        { ds: datasource, key },
+      ),
+    )
+    return row && { successful: Number(row.successful), quarantined: Number(row.quarantined) }
+  }
+
+  /** Records a keyed batch as stored. */
+  async recordImport(datasource: string, key: string, successful: number, quarantined: number): Promise<void> {
+    const at = new Date().toISOString().replace('T', ' ').replace('Z', '')
+    await asWork('ingest', () => insertRows(this.client, this.table(IMPORTS), [{ datasource, key, successful, quarantined, at }]))
   }
 
   /** Runs one statement from the project's DDL (CREATE … IF NOT EXISTS, ALTER, EXCHANGE …). */

@@ -142,6 +142,19 @@ describe('a loaded project’s HTTP surface: datafile tokens, pipe list, OpenAPI
     expect(((await bad.json()) as { error: string }).error).toContain('days')
   })
 
+  it('stores a batch retried with the same idempotency key once', async () => {
+    const count = async () => Number(((await (await sql("SELECT count() AS n FROM clicks WHERE page = '/retried'")).json()) as Envelope).data[0]?.n)
+    const body = JSON.stringify({ ts: new Date().toISOString().slice(0, 19).replace('T', ' '), session: { id: 'r1' }, page: '/retried' })
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${base}/v0/events?name=clicks&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'idempotency-key': 'batch-1' }, body })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ successful_rows: 1, quarantined_rows: 0 })
+    }
+    expect(await count()).toBe(1)
+    expect((await post('/v0/events?name=clicks&wait=true&idempotency_key=batch-2', body)).status).toBe(200)
+    expect(await count()).toBe(2)
+  })
+
   it('records project pipe reads in the operation log, as the built-in pipes are', async () => {
     await get('/v0/pipes/top_pages.json')
     let n = 0
