@@ -276,6 +276,26 @@ export class ProjectService {
     })
   }
 
+  /**
+   * Like `read`, as the JSON text Tinybird answers (ClickHouse's `FORMAT JSON` document, which is
+   * Tinybird's envelope), passed through without being parsed and written again.
+   */
+  async readJson(principal: Principal, name: string, request: URLSearchParams, requestId = '', quote64BitIntegers = false): Promise<string> {
+    const pipe = this.endpoint(name)
+    if (!pipe) throw new Error(`no endpoint pipe named ${name}`)
+    const scope = scopeFor.pipe(this.scopeName('pipe', name))
+    const fixed = principal.fixedParams?.get(name)
+    if (!grants(principal.scopes, scope) && !fixed) throw new ForbiddenError(`This pipe needs the scope "${scope}"`)
+    const params = requestParams(request)
+    for (const [key, value] of Object.entries(fixed ?? {})) params[key] = value
+    return this.observed(principal, this.scopeName('pipe', name), requestId, async () => {
+      const rendered = this.render(name, params, 'bind')
+      const text = await this.repo.selectText(withSettings(rendered, { output_format_json_quote_64bit_integers: quote64BitIntegers ? 1 : 0 }), rendered.params)
+      const stat = (key: string) => Number(new RegExp(`"${key}":\\s*(\\d+)`).exec(text.slice(-300))?.[1] ?? 0)
+      return { value: text, rowsRead: stat('rows_read'), bytesRead: stat('bytes_read') }
+    })
+  }
+
   /** The parameters an endpoint pipe accepts (for the pipe list and the OpenAPI document). */
   parameters(name: string): TemplateParam[] {
     return pipeParameters(this.project, name)
@@ -479,10 +499,12 @@ function requestParams(request: URLSearchParams): Record<string, ParamValue> {
  * as a SETTINGS clause of this statement only (chDB keeps session settings). `cache_ttl`, `backend_hint`,
  * `activate` and `disable` are Tinybird's own and have no effect here.
  */
-export function withSettings(rendered: Pick<PipeSql, 'sql' | 'settings'>): string {
+export function withSettings(rendered: Pick<PipeSql, 'sql' | 'settings'>, more: Readonly<Record<string, number>> = {}): string {
   const threads = rendered.settings.max_threads
-  if (threads === undefined || !Number.isInteger(threads) || threads <= 0) return rendered.sql
-  // A SETTINGS clause the pipe's last node already ends with gets one more setting, not a second clause.
+  const settings = { ...(threads !== undefined && Number.isInteger(threads) && threads > 0 ? { max_threads: threads } : {}), ...more }
+  const list = Object.entries(settings).map(([k, v]) => `${k} = ${v}`)
+  if (list.length === 0) return rendered.sql
+  // A SETTINGS clause the pipe's last node already ends with gets more settings, not a second clause.
   const tail = /\bSETTINGS\b[^()]*$/i.test(rendered.sql)
-  return `${rendered.sql.replace(/\s+$/, '')}${tail ? ',' : '\nSETTINGS'} max_threads = ${threads}`
+  return `${rendered.sql.replace(/\s+$/, '')}${tail ? ',' : '\nSETTINGS'} ${list.join(', ')}`
 }

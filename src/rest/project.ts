@@ -81,10 +81,16 @@ export async function serveProjectPipe(
   const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   const started = performance.now()
+  const q = url.searchParams.get('q')
+  if (format === 'json' && q === null) {
+    // ClickHouse's FORMAT JSON is Tinybird's envelope: passed through as written.
+    const text = await answering(res, () => project.readJson(who, name, search, requestId, quote === '1'))
+    if (text !== undefined) sendBody(res, 200, CONTENT_TYPE.json, text)
+    return true
+  }
   const doc = await answering(res, () => project.read(who, name, search, requestId))
   if (!doc) return true
   const options = { quote64BitIntegers: quote === '1', csvFormulaGuard: gateway.csvFormulaGuard }
-  const q = url.searchParams.get('q')
   let answer: string
   if (q === null) {
     const statistics = { elapsed: doc.statistics?.elapsed ?? 0, rows_read: doc.statistics?.rows_read ?? 0, bytes_read: doc.statistics?.bytes_read ?? 0 }

@@ -109,6 +109,29 @@ async function queryJson<T>(
   )
 }
 
+/**
+ * A bound query's `FORMAT JSON` answer as ClickHouse wrote it, unparsed, under the current kind's limits
+ * and queue (a loaded Tinybird pipe's answer is ClickHouse's JSON document, passed through). A limit hit
+ * after the first rows were written ends the text with ClickHouse's exception: that is an error here.
+ */
+export async function selectJsonText(client: ClickHouseClient, query: string, params: QueryParams, orElse: (err: unknown) => Error): Promise<string> {
+  return admitted(
+    client,
+    async (settings, target) => {
+      const started = performance.now()
+      const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings })
+      const text = await rs.text()
+      const tail = text.slice(-400)
+      if (!/"statistics":\s*\{[^{}]*\}\s*\}\s*$/.test(tail)) throw limitErrorOf(new Error(text.slice(-1000))) ?? orElse(new Error(text.slice(-1000)))
+      recordQuery(client, 'select', performance.now() - started, undefined)
+      return text
+    },
+    orElse,
+    false,
+    true,
+  )
+}
+
 /** Runs a statement without rows (DDL, ALTER) under the current kind's limits and queue. */
 export async function runCommand(client: ClickHouseClient, query: string): Promise<void> {
   await admitted(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { insertRows, runCommand, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
+import { insertRows, runCommand, selectDocument, selectJsonText, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
 import { parseExact } from './sql-query.js'
 import { asWork } from './workload.js'
@@ -142,6 +142,16 @@ export class ProjectRepository {
    * envelope: meta, data, rows, rows_before_limit_at_least, statistics). 64-bit integers past 2^53
    * come back as bigints. ClickHouse's refusals of the SQL become ProjectQueryError.
    */
+  /**
+   * A pipe's query answered as ClickHouse's own `FORMAT JSON` text, which is Tinybird's envelope (meta,
+   * data, rows, rows_before_limit_at_least, statistics): `sql` must pin the output settings it needs in its
+   * SETTINGS clause (64-bit integers quoted or not).
+   */
+  selectText(sql: string, params: QueryParams): Promise<string> {
+    const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
+    return asWork('read', () => selectJsonText(this.client, sql, bound, projectError))
+  }
+
   select(sql: string, params: QueryParams): Promise<JsonDocument<Record<string, unknown>>> {
     // selectDocument runs bound statements only; a pipe without parameters gets an unused one.
     const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
@@ -161,6 +171,15 @@ export class ProjectRepository {
       ),
     )
   }
+}
+
+/** What ClickHouse's refusals of a project's SQL become (the store's own failures stay as they are). */
+function projectError(err: unknown): Error {
+  if (err instanceof StoreBusyError) return err
+  const limited = limitErrorOf(err)
+  if (limited) return limited
+  const message = clickhouseMessage(err)
+  return message === undefined ? new StoreUnavailableError('store query failed', { cause: err }) : new ProjectQueryError(message)
 }
 
 function quote(name: string): string {
