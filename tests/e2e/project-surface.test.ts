@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createTinybirdApi } from '@tinybirdco/sdk/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { startServer, type RunningServer } from '../../src/server.js'
@@ -140,6 +141,15 @@ describe('a loaded project’s HTTP surface: datafile tokens, pipe list, OpenAPI
     const bad = await post('/v0/pipes/snapshot_pages/copy?days=many', '')
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { error: string }).error).toContain('days')
+  })
+
+  it('answers the official @tinybirdco/sdk with the datafiles’ own tokens', async () => {
+    const tracker = createTinybirdApi({ baseUrl: base, token: secretOf('tracker') })
+    const stamp = new Date().toISOString().slice(0, 19).replace('T', ' ')
+    expect(await tracker.ingestBatch('clicks', [{ ts: stamp, session: { id: 'sdk1' }, page: '/sdk' }])).toEqual({ successful_rows: 1, quarantined_rows: 0 })
+    const dashboard = createTinybirdApi({ baseUrl: base, token: secretOf('dashboard') })
+    const top = await dashboard.query<{ page: string; views: number }>('top_pages', { limit: 10 })
+    expect(top.data.find((r) => r.page === '/sdk')).toEqual({ page: '/sdk', views: 1, visitors: 1 })
   })
 
   it('stores a batch retried with the same idempotency key once', async () => {
