@@ -288,7 +288,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxBatch: config.maxBatch,
     datasources: new DatasourceService(store, () => feed.nudge()),
     // A loaded project's datasources are readable by /v0/sql too (read:datasource:<ds>).
-    sql: new SqlService(store, (who) => (projectReady && project ? project.sqlTables(who) : [])),
+    sql: new SqlService(store, (who) => (projectReady && project ? project.service.sqlTables(who) : [])),
     get project() {
       return projectReady ? project?.service : undefined
     },
@@ -450,7 +450,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.setServiceLogTtl(config.serviceLogTtlDays)
     if (project) {
       const { changes } = await project.apply()
-      const issued = await project.ensureTokens(tokens)
+      const issued = await project.service.ensureTokens(tokens)
       projectReady = true
       log.info({ project: config.project?.dir, database: project.database, changes: [...changes, ...issued.changes] }, 'Tinybird project loaded')
       options.onProjectTokens?.(issued.minted)

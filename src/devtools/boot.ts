@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql'
+import { DATASOURCES } from '../catalog/datasources.js'
 import { ProjectService } from '../domain/project.js'
 import { ProjectHost } from '../graphql-project/host.js'
+import { PIPES } from '../rest/pipes.js'
 import { ClickHouseStore } from '../store/clickhouse-store.js'
 
 const DATABASE = 'project'
@@ -18,7 +20,11 @@ export async function withThrowawayProject<T>(dir: string, fn: (host: ProjectHos
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-project-'))
   const store = ClickHouseStore.open({ url: undefined, user: 'default', password: '', database: 'sightline', cluster: undefined, dataDir })
   try {
-    const host = new ProjectHost(project, store.project(DATABASE), { builtinPipes: new Set(), builtinDatasources: new Set() })
+    const host = new ProjectHost(project, store.project(DATABASE), {
+      // As the server names them: a project pipe that shadows a built-in one is `<database>.<pipe>` in scopes.
+      builtinPipes: new Set(PIPES.keys()),
+      builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
+    })
     await host.apply()
     return await fn(host)
   } finally {

@@ -8,9 +8,7 @@
  */
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { join, relative } from 'node:path'
-import { fromTinybirdScope, isKnownScope } from '../auth/scopes.js'
 import { DatafileError, ProjectService } from '../domain/project.js'
-import { projectTokens } from '../project/datafile.js'
 import { startProjectSession, type ProjectSession, type StartServer } from './session.js'
 
 export interface DevOptions {
@@ -92,20 +90,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   const t0 = performance.now()
   const session = await startProjectSession({ dir: options.dir, startServer: options.startServer, ...(options.port !== undefined && { port: options.port }) })
   const host = session.project
-  const tokens = new Map<string, string>()
-  for (const token of projectTokens(host.project)) {
-    const scopes = [...new Set(token.scopes.flatMap((s) => fromTinybirdScope(s) ?? []).filter(isKnownScope))]
-    const skipped = token.scopes.filter((s) => !(fromTinybirdScope(s) ?? []).some(isKnownScope))
-    if (scopes.length === 0) {
-      out(`token ${token.name}: not created (no scope Sightline grants for ${skipped.join(', ')})`)
-      continue
-    }
-    try {
-      tokens.set(token.name, (await session.server.services.tokens.create({ name: token.name, scopes })).secret)
-    } catch (err) {
-      out(`token ${token.name}: not created (${err instanceof Error ? err.message : String(err)})`)
-    }
-  }
+  const tokens = new Map(session.tokens.map((t) => [t.name, t.secret]))
 
   out(`\nSightline dev: ${displayPath(host.project.dir)} (database ${host.database}, a throw-away store) ready in ${Math.round(performance.now() - t0)} ms`)
   for (const f of session.fixtures) out(`  fixtures: ${f.file} → ${f.datasource}: ${f.rows} rows${f.quarantined > 0 ? `, ${f.quarantined} quarantined` : ''}`)
@@ -113,7 +98,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   out(`  REST:    ${session.base}/v0/pipes/<pipe>.json   ·   web: ${session.base}/`)
   out(`  endpoints: ${host.pipes.map((p) => p.name).join(', ') || '(none)'}`)
   out(`\nTokens:\n  admin: ${session.adminToken}`)
-  for (const [name, secret] of tokens) out(`  ${name}: ${secret}`)
+  for (const t of session.tokens) out(`  ${t.name}: ${t.secret}   (${t.scopes.join(', ')})`)
   out(`\nWatching ${host.project.dir} for .datasource and .pipe changes (Ctrl-C stops and deletes the store).`)
 
   let running: Promise<ReloadOutcome> | undefined

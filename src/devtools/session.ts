@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { TokenService } from '../auth/tokens.js'
 import { loadConfig, type Config } from '../config.js'
 import type { FixtureLoad, ProjectHost } from '../graphql-project/host.js'
 
@@ -16,11 +15,17 @@ export interface ProjectServer {
   /** `http://host:port/graphql` */
   readonly url: string
   readonly project?: ProjectHost | undefined
-  readonly services: { readonly tokens: TokenService }
   stop(): Promise<void>
 }
 
-export type StartServer = (config: Config) => Promise<ProjectServer>
+/** A token the server minted for a `TOKEN` line of the project, its secret shown once. */
+export interface MintedToken {
+  readonly name: string
+  readonly secret: string
+  readonly scopes: readonly string[]
+}
+
+export type StartServer = (config: Config, options: { onProjectTokens?: (minted: readonly MintedToken[]) => void }) => Promise<ProjectServer>
 
 export interface ProjectSession {
   readonly server: ProjectServer
@@ -30,6 +35,8 @@ export interface ProjectSession {
   /** The bootstrap admin token of this session (SIGHTLINE_ADMIN_TOKEN, or a random one). */
   readonly adminToken: string
   readonly fixtures: readonly FixtureLoad[]
+  /** The project's `TOKEN` lines as tokens of this session. */
+  readonly tokens: readonly MintedToken[]
   close(): Promise<void>
 }
 
@@ -64,8 +71,9 @@ export async function startProjectSession(options: SessionOptions): Promise<Proj
     SIGHTLINE_LOG_LEVEL: options.logLevel ?? env.SIGHTLINE_LOG_LEVEL ?? 'warn',
   })
   let server: ProjectServer
+  let tokens: readonly MintedToken[] = []
   try {
-    server = await options.startServer(config)
+    server = await options.startServer(config, { onProjectTokens: (minted) => (tokens = minted) })
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true })
     throw err
@@ -81,7 +89,7 @@ export async function startProjectSession(options: SessionOptions): Promise<Proj
     const project = server.project
     if (!project) throw new Error('the server did not load the project')
     const fixtures = await project.loadFixtures()
-    return { server, project, base: server.url.replace(/\/graphql$/, ''), adminToken, fixtures, close }
+    return { server, project, base: server.url.replace(/\/graphql$/, ''), adminToken, fixtures, tokens, close }
   } catch (err) {
     await close()
     throw err

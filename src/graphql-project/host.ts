@@ -35,6 +35,7 @@ export class ProjectHost {
   private current: ProjectService
   private shapes: readonly PipeShape[] = []
   private readonly listeners = new Set<() => void>()
+  private scheduled: { args: Parameters<ProjectService['schedule']>; stop: () => Promise<void> } | undefined
 
   constructor(
     project: Project,
@@ -60,6 +61,19 @@ export class ProjectHost {
   /** The endpoint pipes as the generated GraphQL part sees them (after `apply`). */
   get pipes(): readonly PipeShape[] {
     return this.shapes
+  }
+
+  /**
+   * Runs the project's COPY_SCHEDULE crons (`ProjectService.schedule`), moved to the new version on each
+   * reload; the function returned stops them (and waits for a running copy).
+   */
+  schedule(...args: Parameters<ProjectService['schedule']>): () => Promise<void> {
+    const scheduled = { args, stop: this.current.schedule(...args) }
+    this.scheduled = scheduled
+    return async () => {
+      if (this.scheduled === scheduled) this.scheduled = undefined
+      await scheduled.stop()
+    }
   }
 
   /** Called after every successful apply or reload. */
@@ -102,6 +116,10 @@ export class ProjectHost {
     const shapes = await this.describe(next)
     this.current = service
     this.shapes = shapes
+    if (this.scheduled) {
+      await this.scheduled.stop()
+      this.scheduled.stop = service.schedule(...this.scheduled.args)
+    }
     if (rebuilt.length > 0) await this.loadFixtures(new Set(rebuilt))
     for (const listener of this.listeners) listener()
     return { ...report, rebuilt }
@@ -138,7 +156,7 @@ export class ProjectHost {
     return withPipes(
       base,
       this.shapes,
-      async (principal, pipe, params) => (await this.current.read(principal, pipe, params)).data,
+      async (principal, pipe, params, requestId) => (await this.current.read(principal, pipe, params, requestId)).data,
       (err) => {
         if (err instanceof TemplateError) return badInput(err.body.error, { status: err.status })
         if (err instanceof ProjectQueryError) return badInput(`[Error] ${err.message}`)
@@ -186,7 +204,8 @@ export class ProjectHost {
           // the other rendering, else JSON rows
         }
       }
-      shapes.push({ name: pipe.name, description: pipe.description, params: pipeParameters(project, pipe.name), columns })
+      const shadowsBuiltin = this.options.builtinPipes.has(pipe.name)
+      shapes.push({ name: pipe.name, description: pipe.description, params: pipeParameters(project, pipe.name), columns, shadowsBuiltin })
     }
     return shapes
   }

@@ -41,10 +41,12 @@ export interface PipeShape {
   readonly params: readonly TemplateParam[]
   /** Output columns in SELECT order, or undefined when ClickHouse could not describe them. */
   readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }> | undefined
+  /** A built-in pipe has the same name: scopes name this one `<database>.<pipe>`. */
+  readonly shadowsBuiltin?: boolean
 }
 
 /** Reads one endpoint pipe as `principal` with request-style parameters; returns its rows. */
-export type PipeReader = (principal: Principal, pipe: string, params: URLSearchParams) => Promise<ReadonlyArray<Record<string, unknown>>>
+export type PipeReader = (principal: Principal, pipe: string, params: URLSearchParams, requestId: string) => Promise<ReadonlyArray<Record<string, unknown>>>
 
 /** Errors a pipe read may throw, told apart without importing the domain (a template's 400, ClickHouse's refusal). */
 export type ReadErrorMapper = (err: unknown) => GraphQLError | undefined
@@ -168,7 +170,7 @@ export function withPipes(base: GraphQLSchema, pipes: readonly PipeShape[], read
     extraTypes.push(scalar)
   }
   const fieldNames = new Set<string>()
-  const pipeFields: Record<string, GraphQLFieldConfig<unknown, { principal: Principal | null }>> = {}
+  const pipeFields: Record<string, GraphQLFieldConfig<unknown, { principal: Principal | null; requestId?: string }>> = {}
   for (const pipe of [...pipes].sort((a, b) => a.name.localeCompare(b.name))) {
     const { args, names } = argumentsOf(pipe.params)
     const { type } = rowType(pipe, unique(`${pascal(pipe.name)}Row`, taken))
@@ -176,13 +178,13 @@ export function withPipes(base: GraphQLSchema, pipes: readonly PipeShape[], read
     pipeFields[field] = {
       type,
       args,
-      description: [pipe.description?.trim(), `The endpoint pipe \`${pipe.name}\` (REST: \`/v0/pipes/${pipe.name}.json\`; scope \`read:pipe:${pipe.name}\`).`]
+      description: [pipe.description?.trim(), `The endpoint pipe \`${pipe.name}\` (REST: \`/v0/pipes/${pipe.name}.json\`; scope \`read:pipe:${pipe.shadowsBuiltin ? '<database>.' : ''}${pipe.name}\`${pipe.shadowsBuiltin ? ', as a built-in pipe has its name' : ''}).`]
         .filter(Boolean)
         .join('\n\n'),
       resolve: async (_parent, fieldArgs: Record<string, unknown>, context) => {
         if (!context.principal) throw new UnauthenticatedError()
         try {
-          return await read(context.principal, pipe.name, toSearch(fieldArgs, names))
+          return await read(context.principal, pipe.name, toSearch(fieldArgs, names), context.requestId ?? '')
         } catch (err) {
           throw mapError(err) ?? err
         }
