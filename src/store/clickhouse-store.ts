@@ -20,7 +20,7 @@ import { DatasourceRepository } from './datasources.js'
 import { executorOf, type Executor, type QueryScope } from './executor.js'
 import { SharedExclusiveGate } from './gate.js'
 import { IngestJournal } from './journal.js'
-import { applyDurability, isMigrated, migrate } from './migrate.js'
+import { applyDurability, migrate } from './migrate.js'
 import { ProjectRepository } from './project.js'
 import type { QueryListener } from './query-stats.js'
 import { SqlRepository } from './sql-query.js'
@@ -141,14 +141,6 @@ export class ClickHouseStore implements Store {
     await this.executor.select('SELECT 1')
   }
 
-  async isReady(): Promise<boolean> {
-    try {
-      return await isMigrated(this.client, this.q.render)
-    } catch {
-      return false
-    }
-  }
-
   async close(): Promise<void> {
     await this.lane?.close()
     await this.client.close()
@@ -220,7 +212,6 @@ export class ClickHouseStore implements Store {
 const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi' | 'forRequest'>, WorkKind>> = {
   migrate: 'service',
   ping: 'health',
-  isReady: 'health',
   close: 'service',
   insertToken: 'auth',
   findTokenByHash: 'auth',
