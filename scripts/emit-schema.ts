@@ -14,7 +14,8 @@ if (values.project === undefined) {
 } else {
   const { createSchema } = await import('../src/schema/index.js')
   const { projectSdl } = await import('../src/devtools/boot.js')
+  const { compose } = await import('../src/composition.js')
   const out = values.out ?? join(values.project, 'schema.graphql')
-  writeFileSync(out, await projectSdl(values.project, await createSchema()))
+  writeFileSync(out, await projectSdl(values.project, await createSchema(), compose))
   console.log(`${out} written (the built-in schema and the pipes of ${values.project})`)
 }

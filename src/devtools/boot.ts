@@ -4,36 +4,36 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql'
-import { DATASOURCES } from '../catalog/datasources.js'
-import { ProjectService } from '../domain/project.js'
-import { ProjectHost } from '../graphql-project/host.js'
-import { PIPES } from '../rest/pipes.js'
-import { ClickHouseStore } from '../store/clickhouse-store.js'
+import { pino, type Logger } from 'pino'
+import { loadConfig, type Config } from '../config.js'
+import type { ProjectHost } from '../graphql-project/host.js'
 
-const DATABASE = 'project'
+/** The composition root's `compose` (passed in: only the server and the CLI may import it). */
+export type Compose = (
+  config: Config,
+  log: Logger,
+) => Promise<{ readonly project: ProjectHost | undefined; start(): Promise<void>; close(): Promise<void> }>
 
-/** Runs `fn` with the project applied in a fresh embedded store that is deleted afterwards. */
-export async function withThrowawayProject<T>(dir: string, fn: (host: ProjectHost) => Promise<T>): Promise<T> {
-  const project = ProjectService.parse(dir, DATABASE)
+/** Runs `fn` with the project applied (as the server applies it) in a fresh embedded store deleted afterwards. */
+export async function withThrowawayProject<T>(dir: string, compose: Compose, fn: (host: ProjectHost) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-project-'))
-  const store = ClickHouseStore.open({ url: undefined, user: 'default', password: '', database: 'sightline', cluster: undefined, dataDir })
   try {
-    const host = new ProjectHost(project, store.project(DATABASE), {
-      // As the server names them: a project pipe that shadows a built-in one is `<database>.<pipe>` in scopes.
-      builtinPipes: new Set(PIPES.keys()),
-      builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
-    })
-    await host.apply()
-    return await fn(host)
+    const config = loadConfig({ SIGHTLINE_DATA_DIR: dataDir, SIGHTLINE_PROJECT: resolve(dir), SIGHTLINE_DURABILITY: 'none' })
+    const app = await compose(config, pino({ level: 'silent' }))
+    try {
+      await app.start()
+      return await fn(app.project!)
+    } finally {
+      await app.close()
+    }
   } finally {
-    await store.close()
     rmSync(dataDir, { recursive: true, force: true })
   }
 }
 
 /** The SDL of `base` plus the project's `pipes` namespace, sorted like `schema.graphql`. */
-export function projectSdl(dir: string, base: GraphQLSchema): Promise<string> {
-  return withThrowawayProject(dir, async (host) => `${printSchema(lexicographicSortSchema(host.schema(base)))}\n`)
+export function projectSdl(dir: string, base: GraphQLSchema, compose: Compose): Promise<string> {
+  return withThrowawayProject(dir, compose, async (host) => `${printSchema(lexicographicSortSchema(host.schema(base)))}\n`)
 }
