@@ -39,6 +39,7 @@ import { Cors } from './cors.js'
 import { clientAddress, SocketRegistry } from './sockets.js'
 import { storeBusyStatus } from './overload.js'
 import type { Gateway, HttpRoute, RequestLabel } from './transport/gateway.js'
+import type { IngestTable } from './store/types.js'
 
 export interface RunningServer {
   /** `http://host:port/graphql` */
@@ -60,6 +61,8 @@ export interface ServerOptions {
    * returns runs first when the server stops.
    */
   readonly beforeReady?: (services: Services) => Promise<(() => Promise<void>) | void>
+  /** The loaded project's `TOKEN` lines minted at this start: their secrets, to show once. */
+  readonly onProjectTokens?: (minted: ReadonlyArray<{ name: string; secret: string; scopes: readonly string[] }>) => void
 }
 
 /** Builds the extra HTTP surfaces once the gateway is up; they are tried in order before /graphql. */
@@ -84,6 +87,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     options.store ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
   let project: ProjectService | undefined
   let projectReady = false
+  let stopCopies: (() => Promise<void>) | undefined
   if (config.project && parsedProject) {
     if (!(store instanceof ClickHouseStore)) {
       await store.close()
@@ -94,6 +98,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
       secrets: config.project.secrets,
       vars: config.project.vars,
+      // Pipe reads, copies and appends go to the service logs and metrics like the built-in surface's.
+      observer: {
+        operation: ({ requestId, principal, name, durationMs, rowsRead, bytesRead, error }) =>
+          telemetry.operation({ requestId, principal, reads: { rowsRead, bytesRead } }, name, durationMs, error ? [{ message: error.message, extensions: { code: error.code } }] : []),
+        ingested: (entry) => telemetry.ingested({ ...entry, at: new Date(), table: entry.table as IngestTable, deduplicated: false }),
+      },
     })
   }
   if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
@@ -273,7 +283,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     log,
     maxBatch: config.maxBatch,
     datasources: new DatasourceService(store, () => feed.nudge()),
-    sql: new SqlService(store),
+    // A loaded project's datasources are readable by /v0/sql too (read:datasource:<ds>).
+    sql: new SqlService(store, (who) => (projectReady && project ? project.sqlTables(who) : [])),
     get project() {
       return projectReady ? project : undefined
     },
@@ -406,6 +417,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     (stopped ??= (async () => {
       ready = false
       if (beforeStop) await beforeStop().catch((err: unknown) => log.warn({ err }, 'stopping start-up work failed'))
+      await stopCopies?.()
       sockets.close()
       // Ending the feed's iterators makes graphql-ws send Complete for every subscription; let those
       // frames go out before Apollo's drain closes the sockets (1001), which would drop them.
@@ -434,8 +446,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.setServiceLogTtl(config.serviceLogTtlDays)
     if (project) {
       const { changes } = await project.apply()
+      const issued = await project.ensureTokens(tokens)
       projectReady = true
-      log.info({ project: config.project?.dir, database: project.database, changes }, 'Tinybird project loaded')
+      log.info({ project: config.project?.dir, database: project.database, changes: [...changes, ...issued.changes] }, 'Tinybird project loaded')
+      options.onProjectTokens?.(issued.minted)
+      // COPY_SCHEDULE crons run until stop (which waits for a running copy).
+      stopCopies = project.schedule(
+        (pipe, err) => log.warn({ err, pipe }, 'scheduled copy failed'),
+        (run) => log.info({ pipe: run.pipe, target: run.target, rows: run.rows }, 'scheduled copy ran'),
+      )
     }
     if (options.beforeReady) beforeStop = await options.beforeReady(services)
     ready = true
