@@ -19,3 +19,33 @@ export function subscribers(feed: Pick<StockFeed, 'subscriberCount' | 'watchSubs
     }, ms)
   })
 }
+
+/**
+ * Something a test watches changing (updates arriving, sockets closing, the feed's subscriber count):
+ * whoever changes it calls `notify()`, and `until` re-checks its condition then, never on a timer.
+ */
+export class Changes {
+  private readonly checks = new Set<() => void>()
+
+  notify = (): void => {
+    for (const check of this.checks) check()
+  }
+
+  /** Resolves once `condition` holds (checked now and at each `notify`); rejects after `ms`, naming `what`. */
+  until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
+    if (condition()) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!condition()) return
+        this.checks.delete(check)
+        clearTimeout(timer)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.checks.delete(check)
+        reject(new Error(`timed out waiting for ${what}`))
+      }, ms)
+      this.checks.add(check)
+    })
+  }
+}
