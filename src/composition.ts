@@ -8,6 +8,7 @@ import type { Config } from './config.js'
 import type { Services } from './context.js'
 import { DatasourceService } from './domain/datasources.js'
 import { ProjectService } from './domain/project.js'
+import { ProjectHost } from './graphql-project/host.js'
 import { SqlService } from './domain/sql.js'
 import { StockFeed } from './live/stock-feed.js'
 import { Metrics } from './metrics.js'
@@ -15,6 +16,7 @@ import { PIPES } from './rest/pipes.js'
 import { ServiceLog } from './service-log.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
+import type { IngestTable } from './store/types.js'
 import { Telemetry } from './telemetry.js'
 
 /**
@@ -27,13 +29,19 @@ export interface Composition {
   readonly limiter: RateLimiter
   readonly datasources: DatasourceService
   readonly sql: SqlService
-  /** The Tinybird project (`SIGHTLINE_PROJECT`), parsed; `start` applies it. */
-  readonly project: ProjectService | undefined
-  /** Migrates the store, sets the service-log TTL and applies the project: the start-up work before ready. */
-  start(): Promise<void>
+  /**
+   * The Tinybird project (`SIGHTLINE_PROJECT`), parsed; `start` applies it. A host, so that `sightline dev`
+   * can swap in a changed version (REST and the GraphQL `pipes` follow it).
+   */
+  readonly project: ProjectHost | undefined
+  /**
+   * Migrates the store, sets the service-log TTL and applies the project (its tables, views, `TOKEN` lines
+   * and `COPY_SCHEDULE` crons): the start-up work before ready. Newly minted project tokens go to `onTokens`.
+   */
+  start(onTokens?: (minted: ReadonlyArray<{ name: string; secret: string; scopes: readonly string[] }>) => void): Promise<void>
   /** Whether the project's database is applied (its pipes and datasources served). */
   readonly projectReady: boolean
-  /** Flushes the service log, then closes the store. */
+  /** Waits for a running scheduled copy, flushes the service log, then closes the store. */
   close(): Promise<void>
 }
 
@@ -45,17 +53,23 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
   const parsedProject = config.project ? ProjectService.parse(config.project.dir, config.project.database) : undefined
   const metrics = new Metrics()
   const store = given ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
-  let project: ProjectService | undefined
+  let project: ProjectHost | undefined
   if (config.project && parsedProject) {
     if (!(store instanceof ClickHouseStore)) {
       await store.close()
       throw new Error('SIGHTLINE_PROJECT needs the ClickHouse store')
     }
-    project = new ProjectService(parsedProject, store.project(config.project.database), {
+    project = new ProjectHost(parsedProject, store.project(config.project.database), {
       builtinPipes: new Set(PIPES.keys()),
       builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
       secrets: config.project.secrets,
       vars: config.project.vars,
+      // Pipe reads, copies and appends go to the service logs and metrics like the built-in surface's.
+      observer: {
+        operation: ({ requestId, principal, name, durationMs, rowsRead, bytesRead, error }) =>
+          telemetry.operation({ requestId, principal, reads: { rowsRead, bytesRead } }, name, durationMs, error ? [{ message: error.message, extensions: { code: error.code } }] : []),
+        ingested: (entry) => telemetry.ingested({ ...entry, at: new Date(), table: entry.table as IngestTable, deduplicated: false }),
+      },
     })
   }
   if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
@@ -72,27 +86,37 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
       throttled ? log.debug({ address, prefix }, 'authentication refused: too many failures') : log.warn({ address, prefix }, 'authentication failed'),
   })
   let projectReady = false
+  let stopCopies: (() => Promise<void>) | undefined
   return {
     services: { config, store, tokens, feed, telemetry },
     metrics,
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
     datasources: new DatasourceService(store, () => feed.nudge()),
-    sql: new SqlService(store),
+    // A loaded project's datasources are readable by /v0/sql too (read:datasource:<ds>).
+    sql: new SqlService(store, (who) => (projectReady && project ? project.service.sqlTables(who) : [])),
     project,
     get projectReady() {
       return projectReady
     },
-    async start() {
+    async start(onTokens) {
       const report = await store.migrate()
       if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied')
       await store.setServiceLogTtl(config.serviceLogTtlDays)
       if (project) {
         const { changes } = await project.apply()
+        const issued = await project.service.ensureTokens(tokens)
         projectReady = true
-        log.info({ project: config.project?.dir, database: project.database, changes }, 'Tinybird project loaded')
+        log.info({ project: config.project?.dir, database: project.database, changes: [...changes, ...issued.changes] }, 'Tinybird project loaded')
+        onTokens?.(issued.minted)
+        // COPY_SCHEDULE crons run until close (which waits for a running copy).
+        stopCopies = project.schedule(
+          (pipe, err) => log.warn({ err, pipe }, 'scheduled copy failed'),
+          (run) => log.info({ pipe: run.pipe, target: run.target, rows: run.rows }, 'scheduled copy ran'),
+        )
       }
     },
     async close() {
+      await stopCopies?.()
       await serviceLog.close()
       await store.close()
     },
