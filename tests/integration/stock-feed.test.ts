@@ -4,21 +4,20 @@ import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import type { Store } from '../../src/store/store.js'
 import { uid } from '../helpers/factories.js'
 import { openTestStore } from '../helpers/store.js'
+import { Changes } from '../helpers/wait.js'
 
-/** Polls a condition; generous, since the machine may be busy. */
-async function until(condition: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+/** Every update a reader takes notifies it; generous, since the machine may be busy. */
+const changes = new Changes()
+const until = (condition: () => boolean, what: string, ms = 15_000) => changes.until(condition, what, ms)
 
 /** Reads an iterator in the background, as a subscriber that keeps up. */
 function read(updates: AsyncIterableIterator<StockUpdate>) {
   const got: StockUpdate[] = []
   const done = (async () => {
-    for await (const u of updates) got.push(u)
+    for await (const u of updates) {
+      got.push(u)
+      changes.notify()
+    }
   })()
   return { got, done }
 }
