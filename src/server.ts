@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
-import { execute, getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLFormattedError } from 'graphql'
+import { getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLFormattedError } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -28,6 +28,9 @@ import { ServiceLog } from './service-log.js'
 import { collectQueryStats, emptyQueryStats } from './store/query-stats.js'
 import { Telemetry } from './telemetry.js'
 import { createSchema } from './schema/index.js'
+import { plainFields } from './execution/plain-fields.js'
+import { CompiledExecution } from './execution/compiled.js'
+import { executorGateway } from './execution/apollo.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
 import { StoreUnavailableError } from './store/errors.js'
@@ -112,6 +115,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const services: Services = { config, store, tokens, feed, telemetry }
   const limiter = new RateLimiter(config.rateLimit, config.rateBurst)
   const schema = await createSchema()
+  plainFields(schema) // perf: fields without resolvers of their own use the default one (src/execution)
+  const compiled = new CompiledExecution(schema) // perf: graphql-jit, graphql-js for what it cannot compile
   const cors = new Cors(config.corsOrigins)
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
@@ -205,7 +210,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
-      execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => execute(args)),
+      execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => compiled.execute(args)),
       // Recorded like HTTP operations: a query or mutation once answered, a subscription once started.
       onOperation: (_ctx, _id, payload, args, result) => {
         const context = args.contextValue as Context
@@ -231,7 +236,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   )
 
   const apollo = new ApolloServer<Context>({
-    schema,
+    gateway: executorGateway<Context>(schema, (args) => compiled.execute(args)), // perf: the compiled executor
     validationRules: queryLimitRules(config.queryLimits),
     parseOptions: { maxTokens: config.queryLimits.maxTokens },
     allowBatchedHttpRequests: false,
