@@ -28,8 +28,7 @@ import { ServiceLog } from './service-log.js'
 import { collectQueryStats, emptyQueryStats } from './store/query-stats.js'
 import { Telemetry } from './telemetry.js'
 import { createSchema } from './schema/index.js'
-import { plainFields } from './execution/plain-fields.js'
-import { CompiledExecution } from './execution/compiled.js'
+import { createExecution, writesThrough } from './execution/index.js'
 import { executorGateway } from './execution/apollo.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
@@ -115,8 +114,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const services: Services = { config, store, tokens, feed, telemetry }
   const limiter = new RateLimiter(config.rateLimit, config.rateBurst)
   const schema = await createSchema()
-  plainFields(schema) // perf: fields without resolvers of their own use the default one (src/execution)
-  const compiled = new CompiledExecution(schema) // perf: graphql-jit, graphql-js for what it cannot compile
+  // perf (src/execution): plain fields, graphql-jit, and the read cache when SIGHTLINE_READ_CACHE is on.
+  const execution = createExecution(schema, config, log, store instanceof ClickHouseStore ? (dbs) => store.tableStates(dbs) : undefined)
   const cors = new Cors(config.corsOrigins)
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
@@ -210,7 +209,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
-      execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => compiled.execute(args)),
+      execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => execution.execute(args)),
       // Recorded like HTTP operations: a query or mutation once answered, a subscription once started.
       onOperation: (_ctx, _id, payload, args, result) => {
         const context = args.contextValue as Context
@@ -236,7 +235,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   )
 
   const apollo = new ApolloServer<Context>({
-    gateway: executorGateway<Context>(schema, (args) => compiled.execute(args)), // perf: the compiled executor
+    gateway: executorGateway<Context>(schema, execution.execute), // perf: the compiled executor
     validationRules: queryLimitRules(config.queryLimits),
     parseOptions: { maxTokens: config.queryLimits.maxTokens },
     allowBatchedHttpRequests: false,
@@ -274,7 +273,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     clientAddress: addressOf,
     log,
     maxBatch: config.maxBatch,
-    datasources: new DatasourceService(store, () => feed.nudge()),
+    datasources: writesThrough(new DatasourceService(store, () => feed.nudge()), ['truncate', 'delete'], execution), // perf: drop cached reads
     sql: new SqlService(store),
     get project() {
       return projectReady ? project : undefined
@@ -421,6 +420,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }
       await new Promise<void>((resolve) => wsServer.close(() => resolve()))
       await new Promise<void>((resolve) => httpServer.close(() => resolve()))
+      execution.close() // perf
       await serviceLog.close()
       await store.close()
     })())
@@ -435,6 +435,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log.info({ project: config.project?.dir, database: project.database, changes }, 'Tinybird project loaded')
     }
     if (options.beforeReady) beforeStop = await options.beforeReady(services)
+    await execution.start() // perf: the read cache's first poll of the tables
     ready = true
   } catch (err) {
     await stop()

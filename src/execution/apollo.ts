@@ -11,7 +11,7 @@ type Gateway<TContext extends BaseContext> = NonNullable<ApolloServerOptionsWith
  */
 export function executorGateway<TContext extends BaseContext>(
   schema: GraphQLSchema,
-  execute: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
+  execute: (args: ExecutionArgs, headers?: { set(name: string, value: string): void }) => Promise<ExecutionResult> | ExecutionResult,
 ): Gateway<TContext> {
   return {
     onSchemaLoadOrUpdate(callback) {
@@ -21,13 +21,16 @@ export function executorGateway<TContext extends BaseContext>(
     async load() {
       return {
         executor: async (request) =>
-          execute({
-            schema,
-            document: request.document,
-            contextValue: request.context,
-            variableValues: request.request.variables,
-            operationName: request.operationName,
-          }),
+          execute(
+            {
+              schema,
+              document: request.document,
+              contextValue: request.context,
+              variableValues: request.request.variables,
+              operationName: request.operationName,
+            },
+            request.response?.http?.headers,
+          ),
       }
     },
     async stop() {},

@@ -1,3 +1,4 @@
+import { tableStates } from './table-state.js'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { StoreConfig, WorkloadConfig } from '../config.js'
 import {
@@ -133,6 +134,11 @@ export class ClickHouseStore implements Store {
 
   private table(name: string): string {
     return `${this.config.database}.${name}`
+  }
+
+  /** perf: each table's parts fingerprint (table-state.ts), for the read cache's poll. */
+  tableStates(databases: readonly string[]): Promise<Map<string, string>> {
+    return tableStates(this.client, databases)
   }
 
   /** A loaded Tinybird project's database on this store's connection (`SIGHTLINE_PROJECT`). */
