@@ -68,6 +68,8 @@ export interface ServerOptions {
 const ROUTES: ReadonlyArray<(gateway: Gateway) => HttpRoute> = [restRoute, webRoute]
 
 const GRAPHQL_PATH = '/graphql'
+const HEALTHZ_BODY = Buffer.from(JSON.stringify({ status: 'ok' }))
+const HEALTHZ_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(HEALTHZ_BODY.length) }
 
 /**
  * Starts Sightline: one http.Server for GraphQL over HTTP and WebSocket, health, readiness and
@@ -295,6 +297,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const routes = ROUTES.map((build) => build(gateway))
 
   httpServer.on('request', (req, res) => {
+    // perf: liveness before anything else (no URL parsing, no promise, no store): it answers whatever the rest is doing.
+    if (req.url === '/healthz' && req.method === 'GET') return void res.writeHead(200, HEALTHZ_HEADERS).end(HEALTHZ_BODY)
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'request failed')
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] })
