@@ -56,7 +56,8 @@ describe('read cache', () => {
   }
 
   beforeAll(async () => {
-    server = await startTestServer({ SIGHTLINE_READ_CACHE: '1', SIGHTLINE_READ_CACHE_TTL_MS: '600000', SIGHTLINE_TOKEN_CACHE_MS: '0', SIGHTLINE_RATE_LIMIT: '0' })
+    // A poll every 500 ms: answers are served while the last poll started < 1 s ago, even on a loaded machine.
+    server = await startTestServer({ SIGHTLINE_POLL_MS: '500', SIGHTLINE_READ_CACHE: '1', SIGHTLINE_READ_CACHE_TTL_MS: '600000', SIGHTLINE_TOKEN_CACHE_MS: '0', SIGHTLINE_RATE_LIMIT: '0' })
     const mint = async (name: string, scopes: string[], workspaceId?: string) => {
       const res = await post(
         'mutation T($input: TokenInput!) { createToken(input: $input) { token } }',
@@ -101,7 +102,7 @@ describe('read cache', () => {
       format: 'JSONEachRow',
       clickhouse_settings: { insert_deduplication_token: randomUUID() },
     })
-    // No sleep-and-assert: read until the change shows (SIGHTLINE_POLL_MS is 100 here; the TTL is 10 minutes,
+    // No sleep-and-assert: read until the change shows (SIGHTLINE_POLL_MS is 500 here; the TTL is 10 minutes,
     // so only the poll can make it visible); the deadline only bounds a broken cache.
     const deadline = Date.now() + 60_000
     let seen: string[] = []
@@ -126,10 +127,10 @@ describe('read cache', () => {
         const theirs = await post(PRODUCTS, variables, tokens[other]!)
         expect(theirs.cache).not.toBe('hit')
         expect(names(theirs)).toEqual(['first', 'second', 'third'])
-        checked = (await post(PRODUCTS, variables, tokens.read!)).cache === 'hit'
-        if (checked) expect(theirs.cache).toBe('miss')
+        // Conclusive when the cache was serving throughout (a late poll makes it step aside: no header).
+        checked = theirs.cache === 'miss' && (await post(PRODUCTS, variables, tokens.read!)).cache === 'hit'
       }
-      expect(checked, `${other}: the read caller's answer never stayed cached around the request`).toBe(true)
+      expect(checked, `${other}: the cache never served throughout the attempt`).toBe(true)
     }
     // A caller without the scope gets FORBIDDEN, not the cached answer; errors are never kept.
     for (let i = 0; i < 2; i++) {
