@@ -75,3 +75,9 @@ export function writesThrough<T extends object>(service: T, methods: ReadonlyArr
     },
   })
 }
+
+/** The store's table fingerprints for the cache's poll, when it can report them (the ClickHouse store). */
+export function tableStatesOf(store: object): ((databases: readonly string[]) => Promise<ReadonlyMap<string, string>>) | undefined {
+  const candidate = store as { tableStates?: (databases: readonly string[]) => Promise<ReadonlyMap<string, string>> }
+  return typeof candidate.tableStates === 'function' ? (databases) => candidate.tableStates!(databases) : undefined
+}

@@ -12,7 +12,7 @@ import { fromGraphQL, HttpError } from './http.js'
 import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { bodyParams, ParamError } from './params.js'
 import { PIPES } from './pipes.js'
-import { ingestProject, serveProjectPipe, type PrincipalOf } from './project.js'
+import { COPY_PATH, ingestProject, serveProjectCatalog, serveProjectCopy, serveProjectPipe, type PrincipalOf } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 import { createTokens } from './tokens.js'
@@ -53,11 +53,16 @@ export function restRoute(gateway: Gateway): HttpRoute {
     const datasource = DATASOURCE_PATH.exec(url.pathname)
     try {
       if (url.pathname === PIPES_PATH || url.pathname === OPENAPI_PATH) {
-        await servePipeCatalog(req, res, url, await catalogReader(gateway, req, res, url, requestId))
+        // A loaded project's pipes are the list (`?builtin=true` lists the built-in ones).
+        const reader = await catalogReader(gateway, req, res, url, requestId)
+        if (!(await serveProjectCatalog(gateway, req, res, url, reader, url.pathname === OPENAPI_PATH))) await servePipeCatalog(req, res, url, reader)
+      } else if (COPY_PATH.test(url.pathname)) {
+        const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
+        await serveProjectCopy(gateway, req, res, url, COPY_PATH.exec(url.pathname)?.[1] ?? '', who, requestId)
       } else if (pipe) {
         // A loaded project's endpoint pipes first; other names fall through to the built-in pipes.
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
-        if (!(await serveProjectPipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', who))) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
+        if (!(await serveProjectPipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', who, requestId))) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
       } else if (url.pathname === EVENTS_PATH) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await ingestProject(gateway, req, res, url, who))) await ingest(gateway, req, res, url, requestId)

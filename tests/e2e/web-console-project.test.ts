@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildIfStale } from '../../bin/build.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
-import { haveChromium, openBrowser, useToken, WAIT, type BrowserRun } from './web-browser.js'
+import { accessibilityViolations, haveChromium, openBrowser, useToken, WAIT, type BrowserRun } from './web-browser.js'
 
 /** The Forward-layout fixture: clicks (JSON paths, quarantine), endpoints top_pages and page_trend, a copy pipe. */
 const FORWARD = fileURLToPath(new URL('../fixtures/projects/forward', import.meta.url))
@@ -82,6 +82,7 @@ describe.skipIf(!haveChromium)('the console in Chromium, on a loaded Tinybird pr
     const text = await p.getByTestId('quarantine-rows').innerText()
     expect(text).toContain('duration_ms')
     expect(await p.locator('[data-testid="quarantine-rows"] tbody tr').count()).toBe(2)
+    expect(await accessibilityViolations(p, '#console')).toEqual([])
     await run.shot('console-project-1-datasources')
   })
 
@@ -103,6 +104,7 @@ describe.skipIf(!haveChromium)('the console in Chromium, on a loaded Tinybird pr
     expect(first).toEqual(direct.meta.map((m) => String(direct.data[0]?.[m.name])))
     expect(direct.data[0]).toMatchObject({ page: '/home', views: 3 })
     expect(await p.getByTestId('pipe-url').innerText()).toContain(`/v0/pipes/top_pages.json?start=`)
+    expect(await accessibilityViolations(p, '#console')).toEqual([])
     await run.shot('console-project-2-pipe')
 
     // A copy or materialization pipe is listed but not offered to run.

@@ -78,4 +78,29 @@ describe('the store executor', () => {
     // Embedded chDB cannot interrupt a running statement: the signal is not handed to it (a server's is).
     expect(sent.map((s) => s.abort_signal)).toEqual([undefined])
   })
+
+  it('never cancels a write: a batch whose client went away is stored whole', async () => {
+    const cancelled = new AbortController()
+    cancelled.abort()
+    const outcome = await store.forRequest({ requestId: 'gone', signal: cancelled.signal }, () =>
+      store.upsertProducts([{ id: 'p2', category: 'c', name: 'two', photo: '', price: 2 }]),
+    )
+    expect(outcome).toMatchObject({ accepted: 1, quarantined: 0 })
+    expect((await store.productsByIds(['p2'])).map((p) => p?.name)).toEqual(['two'])
+  })
+
+  it('nested scopes keep the outer signal and share one query-id sequence for the same request', async () => {
+    sent.length = 0
+    const cancelled = new AbortController()
+    await expect(
+      store.forRequest({ signal: cancelled.signal }, () =>
+        store.forRequest({ requestId: 'inner' }, async () => {
+          await store.stock(['p1'])
+          cancelled.abort()
+          return store.stock(['p1'])
+        }),
+      ),
+    ).rejects.toBeInstanceOf(QueryCancelledError)
+    expect(sent.map((s) => s.query_id)).toEqual(['inner.1'])
+  })
 })

@@ -230,7 +230,8 @@ function chartBlock(title: string, testid: string, opts: Parameters<typeof lineC
     { class: 'chart-block', 'data-testid': testid },
     h('figcaption', {}, h('strong', {}, title), summary ? h('span', { class: 'muted small' }, ` · ${summary}`) : null),
     lineChart({ width: 560, height: 200, ...opts }),
-    h('p', { class: 'legend' }, ...opts.series.flatMap((s, i) => [i ? ' ' : '', h('span', { style: `color:${s.color}` }, `■ ${s.name}`)])),
+    // The key: a colour swatch beside text in the ink colour (series colours are too light for text).
+    h('p', { class: 'legend' }, ...opts.series.flatMap((s, i) => [i ? ' ' : '', h('span', { class: 'key' }, h('span', { class: 'swatch', style: `background:${s.color}` }), s.name)])),
   )
 }
 
