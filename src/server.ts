@@ -6,6 +6,8 @@ import { Cors } from './cors.js'
 import { sendJson } from './http.js'
 import { restRoute } from './rest/index.js'
 import { createSchema } from './schema/index.js'
+import { LiveSchema, type ProjectHost } from './graphql-project/host.js'
+import { createExecution, tableStatesOf, writesThrough } from './execution/index.js'
 import type { Store } from './store/store.js'
 import { Access } from './transport/access.js'
 import { startApollo } from './transport/apollo.js'
@@ -14,7 +16,6 @@ import { HttpServer } from './transport/http-server.js'
 import { clientGone } from './transport/operation.js'
 import { startWebSocket } from './transport/websocket.js'
 import { webRoute } from './web.js'
-import { createExecution, tableStatesOf, writesThrough } from './execution/index.js'
 
 export interface RunningServer {
   /** `http://host:port/graphql` */
@@ -23,6 +24,8 @@ export interface RunningServer {
   readonly wsUrl: string
   readonly port: number
   readonly services: Services
+  /** The loaded Tinybird project (`SIGHTLINE_PROJECT`), for `sightline dev` to reload. */
+  readonly project?: ProjectHost | undefined
   /** Drains HTTP and WebSocket, completes subscriptions, then closes the store. */
   stop(): Promise<void>
 }
@@ -56,13 +59,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const app = await compose(config, log, options.store)
   const { services, metrics } = app
   const { store, feed, tokens } = services
-  const schema = await createSchema()
+  // The built-in schema, plus the loaded project's `pipes` once applied (and after each `sightline dev` reload).
+  const base = await createSchema()
   // perf (src/execution): plain fields, graphql-jit, and the read cache when SIGHTLINE_READ_CACHE is on.
-  const execution = createExecution(schema, config, log, tableStatesOf(store))
+  const execution = createExecution(base, config, log, tableStatesOf(store))
+  const schema = new LiveSchema(base, app.project, (s) => execution.executorFor(s))
   const access = new Access(tokens, app.limiter, services.telemetry, config.trustProxy)
   const http = new HttpServer(config.keepAliveMs, log)
-  const ws = startWebSocket(GRAPHQL_PATH, config, services, access, schema, http.server, metrics, log, execution.execute)
-  const apollo = await startApollo(config, services, access, schema, http.server, new Cors(config.corsOrigins), () => ws.dispose(), execution.execute)
+  const ws = startWebSocket(GRAPHQL_PATH, config, services, access, schema, http.server, metrics, log)
+  const apollo = await startApollo(config, services, access, schema, http.server, new Cors(config.corsOrigins), () => ws.dispose())
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
 
@@ -75,7 +80,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     datasources: writesThrough(app.datasources, ['truncate', 'delete'], execution), // perf: writes drop cached reads
     sql: app.sql,
     get project() {
-      return app.projectReady ? app.project : undefined
+      return app.projectReady ? app.project?.service : undefined
     },
     tokens,
     rateOf: access.rateOf,
@@ -146,5 +151,5 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   const url = `http://${host}:${port}${GRAPHQL_PATH}`
   log.info({ url, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
-  return { url, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
+  return { url, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, project: app.project, stop }
 }

@@ -190,6 +190,46 @@ export class ProjectService {
     return { changes }
   }
 
+  /**
+   * The project's datasources as Tinybird's Data Sources API describes them (`GET /v0/datasources`):
+   * columns with their types and `json:` paths, the engine's settings, the row count, the quarantine table.
+   * `landing` datasources take rows; `materialized` ones are written by a materialized or copy pipe.
+   */
+  async describeDatasources(only?: string): Promise<Array<Record<string, unknown>>> {
+    const written = new Set([...this.project.pipes.values()].flatMap((p) => [p.datasource, p.targetDatasource].filter((d): d is string => d !== undefined)))
+    const out: Array<Record<string, unknown>> = []
+    for (const ds of this.project.datasources.values()) {
+      if (only !== undefined && ds.name !== only) continue
+      const e = ds.engine
+      out.push({
+        id: ds.name,
+        name: ds.name,
+        description: ds.description ?? null,
+        type: written.has(ds.name) ? 'materialized' : 'landing',
+        columns: ds.columns.map((c) => ({
+          name: c.name,
+          type: c.type,
+          nullable: c.type.startsWith('Nullable('),
+          normalized_name: c.name,
+          jsonpath: c.jsonPath ?? null,
+          default_value: c.default ?? null,
+        })),
+        engine: {
+          engine: e.type,
+          sorting_key: e.sortingKey ?? null,
+          partition_key: e.partitionKey ?? null,
+          primary_key: e.primaryKey ?? null,
+          ttl: e.ttl ?? null,
+          settings: Object.fromEntries(e.settings),
+        },
+        stats: { row_count: await this.repo.rowCount(ds.name) },
+        quarantine: `${ds.name}_quarantine`,
+        database: this.repo.database,
+      })
+    }
+    return out
+  }
+
   /** The project's endpoint pipe of that name, if any. */
   endpoint(name: string): Pipe | undefined {
     const pipe = this.project.pipes.get(name)

@@ -9,6 +9,11 @@ import { plainFields } from './plain-fields.js'
 export interface Execution {
   /** graphql-js's `execute` signature; `headers` (Apollo's response) get `x-sightline-cache` when the cache is on. */
   execute(args: ExecutionArgs, headers?: ResponseHeaders): Promise<ExecutionResult> | ExecutionResult
+  /**
+   * The same for another schema built from this one (a loaded project's `pipes` added): compiled for that
+   * schema (kept for the last few schemas), behind the same cache. For LiveSchema's `executorFor`.
+   */
+  executorFor(schema: GraphQLSchema): (args: ExecutionArgs, headers?: ResponseHeaders) => Promise<ExecutionResult> | ExecutionResult
   /** A write went through this gateway outside GraphQL (Data Sources): cached answers are dropped. */
   written(): void
   /** Starts the cache's poll (after migrations: it reads the tables). */
@@ -45,8 +50,17 @@ export function createExecution(
         })
       : undefined
   const cached = cache?.wrap(run)
+  // One compiled executor per schema (a reload builds a new one; the previous ones go once unused).
+  const bySchema = new WeakMap<GraphQLSchema, CompiledExecution>([[schema, compiled]])
+  const runOn = (args: ExecutionArgs) => {
+    let forSchema = bySchema.get(args.schema)
+    if (!forSchema) bySchema.set(args.schema, (forSchema = new CompiledExecution(args.schema)))
+    return forSchema.execute(args)
+  }
+  const cachedOn = cache?.wrap(runOn)
   return {
     execute: cached ?? run,
+    executorFor: (s) => (s === schema ? (cached ?? run) : (cachedOn ?? runOn)),
     written: () => cache?.written(),
     start: async () => cache?.start(),
     close: () => cache?.close(),

@@ -12,7 +12,7 @@ import { fromGraphQL, HttpError } from './http.js'
 import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { bodyParams, ParamError } from './params.js'
 import { PIPES } from './pipes.js'
-import { COPY_PATH, ingestProject, serveProjectCatalog, serveProjectCopy, serveProjectPipe, type PrincipalOf } from './project.js'
+import { COPY_PATH, ingestProject, serveProjectCatalog, serveProjectCopy, serveProjectDatasources, serveProjectPipe, type PrincipalOf } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 import { createTokens } from './tokens.js'
@@ -67,7 +67,10 @@ export function restRoute(gateway: Gateway): HttpRoute {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await ingestProject(gateway, req, res, url, who))) await ingest(gateway, req, res, url, requestId)
       } else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res), requestId)
-      else if (datasource) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
+      else if (datasource) {
+        const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
+        if (!(await serveProjectDatasources(gateway, req, res, url, datasource[1], datasource[2], who))) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
+      }
       else if (TOKENS_PATH.test(url.pathname)) {
         if (req.method !== 'POST') throw new HttpError(405, 'Tokens are created with POST', { allow: 'POST, OPTIONS' })
         const who = await principal(gateway, req, url, { requestId, operation: 'tokens' })

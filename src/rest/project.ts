@@ -306,3 +306,19 @@ export async function ingestProject(gateway: Gateway, req: IncomingMessage, res:
   sendJson(res, wait === 'true' || wait === '1' ? 200 : 202, { successful_rows: result.successful_rows, quarantined_rows: result.quarantined_rows })
   return true
 }
+
+/**
+ * `GET /v0/datasources` and `GET /v0/datasources/<name>` over the loaded project (any valid token, as for
+ * the built-in datasources). Returns false without a project, with `?builtin=true`, for a name the project
+ * does not have, and for the routes that change data (append, replace, truncate, delete: built-in only).
+ */
+export async function serveProjectDatasources(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, name: string | undefined, action: string | undefined, principalOf: PrincipalOf): Promise<boolean> {
+  const project = gateway.project
+  if (!project || wantsBuiltin(url) || req.method !== 'GET' || action !== undefined) return false
+  const decoded = name === undefined ? undefined : decodeURIComponent(name)
+  if (decoded !== undefined && !project.datasource(decoded)) return false
+  await principalOf('datasources')
+  const views = await project.describeDatasources(decoded)
+  sendJson(res, 200, decoded === undefined ? { datasources: views } : views[0])
+  return true
+}

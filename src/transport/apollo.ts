@@ -4,7 +4,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server
 import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql'
+import { GraphQLError, type GraphQLFormattedError } from 'graphql'
 import type { Config } from '../config.js'
 import type { Cors } from '../cors.js'
 import { createContext, type Context, type Services } from '../context.js'
@@ -14,10 +14,10 @@ import { introspectionGuard } from '../introspection.js'
 import { queryLimitRules } from '../limits.js'
 import { storeBusyStatus } from '../overload.js'
 import { emptyQueryStats } from '../store/query-stats.js'
-import { executorGateway } from '../execution/apollo.js'
 import type { Access } from './access.js'
 import type { Gateway } from './gateway.js'
 import { clientGone, operationNameOf } from './operation.js'
+import type { LiveSchema } from '../graphql-project/host.js'
 
 export interface ApolloTransport {
   /** Answers a request to /graphql: CORS, then GET or POST through Apollo. */
@@ -37,17 +37,16 @@ export async function startApollo(
   config: Config,
   services: Services,
   access: Access,
-  schema: GraphQLSchema,
+  /** The built-in schema plus a loaded project's `pipes`, swapped on reload (Apollo's gateway hook). */
+  schema: LiveSchema,
   httpServer: Server,
   cors: Cors,
   /** Runs when Apollo drains the server, after HTTP requests settle: closes the WebSocket transport. */
   onDrain: () => Promise<void>,
-  /** perf: how operations run (src/execution: compiled, cached), through Apollo's gateway executor hook. */
-  execute: Parameters<typeof executorGateway>[1],
 ): Promise<ApolloTransport> {
   const { store, telemetry } = services
   const apollo = new ApolloServer<Context>({
-    gateway: executorGateway<Context>(schema, execute), // perf
+    gateway: schema.gateway,
     validationRules: queryLimitRules(config.queryLimits),
     parseOptions: { maxTokens: config.queryLimits.maxTokens },
     allowBatchedHttpRequests: false,

@@ -107,6 +107,17 @@ describe('a loaded project’s HTTP surface: datafile tokens, pipe list, OpenAPI
     expect(limit.schema).toMatchObject({ type: 'integer', default: 10 })
   })
 
+  it('describes the project’s datasources (GET /v0/datasources), the built-in ones under ?builtin=true', async () => {
+    const list = (await (await get('/v0/datasources')).json()) as { datasources: Array<{ name: string; type: string }> }
+    expect(list.datasources.map((d) => `${d.name}:${d.type}`).sort()).toEqual(['clicks:landing', 'daily_pages:materialized', 'pages_snapshot:materialized'])
+    const clicks = (await (await get('/v0/datasources/clicks')).json()) as { columns: Array<{ name: string; type: string; jsonpath: string | null }>; engine: { engine: string; sorting_key: string } }
+    expect(clicks.columns.find((c) => c.name === 'session_id')).toMatchObject({ type: 'String', jsonpath: '$.session.id' })
+    expect(clicks.engine).toMatchObject({ engine: 'MergeTree', sorting_key: 'page, timestamp' })
+    const builtin = (await (await get('/v0/datasources?builtin=true')).json()) as { datasources: Array<{ name: string }> }
+    expect(builtin.datasources.map((d) => d.name)).toContain('ecomm_events')
+    expect((await get('/v0/datasources/ecomm_events')).status).toBe(200) // a name the project does not have
+  })
+
   it('serves /v0/sql over the project’s datasources for tokens that may read them', async () => {
     const res = await sql('SELECT page, count() AS n FROM clicks GROUP BY page ORDER BY page')
     expect(res.status).toBe(200)
