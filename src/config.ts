@@ -77,6 +77,9 @@ const EnvSchema = z.object({
   SIGHTLINE_CSV_FORMULA_GUARD: flagOn,
   SIGHTLINE_TRUST_PROXY: flag,
   SIGHTLINE_KEEP_ALIVE_MS: z.coerce.number().int().min(0).default(65_000),
+  SIGHTLINE_READ_CACHE: flag,
+  SIGHTLINE_READ_CACHE_MB: z.coerce.number().min(1).default(64),
+  SIGHTLINE_READ_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
   SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -141,6 +144,14 @@ export interface Config {
   readonly trustProxy: boolean
   /** Idle keep-alive sockets are closed after this many ms; the headers timeout is 1 s above it. @default 65000 */
   readonly keepAliveMs: number
+  /**
+   * The read cache (src/cache): answers of read-only queries kept per document, variables and the caller's
+   * scopes and workspace, dropped on every write through this gateway and on any change to a table's parts
+   * the `pollMs` poll sees. `SIGHTLINE_READ_CACHE` (@default off), `SIGHTLINE_READ_CACHE_MB` (@default 64),
+   * `SIGHTLINE_READ_CACHE_TTL_MS`: the longest an answer is kept even without writes (clock-relative
+   * answers such as last-hour hits) (@default 5000).
+   */
+  readonly readCache: { readonly enabled: boolean; readonly maxBytes: number; readonly ttlMs: number }
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
@@ -307,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jwtMaxLifetimeSeconds: e.SIGHTLINE_JWT_MAX_LIFETIME_S,
     csvFormulaGuard: e.SIGHTLINE_CSV_FORMULA_GUARD,
     keepAliveMs: e.SIGHTLINE_KEEP_ALIVE_MS,
+    readCache: Object.freeze({ enabled: e.SIGHTLINE_READ_CACHE, maxBytes: Math.round(e.SIGHTLINE_READ_CACHE_MB * 1024 * 1024), ttlMs: e.SIGHTLINE_READ_CACHE_TTL_MS }),
     trustProxy: e.SIGHTLINE_TRUST_PROXY,
     logLevel: e.SIGHTLINE_LOG_LEVEL,
     ...overrides,

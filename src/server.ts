@@ -7,6 +7,7 @@ import { sendJson } from './http.js'
 import { restRoute } from './rest/index.js'
 import { createSchema } from './schema/index.js'
 import { LiveSchema, type ProjectHost } from './graphql-project/host.js'
+import { createExecution, tableStatesOf, writesThrough } from './execution/index.js'
 import type { Store } from './store/store.js'
 import { Access } from './transport/access.js'
 import { startApollo } from './transport/apollo.js'
@@ -59,7 +60,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { services, metrics } = app
   const { store, feed, tokens } = services
   // The built-in schema, plus the loaded project's `pipes` once applied (and after each `sightline dev` reload).
-  const schema = new LiveSchema(await createSchema(), app.project)
+  const base = await createSchema()
+  // perf (src/execution): plain fields, graphql-jit, and the read cache when SIGHTLINE_READ_CACHE is on.
+  const execution = createExecution(base, config, log, tableStatesOf(store))
+  const schema = new LiveSchema(base, app.project, (s) => execution.executorFor(s))
   const access = new Access(tokens, app.limiter, services.telemetry, config.trustProxy)
   const http = new HttpServer(config.keepAliveMs, log)
   const ws = startWebSocket(GRAPHQL_PATH, config, services, access, schema, http.server, metrics, log)
@@ -73,7 +77,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     clientAddress: access.addressOf,
     log,
     maxBatch: config.maxBatch,
-    datasources: app.datasources,
+    datasources: writesThrough(app.datasources, ['truncate', 'delete'], execution), // perf: writes drop cached reads
     sql: app.sql,
     get project() {
       return app.projectReady ? app.project?.service : undefined
@@ -126,12 +130,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }
       await ws.close()
       await http.close()
+      execution.close() // perf
       await app.close()
     })())
 
   try {
     await app.start(options.onProjectTokens)
     if (options.beforeReady) beforeStop = await options.beforeReady(services)
+    await execution.start() // perf: the read cache's first poll of the tables
     ready = true
   } catch (err) {
     await stop()

@@ -212,7 +212,7 @@ export class ProjectHost {
 }
 
 /** graphql-js's `execute`, or one with its signature (a compiled executor). */
-export type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult
+export type Execute = (args: ExecutionArgs, headers?: { set(name: string, value: string): void }) => Promise<ExecutionResult> | ExecutionResult
 
 type SchemaContext = { apiSchema: GraphQLSchema; coreSupergraphSdl: string }
 
@@ -242,8 +242,8 @@ export class LiveSchema {
   }
 
   /** Runs an operation on the current schema's executor (graphql-ws's `execute`). */
-  execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
-    return this.executor ? this.executor(args) : execute(args)
+  execute(args: ExecutionArgs, headers?: { set(name: string, value: string): void }): Promise<ExecutionResult> | ExecutionResult {
+    return this.executor ? this.executor(args, headers) : execute(args)
   }
 
   private publish(schema: GraphQLSchema): void {
@@ -269,14 +269,18 @@ export class LiveSchema {
           context: unknown
           request: { variables?: Record<string, unknown> }
           operationName: string | null
+          response?: { http?: { headers: { set(name: string, value: string): void } } }
         }) =>
-          this.execute({
-            schema: request.schema,
-            document: request.document,
-            contextValue: request.context,
-            variableValues: request.request.variables,
-            operationName: request.operationName,
-          }),
+          this.execute(
+            {
+              schema: request.schema,
+              document: request.document,
+              contextValue: request.context,
+              variableValues: request.request.variables,
+              operationName: request.operationName,
+            },
+            request.response?.http?.headers, // perf: x-sightline-cache
+          ),
       }
     },
     stop: async () => {

@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib'
 import { App, Dimension } from '../schema/enums.js'
 import { declaresTooLarge, readBody } from '../http.js'
 import { HttpError } from './http.js'
-import { parseInstant } from './params.js'
+import { parseInstant } from '../time/parse-instant.js' // perf: luxon's answers, without luxon on the hot path
 
 /** A line that cannot become the mutation's typed input; it is quarantined raw with this reason. */
 class LineError extends Error {}

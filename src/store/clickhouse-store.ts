@@ -26,6 +26,7 @@ import { SqlRepository } from './sql-query.js'
 import type { Store } from './store.js'
 import { StockBalance, stockProducts } from './validate.js'
 import { asWork, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
+import { tableStates } from './table-state.js'
 
 export class ClickHouseStore implements Store {
   readonly datasources: DatasourceRepository
@@ -88,6 +89,11 @@ export class ClickHouseStore implements Store {
     // Embedded chDB: a second session on the same data runs ingest's inserts beside a running read.
     const lane = config.url ? undefined : createConnection(config)
     return new ClickHouseStore(client, config, workload, lane, onQuery)
+  }
+
+  /** perf: each table's parts fingerprint (table-state.ts), for the read cache's poll. */
+  tableStates(databases: readonly string[]): Promise<Map<string, string>> {
+    return tableStates(this.client, databases)
   }
 
   /** A loaded Tinybird project's database on this store's connection (`SIGHTLINE_PROJECT`). */

@@ -1,0 +1,150 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createConnection } from '../../src/store/connection.js'
+import { startTestServer, type TestServer } from '../helpers/server.js'
+
+/**
+ * The read cache (SIGHTLINE_READ_CACHE=1) never hides a write through the gateway, shows a write that
+ * bypasses it once the poll has seen the table change, and keeps callers with different grants apart.
+ * The TTL is long here, so only the write paths and the poll can make a change visible.
+ */
+describe('read cache', () => {
+  let server: TestServer
+  let direct: ClickHouseClient
+  const category = `c_${randomBytes(4).toString('hex')}`
+  const tokens: Record<string, string> = {}
+
+  interface Answer {
+    status: number
+    cache: string | null
+    body: { data?: Record<string, unknown> | null; errors?: Array<{ extensions?: { code?: string } }> }
+  }
+
+  async function post(query: string, variables: Record<string, unknown>, token: string): Promise<Answer> {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    })
+    return { status: res.status, cache: res.headers.get('x-sightline-cache'), body: (await res.json()) as Answer['body'] }
+  }
+
+  const PRODUCTS = 'query P($category: String, $limit: Int) { products(category: $category, limit: $limit) { id name price } }'
+  const names = (a: Answer) => ((a.body.data?.products ?? []) as Array<{ name: string }>).map((p) => p.name).sort()
+
+  /**
+   * Reads until an answer comes from the cache. A background merge changes a table's parts and so empties
+   * the cache, like any change the poll sees: a few reads may miss before one is kept and served again.
+   */
+  async function cached(query: string, variables: Record<string, unknown>, token: string): Promise<Answer> {
+    let answer = await post(query, variables, token)
+    for (let i = 0; i < 50 && answer.cache !== 'hit'; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      answer = await post(query, variables, token)
+    }
+    return answer
+  }
+
+  async function upsert(id: string, name: string) {
+    const res = await post(
+      'mutation U($products: [ProductInput!]!) { upsertProducts(products: $products) { accepted } }',
+      { products: [{ id, category, name, price: 10 }] },
+      server.adminToken,
+    )
+    expect(res.body.errors).toBeUndefined()
+  }
+
+  beforeAll(async () => {
+    // A poll every 500 ms: answers are served while the last poll started < 1 s ago, even on a loaded machine.
+    server = await startTestServer({ SIGHTLINE_POLL_MS: '500', SIGHTLINE_READ_CACHE: '1', SIGHTLINE_READ_CACHE_TTL_MS: '600000', SIGHTLINE_TOKEN_CACHE_MS: '0', SIGHTLINE_RATE_LIMIT: '0' })
+    const mint = async (name: string, scopes: string[], workspaceId?: string) => {
+      const res = await post(
+        'mutation T($input: TokenInput!) { createToken(input: $input) { token } }',
+        { input: { name, scopes, ...(workspaceId && { workspaceId }) } },
+        server.adminToken,
+      )
+      return (res.body.data?.createToken as { token: string }).token
+    }
+    tokens.read = await mint('cache_read', ['read'])
+    tokens.ecommerce = await mint('cache_ecommerce', ['read:ecommerce'])
+    tokens.bound = await mint('cache_bound', ['read'], 'ws_1')
+    tokens.analytics = await mint('cache_analytics', ['read:analytics'])
+    tokens.revoked = await mint('cache_revoked', ['read'])
+    // A second connection to the same embedded store: writes that never pass through the gateway.
+    direct = createConnection(server.config.store)
+    await upsert('p1', 'first')
+  })
+
+  afterAll(async () => {
+    await server?.stop()
+    await direct?.close()
+  })
+
+  it('serves a repeated read from the cache, and a write through the gateway is visible on the next read', async () => {
+    const first = await post(PRODUCTS, { category }, tokens.read!)
+    expect(names(first)).toEqual(['first'])
+    const again = await cached(PRODUCTS, { category }, tokens.read!)
+    expect(again.cache).toBe('hit')
+    expect(again.body).toEqual(first.body)
+
+    await upsert('p2', 'second')
+    const after = await post(PRODUCTS, { category }, tokens.read!)
+    expect(after.cache).not.toBe('hit')
+    expect(names(after)).toEqual(['first', 'second'])
+  })
+
+  it('a direct insert into a table (bypassing the gateway) becomes visible once the poll sees the table change', async () => {
+    expect((await cached(PRODUCTS, { category }, tokens.read!)).cache).toBe('hit')
+    await direct.insert({
+      table: `${server.config.store.database}.products`,
+      values: [{ category, id: 'p3', name: 'third', photo: '', price: 1, version: 1 }],
+      format: 'JSONEachRow',
+      clickhouse_settings: { insert_deduplication_token: randomUUID() },
+    })
+    // No sleep-and-assert: read until the change shows (SIGHTLINE_POLL_MS is 500 here; the TTL is 10 minutes,
+    // so only the poll can make it visible); the deadline only bounds a broken cache.
+    const deadline = Date.now() + 60_000
+    let seen: string[] = []
+    while (Date.now() < deadline) {
+      seen = names(await post(PRODUCTS, { category }, tokens.read!))
+      if (seen.includes('third')) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(seen).toEqual(['first', 'second', 'third'])
+  })
+
+  it('never shares an answer between callers with different scopes or workspace bindings', async () => {
+    // Same document and variables, other grants: while the `read` caller's answer is kept (a hit just
+    // before and just after), each other caller's first request is computed for it, never served that answer.
+    // Each attempt uses variables no one has asked for yet (another limit), so it is every caller's first time.
+    let limit = 100
+    for (const other of ['ecommerce', 'bound'] as const) {
+      let checked = false
+      for (let attempt = 0; attempt < 10 && !checked; attempt++) {
+        const variables = { category, limit: ++limit }
+        expect((await cached(PRODUCTS, variables, tokens.read!)).cache).toBe('hit')
+        const theirs = await post(PRODUCTS, variables, tokens[other]!)
+        expect(theirs.cache).not.toBe('hit')
+        expect(names(theirs)).toEqual(['first', 'second', 'third'])
+        // Conclusive when the cache was serving throughout (a late poll makes it step aside: no header).
+        checked = theirs.cache === 'miss' && (await post(PRODUCTS, variables, tokens.read!)).cache === 'hit'
+      }
+      expect(checked, `${other}: the cache never served throughout the attempt`).toBe(true)
+    }
+    // A caller without the scope gets FORBIDDEN, not the cached answer; errors are never kept.
+    for (let i = 0; i < 2; i++) {
+      const refused = await post(PRODUCTS, { category }, tokens.analytics!)
+      expect(refused.body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN'])
+      expect(refused.cache).toBe('miss')
+    }
+  })
+
+  it('checks the token on every request: a revoked token gets no cached answer', async () => {
+    expect((await cached(PRODUCTS, { category }, tokens.revoked!)).cache).toBe('hit')
+    await post('mutation R($name: String!) { revokeToken(name: $name) }', { name: 'cache_revoked' }, server.adminToken)
+    const after = await post(PRODUCTS, { category }, tokens.revoked!)
+    expect(after.status).toBe(401)
+    expect(after.body.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED'])
+  })
+})
