@@ -34,6 +34,8 @@ import { StoreUnavailableError } from './store/errors.js'
 import { readBody, sendJson } from './http.js'
 import { introspectionGuard, introspectionRefusal } from './introspection.js'
 import { PIPES, restRoute } from './rest/index.js'
+import { operationRunner } from './rest/operation.js'
+import { domainOf } from './resolvers/domain.js'
 import { webRoute } from './web.js'
 import { Cors } from './cors.js'
 import { clientAddress, SocketRegistry } from './sockets.js'
@@ -275,6 +277,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return projectReady ? project : undefined
     },
     tokens,
+    domain: domainOf(services),
+    run: operationRunner(telemetry, collectQueryStats),
     rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,
     async execute(request, principal, requestId, rowSources) {

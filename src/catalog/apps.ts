@@ -26,7 +26,7 @@ export interface AppEntry {
   readonly revenueAction?: string
 }
 
-export const APPS: readonly AppEntry[] = [
+export const APPS = [
   {
     key: 'CART',
     name: 'cart',
@@ -70,7 +70,10 @@ export const APPS: readonly AppEntry[] = [
       { action: 'interaction', field: 'interactions', column: 'interactions' },
     ],
   },
-]
+] as const satisfies readonly AppEntry[]
+
+/** An app's row name. */
+export type AppName = (typeof APPS)[number]['name']
 
 /** A metric column of the REST pipes: its name and ClickHouse type. */
 export interface MetricColumn {
@@ -98,7 +101,7 @@ export function appMetricColumns(app: AppEntry): MetricColumn[] {
   ]
 }
 
-const BY_NAME: ReadonlyMap<string, AppEntry> = new Map(APPS.map((a) => [a.name, a]))
+const BY_NAME: ReadonlyMap<string, AppEntry> = new Map(APPS.map((a): [string, AppEntry] => [a.name, a]))
 
 /** An app by its row name (`cart`). */
 export function appByName(name: string): AppEntry | undefined {

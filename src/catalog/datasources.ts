@@ -144,8 +144,8 @@ export const DATASOURCES: readonly DatasourceEntry[] = [
     quarantine: 'products_quarantine',
     batchColumn: true,
     columns: [
-      { name: 'category', type: 'String', field: 'category', rule: { kind: 'id' } },
       { name: 'id', type: 'String', field: 'id', rule: { kind: 'id' } },
+      { name: 'category', type: 'String', field: 'category', rule: { kind: 'id' } },
       { name: 'name', type: 'String', field: 'name', rule: { kind: 'id' } },
       { name: 'photo', type: 'String', field: 'photo', rule: { kind: 'text' } },
       { name: 'price', type: 'Float64', field: 'price', rule: { kind: 'money' } },

@@ -38,7 +38,7 @@ export type DemoValues =
   | { readonly prefix: string; readonly count: number; readonly share?: number; readonly only?: 'meta' | { readonly app: string } }
   | { readonly metaChoice: readonly string[] }
 
-export const DIMENSIONS: readonly DimensionEntry[] = [
+export const DIMENSIONS = [
   { key: 'BROWSER', field: 'browser', column: 'browser', sql: 'browser', slug: 'browsers', describes: 'browser', demo: { pool: ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet'] } },
   { key: 'OS', field: 'os', column: 'os', sql: 'os', slug: 'os', describes: 'operating system', demo: { pool: ['iOS', 'Android', 'Windows', 'macOS', 'Linux'] } },
   { key: 'DEVICE', field: 'device', column: 'device', sql: 'device', slug: 'devices', describes: 'device', demo: { pool: ['mobile', 'desktop', 'tablet'] } },
@@ -142,13 +142,16 @@ export const DIMENSIONS: readonly DimensionEntry[] = [
     describes: "session's Meta placement (meta_placement_id)",
     demo: { metaChoice: ['feed', 'stories', 'reels'] },
   },
-]
+] as const satisfies readonly DimensionEntry[]
+
+/** A dimension's field name. */
+export type DimensionField = (typeof DIMENSIONS)[number]['field']
 
 /** The asset an event is about: a filter like a dimension, but no breakdown. */
 export const ASSET = { field: 'assetId', column: 'asset_id', sql: 'asset_id' } as const
 
-const BY_FIELD: ReadonlyMap<string, DimensionEntry> = new Map(DIMENSIONS.map((d) => [d.field, d]))
-const BY_KEY: ReadonlyMap<string, DimensionEntry> = new Map(DIMENSIONS.map((d) => [d.key, d]))
+const BY_FIELD: ReadonlyMap<string, DimensionEntry> = new Map(DIMENSIONS.map((d): [string, DimensionEntry] => [d.field, d]))
+const BY_KEY: ReadonlyMap<string, DimensionEntry> = new Map(DIMENSIONS.map((d): [string, DimensionEntry] => [d.key, d]))
 
 /** A dimension by its GraphQL field (the store's key). */
 export function dimensionByField(field: string): DimensionEntry | undefined {
