@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { stockStatusOfRank } from '../catalog/index.js'
 import type { StoreConfig, WorkloadConfig } from '../config.js'
 import {
   APP_TABLE,
@@ -47,7 +48,6 @@ import type {
   RowError,
   StockChange,
   StockLevel,
-  StockStatus,
   TokenRecord,
   TrendPoint,
   TrendQuery,
@@ -68,7 +68,6 @@ import {
   type ValidWarehouseStock,
 } from './validate.js'
 
-const STATUS: readonly StockStatus[] = ['IN_STOCK', 'LOW_STOCK', 'OUT_OF_STOCK']
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 
@@ -328,7 +327,7 @@ export class ClickHouseStore implements Store {
         price: finite(r.price, 'price'),
         stock: Number(r.stock),
         stockExact: String(r.stock),
-        stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
+        stockStatus: stockStatusOfRank(Number(r.status_rank)),
         hits: Number(r.hits),
         trending,
         rankStatus: trending ? 'Trending 🔥' : null, // the seed pipe's rank_status
