@@ -147,6 +147,12 @@ export const DIMENSIONS = [
 /** A dimension's field name. */
 export type DimensionField = (typeof DIMENSIONS)[number]['field']
 
+/**
+ * The session's referer (Tinybird's `sessionReferer`): each event carries its session's attribution
+ * (SPEC §2), so this filter matches the `sameAs` dimension's expression.
+ */
+export const SESSION_REFERER = { field: 'sessionReferer', column: 'session_referer', sameAs: 'referer' } as const
+
 /** The asset an event is about: a filter like a dimension, but no breakdown. */
 export const ASSET = { field: 'assetId', column: 'asset_id', sql: 'asset_id' } as const
 

@@ -1,5 +1,5 @@
 import { APPS, appMetricColumns, type AppEntry } from './apps.js'
-import { DIMENSIONS, dimensionParams, type DimensionEntry } from './dimensions.js'
+import { DIMENSIONS, dimensionParams, SESSION_REFERER, type DimensionEntry } from './dimensions.js'
 import { GRANULARITIES } from './granularity.js'
 
 /**
@@ -145,7 +145,7 @@ function analyticsParameters(timeseries: boolean): PipeParameter[] {
       : []),
     { name: 'platforms', type: 'Array(String)', description: 'Only events on these platforms: a comma list or repeated keys' },
     ...DIMENSIONS.map(dimensionParameter),
-    text('sessionReferer', "Only events whose session came from this referer (Sightline's events carry their session's attribution: the referer column, matched like referer)", ['session_referer']),
+    text(SESSION_REFERER.field, `Only events whose session came from this referer (Sightline's events carry their session's attribution: the ${SESSION_REFERER.sameAs} column, matched like ${SESSION_REFERER.sameAs})`, [SESSION_REFERER.column]),
     { name: 'skip', type: 'Int32', default: '0', minimum: 0, maximum: max - 1, description: 'Rows to skip' },
     {
       name: 'limit',

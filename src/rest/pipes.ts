@@ -8,6 +8,7 @@ import {
   MAX_PIPE_ROWS,
   PIPES as PIPE_ENTRIES,
   rankOfStockStatus,
+  SESSION_REFERER,
   type AppEntry,
   type DimensionEntry,
   type PipeEntry,
@@ -99,7 +100,7 @@ function uiFilters(entry: PipeEntry): Pipe {
 // ---- app analytics (seed 000) -----------------------------------------------------------------
 
 const ASSET_PARAMS = ['assetId', 'asset_id']
-const SESSION_REFERER_PARAMS = ['sessionReferer', 'session_referer']
+const SESSION_REFERER_PARAMS = [SESSION_REFERER.field, SESSION_REFERER.column]
 const PLATFORMS_PARAMS = ['platforms']
 const TYPES_PARAMS = ['types']
 const START_PARAMS = ['start', 'date_from']
@@ -129,7 +130,7 @@ function analyticsRequest(app: AppEntry, p: PipeParams, withTypes: boolean): Ana
     if (value !== undefined) filter[field] = value
   }
   const sessionReferer = p.filter(SESSION_REFERER_PARAMS)
-  if (sessionReferer !== undefined) filter.sessionReferer = sessionReferer
+  if (sessionReferer !== undefined) filter[SESSION_REFERER.field] = sessionReferer
   const platforms = p.list(PLATFORMS_PARAMS)
   if (platforms) filter.platforms = platforms
   if (withTypes) {

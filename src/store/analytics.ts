@@ -1,4 +1,4 @@
-import { APPS, ASSET, DIMENSIONS, type AppEntry } from '../catalog/index.js'
+import { APPS, ASSET, DIMENSIONS, SESSION_REFERER, type AppEntry } from '../catalog/index.js'
 import type { AnalyticsFilter, App, AppMetricsRow, EqualityFilterField, FilterField, Granularity, ListFilterField } from './types.js'
 import { finite } from './clickhouse.js'
 
@@ -70,7 +70,7 @@ export function metricsSql(app: App): string {
 /** The expression each equality filter compares (a closed map). */
 const FILTER_SQL: Readonly<Record<EqualityFilterField, string>> = {
   ...DIMENSION_SQL,
-  sessionReferer: DIMENSION_SQL.referer,
+  [SESSION_REFERER.field]: DIMENSION_SQL[SESSION_REFERER.sameAs],
 }
 
 /** The column each list filter reads (a closed map, like DIMENSION_SQL). */

@@ -167,6 +167,17 @@ function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unkno
   }
 }
 
+/**
+ * A landing datasource's insert columns in table order and the row field each holds (its catalog
+ * columns that clients send; the store adds generated ones itself).
+ */
+export function insertColumns(name: string): { columns: [string, ...string[]]; fields: string[] } {
+  const columns = (datasource(name)?.columns ?? []).filter((c) => c.field !== undefined)
+  const [first, ...rest] = columns.map((c) => c.name)
+  if (first === undefined) throw new Error(`no datasource ${name} in the catalog`)
+  return { columns: [first, ...rest], fields: columns.map((c) => c.field ?? '') }
+}
+
 const ECOMM_EVENT = rowCheck('ecomm_events')
 const WAREHOUSE_STOCK = rowCheck('warehouse_stock')
 const PRODUCT = rowCheck('products')
