@@ -25,7 +25,7 @@ import { sharedSubscribe } from './live/shared-execution.js'
 import { StockFeed } from './live/stock-feed.js'
 import { Metrics } from './metrics.js'
 import { ServiceLog } from './service-log.js'
-import { collectQueryStats, emptyQueryStats } from './store/query-stats.js'
+import { emptyQueryStats } from './store/query-stats.js'
 import { Telemetry } from './telemetry.js'
 import { createSchema } from './schema/index.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
@@ -207,7 +207,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
-      execute: (args) => collectQueryStats((args.contextValue as Context).reads, () => execute(args)),
+      execute: (args) => {
+        const { requestId, reads } = args.contextValue as Context
+        return store.forRequest({ requestId, stats: reads }, () => execute(args))
+      },
       // Recorded like HTTP operations: a query or mutation once answered, a subscription once started.
       onOperation: (_ctx, _id, payload, args, result) => {
         const context = args.contextValue as Context
@@ -278,13 +281,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
     tokens,
     domain: domainOf(services),
-    run: operationRunner(telemetry, collectQueryStats),
+    run: operationRunner(telemetry, store),
     rateOf: (principal) => limiter.state(rateKey(principal), ownRate(principal)),
     principalOf,
     async execute(request, principal, requestId, rowSources) {
       const reads = emptyQueryStats()
       const contextValue = createContext(services, principal, requestId, reads, rowSources)
-      const response = await collectQueryStats(reads, () => apollo.executeOperation(request, { contextValue }))
+      const response = await store.forRequest({ requestId, stats: reads }, () => apollo.executeOperation(request, { contextValue }))
       if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported here')
       const { singleResult } = response.body
       // What ClickHouse read for this operation, as Tinybird's `statistics` reports it.
@@ -346,7 +349,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     const { method } = req
     const reads = emptyQueryStats()
-    const response = await collectQueryStats(reads, () =>
+    // A client that goes away before its answer cancels the statements still queued or running for it.
+    const cancelled = new AbortController()
+    res.once('close', () => {
+      if (!res.writableFinished) cancelled.abort()
+    })
+    const response = await store.forRequest({ requestId, stats: reads, signal: cancelled.signal }, () =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search: url.search, body },
         context: async () => {

@@ -6,7 +6,7 @@ const root = fileURLToPath(new URL('.', import.meta.url))
 /**
  * The web page (index.html) and the GraphiQL playground (graphiql.html), built into web/dist, which
  * the gateway serves at / and /graphiql. `npm run web:dev` serves them with reload and proxies
- * /graphql (HTTP and WebSocket) to a gateway on :4000.
+ * /graphql (HTTP and WebSocket) and /v0 to a gateway on :4000.
  */
 export default defineConfig({
   root,
@@ -30,6 +30,7 @@ export default defineConfig({
   optimizeDeps: { exclude: ['graphiql/setup-workers/vite', '@graphiql/react/setup-workers/vite'] },
   server: {
     fs: { allow: [`${root}..`] },
-    proxy: { '/graphql': { target: 'http://127.0.0.1:4000', ws: true } },
+    // The console reads the REST API (/v0/…) too.
+    proxy: { '/graphql': { target: 'http://127.0.0.1:4000', ws: true }, '/v0': { target: 'http://127.0.0.1:4000' } },
   },
 })

@@ -1,4 +1,5 @@
 import { ErrorCode, toGraphQLError } from '../errors.js'
+import type { Store } from '../store/store.js'
 import type { Telemetry } from '../telemetry.js'
 import type { Principal } from '../auth/scopes.js'
 import type { Gateway, OperationRunner, ReadStatistics } from '../transport/gateway.js'
@@ -17,22 +18,20 @@ export class OperationError extends Error {
   }
 }
 
-/** Runs `fn` so that every store query it causes adds to `stats` (the store's collector, given by the composition root). */
-export type QueryStatsCollector = <T>(stats: { queries: number; rowsRead: number; bytesRead: number; ms: number }, fn: () => T) => T
-
 /**
  * Runs a use case as one named operation, as /graphql runs one: what ClickHouse read is collected, and
  * the outcome goes to metrics, the operation log and the error log under the operation's name (a REST
  * pipe's name, `events_<datasource>`). An error comes back as an OperationError with its code; anything
  * unexpected is masked as INTERNAL_SERVER_ERROR, as formatError does.
  */
-export function operationRunner(telemetry: Telemetry, collectQueryStats: QueryStatsCollector): OperationRunner {
+export function operationRunner(telemetry: Telemetry, store: Pick<Store, 'forRequest'>): OperationRunner {
   return async (operation, principal, requestId, work) => {
     const reads = { queries: 0, rowsRead: 0, bytesRead: 0, ms: 0 }
     const facts = { requestId, principal, reads }
     const started = performance.now()
     try {
-      const value = await collectQueryStats(reads, work)
+      // Each statement is tagged with the request's id (ClickHouse's query_id) and counted for it.
+      const value = await store.forRequest({ requestId, stats: reads }, work)
       telemetry.operation(facts, operation, performance.now() - started, [])
       return { value, statistics: { rows_read: reads.rowsRead, bytes_read: reads.bytesRead } }
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { DatasourceRepository } from './datasources.js'
+import type { QueryScope } from './query-stats.js'
 import type { SqlRepository } from './sql-query.js'
 import type {
   AppEventRow,
@@ -38,6 +39,11 @@ export interface Store {
   /** True once the store answers and every migration is applied. */
   isReady(): Promise<boolean>
   close(): Promise<void>
+  /**
+   * Runs `fn` so that every statement it causes is done for `scope`: tagged with the request's id as its
+   * ClickHouse `query_id`, cancelled by its signal, and counted in its statistics.
+   */
+  forRequest<T>(scope: QueryScope, fn: () => T): T
   /**
    * Empties every data table (datasources, quarantine, views' targets, the stock change log and the
    * idempotency records); tokens, service logs and migrations stay. Returns the tables emptied.

@@ -179,15 +179,3 @@ export class Workload {
     return this.config[LIMIT[kind]]
   }
 }
-
-const workloads = new WeakMap<ClickHouseClient, Workload>()
-
-/** Routes every query the helpers run on `client` through `workload`. */
-export function attachWorkload(client: ClickHouseClient, workload: Workload): void {
-  workloads.set(client, workload)
-}
-
-/** The workload of a client, if one was attached. */
-export function workloadOf(client: ClickHouseClient): Workload | undefined {
-  return workloads.get(client)
-}

@@ -3,7 +3,8 @@ import { selectRows } from '../../src/store/clickhouse.js'
 import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { createConnection } from '../../src/store/connection.js'
 import { QueryLimitError } from '../../src/store/errors.js'
-import { attachWorkload, DEFAULT_WORKLOAD, Workload } from '../../src/store/workload.js'
+import { attachWorkload } from '../../src/store/executor.js'
+import { DEFAULT_WORKLOAD, Workload } from '../../src/store/workload.js'
 import { openTestStore, testStoreConfig } from '../helpers/store.js'
 
 /** A task whose completion the test controls. */

@@ -25,6 +25,15 @@ export type StockStatus =
   | 'LOW_STOCK'
   | 'OUT_OF_STOCK';
 
+export type TokenInput = {
+  expiresAt?: string | null | undefined;
+  name: string;
+  /** e.g. read:ecommerce, append:ecomm_events, read:analytics:cart, admin */
+  scopes: Array<string>;
+  /** Confine analytics and app-event ingest to this workspace */
+  workspaceId?: string | null | undefined;
+};
+
 export type DashboardQueryVariables = Exact<{
   app: App;
   workspaceId: string;
@@ -88,6 +97,42 @@ export type DashboardMetricsFragment =
   | DashboardMetrics_LinkMetrics_Fragment
   | DashboardMetrics_PageMetrics_Fragment
 ;
+
+export type ConsoleTokensQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ConsoleTokensQuery = { tokens: Array<{ name: string, scopes: Array<string>, workspaceId: string | null, createdAt: string, expiresAt: string | null, expired: boolean }> };
+
+export type ConsoleCreateTokenMutationVariables = Exact<{
+  input: TokenInput;
+}>;
+
+
+export type ConsoleCreateTokenMutation = { createToken: { name: string, token: string, scopes: Array<string>, workspaceId: string | null } };
+
+export type ConsoleRevokeTokenMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type ConsoleRevokeTokenMutation = { revokeToken: boolean };
+
+export type ConsoleQuarantineQueryVariables = Exact<{
+  table: string;
+  limit?: number | null | undefined;
+}>;
+
+
+export type ConsoleQuarantineQuery = { quarantine: Array<{ table: string, row: string, reason: string, at: string }> };
+
+export type ConsoleErrorsQueryVariables = Exact<{
+  limit?: number | null | undefined;
+}>;
+
+
+export type ConsoleErrorsQuery = { errorLog: Array<{ operation: string | null, code: string, message: string, requestId: string, at: string }> };
+
+export type ConsoleStatFragment = { operation: string, calls: number, errors: number, p50Ms: number, p95Ms: number, rowsRead: number };
 
 export type GridQueryVariables = Exact<{
   category?: string | null | undefined;
@@ -188,6 +233,16 @@ export const DashboardMetricsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"DashboardMetrics"}) as unknown as TypedDocumentString<DashboardMetricsFragment, unknown>;
+export const ConsoleStatFragmentDoc = new TypedDocumentString(`
+    fragment ConsoleStat on OperationStat {
+  operation
+  calls
+  errors
+  p50Ms
+  p95Ms
+  rowsRead
+}
+    `, {"fragmentName":"ConsoleStat"}) as unknown as TypedDocumentString<ConsoleStatFragment, unknown>;
 export const DashboardDocument = new TypedDocumentString(`
     query Dashboard($app: App!, $workspaceId: ID!, $from: DateTime, $to: DateTime, $granularity: Granularity, $timezone: String) {
   analytics(app: $app, workspaceId: $workspaceId, from: $from, to: $to) {
@@ -252,6 +307,54 @@ fragment DashboardMetrics on AppMetrics {
     interactions
   }
 }`) as unknown as TypedDocumentString<DashboardQuery, DashboardQueryVariables>;
+export const ConsoleTokensDocument = new TypedDocumentString(`
+    query ConsoleTokens {
+  tokens {
+    name
+    scopes
+    workspaceId
+    createdAt
+    expiresAt
+    expired
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleTokensQuery, ConsoleTokensQueryVariables>;
+export const ConsoleCreateTokenDocument = new TypedDocumentString(`
+    mutation ConsoleCreateToken($input: TokenInput!) {
+  createToken(input: $input) {
+    name
+    token
+    scopes
+    workspaceId
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleCreateTokenMutation, ConsoleCreateTokenMutationVariables>;
+export const ConsoleRevokeTokenDocument = new TypedDocumentString(`
+    mutation ConsoleRevokeToken($name: String!) {
+  revokeToken(name: $name)
+}
+    `) as unknown as TypedDocumentString<ConsoleRevokeTokenMutation, ConsoleRevokeTokenMutationVariables>;
+export const ConsoleQuarantineDocument = new TypedDocumentString(`
+    query ConsoleQuarantine($table: String!, $limit: Int) {
+  quarantine(table: $table, limit: $limit) {
+    table
+    row
+    reason
+    at
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleQuarantineQuery, ConsoleQuarantineQueryVariables>;
+export const ConsoleErrorsDocument = new TypedDocumentString(`
+    query ConsoleErrors($limit: Int) {
+  errorLog(limit: $limit) {
+    operation
+    code
+    message
+    requestId
+    at
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleErrorsQuery, ConsoleErrorsQueryVariables>;
 export const GridDocument = new TypedDocumentString(`
     query Grid($category: String, $showOutOfStock: Boolean, $ranking: GridRanking) {
   productGrid(

@@ -1,0 +1,74 @@
+import { toChDateTime, toChDateTime64 } from '../clickhouse.js'
+import type { AppEventRow, EcommEventRow, IngestTable, ProductRow, WarehouseStockRow } from '../types.js'
+import {
+  checkAppEvent,
+  checkEcommEvent,
+  checkProduct,
+  checkWarehouseStock,
+  insertColumns,
+  type Checked,
+  type StockBalance,
+  type ValidAppEvent,
+  type ValidEcommEvent,
+  type ValidProduct,
+  type ValidWarehouseStock,
+} from '../validate.js'
+
+/** How one datasource's rows are checked, encoded as values in `COLUMNS` order, and move stock. */
+export interface RowCodec<In, Valid> {
+  check(row: In): Checked<Valid>
+  encode(row: Valid): unknown[]
+  /** Adds the row's stock change to `stock` (product → summed delta). */
+  move?(row: Valid, stock: Map<string, number>): void
+}
+
+/** The app-event columns and the row field each holds, from the catalog (the 16 dimensions among them). */
+const APP_EVENT_INSERT = insertColumns('app_events')
+
+/** The columns of each datasource, in the order its codec encodes a row. */
+export const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {
+  ecomm_events: ['timestamp', 'event', 'product'],
+  warehouse_stock: ['timestamp', 'product', 'store', 'amount'],
+  products: ['id', 'category', 'name', 'photo', 'price', 'version'],
+  app_events: APP_EVENT_INSERT.columns,
+}
+
+/** Datasources partitioned by time: their first encoded value is the timestamp text (`YYYY-MM-…`). */
+export const PARTITIONED: Readonly<Record<IngestTable, boolean>> = { ecomm_events: true, warehouse_stock: true, products: false, app_events: true }
+
+export const monthOf = (row: unknown[]): string => String(row[0]).slice(0, 7)
+
+export function ecommEventCodec(now: Date): RowCodec<EcommEventRow, ValidEcommEvent> {
+  return {
+    check: (r) => checkEcommEvent(r, now),
+    encode: (r) => [toChDateTime(r.timestamp), r.event, r.product],
+    move: (r, stock) => {
+      if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
+    },
+  }
+}
+
+export function warehouseStockCodec(now: Date, balance: StockBalance): RowCodec<WarehouseStockRow, ValidWarehouseStock> {
+  return {
+    check: (r) => checkWarehouseStock(r, now, balance),
+    encode: (r) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
+    move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
+  }
+}
+
+/** Later rows of a batch win over earlier ones: each gets a higher `version()`. */
+export function productCodec(version: () => bigint): RowCodec<ProductRow, ValidProduct> {
+  return {
+    check: checkProduct,
+    encode: (r) => [r.id, r.category, r.name, r.photo, r.price, version().toString()],
+  }
+}
+
+export function appEventCodec(now: Date, workspaceId: string | undefined): RowCodec<AppEventRow, ValidAppEvent> {
+  return { check: (r) => checkAppEvent(r, now, workspaceId), encode: encodeAppEvent }
+}
+
+function encodeAppEvent(r: ValidAppEvent): unknown[] {
+  const row = r as unknown as Record<string, unknown>
+  return APP_EVENT_INSERT.fields.map((f) => (f === 'timestamp' ? toChDateTime64(r.timestamp) : row[f]))
+}

@@ -1,0 +1,49 @@
+import type { Executor, QueryParams } from '../executor.js'
+import { QueryFiles, type RenderOptions } from '../sql.js'
+
+/**
+ * What every area of the store shares: the executor, the query files of `sql/queries/` rendered for this
+ * database, and the names of its tables.
+ */
+export class StoreQueries {
+  private readonly files: QueryFiles
+
+  constructor(
+    readonly exec: Executor,
+    readonly render: RenderOptions,
+  ) {
+    this.files = new QueryFiles(render)
+  }
+
+  get database(): string {
+    return this.render.database
+  }
+
+  /** `db.name` */
+  table(name: string): string {
+    return `${this.render.database}.${name}`
+  }
+
+  /** ` ON CLUSTER c` on a cluster, else nothing. */
+  get onCluster(): string {
+    return this.render.cluster ? ` ON CLUSTER ${this.render.cluster}` : ''
+  }
+
+  /** The rows of `sql/queries/<name>.sql`, its `{{slot}}`s filled from a closed map. */
+  rows<T>(name: string, params: QueryParams = {}, slots: Readonly<Record<string, string>> = {}): Promise<T[]> {
+    let text = this.files.get(name)
+    for (const [slot, value] of Object.entries(slots)) text = text.replaceAll(`{{${slot}}}`, value)
+    return this.exec.select<T>(text, params)
+  }
+}
+
+/** Strictly increasing versions for ReplacingMergeTree rows: microseconds, bumped on ties. */
+export class Versions {
+  private last = 0n
+
+  next(): bigint {
+    const now = BigInt(Date.now()) * 1000n
+    this.last = now > this.last ? now : this.last + 1n
+    return this.last
+  }
+}

@@ -1,0 +1,27 @@
+import { toChDateTime64 } from '../clickhouse.js'
+import type { SharedExclusiveGate } from '../gate.js'
+import type { StockChange } from '../types.js'
+import type { StoreQueries } from './queries.js'
+
+/**
+ * The stock change log the live feed reads (filled by a view from the stock-moving datasources), and the
+ * gate that lets a reader see it between writes.
+ */
+export class StockChangeLog {
+  constructor(
+    private readonly q: StoreQueries,
+    /** Ingest holds it shared, `betweenWrites` exclusively (see SharedExclusiveGate). */
+    private readonly writes: SharedExclusiveGate,
+  ) {}
+
+  async since(since: Date): Promise<Array<StockChange & { id: string; at: Date }>> {
+    const rows = await this.q.rows<{ id: string; product: string; delta: number; at_us: number }>('stock_changes_since', {
+      since: toChDateTime64(since),
+    })
+    return rows.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000) }))
+  }
+
+  betweenWrites<T>(read: () => Promise<T>): Promise<T> {
+    return this.writes.runExclusive(read)
+  }
+}

@@ -1,0 +1,270 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { randomUUID } from 'node:crypto'
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
+import { limitErrorOf, StoreUnavailableError } from './errors.js'
+import type { QueryListener, QueryScope } from './query-stats.js'
+
+export type { QueryScope } from './query-stats.js'
+import { currentWork, limitSettings, type Workload } from './workload.js'
+
+export type QueryParams = Record<string, unknown>
+
+/** ClickHouse's whole `FORMAT JSON` answer: columns, rows and what the query read. */
+export interface JsonDocument<T> {
+  readonly meta: ReadonlyArray<{ name: string; type: string }>
+  readonly data: T[]
+  readonly rows: number
+  readonly rows_before_limit_at_least?: number
+  readonly statistics?: { elapsed?: number; rows_read?: number; bytes_read?: number }
+}
+
+/**
+ * Extra settings for one insert. Keyed batches set `insert_allow_materialized_columns` (to write the hidden
+ * `_batch` column) and pin one block per insert, so that each table and view gets one part per partition.
+ */
+export type InsertSettings = Readonly<Record<string, string | number>>
+
+interface ActiveScope extends QueryScope {
+  issued: number
+}
+
+/** The store was asked to stop a statement: its request was cancelled. */
+export class QueryCancelledError extends StoreUnavailableError {
+  override name = 'QueryCancelledError'
+}
+
+/** What the executor needs besides its client. */
+export interface ExecutorOptions {
+  /** Limits and queues (absent: every statement runs at once, unlimited). */
+  readonly workload?: Workload | undefined
+  /** Hears of every finished statement (latency metrics). */
+  readonly onQuery?: QueryListener | undefined
+  /** Whether a running statement can be cancelled (see `Executor.cancelsRunning`). */
+  readonly cancelsRunning?: boolean | undefined
+}
+
+/**
+ * Every statement Sightline sends to ClickHouse goes through one Executor per connection: it admits it
+ * (the workload's scheduler and limits), tags it with the request's `query_id`, cancels it with the
+ * request's signal, turns driver errors into store errors and records what it read on the request's
+ * statistics. Repositories hold an Executor, never a bare client.
+ */
+export class Executor {
+  private readonly scopes = new AsyncLocalStorage<ActiveScope>()
+  workload: Workload | undefined
+  onQuery: QueryListener | undefined
+  /**
+   * A ClickHouse server stops a statement whose HTTP request is aborted, so a cancelled request's
+   * running statements are aborted there. Embedded chDB cannot interrupt one (its abort only stops
+   * waiting, while the session goes on computing, and one session runs one statement at a time): there a
+   * cancelled request's statements are dropped while they wait for their turn, and a running one ends.
+   */
+  cancelsRunning: boolean
+
+  constructor(
+    readonly client: ClickHouseClient,
+    options: ExecutorOptions = {},
+  ) {
+    this.workload = options.workload
+    this.onQuery = options.onQuery
+    this.cancelsRunning = options.cancelsRunning ?? false
+  }
+
+  /** Runs `fn` so that every statement it causes, however deep, is done for `scope`. */
+  within<T>(scope: QueryScope, fn: () => T): T {
+    return this.scopes.run({ ...scope, issued: 0 }, fn)
+  }
+
+  /**
+   * Runs a query and returns its rows; a driver error becomes QueryLimitError (over its limits) or
+   * StoreUnavailableError. The JSON format carries ClickHouse's read statistics (chDB sends no summary
+   * header), which go to the request's statistics.
+   */
+  async select<T>(query: string, params: QueryParams = {}): Promise<T[]> {
+    const unavailable = (err: unknown) => new StoreUnavailableError('store query failed', { cause: err })
+    const unbound = Object.keys(params).length === 0
+    return (await this.json<T>(query, params, { orElse: unavailable, parse: JSON.parse, unbound, flushAlways: false })).data
+  }
+
+  /**
+   * Like select, with the whole JSON document, and `orElse` deciding what a failure that is not a limit
+   * becomes (a caller's own SQL fails with its own message, not as an unavailable store). Always bound
+   * (`params` must not be empty), so it runs in the main queue.
+   */
+  document<T>(query: string, params: QueryParams, orElse: (err: unknown) => Error, parse: (text: string) => unknown = JSON.parse): Promise<JsonDocument<T>> {
+    return this.json<T>(query, params, { orElse, parse, unbound: false, flushAlways: true })
+  }
+
+  /** Runs a statement without rows (DDL, ALTER) under the current kind's limits and queue. */
+  async command(query: string): Promise<void> {
+    await this.admitted(
+      (settings, target, call) => target.command({ query, clickhouse_settings: settings, ...driverParams(call) }),
+      (err) => new StoreUnavailableError('store command failed', { cause: err }),
+    )
+  }
+
+  /**
+   * Inserts rows and resolves once ClickHouse has written them to parts.
+   *
+   * Rows are objects sent as JSONEachRow, or, when `columns` is given, arrays of values in that order
+   * sent as JSONCompactEachRow: the large ingest batches then carry no key per value, which roughly
+   * halves the text to build and parse.
+   *
+   * Every insert carries an explicit deduplication token: the caller's idempotency token, or a fresh
+   * one. Without it, tables with a deduplication window drop a legitimately repeated identical block,
+   * and chDB's connection keeps settings for the session, so a previous insert's token would leak
+   * into this one. The other settings are pinned rather than left to a server profile: the answer
+   * must mean "written" (no asynchronous insert), a token must deduplicate, and a retried token must
+   * still reach the materialized views, each checking its own blocks, so that a view whose write was
+   * lost (a crash between the table and its views) is refilled instead of skipped or doubled.
+   */
+  async insert(
+    table: string,
+    rows: readonly object[],
+    dedupToken?: string,
+    columns?: readonly [string, ...string[]],
+    settings: InsertSettings = {},
+  ): Promise<void> {
+    if (rows.length === 0) return
+    await this.admitted(
+      async (limits, target, call) => {
+        const started = performance.now()
+        await target.insert({
+          table,
+          values: rows as object[],
+          ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
+          clickhouse_settings: {
+            ...limits,
+            insert_deduplication_token: dedupToken ?? randomUUID(),
+            insert_deduplicate: 1,
+            deduplicate_blocks_in_dependent_materialized_views: 1,
+            async_insert: 0,
+            insert_allow_materialized_columns: 0,
+            input_format_parallel_parsing: 1,
+            ...settings,
+          },
+          ...driverParams(call),
+        })
+        this.record(call.scope, 'insert', performance.now() - started)
+      },
+      (err) => new StoreUnavailableError(`insert into ${table} failed`, { cause: err }),
+      true,
+    )
+  }
+
+  /** One `FORMAT JSON` query under the current kind's limits and queue (see `admitted`). */
+  private json<T>(
+    query: string,
+    params: QueryParams,
+    how: { orElse: (err: unknown) => Error; parse: (text: string) => unknown; unbound: boolean; flushAlways: boolean },
+  ): Promise<JsonDocument<T>> {
+    return this.admitted(
+      async (settings, target, call) => {
+        const started = performance.now()
+        const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings, ...driverParams(call) })
+        const text = await rs.text()
+        let body: JsonDocument<T>
+        try {
+          body = how.parse(text) as JsonDocument<T>
+        } catch (err) {
+          // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
+          throw limitErrorOf(new Error(text.slice(-1000))) ?? err
+        }
+        this.record(call.scope, 'select', performance.now() - started, body.statistics)
+        return body
+      },
+      how.orElse,
+      how.unbound,
+      how.flushAlways,
+    )
+  }
+
+  /**
+   * Runs `fn` as the current kind of work: admitted by the workload's scheduler (which may refuse it with
+   * StoreBusyError) and given that kind's time and memory limits as settings for its one statement, with
+   * the request's query id and abort signal. A driver error that reports a limit becomes QueryLimitError;
+   * a cancelled request's, QueryCancelledError; any other becomes `orElse`.
+   *
+   * `fn` gets the client to run on: an `unbound` statement (no query parameters: inserts, `SELECT 1`)
+   * goes to the workload's lane when it has one — a second chDB session, which runs such statements
+   * beside a running read, in its own priority queue (ingest before service logs). Bound statements are
+   * serialised process-wide by chdb-node whatever the session, so they stay in the main queue.
+   */
+  private admitted<T>(
+    fn: (settings: ClickHouseSettings, target: ClickHouseClient, call: StatementCall) => Promise<T>,
+    orElse: (err: unknown) => Error,
+    unbound = false,
+    /** Flush after any failure, not only a limit: a caller's SQL can fail mid-answer in many ways (throwIf). */
+    flushAlways = false,
+  ): Promise<T> {
+    const workload = this.workload
+    const kind = currentWork()
+    const settings = workload ? limitSettings(workload.limitOf(kind)) : {}
+    const lane = unbound ? workload?.lane : undefined
+    const target = lane?.client ?? this.client
+    const scope = this.scopes.getStore()
+    const guarded = async () => {
+      const signal = scope?.signal
+      if (signal?.aborted) throw new QueryCancelledError('the request was cancelled before its query ran')
+      const call: StatementCall = {
+        ...(scope?.requestId !== undefined && { query_id: `${scope.requestId}.${++scope.issued}` }),
+        ...(signal && this.cancelsRunning && { abort_signal: signal }),
+        scope,
+      }
+      try {
+        return await fn(settings, target, call)
+      } catch (err) {
+        if (signal?.aborted) throw new QueryCancelledError('the request was cancelled while its query ran', { cause: err })
+        const limited = limitErrorOf(err)
+        if (!limited && !flushAlways) throw orElse(err)
+        // chDB 3.4 keeps what a query that failed on a limit had written and prepends it to the next
+        // answer (two JSON documents, unparseable): a throwaway query takes it, inside this slot.
+        await target.query({ query: 'SELECT {flush:UInt8} AS flush', query_params: { flush: 1 }, format: 'JSON' }).then((rs) => rs.text(), () => '')
+        throw limited ?? orElse(err)
+      }
+    }
+    if (!workload) return guarded()
+    return (lane ?? workload).scheduler.run(kind, guarded)
+  }
+
+  /** Counts a statement on the request it was admitted for (a queued one runs in whichever call freed its slot). */
+  private record(scope: QueryScope | undefined, kind: 'select' | 'insert', ms: number, read: { rows_read?: number; bytes_read?: number } = {}): void {
+    this.onQuery?.({ kind, ms })
+    const stats = scope?.stats
+    if (!stats) return
+    stats.queries += 1
+    stats.ms += ms
+    stats.rowsRead += Number(read.rows_read ?? 0)
+    stats.bytesRead += Number(read.bytes_read ?? 0)
+  }
+}
+
+/** What one statement is sent with, and the request it is counted on. */
+interface StatementCall {
+  readonly query_id?: string
+  readonly abort_signal?: AbortSignal
+  readonly scope: QueryScope | undefined
+}
+
+function driverParams({ query_id, abort_signal }: StatementCall): { query_id?: string; abort_signal?: AbortSignal } {
+  return { ...(query_id !== undefined && { query_id }), ...(abort_signal && { abort_signal }) }
+}
+
+const executors = new WeakMap<ClickHouseClient, Executor>()
+
+/**
+ * The executor of `client`: the one a store opened on it, or a bare one (no limits, no listener) made
+ * the first time a client without a store is used (migrations before a store, tools, tests).
+ */
+export function executorOf(client: ClickHouseClient): Executor {
+  let executor = executors.get(client)
+  if (!executor) executors.set(client, (executor = new Executor(client)))
+  return executor
+}
+
+/** Routes every statement run on `client` through `workload` (its executor's limits and queues). */
+export function attachWorkload(client: ClickHouseClient, workload: Workload): Executor {
+  const executor = executorOf(client)
+  executor.workload = workload
+  return executor
+}

@@ -1,0 +1,70 @@
+// Shared by the console's browser tests: the system Chromium, offline, with the page's errors collected.
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+
+export const ARTIFACTS = join(fileURLToPath(new URL('../../', import.meta.url)), 'tests/artifacts/web')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const WAIT = 30_000
+// Without the background-networking flags Chromium keeps dialling Google, which this network refuses.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+export const haveChromium = existsSync(CHROMIUM)
+if (!haveChromium) {
+  const message = `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`
+  if (process.env.CI) throw new Error(`${message}: the web end-to-end tests cannot run`)
+  console.warn(`${message}: skipping the browser tests`)
+}
+
+export interface BrowserRun {
+  readonly browser: Browser
+  readonly context: BrowserContext
+  readonly page: Page
+  /** Requests to anywhere but the gateway (aborted: the page must not need the internet). */
+  readonly external: string[]
+  readonly pageErrors: string[]
+  readonly cspViolations: string[]
+  shot(name: string): Promise<unknown>
+  close(): Promise<void>
+}
+
+/** Chromium on the gateway's origin only, with clipboard access (the console copies URLs and secrets). */
+export async function openBrowser(base: string): Promise<BrowserRun> {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
+  const external: string[] = []
+  const pageErrors: string[] = []
+  const cspViolations: string[] = []
+  await context.route(
+    (url) => url.host !== new URL(base).host,
+    (route) => {
+      external.push(route.request().url())
+      return route.abort()
+    },
+  )
+  const page = await context.newPage()
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text())
+  })
+  page.setDefaultTimeout(WAIT)
+  return {
+    browser,
+    context,
+    page,
+    external,
+    pageErrors,
+    cspViolations,
+    shot: (name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }),
+    close: () => browser.close(),
+  }
+}
+
+/** Pastes a token in the page's token form. */
+export async function useToken(page: Page, token: string): Promise<void> {
+  await page.getByTestId('token-input').fill(token)
+  await page.getByTestId('token-save').click()
+}
