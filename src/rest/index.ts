@@ -16,6 +16,7 @@ import { ingestProject, serveProjectPipe, type PrincipalOf } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 import { OperationError, runPipe } from './operation.js'
+import { DomainError } from '../domain/errors.js'
 import { createTokens } from './tokens.js'
 
 export { PIPES } from './pipes.js'
@@ -86,6 +87,7 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   if (err instanceof ParamError) return new HttpError(400, err.message)
   if (err instanceof OperationError) return fromGraphQL(err)
+  if (err instanceof DomainError) return fromGraphQL({ message: err.message, extensions: { code: err.code } })
   const domain = datasourceHttpError(err) ?? sqlHttpError(err)
   if (domain) return domain
   // principalOf's refusals (bad token, store down) carry a code like any GraphQL error.
