@@ -26,8 +26,9 @@ const TRANSPORTS = [
 
 /**
  * What resolvers and transports may import from src/store/: the Store interface, its types and errors,
- * and two pure rules (the range bound, the stock-status rule; both belong to the catalog/domain later).
- * Everything else there (the ClickHouse store, SQL, batches, the executor) is the store's own business.
+ * the request's query statistics, and two pure rules (the range bound, the stock-status rule; both belong
+ * to the catalog/domain later). Everything else there (the ClickHouse store, its areas, SQL, batches, the
+ * executor) is the store's own business.
  */
 const STORE_PUBLIC = [
   '^src/store/store\\.ts$',
@@ -35,7 +36,27 @@ const STORE_PUBLIC = [
   '^src/store/errors\\.ts$',
   '^src/store/buckets\\.ts$',
   '^src/store/stock-status\\.ts$',
+  '^src/store/query-stats\\.ts$',
 ]
+
+/**
+ * What the domain may import from src/store/ besides STORE_PUBLIC: the repositories the Store hands out
+ * (`datasources`, `sqlApi`, a project's database), their result types, and the kind-of-work marker.
+ */
+const STORE_FOR_DOMAIN = [
+  ...STORE_PUBLIC,
+  '^src/store/datasources\\.ts$',
+  '^src/store/sql-query\\.ts$',
+  '^src/store/project\\.ts$',
+  '^src/store/clickhouse\\.ts$',
+  '^src/store/workload\\.ts$',
+]
+
+/** The use cases every transport shares (the live feed is the stock use case's push side). */
+const DOMAIN = ['^src/domain/', '^src/live/']
+
+/** Where the process is put together: the only modules that open the ClickHouse store. */
+const COMPOSITION_ROOTS = ['^src/composition\\.ts$', '^src/main\\.ts$']
 
 module.exports = {
   forbidden: [
@@ -87,7 +108,7 @@ module.exports = {
       name: 'domain-knows-no-transport',
       severity: 'error',
       comment: 'Use cases are shared by every transport: no HTTP, WebSocket, Apollo, resolvers or schema.',
-      from: { path: '^src/domain/' },
+      from: { path: DOMAIN },
       to: {
         path: [
           '^(http|https|http2|net)$',
@@ -121,11 +142,44 @@ module.exports = {
     {
       name: 'transports-use-the-store-interface',
       severity: 'error',
-      comment:
-        'Transports see the Store interface and its types, never its internals. src/server.ts is exempt ' +
-        'while it is also the composition root (it opens the ClickHouse store).',
-      from: { path: TRANSPORTS, pathNot: '^src/server\\.ts$' },
+      comment: 'Transports see the Store interface and its types, never its internals (no exemption: the composition root opens the store).',
+      from: { path: TRANSPORTS },
       to: { path: '^src/store/', pathNot: STORE_PUBLIC },
+    },
+    {
+      name: 'domain-uses-the-store-it-is-given',
+      severity: 'error',
+      comment: 'Use cases work on the Store and the repositories it hands out; the executor, areas, SQL files and batches stay inside.',
+      from: { path: DOMAIN },
+      to: { path: '^src/store/', pathNot: STORE_FOR_DOMAIN },
+    },
+    {
+      name: 'only-the-composition-root-opens-the-store',
+      severity: 'error',
+      comment: 'The ClickHouse store is built in one place (composition.ts; the CLI for its offline commands).',
+      from: { path: '^src/', pathNot: ['^src/store/', ...COMPOSITION_ROOTS] },
+      to: { path: '^src/store/clickhouse-store\\.ts$' },
+    },
+    {
+      name: 'only-the-connection-reaches-clickhouse',
+      severity: 'error',
+      comment: 'Transport -> domain -> store -> connection: the backend is chosen in store/connection.ts alone.',
+      from: { path: '^src/', pathNot: '^src/store/connection\\.ts$' },
+      to: { path: '^node_modules/chdb/' },
+    },
+    {
+      name: 'store-areas-go-through-the-executor',
+      severity: 'error',
+      comment: 'Every statement of a store area runs through the Executor (limits, query ids, cancellation, statistics).',
+      from: { path: '^src/store/area/' },
+      to: { path: ['^src/store/connection\\.ts$', '^src/store/workload\\.ts$'] },
+    },
+    {
+      name: 'nothing-imports-the-composition-root',
+      severity: 'error',
+      comment: 'The services are built once, by the server.',
+      from: { path: '^src/', pathNot: ['^src/server\\.ts$', '^src/main\\.ts$'] },
+      to: { path: '^src/composition\\.ts$' },
     },
     {
       name: 'nothing-imports-the-server',
@@ -139,7 +193,7 @@ module.exports = {
       severity: 'error',
       comment: 'Nothing below the transports imports them or the resolvers (schema registers the resolvers).',
       from: { path: '^src/(domain|store|catalog|project|auth|live)/' },
-      to: { path: ['^src/(resolvers|rest|transport)/', '^src/(server|web)\\.ts$'] },
+      to: { path: ['^src/(resolvers|rest|transport)/', '^src/(server|web|sockets|composition)\\.ts$'] },
     },
   ],
   options: {

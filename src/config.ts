@@ -1,3 +1,7 @@
+/**
+ * Every setting, read once from the environment and validated (zod), with its typed shape. Over 300 lines
+ * because it is one table: each variable's parsing next to the field it fills, so neither can drift.
+ */
 import { z } from 'zod'
 
 const identifier = z

@@ -1,3 +1,4 @@
+import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors'
 import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql'
 import { DomainError } from './domain/errors.js'
 import { QueryLimitError, StoreBusyError, StoreInputError, StoreUnavailableError, StoreValueError } from './store/errors.js'
@@ -6,14 +7,14 @@ import { QueryLimitError, StoreBusyError, StoreInputError, StoreUnavailableError
 export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  BAD_USER_INPUT: ApolloServerErrorCode.BAD_USER_INPUT,
   RATE_LIMITED: 'RATE_LIMITED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   STORE_BUSY: 'STORE_BUSY',
   QUERY_TIMEOUT: 'QUERY_TIMEOUT',
   VALUE_OUT_OF_RANGE: 'VALUE_OUT_OF_RANGE',
-  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  INTERNAL_SERVER_ERROR: ApolloServerErrorCode.INTERNAL_SERVER_ERROR,
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -91,16 +92,8 @@ export function withStatus<E extends GraphQLError>(error: E, status: number): E 
   return error
 }
 
-/** Codes of Apollo and graphql-js that are safe to show as they are. */
-const PASS_THROUGH = new Set<string>([
-  ...Object.values(ErrorCode),
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-])
+/** Ours, and Apollo's own (parse, validation, bad request, persisted queries): safe to show as they are. */
+const PASS_THROUGH = new Set<string>([...Object.values(ErrorCode), ...Object.values(ApolloServerErrorCode)])
 
 /** Maps the store's typed errors to GraphQL errors; anything else is left for masking. */
 export function toGraphQLError(err: unknown): GraphQLError | undefined {
@@ -136,7 +129,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (!formatted.path && code === undefined && isVariableValueError(error)) {
     return { message: formatted.message, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT } }
   }
-  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error
+  // A resolver's error is unwrapped by Apollo's rule; a request-level one (no path) may wrap one too.
+  const unwrapped = unwrapResolverError(error)
+  const original = unwrapped instanceof GraphQLError && unwrapped.originalError ? unwrapped.originalError : unwrapped
   const mapped = toGraphQLError(original)
   if (mapped) {
     const { code: mappedCode } = mapped.extensions

@@ -1,3 +1,4 @@
+import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit'
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases'
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth'
@@ -49,7 +50,7 @@ export function limitedValidate(limits: QueryLimits): (schema: GraphQLSchema, do
           source: e.source,
           positions: e.positions,
           originalError: e.originalError,
-          extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+          extensions: { ...e.extensions, code: ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED },
         }),
     )
 }

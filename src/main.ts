@@ -43,6 +43,12 @@ async function start(config: Config): Promise<void> {
   let tokens: Array<{ name: string; secret: string }> = []
   // The demo's data and tokens are ready before /readyz says so; its trickle stops first on shutdown.
   const server = await startServer(config, {
+    // The project's TOKEN lines, minted on the first start with them: shown once, like the demo tokens.
+    onProjectTokens: (minted) => {
+      if (minted.length === 0) return
+      console.log('\nTokens of the project (shown once; the store keeps only their hashes):')
+      for (const t of minted) console.log(`${t.name} (${t.scopes.join(', ')}): ${t.secret}`)
+    },
     beforeReady: config.demo
       ? async (services) => {
           process.stderr.write('Loading the demo dataset…\n')

@@ -22,11 +22,31 @@ export const KNOWN_SCOPES: readonly Scope[] = [
   'sql',
 ]
 
-/** `read:pipe:<pipe>`: one REST pipe (Tinybird's PIPES:READ:<pipe>); which pipes exist is the REST layer's to say. */
-const PIPE_SCOPE = /^read:pipe:[A-Za-z_][A-Za-z0-9_]{0,127}$/
+/**
+ * Sightline's own tables that are no datasource (tokens, logs, the change log): never a scope's resource.
+ * A loaded project's datasource of such a name is written `<database>.<name>` in scopes, like one that
+ * shares its name with a built-in datasource.
+ */
+export const INTERNAL_TABLES: readonly string[] = ['tokens', 'stock_changes', 'ingest_batches', 'operation_log', 'ingest_log', 'error_log', 'schema_migrations']
+
+/** A resource name, optionally `<database>.`-qualified (a loaded project's resource that shares a built-in name). */
+const RESOURCE = String.raw`(?:[A-Za-z_][A-Za-z0-9_]{0,127}\.)?([A-Za-z_][A-Za-z0-9_]{0,127})`
+
+/**
+ * `read:pipe:<pipe>` (Tinybird's PIPES:READ:<pipe>), `append:<datasource>` (DATASOURCES:APPEND:<ds>) and
+ * `read:datasource:<datasource>` (DATASOURCES:READ:<ds>: the datasource through `/v0/sql`). Which pipes and
+ * datasources exist is the REST layer's to say (a loaded project adds its own), so any well-formed name is a
+ * scope, except Sightline's internal tables.
+ */
+const RESOURCE_SCOPE = new RegExp(`^(?:read:pipe|append|read:datasource):${RESOURCE}$`)
 
 export function isKnownScope(scope: string): boolean {
-  return KNOWN_SCOPES.includes(scope) || PIPE_SCOPE.test(scope)
+  if (KNOWN_SCOPES.includes(scope)) return true
+  const m = RESOURCE_SCOPE.exec(scope)
+  if (!m) return false
+  // A bare internal name is refused; `<db>.tokens` names a loaded project's own datasource.
+  const qualified = scope.slice(scope.lastIndexOf(':') + 1).includes('.')
+  return qualified || scope.startsWith('read:pipe:') || !INTERNAL_TABLES.includes(m[1] ?? '')
 }
 
 /** What a new token or JWT grants, checked: its trimmed name, its distinct known scopes, its workspace. */
@@ -56,11 +76,13 @@ export const scopeFor = {
   /** Truncate, replace and delete rows of a datasource. */
   manage: (datasource: string): Scope => `manage:${datasource}`,
   pipe: (pipe: string): Scope => `read:pipe:${pipe}`,
+  /** A datasource through `/v0/sql` (with `sql`): Tinybird's DATASOURCES:READ:<ds>. */
+  readDatasource: (datasource: string): Scope => `read:datasource:${datasource}`,
 }
 
 /**
  * Tinybird's static scope strings as Sightline scopes: `ADMIN`, `PIPES:READ:<pipe>`,
- * `DATASOURCES:APPEND:<ds>`, `DATASOURCES:CREATE` (what the seed frontend's truncate token holds: it may
+ * `DATASOURCES:APPEND:<ds>`, `DATASOURCES:READ:<ds>` (the datasource through `/v0/sql`), `DATASOURCES:CREATE` (what the seed frontend's truncate token holds: it may
  * append to, replace and truncate any datasource), `DATASOURCES:DROP:<ds>`. Sightline's own scope
  * strings pass through. Undefined for a Tinybird scope Sightline has no equivalent of.
  */
@@ -74,6 +96,8 @@ export function fromTinybirdScope(scope: string): Scope[] | undefined {
       return resource ? [scopeFor.pipe(resource)] : undefined
     case 'DATASOURCES:APPEND':
       return resource ? [`append:${resource}`] : undefined
+    case 'DATASOURCES:READ':
+      return resource ? [scopeFor.readDatasource(resource), 'sql'] : undefined
     case 'DATASOURCES:DROP':
       return resource ? [scopeFor.manage(resource)] : undefined
     case 'DATASOURCES:CREATE':

@@ -169,7 +169,14 @@ export function singleStatement(sql: string): string {
  * limits, and an answer over MAX_ROWS rows is refused.
  */
 export class SqlService {
-  constructor(private readonly store: Store) {}
+  /**
+   * `tables`: more tables by name (a loaded Tinybird project's datasources, in their own database), those
+   * `who` may read and those it may not (refused by name); their names shadow the built-in ones.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly tables: (who: Principal) => ReadonlyArray<{ readonly name: string; readonly from: string; readonly qualified: string; readonly readable: boolean }> = () => [],
+  ) {}
 
   /**
    * Runs `sql` as `who`. `inline` sources are rows the caller has already been allowed to read (pipes'
@@ -187,13 +194,17 @@ export class SqlService {
     const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
     if (!tree) throw new SqlInvalidError('The query could not be parsed')
     const reserved = await this.store.sqlApi.reservedNames()
-    const inlineNames = new Set(inline.map((s) => s.name))
+    const more = inlineOnly ? [] : this.tables(who)
+    const extra = more.filter((t) => t.readable)
+    const inlineNames = new Set([...inline.map((s) => s.name), ...extra.map((t) => t.name)])
+    const denied = more.filter((t) => !t.readable && !inlineNames.has(t.name)).map((t) => t.name)
     checkSyntax(tree, who, {
       databases: new Set(reserved.databases.map((d) => d.toLowerCase())),
       // Unqualified names resolve in the current database unless a readable name shadows them.
-      tables: new Set(
-        reserved.tables.filter((t) => !inlineNames.has(t) && (inlineOnly || !READABLE_BY_NAME.has(t) || READABLE_BY_NAME.get(t)?.rows(who) === undefined)),
-      ),
+      tables: new Set([
+        ...reserved.tables.filter((t) => !inlineNames.has(t) && (inlineOnly || !READABLE_BY_NAME.has(t) || READABLE_BY_NAME.get(t)?.rows(who) === undefined)),
+        ...denied,
+      ]),
       inline: inlineNames,
       inlineOnly,
     })
@@ -211,6 +222,10 @@ export class SqlService {
       })
     })
     const allowed = new Set<string>()
+    for (const table of extra) {
+      sources.push({ name: table.name, from: table.from })
+      allowed.add(table.qualified)
+    }
     for (const readable of inlineOnly ? [] : READABLE) {
       const where = readable.rows(who)
       if (where === undefined || inlineNames.has(readable.name)) continue

@@ -1,3 +1,8 @@
+/**
+ * The live stock feed: one poller of the store's change log and the per-subscriber queues it fans out to.
+ * Over 300 lines because the two halves (the poller and `Subscriber`, its bounded coalescing queue) share
+ * one lifecycle and private state; split apart they would need a protocol between them.
+ */
 import type { Store } from '../store/store.js'
 import { asWork } from '../store/workload.js'
 import { stockStatus } from '../catalog/index.js'
@@ -40,6 +45,7 @@ export interface StockFeedOptions {
  */
 export class StockFeed {
   private readonly subscribers = new Set<Subscriber>()
+  private readonly watchers = new Set<(count: number) => void>()
   private readonly seen = new Map<string, number>()
   private watermark = 0
   private timer: NodeJS.Timeout | undefined
@@ -59,6 +65,16 @@ export class StockFeed {
     return this.subscribers.size
   }
 
+  /** Calls `listener` with the subscriber count whenever it changes; returns a function that stops it. */
+  watchSubscribers(listener: (count: number) => void): () => void {
+    this.watchers.add(listener)
+    return () => this.watchers.delete(listener)
+  }
+
+  private counted(): void {
+    for (const listener of this.watchers) listener(this.subscribers.size)
+  }
+
   /** Updates waiting for the slowest subscriber: how far behind it is. */
   get backlog(): number {
     let most = 0
@@ -70,10 +86,11 @@ export class StockFeed {
   async subscribe(filter: StockFilter): Promise<AsyncIterableIterator<StockUpdate>> {
     if (this.closed) throw new Error('the stock feed is closed')
     const subscriber = new Subscriber(filter, this.options.queueLimit ?? 1000, () => {
-      this.subscribers.delete(subscriber)
+      if (this.subscribers.delete(subscriber)) this.counted()
       if (this.subscribers.size === 0) this.stop()
     })
     this.subscribers.add(subscriber)
+    this.counted()
     // The first subscriber starts the poller; everyone else joining meanwhile waits for the same start.
     // A start the last subscriber stopped half-way leaves the feed stopped: start again then.
     try {
@@ -102,6 +119,7 @@ export class StockFeed {
     this.stop()
     for (const s of this.subscribers) s.finish()
     this.subscribers.clear()
+    this.counted()
   }
 
   private async start(): Promise<void> {

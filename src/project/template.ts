@@ -1385,7 +1385,11 @@ class Renderer {
     if (this.compiled.locals.has(id)) throw syntaxError(`local variable '${id}' referenced before assignment, line ${line}`, { line })
     // Tinybird sets these to None in the template namespace.
     if (id === 'open' || id === 'close' || id === 'print' || id === 'input') return null
-    if (FUNCTIONS.has(id) || (PY_BUILTINS.has(id) && id !== 'id')) throw new TemplateError(`'${id}' is a function, not a value (line ${line})`, { line })
+    if (FUNCTIONS.has(id)) throw new TemplateError(`'${id}' is a function, not a value (line ${line})`, { line })
+    // A request value named like a Python builtin (`?filter=product`) shadows it, as a name passed to a
+    // Tornado template's namespace does (the seed's api_ui_filters reads `filter`). Absent, Tinybird would
+    // see the builtin function itself, which no SQL can use: here it is an absent parameter (None, or the
+    // typed function's default). Both unverified.
     if (this.request.has(id)) return this.request.get(id)!
     return this.test ? new Placeholder(id) : null
   }

@@ -12,7 +12,7 @@ import { fromGraphQL, HttpError } from './http.js'
 import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { bodyParams, ParamError } from './params.js'
 import { PIPES } from './pipes.js'
-import { ingestProject, serveProjectPipe, type PrincipalOf } from './project.js'
+import { COPY_PATH, ingestProject, serveProjectCatalog, serveProjectCopy, serveProjectDatasources, serveProjectPipe, type PrincipalOf } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 import { OperationError, runPipe } from './operation.js'
@@ -55,16 +55,24 @@ export function restRoute(gateway: Gateway): HttpRoute {
     const datasource = DATASOURCE_PATH.exec(url.pathname)
     try {
       if (url.pathname === PIPES_PATH || url.pathname === OPENAPI_PATH) {
-        await servePipeCatalog(req, res, url, await catalogReader(gateway, req, res, url, requestId))
+        // A loaded project's pipes are the list (`?builtin=true` lists the built-in ones).
+        const reader = await catalogReader(gateway, req, res, url, requestId)
+        if (!(await serveProjectCatalog(gateway, req, res, url, reader, url.pathname === OPENAPI_PATH))) await servePipeCatalog(req, res, url, reader)
+      } else if (COPY_PATH.test(url.pathname)) {
+        const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
+        await serveProjectCopy(gateway, req, res, url, COPY_PATH.exec(url.pathname)?.[1] ?? '', who, requestId)
       } else if (pipe) {
         // A loaded project's endpoint pipes first; other names fall through to the built-in pipes.
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
-        if (!(await serveProjectPipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', who))) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
+        if (!(await serveProjectPipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', who, requestId))) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
       } else if (url.pathname === EVENTS_PATH) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await ingestProject(gateway, req, res, url, who))) await ingest(gateway, req, res, url, requestId)
       } else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res), requestId)
-      else if (datasource) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
+      else if (datasource) {
+        const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
+        if (!(await serveProjectDatasources(gateway, req, res, url, datasource[1], datasource[2], who))) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
+      }
       else if (TOKENS_PATH.test(url.pathname)) {
         if (req.method !== 'POST') throw new HttpError(405, 'Tokens are created with POST', { allow: 'POST, OPTIONS' })
         const who = await principal(gateway, req, url, { requestId, operation: 'tokens' })

@@ -6,7 +6,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { join } from 'node:path'
 import type { StoreConfig, WorkloadConfig } from '../config.js'
-import type { AnalyticsQuery, AppMetricsRow, BreakdownCountQuery, BreakdownQuery, TimeseriesQuery } from './analytics.js'
 import { AnalyticsRepository } from './area/analytics.js'
 import { appEventCodec, ecommEventCodec, productCodec, warehouseStockCodec } from './area/codecs.js'
 import { EcommerceRepository } from './area/ecommerce.js'
@@ -20,33 +19,11 @@ import { DatasourceRepository } from './datasources.js'
 import { executorOf, type Executor, type QueryScope } from './executor.js'
 import { SharedExclusiveGate } from './gate.js'
 import { IngestJournal } from './journal.js'
-import { applyDurability, isMigrated, migrate } from './migrate.js'
+import { applyDurability, migrate } from './migrate.js'
 import { ProjectRepository } from './project.js'
 import type { QueryListener } from './query-stats.js'
 import { SqlRepository } from './sql-query.js'
-import type { IngestOutcome, Store } from './store.js'
-import type {
-  AppEventRow,
-  EcommEventRow,
-  ErrorLogEntry,
-  GridItem,
-  GridQuery,
-  IngestLogEntry,
-  IngestOptions,
-  IngestTable,
-  OperationStat,
-  Product,
-  ProductRow,
-  QuarantinedRow,
-  ServiceLogBatch,
-  StockChange,
-  StockLevel,
-  TokenRecord,
-  TrendPoint,
-  TrendQuery,
-  UiFilterOption,
-  WarehouseStockRow,
-} from './types.js'
+import type { Store } from './store.js'
 import { StockBalance, stockProducts } from './validate.js'
 import { asWork, DEFAULT_WORKLOAD, Workload, type WorkKind } from './workload.js'
 
@@ -141,14 +118,6 @@ export class ClickHouseStore implements Store {
     await this.executor.select('SELECT 1')
   }
 
-  async isReady(): Promise<boolean> {
-    try {
-      return await isMigrated(this.client, this.q.render)
-    } catch {
-      return false
-    }
-  }
-
   async close(): Promise<void> {
     await this.lane?.close()
     await this.client.close()
@@ -161,56 +130,56 @@ export class ClickHouseStore implements Store {
   }
 
   // ---- tokens
-  insertToken = (t: TokenRecord): Promise<void> => this.tokens.insert(t)
-  findTokenByHash = (hash: string): Promise<TokenRecord | null> => this.tokens.findByHash(hash)
-  tokenNameExists = (name: string): Promise<boolean> => this.tokens.nameExists(name)
-  listTokens = (): Promise<Array<Omit<TokenRecord, 'hash'>>> => this.tokens.list()
-  revokeToken = (name: string): Promise<boolean> => this.tokens.revoke(name)
+  insertToken: Store['insertToken'] = (t) => this.tokens.insert(t)
+  findTokenByHash: Store['findTokenByHash'] = (hash) => this.tokens.findByHash(hash)
+  tokenNameExists: Store['tokenNameExists'] = (name) => this.tokens.nameExists(name)
+  listTokens: Store['listTokens'] = () => this.tokens.list()
+  revokeToken: Store['revokeToken'] = (name) => this.tokens.revoke(name)
 
   // ---- ecommerce reads
-  products = (category: string | undefined, limit: number, offset: number): Promise<Product[]> => this.ecommerce.products(category, limit, offset)
-  productsByIds = (ids: readonly string[]): Promise<Array<Product | null>> => this.ecommerce.productsByIds(ids)
-  stock = (ids: readonly string[]): Promise<StockLevel[]> => this.ecommerce.stock(ids)
-  recentSales = (ids: readonly string[]): Promise<number[]> => this.ecommerce.recentSales(ids)
-  productGrid = (q: GridQuery, lowStockThreshold: number): Promise<GridItem[]> => this.ecommerce.productGrid(q, lowStockThreshold)
-  productFilterOptions = (category: string): Promise<UiFilterOption[]> => this.ecommerce.productFilterOptions(category)
-  ecommTrend = (q: TrendQuery): Promise<TrendPoint[]> => this.ecommerce.ecommTrend(q)
+  products: Store['products'] = (category, limit, offset) => this.ecommerce.products(category, limit, offset)
+  productsByIds: Store['productsByIds'] = (ids) => this.ecommerce.productsByIds(ids)
+  stock: Store['stock'] = (ids) => this.ecommerce.stock(ids)
+  recentSales: Store['recentSales'] = (ids) => this.ecommerce.recentSales(ids)
+  productGrid: Store['productGrid'] = (q, lowStockThreshold) => this.ecommerce.productGrid(q, lowStockThreshold)
+  productFilterOptions: Store['productFilterOptions'] = (category) => this.ecommerce.productFilterOptions(category)
+  ecommTrend: Store['ecommTrend'] = (q) => this.ecommerce.ecommTrend(q)
 
   // ---- app analytics
-  analyticsTotals = (q: AnalyticsQuery): Promise<AppMetricsRow> => this.analytics.totals(q)
-  analyticsBreakdown = (q: BreakdownQuery): Promise<Array<{ value: string; metrics: AppMetricsRow }>> => this.analytics.breakdown(q)
-  analyticsBreakdownCount = (q: BreakdownCountQuery): Promise<number> => this.analytics.breakdownCount(q)
-  analyticsTimeseries = (q: TimeseriesQuery): Promise<Array<{ start: Date; metrics: AppMetricsRow }>> => this.analytics.timeseries(q)
+  analyticsTotals: Store['analyticsTotals'] = (q) => this.analytics.totals(q)
+  analyticsBreakdown: Store['analyticsBreakdown'] = (q) => this.analytics.breakdown(q)
+  analyticsBreakdownCount: Store['analyticsBreakdownCount'] = (q) => this.analytics.breakdownCount(q)
+  analyticsTimeseries: Store['analyticsTimeseries'] = (q) => this.analytics.timeseries(q)
 
   // ---- ingest
-  ingestEcommEvents = (rows: readonly EcommEventRow[], options: IngestOptions = {}): Promise<IngestOutcome> =>
+  ingestEcommEvents: Store['ingestEcommEvents'] = (rows, options = {}) =>
     this.ingestion.ingest('ecomm_events', rows, options, ecommEventCodec(new Date()))
 
-  ingestWarehouseStock = async (rows: readonly WarehouseStockRow[], options: IngestOptions = {}): Promise<IngestOutcome> => {
+  ingestWarehouseStock: Store['ingestWarehouseStock'] = async (rows, options = {}) => {
     const now = new Date()
     // Today's stock of the products touched, so an update that would overflow Int is quarantined.
     const balance = new StockBalance((await this.stock(stockProducts(rows))).map((s) => [s.product, s.available]))
     return this.ingestion.ingest('warehouse_stock', rows, options, warehouseStockCodec(now, balance))
   }
 
-  upsertProducts = (rows: readonly ProductRow[], options: IngestOptions = {}): Promise<IngestOutcome> =>
+  upsertProducts: Store['upsertProducts'] = (rows, options = {}) =>
     this.ingestion.ingest('products', rows, options, productCodec(() => this.versions.next()))
 
-  ingestAppEvents = (rows: readonly AppEventRow[], options: IngestOptions = {}): Promise<IngestOutcome> =>
+  ingestAppEvents: Store['ingestAppEvents'] = (rows, options = {}) =>
     this.ingestion.ingest('app_events', rows, options, appEventCodec(new Date(), options.workspaceId))
 
-  quarantine = (table: IngestTable, limit: number): Promise<QuarantinedRow[]> => this.ingestion.quarantine(table, limit)
+  quarantine: Store['quarantine'] = (table, limit) => this.ingestion.quarantine(table, limit)
 
   // ---- service data
-  writeServiceLog = (batch: ServiceLogBatch): Promise<void> => this.serviceLog.write(batch)
-  setServiceLogTtl = (days: number): Promise<string[]> => this.serviceLog.setTtl(days)
-  operationStats = (from: Date, to: Date): Promise<OperationStat[]> => this.serviceLog.operationStats(from, to)
-  ingestLog = (limit: number): Promise<IngestLogEntry[]> => this.serviceLog.ingestLog(limit)
-  errorLog = (limit: number): Promise<ErrorLogEntry[]> => this.serviceLog.errorLog(limit)
+  writeServiceLog: Store['writeServiceLog'] = (batch) => this.serviceLog.write(batch)
+  setServiceLogTtl: Store['setServiceLogTtl'] = (days) => this.serviceLog.setTtl(days)
+  operationStats: Store['operationStats'] = (from, to) => this.serviceLog.operationStats(from, to)
+  ingestLog: Store['ingestLog'] = (limit) => this.serviceLog.ingestLog(limit)
+  errorLog: Store['errorLog'] = (limit) => this.serviceLog.errorLog(limit)
 
   // ---- live stock
-  stockChangesSince = (since: Date): Promise<Array<StockChange & { id: string; at: Date }>> => this.changes.since(since)
-  betweenWrites = <T>(read: () => Promise<T>): Promise<T> => this.changes.betweenWrites(read)
+  stockChangesSince: Store['stockChangesSince'] = (since) => this.changes.since(since)
+  betweenWrites: Store['betweenWrites'] = (read) => this.changes.betweenWrites(read)
 }
 
 /**
@@ -220,7 +189,6 @@ export class ClickHouseStore implements Store {
 const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi' | 'forRequest'>, WorkKind>> = {
   migrate: 'service',
   ping: 'health',
-  isReady: 'health',
   close: 'service',
   insertToken: 'auth',
   findTokenByHash: 'auth',

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { StoreValueError } from './errors.js'
-import { executorOf, type InsertSettings, type JsonDocument, type QueryParams } from './executor.js'
+import { executorOf, type Executor, type JsonDocument, type QueryParams } from './executor.js'
 
 export type { InsertSettings, JsonDocument, QueryParams } from './executor.js'
 
@@ -14,29 +14,16 @@ export function selectRows<T>(client: ClickHouseClient, query: string, params: Q
   return executorOf(client).select<T>(query, params)
 }
 
-export function selectDocument<T>(
-  client: ClickHouseClient,
-  query: string,
-  params: QueryParams,
-  orElse: (err: unknown) => Error,
-  parse: (text: string) => unknown = JSON.parse,
-): Promise<JsonDocument<T>> {
-  return executorOf(client).document<T>(query, params, orElse, parse)
+export function selectDocument<T>(client: ClickHouseClient, ...args: Parameters<Executor['document']>): Promise<JsonDocument<T>> {
+  return executorOf(client).document<T>(...args)
 }
 
 export function runCommand(client: ClickHouseClient, query: string): Promise<void> {
   return executorOf(client).command(query)
 }
 
-export function insertRows(
-  client: ClickHouseClient,
-  table: string,
-  rows: readonly object[],
-  dedupToken?: string,
-  columns?: readonly [string, ...string[]],
-  settings: InsertSettings = {},
-): Promise<void> {
-  return executorOf(client).insert(table, rows, dedupToken, columns, settings)
+export function insertRows(client: ClickHouseClient, ...args: Parameters<Executor['insert']>): Promise<void> {
+  return executorOf(client).insert(...args)
 }
 
 /**

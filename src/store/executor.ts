@@ -25,7 +25,8 @@ export interface JsonDocument<T> {
 export type InsertSettings = Readonly<Record<string, string | number>>
 
 interface ActiveScope extends QueryScope {
-  issued: number
+  /** Statements issued under this request id so far (shared with nested scopes of the same request). */
+  readonly issued: { n: number }
 }
 
 /** The store was asked to stop a statement: its request was cancelled. */
@@ -70,9 +71,22 @@ export class Executor {
     this.cancelsRunning = options.cancelsRunning ?? false
   }
 
-  /** Runs `fn` so that every statement it causes, however deep, is done for `scope`. */
+  /**
+   * Runs `fn` so that every statement it causes, however deep, is done for `scope`. Inside another
+   * scope, what `scope` leaves out (the id, the signal, the statistics) is the outer one's.
+   */
   within<T>(scope: QueryScope, fn: () => T): T {
-    return this.scopes.run({ ...scope, issued: 0 }, fn)
+    const outer = this.scopes.getStore()
+    const requestId = scope.requestId ?? outer?.requestId
+    return this.scopes.run(
+      {
+        requestId,
+        signal: scope.signal ?? outer?.signal,
+        stats: scope.stats ?? outer?.stats,
+        issued: outer && outer.requestId === requestId ? outer.issued : { n: 0 },
+      },
+      fn,
+    )
   }
 
   /**
@@ -183,7 +197,8 @@ export class Executor {
    * Runs `fn` as the current kind of work: admitted by the workload's scheduler (which may refuse it with
    * StoreBusyError) and given that kind's time and memory limits as settings for its one statement, with
    * the request's query id and abort signal. A driver error that reports a limit becomes QueryLimitError;
-   * a cancelled request's, QueryCancelledError; any other becomes `orElse`.
+   * a cancelled request's, QueryCancelledError; any other becomes `orElse`. Only reads are cancelled:
+   * ingest and service writes run to the end once admitted, whatever their client does.
    *
    * `fn` gets the client to run on: an `unbound` statement (no query parameters: inserts, `SELECT 1`)
    * goes to the workload's lane when it has one — a second chDB session, which runs such statements
@@ -203,11 +218,12 @@ export class Executor {
     const lane = unbound ? workload?.lane : undefined
     const target = lane?.client ?? this.client
     const scope = this.scopes.getStore()
+    // Writes are never cut short by their client going away: a batch that started is stored whole.
+    const signal = kind === 'ingest' || kind === 'service' ? undefined : scope?.signal
     const guarded = async () => {
-      const signal = scope?.signal
       if (signal?.aborted) throw new QueryCancelledError('the request was cancelled before its query ran')
       const call: StatementCall = {
-        ...(scope?.requestId !== undefined && { query_id: `${scope.requestId}.${++scope.issued}` }),
+        ...(scope?.requestId !== undefined && { query_id: `${scope.requestId}.${++scope.issued.n}` }),
         ...(signal && this.cancelsRunning && { abort_signal: signal }),
         scope,
       }

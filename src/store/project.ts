@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, runCommand, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
@@ -21,6 +22,8 @@ export interface AppliedDatafile {
 
 /** The table in the project database that keeps the text of every applied datafile. */
 const DATAFILES = '_sightline_datafiles'
+/** Events API batches sent with an idempotency key, and what they stored (kept a day). */
+const IMPORTS = '_sightline_imports'
 
 /**
  * A loaded Tinybird project's database: its DDL (written by `src/project/`, run here as given), the
@@ -45,6 +48,28 @@ export class ProjectRepository {
       `CREATE TABLE IF NOT EXISTS ${this.table(DATAFILES)} (kind LowCardinality(String), name String, text String, applied_at DateTime64(3))
        ENGINE = ReplacingMergeTree(applied_at) ORDER BY (kind, name)`,
     )
+    await this.command(
+      `CREATE TABLE IF NOT EXISTS ${this.table(IMPORTS)} (datasource String, key String, successful UInt64, quarantined UInt64, at DateTime64(3))
+       ENGINE = ReplacingMergeTree(at) ORDER BY (datasource, key) TTL toDateTime(at) + INTERVAL 1 DAY`,
+    )
+  }
+
+  /** What a keyed Events API batch stored, if one with that key was stored already. */
+  async importOf(datasource: string, key: string): Promise<{ successful: number; quarantined: number } | undefined> {
+    const [row] = await asWork('ingest', () =>
+      selectRows<{ successful: string | number; quarantined: string | number }>(
+        this.client,
+        `SELECT successful, quarantined FROM ${this.table(IMPORTS)} FINAL WHERE datasource = {ds:String} AND key = {key:String} LIMIT 1`,
+        { ds: datasource, key },
+      ),
+    )
+    return row && { successful: Number(row.successful), quarantined: Number(row.quarantined) }
+  }
+
+  /** Records a keyed batch as stored. */
+  async recordImport(datasource: string, key: string, successful: number, quarantined: number): Promise<void> {
+    const at = new Date().toISOString().replace('T', ' ').replace('Z', '')
+    await asWork('ingest', () => insertRows(this.client, this.table(IMPORTS), [{ datasource, key, successful, quarantined, at }]))
   }
 
   /** Runs one statement from the project's DDL (CREATE … IF NOT EXISTS, ALTER, EXCHANGE …). */
@@ -87,10 +112,55 @@ export class ProjectRepository {
   }
 
   /**
+   * A copy pipe's run: `select` (rendered by the project's template engine, values escaped as Tinybird
+   * does) into a staging table shaped like `target`, then into `target` (emptied first in `replace` mode).
+   * A query that fails leaves the target untouched; replace is not atomic for readers (between the
+   * TRUNCATE and the INSERT they see it empty). Returns the rows written. Insert settings are pinned on
+   * each statement (chDB keeps the last ones set for the session).
+   */
+  async copy(target: string, select: string, mode: 'append' | 'replace'): Promise<number> {
+    const staging = `_sightline_copy_${target}_${randomBytes(4).toString('hex')}`
+    const noDedup = 'SETTINGS insert_deduplicate = 0, deduplicate_blocks_in_dependent_materialized_views = 0'
+    await this.command(`CREATE TABLE ${this.table(staging)} AS ${this.table(target)}`)
+    try {
+      await asWork('service', () => runCommand(this.client, `INSERT INTO ${this.table(staging)} ${noDedup}\n${select}`))
+      const rows = await this.rowCount(staging)
+      if (mode === 'replace') await this.command(`TRUNCATE TABLE ${this.table(target)}`)
+      await asWork('service', () => runCommand(this.client, `INSERT INTO ${this.table(target)} ${noDedup}\nSELECT * FROM ${this.table(staging)}`))
+      return rows
+    } catch (err) {
+      // runCommand wraps ClickHouse's refusal; its message is the pipe author's to read.
+      const message = clickhouseMessage(err instanceof StoreUnavailableError ? err.cause : err)
+      throw message === undefined ? err : new ProjectQueryError(message)
+    } finally {
+      await this.command(`DROP TABLE IF EXISTS ${this.table(staging)}`).catch(() => undefined)
+    }
+  }
+
+  /**
    * A pipe's query with its bound parameters, as ClickHouse's `FORMAT JSON` document (Tinybird's
    * envelope: meta, data, rows, rows_before_limit_at_least, statistics). 64-bit integers past 2^53
    * come back as bigints. ClickHouse's refusals of the SQL become ProjectQueryError.
    */
+  /**
+   * A pipe's query answered as ClickHouse's own `FORMAT JSON` text, which is Tinybird's envelope (meta,
+   * data, rows, rows_before_limit_at_least, statistics): `sql` must pin the output settings it needs in its
+   * SETTINGS clause (64-bit integers quoted or not).
+   */
+  selectText(sql: string, params: QueryParams): Promise<string> {
+    const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
+    return asWork('read', async () => {
+      // Kept as text; only its statistics are read (for the request's counts). An answer that does not end
+      // with them was cut by an exception (a limit hit after the first rows): that fails here.
+      const doc = await selectDocument<never>(this.client, sql, bound, projectError, (text) => {
+        const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(text.slice(-400))?.[1]
+        if (statistics === undefined) throw new Error('the answer ends without its statistics')
+        return { text, statistics: JSON.parse(statistics) as unknown }
+      })
+      return (doc as unknown as { text: string }).text
+    })
+  }
+
   select(sql: string, params: QueryParams): Promise<JsonDocument<Record<string, unknown>>> {
     // selectDocument runs bound statements only; a pipe without parameters gets an unused one.
     const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
@@ -110,6 +180,15 @@ export class ProjectRepository {
       ),
     )
   }
+}
+
+/** What ClickHouse's refusals of a project's SQL become (the store's own failures stay as they are). */
+function projectError(err: unknown): Error {
+  if (err instanceof StoreBusyError) return err
+  const limited = limitErrorOf(err)
+  if (limited) return limited
+  const message = clickhouseMessage(err)
+  return message === undefined ? new StoreUnavailableError('store query failed', { cause: err }) : new ProjectQueryError(message)
 }
 
 function quote(name: string): string {

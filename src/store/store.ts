@@ -36,8 +36,6 @@ export interface Store {
   migrate(): Promise<{ applied: string[] }>
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>
-  /** True once the store answers and every migration is applied. */
-  isReady(): Promise<boolean>
   close(): Promise<void>
   /**
    * Runs `fn` so that every statement it causes is done for `scope`: tagged with the request's id as its

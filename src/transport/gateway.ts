@@ -8,6 +8,7 @@ import type { DatasourceService } from '../domain/datasources.js'
 import type { Domain } from '../domain/index.js'
 import type { ProjectService } from '../domain/project.js'
 import type { SqlService } from '../domain/sql.js'
+import type { QueryScope } from '../store/query-stats.js'
 import type { IngestOptions } from '../store/types.js'
 
 // The port between the server and the surfaces it hosts (REST, web): types only, so the server imports
@@ -59,6 +60,12 @@ export interface Gateway {
    * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
    */
   execute(request: OperationRequest, principal: Principal | null, requestId: string, rowSources?: IngestOptions['sources']): Promise<FormattedExecutionResult>
+  /**
+   * Runs `fn` so that every store statement it causes is done for `scope` (its request id as ClickHouse's
+   * `query_id`, its statistics); nested in the scope the server opens for each request, whose signal
+   * cancels the statements of a client that went away.
+   */
+  within<T>(scope: QueryScope, fn: () => T): T
 }
 
 /** What ClickHouse read for one operation, as Tinybird's `statistics` reports it. */

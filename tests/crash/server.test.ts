@@ -1,13 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createClient } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { startServerProcess } from '../helpers/process.js'
 
 // The same kill as crash.test.ts, but of the real server (`sightline start`), with the retry sent over
 // GraphQL and a live subscriber connected to the restarted server: a warehouse batch with a bad row is
@@ -17,40 +17,12 @@ import WebSocket from 'ws'
 // landed before the kill (they belong to the previous process's subscribers). The ingest journal is
 // removed before the restart, so the retry (not start-up recovery) completes the batch here.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const skip = spawnSync('gcc', ['--version']).status !== 0
 if (skip) console.warn('server crash tests skipped: gcc is missing (it builds the LD_PRELOAD shim)')
 
-interface Server {
-  url: string
-  child: ChildProcess
-  exited: Promise<NodeJS.Signals | number | null>
-}
-
-function start(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', CLICKHOUSE_URL: '', SIGHTLINE_DEMO: '0', HOST: '127.0.0.1', PORT: '0', SIGHTLINE_POLL_MS: '100', SIGHTLINE_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)))
-  let log = ''
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in 120 s:\n${log}`)), 120_000)
-    void exited.then((how) => reject(new Error(`exited (${how}) before ready:\n${log}`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      log += `${line}\n`
-      if (!line.startsWith('{')) return
-      const entry = JSON.parse(line) as { msg?: string; url?: string }
-      if (entry.msg === 'sightline ready' && entry.url) {
-        clearTimeout(timer)
-        resolve({ url: entry.url, child, exited })
-      }
-    })
-  })
-}
+/** The server from source, with the live feed polling every 100 ms. */
+const start = (env: Record<string, string>) => startServerProcess({ SIGHTLINE_POLL_MS: '100', ...env })
 
 async function gql<T>(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch(url, {
@@ -100,7 +72,7 @@ describe.skipIf(skip)('the server killed before each part of a keyed batch, rest
     const env = { SIGHTLINE_DATA_DIR: dataDir, SIGHTLINE_ADMIN_TOKEN: admin }
     const doomed = await start({ ...env, LD_PRELOAD: shim, CRASH_TABLE_DIR: join(dataDir, 'data', 'sightline', target) })
     await expect(gql(doomed.url, admin, INGEST, { u: updates, k: 'key-1' })).rejects.toThrow()
-    expect(await doomed.exited).toBe('SIGKILL')
+    expect((await doomed.exited).signal).toBe('SIGKILL')
     // Without the journal, start-up cannot complete the batch: the retry does, with a subscriber listening.
     rmSync(join(dataDir, 'sightline-journal'), { recursive: true, force: true })
 
@@ -144,8 +116,7 @@ describe.skipIf(skip)('the server killed before each part of a keyed batch, rest
       }
     } finally {
       await ws.dispose()
-      server.child.kill('SIGTERM')
-      await server.exited
+      await server.kill('SIGTERM')
     }
   })
 })

@@ -32,6 +32,7 @@ import { createConnection } from '../../src/store/connection.js'
 import type { Store } from '../../src/store/store.js'
 import { AppTotalsDocument, CreateJwtDocument, CreateTokenDocument, RevokeTokenDocument } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { subscribers } from '../helpers/wait.js'
 import { gql, gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 import { filesHolding, storeFilesDir, testStoreConfig } from '../helpers/store.js'
 
@@ -69,14 +70,6 @@ async function post(
 }
 
 const codesOf = (a: { errors?: readonly GraphQLFormattedError[] }) => (a.errors ?? []).map((e) => String(e.extensions?.code))
-
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 /** What one subscribe led to first: a result, GraphQL errors, or the socket closing with a code. */
 type WsOutcome = { next: Record<string, unknown> } | { errors: GraphQLFormattedError[] } | { close: number } | { timeout: true }
@@ -431,10 +424,10 @@ describe('access: the scope matrix', () => {
       const want = expected(kind, row)
       const product = uid('p')
       // Only this test subscribes on this server; the previous cell's subscription is gone first.
-      await until(() => server.services.feed.subscriberCount === 0)
+      await subscribers(server.services.feed, (n) => n === 0)
       const sub = subscribeOnce(client(token[kind]), row.query, { products: [product] })
       if (want === 'OK') {
-        await until(() => server.services.feed.subscriberCount === 1)
+        await subscribers(server.services.feed, (n) => n === 1)
         const write = async () => {
           const res = await post(
             server,
@@ -1238,7 +1231,7 @@ describe('access: SQL injection through every string argument', () => {
       const id = payload.trim()
       const byId = subscribeOnce(c, SUBSCRIPTION, { products: [id] })
       const other = subscribeOnce(c, SUBSCRIPTION, { products: [`${id}x`] }, 600)
-      await until(() => server.services.feed.subscriberCount >= 2)
+      await subscribers(server.services.feed, (n) => n >= 2)
       let accepted = 0
       const write = async () => {
         const w = await post(server, 'mutation Q($p: ID!) { ingestWarehouseStock(updates: [{ product: $p, store: "m", amount: 1 }]) { accepted } }', { p: payload }, server.adminToken)
@@ -1254,12 +1247,12 @@ describe('access: SQL injection through every string argument', () => {
       byId.dispose()
       expect(await other.outcome).toEqual({ timeout: true })
       other.dispose()
-      await until(() => server.services.feed.subscriberCount === 0)
+      await subscribers(server.services.feed, (n) => n === 0)
     }
     // By category: a product in a category named like an injection.
     const cat = "' OR 1=1 --"
     const sub = subscribeOnce(c, SUBSCRIPTION, { category: cat })
-    await until(() => server.services.feed.subscriberCount >= 1)
+    await subscribers(server.services.feed, (n) => n >= 1)
     const id = uid('p')
     const up = await post(server, 'mutation Q($p: [ProductInput!]!) { upsertProducts(products: $p) { accepted } }', { p: [{ id, category: cat, name: 'n', price: 1 }] }, server.adminToken)
     expect(up.errors).toBeUndefined()

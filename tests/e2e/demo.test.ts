@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ProductsWithStockDocument, TokensDocument } from '../generated/graphql.js'
+import { killAll, runNode, spawnNode } from '../helpers/process.js'
 import { gql, gqlOk, wsClient } from '../helpers/server.js'
 
 // A newcomer's first hour, through the real CLI (`bin/sightline.js`, what `npm run demo` runs): the demo
@@ -42,63 +41,44 @@ interface Demo {
   stop(): Promise<number | null>
 }
 
-const running: ChildProcess[] = []
-
 /** `sightline start` in demo mode; resolves once it prints where it serves (after the demo tokens). */
 async function startDemo(): Promise<Demo> {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, [BIN, 'start'], {
-    cwd: ROOT,
-    env: env({ SIGHTLINE_DEMO: '1', PORT: String(port), SIGHTLINE_DEMO_TRICKLE_MS: '200' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  running.push(child)
-  const output: string[] = []
+  const child = spawnNode([BIN, 'start'], env({ SIGHTLINE_DEMO: '1', PORT: String(port), SIGHTLINE_DEMO_TRICKLE_MS: '200' }))
+  // What /readyz answers while the demo starts: probed, since readiness is the server's state, not an event.
   const readiness: Demo['readiness'] = []
-  let polling = true
+  let probing = true
   void (async () => {
-    while (polling) {
+    while (probing) {
       const status = await fetch(`${base}/readyz`).then((r) => r.status, () => 0)
       if (status !== 0) readiness.push({ status, at: Date.now() })
       await new Promise((r) => setTimeout(r, 25))
     }
   })()
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  child.stderr!.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n')))
   const tokens: Record<string, string> = {}
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the demo exited (${code}) before serving:\n${output.join('\n')}`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(line)
-      const token = /^(\w+_token): (sl_\S+)$/.exec(line)
-      if (token) tokens[token[1]!] = token[2]!
-      if (line.startsWith('Sightline is serving')) resolve()
-    })
+  child.onLine((line) => {
+    const token = /^(\w+_token): (sl_\S+)$/.exec(line)
+    if (token) tokens[token[1]!] = token[2]!
   })
-  polling = false
+  await child.waitForLine((line) => (line.startsWith('Sightline is serving') ? true : undefined), 'the line saying where it serves', 600_000).finally(() => (probing = false))
   return {
     base,
     url: `${base}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     tokens,
-    output,
-    readiness,
-    stop: async () => {
-      child.kill('SIGTERM')
-      return exited
+    get output() {
+      return child.output.split('\n')
     },
+    readiness,
+    stop: async () => (await child.kill('SIGTERM')).code,
   }
 }
 
 /** Runs a CLI command to its end; resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
-  running.push(child)
-  let out = ''
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()))
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()))
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })))
+async function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const { code, out } = await runNode([BIN, ...args], env())
+  return { code, out }
 }
 
 const lastHourSales = async (demo: Demo) => {
@@ -106,9 +86,7 @@ const lastHourSales = async (demo: Demo) => {
   return data.products.reduce((sum, p) => sum + p.recentSales, 0)
 }
 
-afterAll(() => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-})
+afterAll(killAll)
 
 describe('npm run demo, as a newcomer runs it', () => {
   let first: Demo

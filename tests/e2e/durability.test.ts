@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CreateTokenDocument,
@@ -16,80 +13,24 @@ import {
   UpsertProductsDocument,
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { runNode, startServerProcess, type ServerProcess } from '../helpers/process.js'
 import { gqlOk } from '../helpers/server.js'
 
 // The real server in a child process, killed with SIGKILL (no drain, no close) right after it
 // acknowledged batches, then started again on the same data directory: every acknowledged row must
 // be there exactly once, and keyed retries must not add anything, whatever was lost with the process.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MIN = 60_000
 const DAY = 24 * 60 * MIN
 const STEP_TIMEOUT = 180_000
 
-/** Runs the CLI from source (tsx, in-process: one pid, so SIGKILL hits the server itself). */
-function cli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', CLICKHOUSE_URL: '', SIGHTLINE_DEMO: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-}
-
-interface ServerProcess {
-  readonly url: string
-  readonly child: ChildProcess
-  /** SIGKILL, and resolves once the process is gone. */
-  kill(): Promise<void>
-}
-
-/** Starts `sightline start` and waits for its "sightline ready" log line, which carries the URL. */
-async function startProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = cli(['src/main.ts', 'start'], { HOST: '127.0.0.1', PORT: '0', SIGHTLINE_LOG_LEVEL: 'info', ...env })
-  const output: string[] = []
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error('no "sightline ready" line within 120 s')), 120_000)
-    const fail = (err: Error) => {
-      clearTimeout(timer)
-      child.kill('SIGKILL')
-      reject(new Error(`${err.message}\n${output.join('')}`))
-    }
-    child.once('exit', (code, signal) => fail(new Error(`the server exited (${code ?? signal}) before it was ready`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(`${line}\n`)
-      let entry: { msg?: string; url?: string } = {}
-      try {
-        entry = line.startsWith('{') ? (JSON.parse(line) as typeof entry) : {}
-      } catch {
-        return // not a log line
-      }
-      if (entry.msg === 'sightline ready' && entry.url) {
-        clearTimeout(timer)
-        resolve(entry.url)
-      }
-    })
-  })
-  return {
-    url,
-    child,
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  }
-}
-
 /** Runs a one-off script against the data directory while no server holds it. */
 async function withStoreScript(script: string, env: Record<string, string>): Promise<void> {
-  const child = cli(['--input-type=module', '-e', script], env)
-  let output = ''
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
-  if (code !== 0) throw new Error(`store script failed (${code}):\n${output}`)
+  const run = await runNode(['--import', 'tsx', '--input-type=module', '-e', script], { ...process.env, NODE_ENV: 'production', CLICKHOUSE_URL: '', ...env })
+  if (run.code !== 0) throw new Error(`store script failed (${run.code}):\n${run.out}`)
 }
+
+const startProcess = startServerProcess
 
 // ---- batches of every datasource, each one's effect readable on its own ------------------------------
 
@@ -270,7 +211,7 @@ describe('durability: SIGKILL after acknowledged writes, restart on the same dat
       }),
     )
     await s.kill()
-    expect(s.child.signalCode).toBe('SIGKILL')
+    expect(s.process.signalCode).toBe('SIGKILL')
   }, STEP_TIMEOUT)
 
   it('after a restart, every acknowledged row is there exactly once', async () => {
@@ -314,7 +255,7 @@ describe('durability: SIGKILL after acknowledged writes, restart on the same dat
     const storm = KINDS.flatMap((kind) => Array.from({ length: 12 }, (_, n) => makeBatch(`${run}_${attempt}`, kind, n, true)))
     const acked = new Set<Batch>()
     const s = server!
-    let killed: Promise<void> | undefined
+    let killed: Promise<unknown> | undefined
     await Promise.all(
       KINDS.map(async (kind) => {
         for (const b of storm.filter((x) => x.kind === kind)) {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createConnection } from '../../src/store/connection.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
+import { subscribers } from '../helpers/wait.js'
 
 const uid = (p: string) => `${p}_${randomBytes(5).toString('hex')}`
 const INT32_MAX = 2_147_483_647
@@ -32,14 +33,6 @@ async function ok(server: TestServer, query: string, variables: Record<string, u
 
 const codesOf = (a: { errors?: readonly GraphQLFormattedError[] }) => (a.errors ?? []).map((e) => String(e.extensions?.code))
 
-async function until(condition: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
 async function createToken(server: TestServer, scopes: string[]): Promise<{ name: string; token: string }> {
   const name = uid('tok')
   const data = await ok(server, 'mutation Q($i: TokenInput!) { createToken(input: $i) { name token } }', { i: { name, scopes } })
@@ -56,10 +49,16 @@ async function rawSubscription(server: TestServer, token: string, query: string,
       resolve(code)
     }),
   )
-  ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>))
+  let acked: () => void = () => {}
+  const ack = new Promise<void>((resolve) => (acked = resolve))
+  ws.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as Record<string, unknown>
+    frames.push(frame)
+    if (frame.type === 'connection_ack') acked()
+  })
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
   ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }))
-  await until(() => frames.some((f) => f.type === 'connection_ack'))
+  await ack
   ws.send(JSON.stringify({ id: 's1', type: 'subscribe', payload: { query, variables } }))
   return { ws, frames, closed }
 }
@@ -84,7 +83,7 @@ describe('revocation reaches live sockets', () => {
   it('a revoked token ends its subscriptions: an error frame, then close 4403', async () => {
     const { name, token } = await createToken(server, ['read'])
     const sub = await rawSubscription(server, token, STOCK_SUB, { p: [uid('p')] })
-    await until(() => server.services.feed.subscriberCount === 1)
+    await subscribers(server.services.feed, (n) => n === 1)
     expect(await ok(server, 'mutation Q($n: String!) { revokeToken(name: $n) }', { n: name })).toEqual({ revokeToken: true })
     expect(await sub.closed).toBe(4403)
     const after = sub.frames.slice(sub.frames.findIndex((f) => f.type === 'connection_ack') + 1)
@@ -92,7 +91,7 @@ describe('revocation reaches live sockets', () => {
       { id: 's1', type: 'error', payload: [{ message: 'The bearer token was revoked or has expired', extensions: { code: 'UNAUTHENTICATED' } }] },
       { close: 4403 },
     ])
-    await until(() => server.services.feed.subscriberCount === 0)
+    await subscribers(server.services.feed, (n) => n === 0)
   })
 
   it('an expired JWT ends its subscriptions the same way', async () => {

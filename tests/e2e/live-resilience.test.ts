@@ -5,16 +5,20 @@ import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CreateTokenDocument, IngestWarehouseStockDocument, StockChangedDocument, type StockChangedSubscription } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { Changes } from '../helpers/wait.js'
 import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 
 type Update = StockChangedSubscription['stockChanged']
 
-async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
+/** Every update, error, completion, frame, close and subscriber count change below notifies it. */
+const changes = new Changes()
+const until = (condition: () => boolean, what: string, ms = 30_000) => changes.until(condition, what, ms)
+
+/** A test server whose feed reports its subscriber count to `changes`. */
+async function startWatchedServer(): Promise<TestServer> {
+  const server = await startTestServer()
+  server.services.feed.watchSubscribers(changes.notify)
+  return server
 }
 
 async function tokens(server: TestServer) {
@@ -34,9 +38,16 @@ function collect(client: Client, variables: { products?: string[]; category?: st
       next: (msg) => {
         if (msg.data) updates.push(msg.data.stockChanged)
         if (msg.errors) errors.push(msg.errors)
+        changes.notify()
       },
-      error: (err) => errors.push(err),
-      complete: () => completed++,
+      error: (err) => {
+        errors.push(err)
+        changes.notify()
+      },
+      complete: () => {
+        completed++
+        changes.notify()
+      },
     },
   )
   return {
@@ -65,9 +76,13 @@ async function rawSubscriber(server: TestServer, token: string, count: number) {
     const msg = JSON.parse(data.toString()) as { id: string; type: string; payload?: { data?: StockChangedSubscription } }
     if (msg.type === 'next' && msg.payload?.data) received.get(msg.id)!.push(msg.payload.data.stockChanged)
     if (msg.type === 'complete') completed.add(msg.id)
+    changes.notify()
   })
   let closed = false
-  socket.on('close', () => (closed = true))
+  socket.on('close', () => {
+    closed = true
+    changes.notify()
+  })
   for (let i = 0; i < count; i++) {
     received.set(`s${i}`, [])
     socket.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: print(StockChangedDocument), variables: {} } }))
@@ -90,7 +105,7 @@ describe('a subscriber that stops reading', () => {
   const sockets: WebSocket[] = []
 
   beforeAll(async () => {
-    server = await startTestServer()
+    server = await startWatchedServer()
     ;({ read, append } = await tokens(server))
   })
   afterAll(async () => {
@@ -171,12 +186,16 @@ describe('a subscriber that stops reading', () => {
 
 describe('stopping the server', () => {
   it('completes every subscription before closing the sockets with 1001', async () => {
-    const server = await startTestServer()
+    const server = await startWatchedServer()
     const { read, append } = await tokens(server)
     const [p1, p2] = [uid('p'), uid('p')]
     const clients = Array.from({ length: 4 }, () => wsClient(server, read))
     const closeCodes: number[] = []
-    for (const c of clients) c.on('closed', (e) => closeCodes.push((e as { code: number }).code))
+    for (const c of clients)
+      c.on('closed', (e) => {
+        closeCodes.push((e as { code: number }).code)
+        changes.notify()
+      })
     const subs = [
       collect(clients[0]!, {}),
       collect(clients[0]!, { products: [p1] }),
@@ -201,7 +220,7 @@ describe('stopping the server', () => {
   })
 
   it('does not wait on a client that stopped reading, and still completes the others', async () => {
-    const server = await startTestServer()
+    const server = await startWatchedServer()
     const { read, append } = await tokens(server)
     const frozen = await rawSubscriber(server, read, 20)
     const client = wsClient(server, read)

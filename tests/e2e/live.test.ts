@@ -10,48 +10,51 @@ import {
   type StockChangedSubscription,
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { subscribers } from '../helpers/wait.js'
 import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 
 type Update = StockChangedSubscription['stockChanged']
-
-async function until(condition: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 /** Subscribes and collects updates; `until(n)` resolves once n have arrived. */
 function collect(client: Client, variables: { products?: string[]; category?: string }) {
   const updates: Update[] = []
   const errors: unknown[] = []
-  let wake: (() => void) | undefined
+  // Each update or error wakes the waits below; no timer polls.
+  const wakers = new Set<() => void>()
+  const wake = () => {
+    for (const w of wakers) w()
+  }
   const dispose = client.subscribe<StockChangedSubscription>(
     { query: print(StockChangedDocument), variables },
     {
       next: (msg) => {
         if (msg.data) updates.push(msg.data.stockChanged)
         if (msg.errors) errors.push(msg.errors)
-        wake?.()
+        wake()
       },
       error: (err) => {
         errors.push(err)
-        wake?.()
+        wake()
       },
       complete: () => {},
     },
   )
-  const until = async (n: number, ms = 60_000) => {
-    const deadline = Date.now() + ms
-    while (updates.length < n && errors.length === 0 && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, 50)
-      })
-    }
-    return updates
-  }
+  /** Resolves with the updates once `n` have arrived, an error has, or `ms` have passed. */
+  const until = (n: number, ms = 60_000) =>
+    new Promise<Update[]>((resolve) => {
+      const check = () => {
+        if (updates.length < n && errors.length === 0) return
+        done()
+      }
+      const done = () => {
+        clearTimeout(timer)
+        wakers.delete(check)
+        resolve(updates)
+      }
+      const timer = setTimeout(done, ms)
+      wakers.add(check)
+      check()
+    })
   return { updates, errors, until, dispose }
 }
 
@@ -95,7 +98,7 @@ describe('live stock over graphql-ws', () => {
       const filter = i % 4 === 0 ? { products: [p1] } : i % 4 === 1 ? { category } : i % 4 === 2 ? { products: [p1, p2] } : { products: [p2] }
       return { filter, sub: collect(client(read), filter) }
     })
-    await until(() => server.services.feed.subscriberCount === 25)
+    await subscribers(server.services.feed, (n) => n === 25)
 
     // 40 sequential sales, alternating products: 20 of p1, 20 of p2.
     for (let i = 0; i < 40; i++) {
@@ -121,7 +124,7 @@ describe('live stock over graphql-ws', () => {
     await new Promise((r) => setTimeout(r, 4 * server.config.pollMs))
     expect(subs.map(({ sub }) => sub.updates.length)).toEqual(counts)
     for (const { sub } of subs) sub.dispose()
-    await until(() => server.services.feed.subscriberCount === 0)
+    await subscribers(server.services.feed, (n) => n === 0)
   })
 
   it('gives each filter exactly its sequence of interleaved gateway and direct writes, in write order', async () => {
@@ -155,7 +158,7 @@ describe('live stock over graphql-ws', () => {
     // Two sockets, several subscriptions each.
     const sockets = [client(read), client(read)]
     const subs = filters.map(({ wants: _, ...variables }, i) => collect(sockets[i % 2]!, variables))
-    await until(() => server.services.feed.subscriberCount === filters.length)
+    await subscribers(server.services.feed, (n) => n === filters.length)
 
     const stock = new Map([a, b, c, d].map((p) => [p, 0]))
     const sent: Array<{ product: string; available: number; delta: number }> = []
@@ -191,13 +194,13 @@ describe('live stock over graphql-ws', () => {
     await new Promise((r) => setTimeout(r, 4 * server.config.pollMs))
     expect(subs.map((s) => s.updates.length)).toEqual(counts)
     for (const s of subs) s.dispose()
-    await until(() => server.services.feed.subscriberCount === 0)
+    await subscribers(server.services.feed, (n) => n === 0)
   })
 
   it('delivers writes that bypass the gateway through the change-log poller', async () => {
     const product = uid('p')
     const sub = collect(client(read), { products: [product] })
-    await until(() => server.services.feed.subscriberCount === 1)
+    await subscribers(server.services.feed, (n) => n === 1)
     // Straight into the store: no resolver, so no immediate publish; only the poller can see it.
     await server.services.store.ingestWarehouseStock([{ product, store: 'direct', amount: 7 }])
     const got = await sub.until(1)

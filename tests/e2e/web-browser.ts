@@ -1,5 +1,6 @@
 // Shared by the console's browser tests: the system Chromium, offline, with the page's errors collected.
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
@@ -67,4 +68,25 @@ export async function openBrowser(base: string): Promise<BrowserRun> {
 export async function useToken(page: Page, token: string): Promise<void> {
   await page.getByTestId('token-input').fill(token)
   await page.getByTestId('token-save').click()
+}
+
+export interface Violation {
+  readonly id: string
+  readonly impact: string | null
+  readonly help: string
+  readonly nodes: string[]
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/**
+ * axe-core's WCAG 2.1 A and AA checks on the element `selector` (evaluated over the devtools protocol,
+ * which the page's CSP does not govern), as a list of violations with the elements at fault.
+ */
+export async function accessibilityViolations(page: Page, selector: string): Promise<Violation[]> {
+  await page.evaluate(AXE)
+  return page.evaluate(
+    `axe.run(document.querySelector(${JSON.stringify(selector)}), { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })))`,
+  )
 }

@@ -5,7 +5,7 @@ import { loadDemo } from '../../src/demo.js'
 import { CreateTokenDocument } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
 import { gqlOk, startTestServer, type TestServer } from '../helpers/server.js'
-import { haveChromium, openBrowser, useToken, WAIT, type BrowserRun } from './web-browser.js'
+import { accessibilityViolations, haveChromium, openBrowser, useToken, WAIT, type BrowserRun } from './web-browser.js'
 
 type Envelope = { meta: Array<{ name: string; type: string }>; data: Array<Record<string, unknown>>; rows: number }
 type DatasourceList = { datasources: Array<{ name: string; stats: { row_count: number } }> }
@@ -76,6 +76,7 @@ describe.skipIf(!haveChromium)('the console in Chromium, on the demo data', () =
 
     await p.getByTestId('console-tab-stats').click()
     await expect.poll(() => section('stats').getByTestId('console-error').innerText(), { timeout: WAIT }).toBe('This token lacks admin.')
+    expect(await accessibilityViolations(p, '#console')).toEqual([])
     await run.shot('console-1-narrow-token')
   })
 
@@ -231,6 +232,26 @@ describe.skipIf(!haveChromium)('the console in Chromium, on the demo data', () =
     await p.locator('main').waitFor({ state: 'visible' })
     expect(await p.locator('#console').isHidden()).toBe(true)
     await p.locator('[data-testid="grid"] [data-testid="product"]').first().waitFor()
+  })
+
+  it("passes axe-core's WCAG 2.1 A/AA checks in every section, filled", async () => {
+    const p = page()
+    await p.goto(base, { waitUntil: 'domcontentloaded' })
+    await useToken(p, server.adminToken)
+    const checks: Array<[string, () => Promise<unknown>]> = [
+      ['#console/datasources/ecomm_events', () => p.getByTestId('quarantine-rows').waitFor()],
+      ['#console/pipes/api_product_grid', async () => {
+        await p.getByTestId('run-pipe').click()
+        await p.getByTestId('pipe-rows').waitFor()
+      }],
+      ['#console/tokens', () => section('tokens').locator('tr[data-token]').first().waitFor()],
+      ['#console/stats', () => p.getByTestId('stats-calls-chart').locator('svg').waitFor()],
+    ]
+    for (const [hash, ready] of checks) {
+      await p.goto(`${base}/${hash}`)
+      await ready()
+      expect(await accessibilityViolations(p, '#console'), hash).toEqual([])
+    }
   })
 
   it('loaded nothing from the internet and broke no rule', () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import type { StoreConfig } from '../../src/config.js'
+import { isMigrated } from '../../src/store/migrate.js'
 
 let dataDir: string | undefined
 
@@ -69,4 +70,13 @@ export async function openTestStore(): Promise<ClickHouseStore> {
   const store = ClickHouseStore.open(testStoreConfig())
   await store.migrate()
   return store
+}
+
+/** True once the store answers and every migration is applied to `database`. */
+export async function isMigratedStore(store: ClickHouseStore, database: string): Promise<boolean> {
+  try {
+    return await isMigrated(store.executor.client, { database })
+  } catch {
+    return false
+  }
 }

@@ -75,7 +75,33 @@ describe('the store executor', () => {
     const live = new AbortController()
     const rows = await store.forRequest({ requestId: 'here', signal: live.signal }, () => store.products(undefined, 5, 0))
     expect(rows.map((p) => p.id)).toEqual(['p1'])
-    // Embedded chDB cannot interrupt a running statement: the signal is not handed to it (a server's is).
-    expect(sent.map((s) => s.abort_signal)).toEqual([undefined])
+    // A server stops a statement whose request is aborted, so it gets the signal; embedded chDB cannot
+    // interrupt a running statement (its session would go on computing), so it does not.
+    expect(sent.map((s) => s.abort_signal)).toEqual([process.env.CLICKHOUSE_URL ? live.signal : undefined])
+  })
+
+  it('never cancels a write: a batch whose client went away is stored whole', async () => {
+    const cancelled = new AbortController()
+    cancelled.abort()
+    const outcome = await store.forRequest({ requestId: 'gone', signal: cancelled.signal }, () =>
+      store.upsertProducts([{ id: 'p2', category: 'c', name: 'two', photo: '', price: 2 }]),
+    )
+    expect(outcome).toMatchObject({ accepted: 1, quarantined: 0 })
+    expect((await store.productsByIds(['p2'])).map((p) => p?.name)).toEqual(['two'])
+  })
+
+  it('nested scopes keep the outer signal and share one query-id sequence for the same request', async () => {
+    sent.length = 0
+    const cancelled = new AbortController()
+    await expect(
+      store.forRequest({ signal: cancelled.signal }, () =>
+        store.forRequest({ requestId: 'inner' }, async () => {
+          await store.stock(['p1'])
+          cancelled.abort()
+          return store.stock(['p1'])
+        }),
+      ),
+    ).rejects.toBeInstanceOf(QueryCancelledError)
+    expect(sent.map((s) => s.query_id)).toEqual(['inner.1'])
   })
 })

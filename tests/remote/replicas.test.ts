@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { createClient as createClickHouse } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Arrivals } from '../helpers/arrivals.js'
 import { uid } from '../helpers/factories.js'
+import { killAll, startServerProcess, type ServerProcess } from '../helpers/process.js'
 import { wsClient } from '../helpers/server.js'
 
 // Two gateway replicas, each its own process, on one store reached over ClickHouse's HTTP protocol
@@ -12,48 +11,20 @@ import { wsClient } from '../helpers/server.js'
 // change log, so every subscriber hears every write once, whoever made it, and a replica that dies
 // takes nothing from the other's subscribers.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ADMIN = `admin_${randomBytes(16).toString('hex')}`
 const DATABASE = `r_${randomBytes(6).toString('hex')}`
 
-interface Replica {
-  readonly url: string
-  readonly wsUrl: string
-  readonly child: ChildProcess
-}
+type Replica = ServerProcess
 
-const children: ChildProcess[] = []
-
-async function startReplica(): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SIGHTLINE_DEMO: '0',
-      SIGHTLINE_ADMIN_TOKEN: ADMIN,
-      CLICKHOUSE_DATABASE: DATABASE,
-      SIGHTLINE_POLL_MS: '100',
-      SIGHTLINE_RATE_LIMIT: '0',
-      SIGHTLINE_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** A replica on the suite's store (CLICKHOUSE_URL) and database; the first to start migrates it. */
+function startReplica(): Promise<Replica> {
+  return startServerProcess({
+    CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? '',
+    SIGHTLINE_ADMIN_TOKEN: ADMIN,
+    CLICKHOUSE_DATABASE: DATABASE,
+    SIGHTLINE_POLL_MS: '100',
+    SIGHTLINE_RATE_LIMIT: '0',
   })
-  children.push(child)
-  const output: string[] = []
-  child.stderr!.on('data', (c: Buffer) => output.push(c.toString()))
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the replica exited (${code}) before it was ready:\n${output.join('')}`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(`${line}\n`)
-      if (!line.startsWith('{')) return
-      const entry = JSON.parse(line) as { msg?: string; url?: string }
-      if (entry.msg === 'sightline ready' && entry.url) resolve(entry.url)
-    })
-  })
-  return { url, wsUrl: url.replace(/^http/, 'ws'), child }
 }
 
 async function post(replica: Replica, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -73,26 +44,21 @@ type Update = { product: string; available: number; delta: number }
 
 /** Subscribes to one product's stock on a replica; collects what arrives. */
 function listen(replica: Replica, product: string) {
-  const updates: Update[] = []
+  const updates = new Arrivals<Update>()
   const client = wsClient(replica, ADMIN)
-  let wake: (() => void) | undefined
   client.subscribe<{ stockChanged: Update }>(
     { query: 'subscription S($p: [ID!]) { stockChanged(products: $p) { product available delta } }', variables: { p: [product] } },
     {
       next: (msg) => {
         if (msg.data) updates.push(msg.data.stockChanged)
-        wake?.()
       },
-      error: () => wake?.(),
+      error: () => {},
       complete: () => {},
     },
   )
   /** Resolves once `n` updates arrived (the test's timeout bounds the wait). */
-  const until = async (n: number) => {
-    while (updates.length < n) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)))
-    return updates
-  }
-  return { updates, until, dispose: () => client.dispose() }
+  const until = (n: number) => updates.until(n)
+  return { updates: updates.items, until, dispose: () => client.dispose() }
 }
 
 describe.skipIf(!process.env.CLICKHOUSE_URL)('two gateway replicas on one store over HTTP (npm run test:remote)', () => {
@@ -102,9 +68,7 @@ describe.skipIf(!process.env.CLICKHOUSE_URL)('two gateway replicas on one store 
     a = await startReplica() // migrates the database
     b = await startReplica()
   }, 300_000)
-  afterAll(() => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  })
+  afterAll(killAll)
 
   it('a write through one replica reaches the other replica’s subscribers exactly once', async () => {
     const product = uid('p')
@@ -139,8 +103,7 @@ describe.skipIf(!process.env.CLICKHOUSE_URL)('two gateway replicas on one store 
       await store.insert({ table: `${DATABASE}.warehouse_stock`, values: [{ product, store: 'direct', amount: 10, timestamp: '2026-01-01 00:00:00' }], format: 'JSONEachRow' })
       expect(await onA.until(1)).toEqual([{ product, available: 10, delta: 10 }])
       expect(await onB.until(1)).toEqual([{ product, available: 10, delta: 10 }])
-      a.child.kill('SIGKILL')
-      await new Promise((resolve) => a.child.once('exit', resolve))
+      await a.kill('SIGKILL')
       await post(b, STOCK, { p: product, n: 1 })
       await store.insert({ table: `${DATABASE}.warehouse_stock`, values: [{ product, store: 'direct', amount: 2, timestamp: '2026-01-01 00:00:01' }], format: 'JSONEachRow' })
       expect(await onB.until(3)).toEqual([

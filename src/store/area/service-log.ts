@@ -7,38 +7,30 @@ export class ServiceLogRepository {
   constructor(private readonly q: StoreQueries) {}
 
   async write({ operations, ingests, errors }: ServiceLogBatch): Promise<void> {
-    const { exec } = this.q
-    await Promise.all([
-      exec.insert(
-        this.q.table('operation_log'),
-        operations.map((o) => ({
-          at: toChDateTime64(o.at),
-          request_id: o.requestId,
-          operation: o.operation,
-          token: o.token,
-          duration_ms: o.durationMs,
-          rows_read: o.rowsRead,
-          bytes_read: o.bytesRead,
-          error_code: o.errorCode,
-        })),
-      ),
-      exec.insert(
-        this.q.table('ingest_log'),
-        ingests.map((i) => ({
-          at: toChDateTime64(i.at),
-          table: i.table,
-          rows: i.rows,
-          quarantined: i.quarantined,
-          duration_ms: i.durationMs,
-          token: i.token,
-          deduplicated: i.deduplicated ? 1 : 0,
-        })),
-      ),
-      exec.insert(
-        this.q.table('error_log'),
-        errors.map((e) => ({ at: toChDateTime64(e.at), request_id: e.requestId, operation: e.operation, code: e.code, message: e.message })),
-      ),
-    ])
+    const at = (d: Date) => toChDateTime64(d)
+    const rows: Record<'operation_log' | 'ingest_log' | 'error_log', object[]> = {
+      operation_log: operations.map((o) => ({
+        at: at(o.at),
+        request_id: o.requestId,
+        operation: o.operation,
+        token: o.token,
+        duration_ms: o.durationMs,
+        rows_read: o.rowsRead,
+        bytes_read: o.bytesRead,
+        error_code: o.errorCode,
+      })),
+      ingest_log: ingests.map((i) => ({
+        at: at(i.at),
+        table: i.table,
+        rows: i.rows,
+        quarantined: i.quarantined,
+        duration_ms: i.durationMs,
+        token: i.token,
+        deduplicated: i.deduplicated ? 1 : 0,
+      })),
+      error_log: errors.map((e) => ({ at: at(e.at), request_id: e.requestId, operation: e.operation, code: e.code, message: e.message })),
+    }
+    await Promise.all(Object.entries(rows).map(([table, values]) => this.q.exec.insert(this.q.table(table), values)))
   }
 
   async setTtl(days: number): Promise<string[]> {

@@ -114,7 +114,7 @@ export class PipesSection implements Section {
     const params = pipeParams(pipe)
     const endpoint = isEndpoint(pipe)
     const fields = params.map((p) => paramField(p))
-    const urlText = h('code', { class: 'url', 'data-testid': 'pipe-url' })
+    const urlText = h('code', { class: 'url', 'data-testid': 'pipe-url', tabindex: 0, 'aria-label': 'REST URL' })
     const reveal = h('input', { type: 'checkbox', id: 'reveal-token', 'data-testid': 'reveal-token' })
     const copied = h('span', { class: 'muted small', role: 'status', 'data-testid': 'copy-state' })
     const values = (): Array<[string, string]> => fields.map((f) => [f.param.name, f.input.value.trim()])
@@ -163,7 +163,9 @@ export class PipesSection implements Section {
       h(
         'p',
         { class: 'facts' },
-        pipe.scope ? h('span', {}, 'Needs ', h('code', {}, pipe.scope), ' (or ', h('code', {}, `read:pipe:${pipe.name}`), ', or admin)') : null,
+        pipe.scope
+          ? h('span', {}, 'Needs ', h('code', {}, pipe.scope), ...(pipe.scope === `read:pipe:${pipe.name}` ? [' (or admin)'] : [' (or ', h('code', {}, `read:pipe:${pipe.name}`), ', or admin)']))
+          : null,
         !endpoint ? h('span', { class: 'tag' }, `${pipe.type ?? 'not an endpoint'}: not served on /v0/pipes/${pipe.name}.json`) : null,
       ),
       columns.length ? h('p', { class: 'columns' }, 'Answers ', ...columns.flatMap((c, i) => [i ? ', ' : '', h('code', { title: c.type }, c.name)])) : null,

@@ -9,11 +9,14 @@ import { consoleToken, SLOT, type Section } from './route.js'
 type Stat = ConsoleStatFragment
 type ErrorRow = ConsoleErrorsQuery['errorLog'][number]
 
-/** A range: its span and how many buckets the charts draw (each an `operationStats` alias). */
+/**
+ * A range: its span and how many buckets the charts draw. Each bucket is an `operationStats` alias, one
+ * store query each (the API has no per-bucket stats), so they are few: 5 minutes, 2 hours, 12 hours.
+ */
 const RANGES: Record<string, { label: string; ms: number; buckets: number }> = {
   '1h': { label: 'last hour', ms: 3600e3, buckets: 12 },
-  '24h': { label: 'last 24 hours', ms: 24 * 3600e3, buckets: 24 },
-  '7d': { label: 'last 7 days', ms: 7 * 24 * 3600e3, buckets: 28 },
+  '24h': { label: 'last 24 hours', ms: 24 * 3600e3, buckets: 12 },
+  '7d': { label: 'last 7 days', ms: 7 * 24 * 3600e3, buckets: 14 },
 }
 /** Errors read to draw the error chart (the newest first; older ones in a busy range are left out). */
 const ERROR_LIMIT = 1000
@@ -132,7 +135,10 @@ export class StatsSection implements Section {
       return n === 0 ? 0 : s.reduce((t, x) => t + x.p50Ms * x.calls, 0) / n
     })
     const times = b.starts.map((d) => d.toISOString())
-    const label = b.width >= 24 * 3600e3 / 4 ? (iso: string) => new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit' }) : (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+    const label =
+      b.width >= 3600e3
+        ? (iso: string) => new Date(iso).toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' })
+        : (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
 
     const errs = answer.errors.filter((e) => (!op || e.operation === op) && new Date(e.at) >= b.from && new Date(e.at) < b.to)
     const codes = [...countBy(errs.map((e) => e.code)).entries()].sort((x, y) => y[1] - x[1]).map(([c]) => c)
@@ -230,7 +236,8 @@ function chartBlock(title: string, testid: string, opts: Parameters<typeof lineC
     { class: 'chart-block', 'data-testid': testid },
     h('figcaption', {}, h('strong', {}, title), summary ? h('span', { class: 'muted small' }, ` · ${summary}`) : null),
     lineChart({ width: 560, height: 200, ...opts }),
-    h('p', { class: 'legend' }, ...opts.series.flatMap((s, i) => [i ? ' ' : '', h('span', { style: `color:${s.color}` }, `■ ${s.name}`)])),
+    // The key: a colour swatch beside text in the ink colour (series colours are too light for text).
+    h('p', { class: 'legend' }, ...opts.series.flatMap((s, i) => [i ? ' ' : '', h('span', { class: 'key' }, h('span', { class: 'swatch', style: `background:${s.color}` }), s.name)])),
   )
 }
 

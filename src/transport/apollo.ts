@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server'
+import { ApolloServerErrorCode } from '@apollo/server/errors'
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql'
+import type { Config } from '../config.js'
+import type { Cors } from '../cors.js'
+import { createContext, type Context, type Services } from '../context.js'
+import { ErrorCode, formatError, withStatus } from '../errors.js'
+import { readBody, sendJson } from '../http.js'
+import { introspectionGuard } from '../introspection.js'
+import { queryLimitRules } from '../limits.js'
+import { storeBusyStatus } from '../overload.js'
+import { emptyQueryStats } from '../store/query-stats.js'
+import type { Access } from './access.js'
+import type { Gateway } from './gateway.js'
+import { clientGone, operationNameOf } from './operation.js'
+
+export interface ApolloTransport {
+  /** Answers a request to /graphql: CORS, then GET or POST through Apollo. */
+  serve(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>
+  /** One operation through Apollo's whole pipeline, for the transports over the gateway (REST). */
+  readonly execute: Gateway['execute']
+  /** Drains the HTTP server (and, through `onDrain`, the WebSocket server), then stops. */
+  stop(): Promise<void>
+}
+
+/**
+ * GraphQL over HTTP: Apollo Server on the node:http server, its plugins (limits, introspection, overload
+ * status, telemetry) and the request path that counts what ClickHouse read and cancels a request whose
+ * client went away.
+ */
+export async function startApollo(
+  config: Config,
+  services: Services,
+  access: Access,
+  schema: GraphQLSchema,
+  httpServer: Server,
+  cors: Cors,
+  /** Runs when Apollo drains the server, after HTTP requests settle: closes the WebSocket transport. */
+  onDrain: () => Promise<void>,
+): Promise<ApolloTransport> {
+  const { store, telemetry } = services
+  const apollo = new ApolloServer<Context>({
+    schema,
+    validationRules: queryLimitRules(config.queryLimits),
+    parseOptions: { maxTokens: config.queryLimits.maxTokens },
+    allowBatchedHttpRequests: false,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    // No "did you mean" hints: they would reveal field names while introspection is closed.
+    hideSchemaDetailsFromClientErrors: !config.development,
+    csrfPrevention: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      // Sightline sets no cache hints; the default plugin would wrap every field resolver (thousands per grid).
+      ApolloServerPluginCacheControlDisabled(),
+      introspectionGuard(config.development),
+      httpSubscriptionGuard,
+      storeBusyStatus,
+      telemetry.apolloPlugin(),
+      {
+        async serverWillStart() {
+          return { drainServer: onDrain }
+        },
+      } satisfies ApolloServerPlugin<Context>,
+    ],
+  })
+  await apollo.start()
+
+  return {
+    async serve(req, res, url) {
+      if (cors.handle(req, res)) return
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST, OPTIONS')
+        return sendJson(res, 405, { error: 'method not allowed' })
+      }
+      const requestId = randomUUID()
+      res.setHeader('x-request-id', requestId)
+
+      let body: unknown
+      if (req.method === 'POST') {
+        const raw = await readBody(req, config.maxBodyBytes)
+        if (raw === null) {
+          return sendGraphQLError(res, 413, `The request body exceeds ${config.maxBodyBytes} bytes`, ErrorCode.PAYLOAD_TOO_LARGE)
+        }
+        try {
+          body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))
+        } catch {
+          return sendGraphQLError(res, 400, 'The request body is not valid JSON', ApolloServerErrorCode.BAD_REQUEST)
+        }
+      }
+      const headers = new HeaderMap()
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value)
+      }
+      const { method } = req
+      const reads = emptyQueryStats()
+      const response = await store.forRequest({ requestId, stats: reads, signal: clientGone(res) }, () =>
+        apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method, headers, search: url.search, body },
+          context: async () => {
+            const label = { requestId, operation: operationNameOf(body, url), address: access.addressOf(req) }
+            const principal = await access.principalOf(req.headers.authorization, label)
+            return createContext(services, principal, requestId, reads)
+          },
+        }),
+      )
+      for (const [key, value] of response.headers) {
+        if (key === 'vary') res.appendHeader(key, value) // keeps CORS's Vary: Origin
+        else res.setHeader(key, value)
+      }
+      res.statusCode = response.status ?? 200
+      if (response.body.kind === 'complete') {
+        res.end(response.body.string)
+        return
+      }
+      for await (const chunk of response.body.asyncIterator) res.write(chunk)
+      res.end()
+    },
+
+    async execute(request, principal, requestId, rowSources) {
+      const reads = emptyQueryStats()
+      const contextValue = createContext(services, principal, requestId, reads, rowSources)
+      const response = await store.forRequest({ requestId, stats: reads }, () => apollo.executeOperation(request, { contextValue }))
+      if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported here')
+      const { singleResult } = response.body
+      // What ClickHouse read for this operation, as Tinybird's `statistics` reports it.
+      const statistics = { rows_read: reads.rowsRead, bytes_read: reads.bytesRead }
+      return { ...singleResult, extensions: { ...singleResult.extensions, statistics } }
+    },
+
+    stop: () => apollo.stop(),
+  }
+}
+
+/** Subscriptions run over graphql-ws; over HTTP one would never deliver an update. */
+const httpSubscriptionGuard: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== 'subscription') return
+        const error = new GraphQLError('Subscriptions run over WebSocket (graphql-ws) at the same path', { extensions: { code: ApolloServerErrorCode.BAD_REQUEST } })
+        throw withStatus(error, 400)
+      },
+    }
+  },
+}
+
+function sendGraphQLError(res: ServerResponse, status: number, message: string, code: string): void {
+  const error: GraphQLFormattedError = { message, extensions: { code } }
+  sendJson(res, status, { errors: [error] })
+}
