@@ -55,8 +55,8 @@ const STORE_FOR_DOMAIN = [
 /** The use cases every transport shares (the live feed is the stock use case's push side). */
 const DOMAIN = ['^src/domain/', '^src/live/']
 
-/** Where the process is put together: the only modules that open the ClickHouse store. */
-const COMPOSITION_ROOTS = ['^src/composition\\.ts$', '^src/main\\.ts$']
+/** Where the process is put together: the only modules that open the ClickHouse store (server, CLI, the dev tools' throw-away store). */
+const COMPOSITION_ROOTS = ['^src/composition\\.ts$', '^src/main\\.ts$', '^src/devtools/boot\\.ts$']
 
 module.exports = {
   forbidden: [

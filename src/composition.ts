@@ -8,6 +8,7 @@ import type { Config } from './config.js'
 import type { Services } from './context.js'
 import { DatasourceService } from './domain/datasources.js'
 import { ProjectService } from './domain/project.js'
+import { ProjectHost } from './graphql-project/host.js'
 import { SqlService } from './domain/sql.js'
 import { StockFeed } from './live/stock-feed.js'
 import { Metrics } from './metrics.js'
@@ -28,8 +29,11 @@ export interface Composition {
   readonly limiter: RateLimiter
   readonly datasources: DatasourceService
   readonly sql: SqlService
-  /** The Tinybird project (`SIGHTLINE_PROJECT`), parsed; `start` applies it. */
-  readonly project: ProjectService | undefined
+  /**
+   * The Tinybird project (`SIGHTLINE_PROJECT`), parsed; `start` applies it. A host, so that `sightline dev`
+   * can swap in a changed version (REST and the GraphQL `pipes` follow it).
+   */
+  readonly project: ProjectHost | undefined
   /**
    * Migrates the store, sets the service-log TTL and applies the project (its tables, views, `TOKEN` lines
    * and `COPY_SCHEDULE` crons): the start-up work before ready. Newly minted project tokens go to `onTokens`.
@@ -49,13 +53,13 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
   const parsedProject = config.project ? ProjectService.parse(config.project.dir, config.project.database) : undefined
   const metrics = new Metrics()
   const store = given ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
-  let project: ProjectService | undefined
+  let project: ProjectHost | undefined
   if (config.project && parsedProject) {
     if (!(store instanceof ClickHouseStore)) {
       await store.close()
       throw new Error('SIGHTLINE_PROJECT needs the ClickHouse store')
     }
-    project = new ProjectService(parsedProject, store.project(config.project.database), {
+    project = new ProjectHost(parsedProject, store.project(config.project.database), {
       builtinPipes: new Set(PIPES.keys()),
       builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
       secrets: config.project.secrets,
@@ -89,7 +93,7 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
     datasources: new DatasourceService(store, () => feed.nudge()),
     // A loaded project's datasources are readable by /v0/sql too (read:datasource:<ds>).
-    sql: new SqlService(store, (who) => (projectReady && project ? project.sqlTables(who) : [])),
+    sql: new SqlService(store, (who) => (projectReady && project ? project.service.sqlTables(who) : [])),
     project,
     get projectReady() {
       return projectReady
@@ -100,7 +104,7 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
       await store.setServiceLogTtl(config.serviceLogTtlDays)
       if (project) {
         const { changes } = await project.apply()
-        const issued = await project.ensureTokens(tokens)
+        const issued = await project.service.ensureTokens(tokens)
         projectReady = true
         log.info({ project: config.project?.dir, database: project.database, changes: [...changes, ...issued.changes] }, 'Tinybird project loaded')
         onTokens?.(issued.minted)

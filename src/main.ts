@@ -6,6 +6,7 @@ import { TokenService } from './auth/tokens.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDemoTokens, DEMO_WORKSPACES, DemoTrickle, loadDemo, refreshDemo } from './demo.js'
 import { DatafileError, ProjectRefusedError } from './domain/project.js'
+import { devCommand, DEVTOOLS_USAGE, DevtoolsUsageError, testCommand } from './devtools/cli.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import { StoreInputError } from './store/errors.js'
@@ -14,6 +15,7 @@ const USAGE = `Usage: sightline <command>
 
   start [--project DIR]      serve GraphQL (SIGHTLINE_DEMO=1 also loads the demo data and tokens);
                              --project loads a Tinybird project (same as SIGHTLINE_PROJECT=DIR)
+${DEVTOOLS_USAGE}
   migrate                    apply pending migrations and exit
   seed [--reset]             load the demo dataset into an empty store and exit (--reset empties
                              every data table first; tokens and service logs stay)
@@ -100,6 +102,12 @@ async function main(argv: string[]): Promise<void> {
       // --project DIR is SIGHTLINE_PROJECT=DIR for this start.
       return start(values.project === undefined ? config : loadConfig({ ...process.env, SIGHTLINE_PROJECT: values.project }))
     }
+    // A Tinybird project's tests and dev loop, on a throw-away embedded store (src/devtools/).
+    case 'test':
+      process.exitCode = await testCommand(rest, startServer)
+      return
+    case 'dev':
+      return devCommand(rest, startServer)
     case 'migrate': {
       const applied = await withStore(config, async (store) => (await store.migrate()).applied)
       console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'nothing to apply: the store is up to date')
@@ -201,10 +209,10 @@ class UsageError extends Error {}
 class NotFoundError extends Error {}
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`)
+  if (err instanceof UsageError || err instanceof DevtoolsUsageError) console.error(`${err.message}\n\n${USAGE}`)
   else if (err instanceof ConfigError || err instanceof StoreInputError || err instanceof NotFoundError) console.error(err.message)
   // A Tinybird project that does not parse (file:line) or whose changes would lose data: the message says it all.
   else if (err instanceof DatafileError || err instanceof ProjectRefusedError) console.error(err.message)
   else console.error(err)
-  process.exit(err instanceof UsageError ? 2 : 1)
+  process.exit(err instanceof UsageError || err instanceof DevtoolsUsageError ? 2 : 1)
 })

@@ -8,6 +8,7 @@ import { restRoute } from './rest/index.js'
 import { operationRunner } from './rest/operation.js'
 import { domainOf } from './resolvers/domain.js'
 import { createSchema } from './schema/index.js'
+import { LiveSchema, type ProjectHost } from './graphql-project/host.js'
 import type { Store } from './store/store.js'
 import { Access } from './transport/access.js'
 import { startApollo } from './transport/apollo.js'
@@ -24,6 +25,8 @@ export interface RunningServer {
   readonly wsUrl: string
   readonly port: number
   readonly services: Services
+  /** The loaded Tinybird project (`SIGHTLINE_PROJECT`), for `sightline dev` to reload. */
+  readonly project?: ProjectHost | undefined
   /** Drains HTTP and WebSocket, completes subscriptions, then closes the store. */
   stop(): Promise<void>
 }
@@ -57,7 +60,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const app = await compose(config, log, options.store)
   const { services, metrics } = app
   const { store, feed, tokens } = services
-  const schema = await createSchema()
+  // The built-in schema, plus the loaded project's `pipes` once applied (and after each `sightline dev` reload).
+  const schema = new LiveSchema(await createSchema(), app.project)
   const access = new Access(tokens, app.limiter, services.telemetry, config.trustProxy)
   const http = new HttpServer(config.keepAliveMs, log)
   const ws = startWebSocket(GRAPHQL_PATH, config, services, access, schema, http.server, metrics, log)
@@ -74,7 +78,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     datasources: app.datasources,
     sql: app.sql,
     get project() {
-      return app.projectReady ? app.project : undefined
+      return app.projectReady ? app.project?.service : undefined
     },
     tokens,
     rateOf: access.rateOf,
@@ -145,5 +149,5 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   const url = `http://${host}:${port}${GRAPHQL_PATH}`
   log.info({ url, store: config.store.url ? 'remote' : 'embedded' }, 'sightline ready')
-  return { url, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, stop }
+  return { url, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, port, services, project: app.project, stop }
 }

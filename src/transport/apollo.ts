@@ -4,7 +4,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server
 import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql'
+import { GraphQLError, type GraphQLFormattedError } from 'graphql'
 import type { Config } from '../config.js'
 import type { Cors } from '../cors.js'
 import { createContext, type Context, type Services } from '../context.js'
@@ -17,6 +17,7 @@ import { emptyQueryStats } from '../store/query-stats.js'
 import type { Access } from './access.js'
 import type { Gateway } from './gateway.js'
 import { clientGone, operationNameOf } from './operation.js'
+import type { LiveSchema } from '../graphql-project/host.js'
 
 export interface ApolloTransport {
   /** Answers a request to /graphql: CORS, then GET or POST through Apollo. */
@@ -36,7 +37,8 @@ export async function startApollo(
   config: Config,
   services: Services,
   access: Access,
-  schema: GraphQLSchema,
+  /** The built-in schema plus a loaded project's `pipes`, swapped on reload (Apollo's gateway hook). */
+  schema: LiveSchema,
   httpServer: Server,
   cors: Cors,
   /** Runs when Apollo drains the server, after HTTP requests settle: closes the WebSocket transport. */
@@ -44,7 +46,7 @@ export async function startApollo(
 ): Promise<ApolloTransport> {
   const { store, telemetry } = services
   const apollo = new ApolloServer<Context>({
-    schema,
+    gateway: schema.gateway,
     validationRules: queryLimitRules(config.queryLimits),
     parseOptions: { maxTokens: config.queryLimits.maxTokens },
     allowBatchedHttpRequests: false,

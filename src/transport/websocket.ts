@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
 import { ApolloServerErrorCode } from '@apollo/server/errors'
-import { execute, getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import { getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -15,6 +15,7 @@ import { sharedSubscribe } from '../live/shared-execution.js'
 import type { Metrics } from '../metrics.js'
 import { SocketRegistry } from '../sockets.js'
 import type { Access } from './access.js'
+import type { LiveSchema } from '../graphql-project/host.js'
 
 export interface WebSocketTransport {
   /** Stops re-checking tokens and accepting sockets' new work (the first step of a stop). */
@@ -39,7 +40,8 @@ export function startWebSocket(
   config: Config,
   services: Services,
   access: Access,
-  schema: GraphQLSchema,
+  /** The built-in schema plus a loaded project's `pipes`, swapped on reload: each operation uses the current one. */
+  schema: LiveSchema,
   httpServer: Server,
   metrics: Metrics,
   log: Logger,
@@ -77,7 +79,7 @@ export function startWebSocket(
   const started = new WeakMap<Context, number>()
   const cleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; authorization?: string }>(
     {
-      schema,
+      schema: () => schema.current,
       isProd: !config.development,
       connectionInitWaitTimeout: config.websocket.initTimeoutMs,
       subscribe: sharedSubscribe((contextValue) => {
@@ -123,18 +125,18 @@ export function startWebSocket(
         } catch (err) {
           return [new GraphQLError(err instanceof GraphQLError ? err.message : 'The document could not be parsed', { extensions: { code: ApolloServerErrorCode.GRAPHQL_PARSE_FAILED } })]
         }
-        const invalid = validate(schema, document)
+        const invalid = validate(schema.current, document)
         if (invalid.length > 0) return invalid
         const refusal = introspectionRefusal(document, principal, config.development)
         if (refusal) return [refusal]
         const contextValue = createContext(services, principal, randomUUID())
         started.set(contextValue, performance.now())
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
+        return { schema: schema.current, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
       execute: (args) => {
         const { requestId, reads } = args.contextValue as Context
-        return store.forRequest({ requestId, stats: reads }, () => execute(args))
+        return store.forRequest({ requestId, stats: reads }, () => schema.execute(args))
       },
       // Recorded like HTTP operations: a query or mutation once answered, a subscription once started.
       onOperation: (_ctx, _id, payload, args, result) => {
