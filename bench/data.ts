@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { BROWSERS, DEMO_CATEGORIES, DEMO_WORKSPACES, DEVICES, OSES, PLACES, PLATFORMS, REFERERS } from '../src/demo.js'
+import { APPS, DIMENSIONS, type DimensionEntry } from '../src/catalog/index.js'
+import { DEMO_CATEGORIES, DEMO_WORKSPACES, PLACES } from '../src/demo.js'
 import { prng } from '../src/random.js'
 import type { Store } from '../src/store/store.js'
 import type { ProductRow, WarehouseStockRow } from '../src/store/types.js'
-import { APP_ACTIONS } from '../src/store/validate.js'
 
 export interface Scale {
   readonly events: number
@@ -45,11 +45,34 @@ SELECT
     concat('p_', leftPad(toString(idx), 5, '0'))
 FROM numbers({offset:UInt64}, {count:UInt64})`
 
-/** App events for two workspaces and all four apps; actions come from the store's closed map. */
+/**
+ * One dimension's generating SQL expression and its bound pools, from its catalog demo rule (the
+ * demo draws the same values in TypeScript). `i` spreads the hash seeds.
+ */
+function dimensionSql(d: DimensionEntry, i: number): { sql: string; params: Record<string, readonly string[]> } {
+  const rule = d.demo
+  const p = `d_${d.column}`
+  const h = (k: number) => `cityHash64(number, ${600 + i * 8 + k})`
+  const from = (name: string, n: number, k = 0) => `{${name}:Array(String)}[1 + ${h(k)} % ${n}]`
+  if ('pool' in rule) {
+    const plain = from(p, rule.pool.length)
+    if (!rule.metaPool) return { sql: plain, params: { [p]: rule.pool } }
+    return { sql: `if(from_meta, ${from(`${p}_meta`, rule.metaPool.length, 1)}, ${plain})`, params: { [p]: rule.pool, [`${p}_meta`]: rule.metaPool } }
+  }
+  if ('place' in rule) return { sql: `{${p}:Array(String)}[place]`, params: { [p]: PLACES.map((place) => place[rule.place]) } }
+  if ('metaChoice' in rule) return { sql: `if(from_meta, ${from(p, rule.metaChoice.length)}, '')`, params: { [p]: rule.metaChoice } }
+  const value = `concat('${rule.prefix}', toString(${h(1)} % ${rule.count}))`
+  const { only, share } = rule
+  const when = only === undefined ? (share === undefined ? 'true' : `${h(0)} % 100 < ${Math.round(share * 100)}`) : only === 'meta' ? 'from_meta' : `app = '${only.app}'`
+  return { sql: `if(${when}, ${value}, '')`, params: {} }
+}
+
+const DIMENSION_SQL = DIMENSIONS.map((d, i) => dimensionSql(d, i))
+
+/** App events for two workspaces and all four apps; actions and dimension values come from the catalog. */
 const APP_EVENTS_SQL = (db: string) => `
 INSERT INTO ${db}.app_events (timestamp, event_type, action, workspace_id, session_id, visitor_id, asset_id,
-    browser, os, device, country, region, city, referer, platform, email_broadcast_id, email_template_id,
-    flow_action_id, landing_page_id, meta_ad_id, meta_ad_set_id, meta_campaign_id, meta_placement_id, revenue)
+    ${DIMENSIONS.map((d) => d.column).join(', ')}, revenue)
 WITH
     cityHash64(number, 11) AS h0,
     cityHash64(number, 12) AS h1,
@@ -59,11 +82,11 @@ WITH
     cityHash64(number, 16) AS h5,
     cityHash64(number, 17) AS h6,
     cityHash64(number, 18) AS h7,
-    ['cart', 'fm', 'link', 'page'][1 + h0 % 4] AS app,
-    multiIf(app = 'cart', {cart:Array(String)}, app = 'fm', {fm:Array(String)}, app = 'link', {link:Array(String)}, {page:Array(String)}) AS actions,
+    {apps:Array(String)}[1 + h0 % ${APPS.length}] AS app,
+    {actions:Array(Array(String))}[indexOf({apps:Array(String)}, app)] AS actions,
     actions[1 + h1 % length(actions)] AS act,
     h2 % {visitors:UInt32} AS visitor,
-    1 + (h3 % 7) AS place,
+    1 + (h3 % ${PLACES.length}) AS place,
     cityHash64(number, 19) % 100 < 30 AS from_meta
 SELECT
     fromUnixTimestamp64Milli(toInt64({nowMs:Int64} - h4 % ${WEEK_S * 1000}), 'UTC'),
@@ -73,40 +96,17 @@ SELECT
     concat('s_', toString(visitor), '_', toString(h6 % 3)),
     concat('v_', toString(visitor)),
     concat('asset_', toString(h7 % 12)),
-    {browsers:Array(String)}[1 + cityHash64(number, 608) % 5],
-    {oses:Array(String)}[1 + cityHash64(number, 616) % 5],
-    {devices:Array(String)}[1 + cityHash64(number, 624) % 3],
-    {countries:Array(String)}[place],
-    {regions:Array(String)}[place],
-    {cities:Array(String)}[place],
-    if(from_meta, {referers:Array(String)}[2 + cityHash64(number, 708) % 2], {referers:Array(String)}[1 + cityHash64(number, 708) % 7]),
-    {platforms:Array(String)}[1 + cityHash64(number, 716) % 3],
-    if(cityHash64(number, 108) % 100 < 20, concat('eb_', toString(cityHash64(number, 116) % 4)), ''),
-    if(cityHash64(number, 124) % 100 < 20, concat('et_', toString(cityHash64(number, 132) % 3)), ''),
-    if(cityHash64(number, 232) % 100 < 10, concat('fa_', toString(cityHash64(number, 240) % 5)), ''),
-    if(app = 'page', concat('lp_', toString(cityHash64(number, 432) % 6)), ''),
-    if(from_meta, concat('ad_', toString(cityHash64(number, 508) % 8)), ''),
-    if(from_meta, concat('adset_', toString(cityHash64(number, 516) % 4)), ''),
-    if(from_meta, concat('camp_', toString(cityHash64(number, 524) % 2)), ''),
-    if(from_meta, ['feed', 'stories', 'reels'][1 + cityHash64(number, 532) % 3], ''),
-    if(app = 'cart' AND act = 'purchase', (cityHash64(number, 724) % 20000) / 100, 0)
+    ${DIMENSION_SQL.map((d) => d.sql).join(',\n    ')},
+    if(has({revenueActions:Array(String)}, concat(app, '/', act)), (cityHash64(number, 724) % 20000) / 100, 0)
 FROM numbers({offset:UInt64}, {count:UInt64})`
 
 const APP_PARAMS = {
-  cart: APP_ACTIONS.cart,
-  fm: APP_ACTIONS.fm,
-  link: APP_ACTIONS.link,
-  page: APP_ACTIONS.page,
+  apps: APPS.map((a) => a.name),
+  actions: APPS.map((a) => a.actions.map((x) => x.action)),
+  revenueActions: APPS.flatMap((a) => ('revenueAction' in a ? [`${a.name}/${a.revenueAction}`] : [])),
   ws0: DEMO_WORKSPACES[0],
   ws1: DEMO_WORKSPACES[1],
-  browsers: BROWSERS,
-  oses: OSES,
-  devices: DEVICES,
-  countries: PLACES.map((p) => p[0]),
-  regions: PLACES.map((p) => p[1]),
-  cities: PLACES.map((p) => p[2]),
-  referers: REFERERS,
-  platforms: PLATFORMS,
+  ...Object.assign({}, ...DIMENSION_SQL.map((d) => d.params)),
 }
 
 export function benchProducts(n: number): ProductRow[] {

@@ -1,6 +1,7 @@
 import type { TokenService } from './auth/tokens.js'
 import { prng } from './random.js'
 import type { Store } from './store/store.js'
+import { appByName, DIMENSIONS, type DemoValues } from './catalog/index.js'
 import { APPS, type App, type AppEventRow, type EcommEventRow, type ProductRow, type WarehouseStockRow } from './store/types.js'
 import { APP_ACTIONS } from './store/validate.js'
 
@@ -12,9 +13,7 @@ const CATEGORIES: Record<string, string[]> = {
   "kids' wear": ['Rain Jacket', 'Dungarees', 'Hoodie', 'Joggers', 'Raincoat', 'Snowsuit'],
 }
 
-export const BROWSERS = ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet']
-export const OSES = ['iOS', 'Android', 'Windows', 'macOS', 'Linux']
-export const DEVICES = ['mobile', 'desktop', 'tablet']
+/** The (country, region, city) triples demo events come from (dimensions with a `place` demo rule). */
 export const PLACES: Array<[string, string, string]> = [
   ['US', 'California', 'San Francisco'],
   ['US', 'New York', 'New York'],
@@ -24,16 +23,6 @@ export const PLACES: Array<[string, string, string]> = [
   ['BR', 'São Paulo', 'São Paulo'],
   ['JP', 'Tokyo', 'Tokyo'],
 ]
-export const REFERERS = [
-  '',
-  'https://l.instagram.com/?u=x',
-  'https://www.instagram.com/',
-  'https://www.google.com/search?q=x',
-  'https://t.co/abc',
-  'https://www.facebook.com/',
-  'https://news.ycombinator.com/',
-]
-export const PLATFORMS = ['web', 'ios', 'android']
 export const DEMO_WORKSPACES = ['ws_acme', 'ws_globex']
 export const DEMO_CATEGORIES = Object.keys(CATEGORIES)
 
@@ -141,14 +130,27 @@ function pick<T>(rand: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rand() * xs.length)]!
 }
 
+/** One demo value of a dimension, by its catalog demo rule. */
+function demoValue(rand: () => number, rule: DemoValues, row: { app: App; fromMeta: boolean; place: readonly string[] }): string {
+  if ('pool' in rule) return row.fromMeta && rule.metaPool ? pick(rand, rule.metaPool) : pick(rand, rule.pool)
+  if ('place' in rule) return row.place[rule.place] ?? ''
+  if ('metaChoice' in rule) return row.fromMeta ? pick(rand, rule.metaChoice) : ''
+  const { only, share } = rule
+  const applies = only === undefined ? share === undefined || rand() < share : only === 'meta' ? row.fromMeta : row.app === only.app
+  return applies ? `${rule.prefix}${Math.floor(rand() * rule.count)}` : ''
+}
+
 function appEvent(rand: () => number, apps: readonly App[], now: number): AppEventRow {
   const app = pick(rand, apps)
   const workspaceId = rand() < 0.65 ? DEMO_WORKSPACES[0]! : DEMO_WORKSPACES[1]!
   const visitor = Math.floor(rand() * 3000)
-  const [country, region, city] = pick(rand, PLACES)
+  const place = pick(rand, PLACES)
   const action = pick(rand, APP_ACTIONS[app])
   const fromMeta = rand() < 0.3
+  const dimensions = Object.fromEntries(DIMENSIONS.map((d) => [d.field, demoValue(rand, d.demo, { app, fromMeta, place })]))
+  const revenueAction = appByName(app)?.revenueAction
   return {
+    ...dimensions,
     app,
     action,
     workspaceId,
@@ -156,23 +158,7 @@ function appEvent(rand: () => number, apps: readonly App[], now: number): AppEve
     visitorId: `v_${visitor}`,
     timestamp: new Date(now - rand() * WEEK),
     assetId: `asset_${Math.floor(rand() * 12)}`,
-    browser: pick(rand, BROWSERS),
-    os: pick(rand, OSES),
-    device: pick(rand, DEVICES),
-    country,
-    region,
-    city,
-    referer: fromMeta ? pick(rand, REFERERS.slice(1, 3)) : pick(rand, REFERERS),
-    platform: pick(rand, PLATFORMS),
-    emailBroadcastId: rand() < 0.2 ? `eb_${Math.floor(rand() * 4)}` : '',
-    emailTemplateId: rand() < 0.2 ? `et_${Math.floor(rand() * 3)}` : '',
-    flowActionId: rand() < 0.1 ? `fa_${Math.floor(rand() * 5)}` : '',
-    landingPageId: app === 'page' ? `lp_${Math.floor(rand() * 6)}` : '',
-    metaAdId: fromMeta ? `ad_${Math.floor(rand() * 8)}` : '',
-    metaAdSetId: fromMeta ? `adset_${Math.floor(rand() * 4)}` : '',
-    metaCampaignId: fromMeta ? `camp_${Math.floor(rand() * 2)}` : '',
-    metaPlacementId: fromMeta ? pick(rand, ['feed', 'stories', 'reels']) : '',
-    revenue: app === 'cart' && action === 'purchase' ? Math.round(rand() * 20000) / 100 : 0,
+    revenue: action === revenueAction ? Math.round(rand() * 20000) / 100 : 0,
   }
 }
 

@@ -1,5 +1,6 @@
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors'
 import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql'
+import { DomainError } from './domain/errors.js'
 import { QueryLimitError, StoreBusyError, StoreInputError, StoreUnavailableError, StoreValueError } from './store/errors.js'
 
 /** Every `extensions.code` Sightline answers with. */
@@ -99,6 +100,7 @@ export function toGraphQLError(err: unknown): GraphQLError | undefined {
   if (err instanceof GraphQLError && typeof err.extensions.code === 'string' && PASS_THROUGH.has(err.extensions.code)) {
     return err
   }
+  if (err instanceof DomainError) return new GraphQLError(err.message, { extensions: { code: err.code } })
   if (err instanceof StoreInputError) return new BadUserInputError(err.message)
   if (err instanceof StoreUnavailableError) return new StoreUnavailableGraphQLError()
   if (err instanceof StoreBusyError) return new StoreBusyGraphQLError(err.retryAfterMs)

@@ -5,6 +5,8 @@ import type { Services } from './context.js'
 import { Cors } from './cors.js'
 import { sendJson } from './http.js'
 import { restRoute } from './rest/index.js'
+import { operationRunner } from './rest/operation.js'
+import { domainOf } from './resolvers/domain.js'
 import { createSchema } from './schema/index.js'
 import { LiveSchema, type ProjectHost } from './graphql-project/host.js'
 import { createExecution, tableStatesOf, writesThrough } from './execution/index.js'
@@ -86,6 +88,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     rateOf: access.rateOf,
     principalOf: access.principalOf,
     execute: apollo.execute,
+    domain: domainOf(services),
+    run: operationRunner(services.telemetry, store),
     within: (scope, fn) => store.forRequest(scope, fn),
   }
   // Every request to a surface is cancelled (its queued store statements dropped) when its client goes away.

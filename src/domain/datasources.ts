@@ -1,6 +1,6 @@
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
 import { datasource, DATASOURCES, type DatasourceEntry } from '../catalog/datasources.js'
-import { ForbiddenError } from '../errors.js'
+import { forbidden } from './errors.js'
 import type { TableInfo } from '../store/datasources.js'
 import type { Store } from '../store/store.js'
 import { bindCondition, ConditionError } from './condition.js'
@@ -94,7 +94,7 @@ export class DatasourceService {
 
 function requireManage(principal: Principal, entry: DatasourceEntry): void {
   const scope = scopeFor.manage(entry.name)
-  if (!grants(principal.scopes, scope)) throw new ForbiddenError(`This operation needs the scope "${scope}"`)
+  if (!grants(principal.scopes, scope)) throw forbidden(`This operation needs the scope "${scope}"`)
 }
 
 function view(entry: DatasourceEntry, table: TableInfo): DatasourceView {

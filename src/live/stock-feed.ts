@@ -5,7 +5,7 @@
  */
 import type { Store } from '../store/store.js'
 import { asWork } from '../store/workload.js'
-import { stockStatus } from '../store/stock-status.js'
+import { stockStatus } from '../catalog/index.js'
 import type { StockStatus } from '../store/types.js'
 
 /** One stock change of one product, as a subscriber sees it. */

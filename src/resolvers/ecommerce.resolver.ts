@@ -2,30 +2,14 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } f
 import type { Context } from '../context.js'
 import { BadUserInputError } from '../errors.js'
 import { EcommTrendPoint, Product, ProductGridItem, Stock, UiFilterOption } from '../schema/ecommerce.type.js'
-import { Granularity, GridRanking, StockStatus, UiFilterKind } from '../schema/enums.js'
-import { stockStatus } from '../store/stock-status.js'
+import { Granularity, GridRanking, UiFilterKind } from '../schema/enums.js'
+import { domainOf } from './domain.js'
 
 const READ = 'read:ecommerce'
-const KPIS = ['sales', 'carts', 'views']
-const MAX_PAGE = 1000
 const MAX_IDS = 1000
 
-/** Default trend window when `from` is absent, per granularity. */
-const DEFAULT_SPAN_MS: Record<Granularity, number> = {
-  MINUTE: 3600e3,
-  HOUR: 24 * 3600e3,
-  DAY: 30 * 24 * 3600e3,
-  WEEK: 12 * 7 * 24 * 3600e3,
-  MONTH: 365 * 24 * 3600e3,
-}
-
 function toStock(ctx: Context, s: { product: string; available: number }): Stock {
-  return { product: s.product, available: s.available, status: stockStatus(s.available, ctx.config.lowStockThreshold) as StockStatus }
-}
-
-function checkPage(limit: number, offset: number): void {
-  if (limit < 0 || limit > MAX_PAGE) throw new BadUserInputError(`limit must be between 0 and ${MAX_PAGE}`)
-  if (offset < 0) throw new BadUserInputError('offset must not be negative')
+  return { product: s.product, available: s.available, status: domainOf(ctx).ecommerce.status(s.available) }
 }
 
 @Resolver(() => Product)
@@ -38,12 +22,8 @@ export class EcommerceResolver {
     @Arg('showOutOfStock', () => Boolean, { nullable: true, defaultValue: false }) showOutOfStock: boolean | null,
     @Arg('ranking', () => GridRanking, { nullable: true, defaultValue: GridRanking.PRICE }) ranking: GridRanking | null,
   ): Promise<ProductGridItem[]> {
-    const rows = await ctx.store.productGrid(
-      { category: category ?? 'all', showOutOfStock: showOutOfStock ?? false, ranking: ranking ?? GridRanking.PRICE },
-      ctx.config.lowStockThreshold,
-    )
-    // The store's rows are the GraphQL shape already (its StockStatus strings are the enum's values).
-    return rows as ProductGridItem[]
+    // The grid's rows are the GraphQL shape already (its StockStatus strings are the enum's values).
+    return domainOf(ctx).ecommerce.productGrid(ctx.principal, { category, showOutOfStock, ranking }) as Promise<ProductGridItem[]>
   }
 
   @Authorized(READ)
@@ -53,8 +33,7 @@ export class EcommerceResolver {
     @Arg('filter', () => UiFilterKind) filter: UiFilterKind,
     @Arg('category', () => String, { nullable: true, defaultValue: 'all' }) category: string | null,
   ): Promise<UiFilterOption[]> {
-    if (filter === UiFilterKind.VALUE) return KPIS.map((value) => ({ id: null, value }))
-    return [{ id: 'All', value: 'All' }, ...(await ctx.store.productFilterOptions(category ?? 'all'))]
+    return domainOf(ctx).ecommerce.uiFilters(ctx.principal, filter, category)
   }
 
   @Authorized(READ)
@@ -65,8 +44,7 @@ export class EcommerceResolver {
     @Arg('limit', () => Int, { nullable: true, defaultValue: 100 }) limit: number | null,
     @Arg('offset', () => Int, { nullable: true, defaultValue: 0 }) offset: number | null,
   ): Promise<Product[]> {
-    checkPage(limit ?? 100, offset ?? 0)
-    const products = await ctx.store.products(category ?? undefined, limit ?? 100, offset ?? 0)
+    const products = await domainOf(ctx).ecommerce.products(ctx.principal, category ?? undefined, limit ?? 100, offset ?? 0)
     for (const p of products) ctx.loaders.product.prime(p.id, p)
     return products
   }
@@ -99,16 +77,7 @@ export class EcommerceResolver {
     @Arg('granularity', () => Granularity, { nullable: true, defaultValue: Granularity.HOUR }) granularity: Granularity | null,
     @Arg('timezone', () => String, { nullable: true, defaultValue: 'UTC' }) timezone: string | null,
   ): Promise<EcommTrendPoint[]> {
-    const g = granularity ?? Granularity.HOUR
-    const end = to ?? new Date()
-    return ctx.store.ecommTrend({
-      product: product ?? undefined,
-      category: category ?? 'all',
-      from: from ?? new Date(end.getTime() - DEFAULT_SPAN_MS[g]),
-      to: end,
-      granularity: g,
-      timezone: timezone ?? 'UTC',
-    })
+    return domainOf(ctx).ecommerce.ecommTrend(ctx.principal, { product, category, from, to, granularity, timezone })
   }
 
   @FieldResolver(() => Stock, { name: 'stock' })

@@ -1,17 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql'
 import type { Context } from '../context.js'
-import { BadUserInputError } from '../errors.js'
 import { ErrorEntry, IngestOp, OperationStat } from '../schema/service.type.js'
-import { assertRange } from '../store/buckets.js'
-
-const DAY_MS = 86_400_000
-const MAX_LIMIT = 10_000
-
-function checkLimit(limit: number | null): number {
-  const n = limit ?? 100
-  if (n < 1 || n > MAX_LIMIT) throw new BadUserInputError(`limit must be between 1 and ${MAX_LIMIT}`)
-  return n
-}
+import { domainOf } from './domain.js'
 
 /**
  * The service data admins read. Each read first writes what the gateway still buffers, so an
@@ -26,11 +16,7 @@ export class ServiceResolver {
     @Arg('from', () => Date, { nullable: true }) from: Date | null,
     @Arg('to', () => Date, { nullable: true }) to: Date | null,
   ): Promise<OperationStat[]> {
-    const end = to ?? new Date()
-    const start = from ?? new Date(end.getTime() - DAY_MS)
-    assertRange(start, end)
-    await ctx.telemetry.serviceLog.flush()
-    return ctx.store.operationStats(start, end)
+    return domainOf(ctx).serviceData.operationStats(ctx.principal, from, to)
   }
 
   @Authorized('admin')
@@ -39,9 +25,7 @@ export class ServiceResolver {
     @Ctx() ctx: Context,
     @Arg('limit', () => Int, { nullable: true, defaultValue: 100 }) limit: number | null,
   ): Promise<IngestOp[]> {
-    const n = checkLimit(limit)
-    await ctx.telemetry.serviceLog.flush()
-    return ctx.store.ingestLog(n)
+    return domainOf(ctx).serviceData.ingestLog(ctx.principal, limit)
   }
 
   @Authorized('admin')
@@ -50,8 +34,6 @@ export class ServiceResolver {
     @Ctx() ctx: Context,
     @Arg('limit', () => Int, { nullable: true, defaultValue: 100 }) limit: number | null,
   ): Promise<ErrorEntry[]> {
-    const n = checkLimit(limit)
-    await ctx.telemetry.serviceLog.flush()
-    return ctx.store.errorLog(n)
+    return domainOf(ctx).serviceData.errorLog(ctx.principal, limit)
   }
 }

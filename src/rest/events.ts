@@ -1,29 +1,30 @@
 import type { IncomingMessage } from 'node:http'
 import { createGunzip } from 'node:zlib'
-import { App, Dimension } from '../schema/enums.js'
+import { APPS, LANDING, type ColumnEntry, type DatasourceEntry } from '../catalog/index.js'
+import type { IngestTable } from '../store/types.js'
 import { declaresTooLarge, readBody } from '../http.js'
 import { HttpError } from './http.js'
 import { parseInstant } from '../time/parse-instant.js' // perf: luxon's answers, without luxon on the hot path
 
-/** A line that cannot become the mutation's typed input; it is quarantined raw with this reason. */
+/** A line that cannot become a row of its datasource; it is quarantined raw with this reason. */
 class LineError extends Error {}
 
 type Input = Record<string, unknown>
 type Json = Record<string, unknown>
 
 /**
- * A Tinybird datasource Sightline ingests into: the mutation that takes its rows and how one NDJSON
- * object (the datasource's columns) becomes that mutation's input. Coercion is lenient where the
- * GraphQL input can carry the value (numbers as strings, a missing required string as '', which the
- * store's validation then quarantines like any mutation row) and strict where it cannot (an unknown
- * enum value, a non-integer amount, an unreadable timestamp): those lines are sent as `rejected`.
+ * A Tinybird datasource Sightline ingests into, and how one NDJSON object (or CSV record) becomes a row
+ * of it, read from the catalog's columns: each column under its ClickHouse name, its field name or an
+ * alias. Coercion is lenient where the row can carry the value (numbers as strings, a missing required
+ * string as '', which validation then quarantines like any bad row) and strict where it cannot (an
+ * unknown choice, a non-integer amount, an unreadable timestamp): those lines are `rejected` raw.
  */
 export interface Datasource {
-  readonly name: string
-  /** The mutation, with `$rows`, `$key` and `$rejected`, answering `result { accepted quarantined deduplicated }`. */
-  readonly mutation: string
+  /** The table (the catalog's landing datasource). */
+  readonly name: IngestTable
+  /** The operation the append runs as, named after the datasource (metrics and logs show it). */
   readonly operationName: string
-  toInput(record: Json): Input
+  toRow(record: Json): Input
 }
 
 function pick(record: Json, names: readonly string[]): unknown {
@@ -31,7 +32,7 @@ function pick(record: Json, names: readonly string[]): unknown {
   return undefined
 }
 
-/** A String field: numbers and booleans as text (as ClickHouse reads them); missing as '' when required. */
+/** A string column: numbers and booleans as text (as ClickHouse reads them); missing as '' when required. */
 function text(record: Json, names: readonly string[], required: boolean): string | null {
   const value = pick(record, names)
   if (value === undefined || value === null) return required ? '' : null
@@ -61,93 +62,97 @@ function float(record: Json, names: readonly string[], required: boolean): numbe
   return n
 }
 
-/** One of an enum's values (case-insensitive) as its GraphQL name. */
-function choice(record: Json, names: readonly string[], values: Readonly<Record<string, string>>): string {
+/** One of `values` (case-insensitive), as the row carries it. */
+function choice(record: Json, names: readonly string[], values: readonly string[]): string {
   const value = pick(record, names)
   const key = typeof value === 'string' ? value.toLowerCase() : undefined
-  const found = key === undefined ? undefined : Object.entries(values).find(([, v]) => v === key)
-  if (!found) throw new LineError(`unknown ${names[0]} ${JSON.stringify(value ?? null)}`)
-  return found[0]
+  const found = key === undefined ? undefined : values.find((v) => v === key)
+  if (found === undefined) throw new LineError(`unknown ${names[0]} ${JSON.stringify(value ?? null)}`)
+  return found
 }
 
-/** A DateTime column as ClickHouse reads NDJSON (UTC without an offset); absent means "now", the mutation's default. */
-function timestamp(record: Json): string | null {
-  const value = pick(record, ['timestamp'])
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
+
+/** `YYYY-MM-DD hh:mm:ss[.fff]` or the same with `T` and an optional `Z`: UTC, the form nearly every row has. */
+const UTC_TEXT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z?$/
+
+/** The common UTC forms without a general date parser (one per row adds up: ~50 µs each); undefined for any other form. */
+function utcText(value: string): Date | undefined {
+  const m = UTC_TEXT.exec(value)
+  if (!m) return undefined
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number]
+  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'))
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms))
+  // Out-of-range parts (month 13, 24:00, Feb 30, year 0) roll over in Date.UTC: leave them to the full parser.
+  const exact = year >= 1000 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second
+  return exact ? date : undefined
+}
+
+/** A DateTime column as ClickHouse reads NDJSON (UTC without an offset); absent means "now", validation's default. */
+function timestamp(record: Json, names: readonly string[]): Date | null {
+  const value = pick(record, names)
   if (value === undefined || value === null || value === '') return null
+  const fast = typeof value === 'string' ? utcText(value) : undefined
+  if (fast) return fast
   const iso = typeof value === 'string' || typeof value === 'number' ? parseInstant(value, 'UTC') : undefined
-  if (iso === undefined) throw new LineError(`timestamp ${JSON.stringify(value)} is not a date-time`)
-  return iso
+  const date = iso !== undefined && RFC3339.test(iso) ? new Date(iso) : undefined
+  if (date === undefined || Number.isNaN(date.getTime())) throw new LineError(`timestamp ${JSON.stringify(value)} is not a date-time`)
+  return date
 }
 
-const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+const APP_NAMES: readonly string[] = APPS.map((a) => a.name)
 
-/** A field read from its seed column (snake_case) or its GraphQL name. */
-const names = (field: string) => [...new Set([snake(field), field])]
-
-/** The mutation of a datasource, named after it (so metrics and logs show the datasource). */
-function mutation(datasource: string, field: string, argument: string, input: string): Pick<Datasource, 'name' | 'mutation' | 'operationName'> {
-  const operationName = `events_${datasource}`
-  return {
-    name: datasource,
-    operationName,
-    mutation: `mutation ${operationName}($rows: [${input}!]!, $key: String, $rejected: [RejectedRowInput!]) {
-  result: ${field}(${argument}: $rows, idempotencyKey: $key, rejected: $rejected) { accepted quarantined deduplicated }
-}`,
+/** How one column is read from a record, by its catalog rule; undefined for columns clients do not send. */
+function reader(column: ColumnEntry): ((record: Json) => unknown) | undefined {
+  const { rule, field } = column
+  if (field === undefined || rule === undefined) return undefined
+  const names = [...new Set([column.name, field, ...(column.aliases ?? [])])]
+  switch (rule.kind) {
+    case 'timestamp':
+      return (r) => timestamp(r, names)
+    case 'id':
+    case 'action':
+    case 'workspace':
+      return (r) => text(r, names, true)
+    case 'text':
+      return (r) => text(r, names, false)
+    case 'money':
+      return (r) => float(r, names, !rule.optional)
+    case 'amount':
+      return (r) => int32(r, names)
+    case 'choice':
+      return (r) => choice(r, names, rule.values)
+    case 'app':
+      return (r) => choice(r, names, APP_NAMES)
+    case 'generated':
+      return undefined
   }
 }
 
-const EVENT_TYPES = { VIEW: 'view', CART: 'cart', SALE: 'sale' }
-
-const ecommEvents: Datasource = {
-  ...mutation('ecomm_events', 'ingestEcommEvents', 'events', 'EcommEventInput'),
-  toInput: (r) => ({ timestamp: timestamp(r), event: choice(r, ['event'], EVENT_TYPES), product: text(r, ['product'], true) }),
+/** A landing datasource's record reader, compiled once from its catalog columns. */
+function ingestDatasource(entry: DatasourceEntry): Datasource {
+  const readers = entry.columns.flatMap((c) => {
+    const read = reader(c)
+    return read && c.field ? [[c.field, read] as const] : []
+  })
+  return {
+    name: entry.name as IngestTable,
+    operationName: `events_${entry.name}`,
+    toRow: (record) => {
+      const row: Input = {}
+      for (const [field, read] of readers) row[field] = read(record)
+      return row
+    },
+  }
 }
 
-const warehouseStock: Datasource = {
-  ...mutation('warehouse_stock', 'ingestWarehouseStock', 'updates', 'WarehouseStockInput'),
-  toInput: (r) => ({
-    timestamp: timestamp(r),
-    product: text(r, ['product'], true),
-    store: text(r, ['store'], true),
-    amount: int32(r, ['amount']),
+/** The datasources by the names Tinybird clients post to (the catalog's landing datasources and their aliases, e.g. the seed's `barely_events`). */
+export const DATASOURCES: ReadonlyMap<string, Datasource> = new Map(
+  LANDING.flatMap((entry) => {
+    const ds = ingestDatasource(entry)
+    return [entry.name, ...(entry.aliases ?? [])].map((name) => [name, ds] as const)
   }),
-}
-
-const products: Datasource = {
-  ...mutation('products', 'upsertProducts', 'products', 'ProductInput'),
-  toInput: (r) => ({
-    id: text(r, ['id'], true),
-    category: text(r, ['category'], true),
-    name: text(r, ['name'], true),
-    photo: text(r, ['photo'], false),
-    price: float(r, ['price'], true),
-  }),
-}
-
-// Each field with the names a line may give it, worked out once rather than per line.
-const APP_STRINGS = ['action', 'workspaceId', 'sessionId', 'visitorId'].map((f) => [f, names(f)] as const)
-const OPTIONAL_STRINGS = ['assetId', ...Object.values(Dimension)].map((f) => [f, names(f)] as const)
-
-/** The seed's barely_events columns: `event_type` is the app, the rest are the input's fields in snake_case. */
-const appEvents: Datasource = {
-  ...mutation('app_events', 'ingestAppEvents', 'events', 'AppEventInput'),
-  toInput: (r) => {
-    const input: Input = { timestamp: timestamp(r), app: choice(r, ['event_type', 'app'], App) }
-    for (const [f, aliases] of APP_STRINGS) input[f] = text(r, aliases, true)
-    for (const [f, aliases] of OPTIONAL_STRINGS) input[f] = text(r, aliases, false)
-    input.revenue = float(r, ['revenue'], false)
-    return input
-  },
-}
-
-/** The datasources by the names Tinybird clients post to (`barely_events` is the seed's name for app_events). */
-export const DATASOURCES: ReadonlyMap<string, Datasource> = new Map([
-  ['ecomm_events', ecommEvents],
-  ['warehouse_stock', warehouseStock],
-  ['products', products],
-  ['app_events', appEvents],
-  ['barely_events', appEvents],
-])
+)
 
 export interface ParsedBatch {
   readonly rows: Input[]
@@ -204,7 +209,7 @@ export function parseRecords(records: readonly SourceRecord[], datasource: Datas
       continue
     }
     try {
-      rows.push(datasource.toInput(record))
+      rows.push(datasource.toRow(record))
       rowSources.push(source)
     } catch (err) {
       if (!(err instanceof LineError)) throw err

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GraphQLError, type FormattedExecutionResult } from 'graphql'
+import { GraphQLError } from 'graphql'
 import { grants, type Principal } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors.js'
-import type { Gateway, HttpRoute, OperationRequest, RequestLabel } from '../transport/gateway.js'
+import type { Gateway, HttpRoute, RequestLabel } from '../transport/gateway.js'
 import { sendBody, sendJson } from '../http.js'
 import { datasourceHttpError, ingestTarget, parseUpload, readUpload } from './datasources.js'
 import { DATASOURCES, parseNdjson, readEventsBody, type Datasource, type ParsedBatch } from './events.js'
@@ -15,6 +15,8 @@ import { PIPES } from './pipes.js'
 import { COPY_PATH, ingestProject, serveProjectCatalog, serveProjectCopy, serveProjectDatasources, serveProjectPipe, type PrincipalOf } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
+import { OperationError, runPipe } from './operation.js'
+import { DomainError } from '../domain/errors.js'
 import { createTokens } from './tokens.js'
 
 export { PIPES } from './pipes.js'
@@ -35,8 +37,8 @@ const CORS: Readonly<Record<string, string>> = {
 
 /**
  * Tinybird's REST API over the gateway: every path under `/v0/` (unknown ones answer 404, with CORS).
- * Pipes and ingest run one GraphQL operation through `gateway.execute`, so scopes, limits, logging,
- * metrics and error masking are those of /graphql; the Data Sources API calls its use cases directly.
+ * Pipes and ingest call the domain's use cases directly, each as one named operation (`gateway.run`),
+ * so scopes, limits, logging, metrics and error masking are those of /graphql.
  */
 export function restRoute(gateway: Gateway): HttpRoute {
   return async (req, res, url) => {
@@ -92,6 +94,8 @@ export function restRoute(gateway: Gateway): HttpRoute {
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   if (err instanceof ParamError) return new HttpError(400, err.message)
+  if (err instanceof OperationError) return fromGraphQL(err)
+  if (err instanceof DomainError) return fromGraphQL({ message: err.message, extensions: { code: err.code } })
   const domain = datasourceHttpError(err) ?? sqlHttpError(err)
   if (domain) return domain
   // principalOf's refusals (bad token, store down) carry a code like any GraphQL error.
@@ -127,31 +131,6 @@ async function catalogReader(gateway: Gateway, req: IncomingMessage, res: Server
   return principal(gateway, req, url, label, res)
 }
 
-/** Runs the operation; any error becomes the HTTP answer (the first one decides the status). */
-async function run(
-  gateway: Gateway,
-  operation: OperationRequest,
-  who: Principal,
-  requestId: string,
-  rowSources?: ReadonlyArray<{ row: string; label: string }>,
-): Promise<{ data: Record<string, unknown>; extensions: FormattedExecutionResult['extensions'] }> {
-  const result: FormattedExecutionResult = await gateway.execute(operation, who, requestId, rowSources)
-  const [error] = result.errors ?? []
-  if (error) throw fromGraphQL(error)
-  if (!result.data) throw new HttpError(500, 'Internal server error')
-  return { data: result.data, extensions: result.extensions }
-}
-
-/**
- * What ClickHouse read for the operation, when the gateway reports it in the result's
- * `extensions.statistics` (`rows_read`, `bytes_read`); otherwise 0 rather than a guess.
- */
-function readStatistics(extensions: FormattedExecutionResult['extensions']): { rows_read: number; bytes_read: number } {
-  const stats = extensions?.statistics as { rows_read?: unknown; bytes_read?: unknown } | undefined
-  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-  return { rows_read: count(stats?.rows_read), bytes_read: count(stats?.bytes_read) }
-}
-
 async function servePipe(
   gateway: Gateway,
   req: IncomingMessage,
@@ -176,17 +155,15 @@ async function servePipe(
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   // Parameters are checked after the token, so an unauthorised caller learns nothing about them.
   const params = pipeParams(who, pipe.name, search)
-  const variables = pipe.variables(params)
   const started = performance.now()
-  const { data, extensions } = await run(gateway, { query: pipe.query, variables, operationName: pipe.name }, who, requestId)
+  const { rows, rowsBeforeLimit, statistics } = await runPipe(gateway, pipe, who, params, requestId)
   const elapsed = (performance.now() - started) / 1000
-  const { rows, rowsBeforeLimit } = pipe.rows(data, params)
   const options = { quote64BitIntegers: quote === '1', csvFormulaGuard: gateway.csvFormulaGuard }
   const q = url.searchParams.get('q')
   // Tinybird's q=: SQL over the pipe's answer, read as `_`.
   const answer =
     q === null
-      ? render(format, pipe.columns(params), rows, { elapsed, ...readStatistics(extensions) }, { ...options, rowsBeforeLimit })
+      ? render(format, pipe.columns(params), rows, { elapsed, ...statistics }, { ...options, rowsBeforeLimit })
       : await sqlOverPipe(gateway, who, q, pipe.columns(params), rows).then((over) =>
           render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit }),
         )
@@ -221,8 +198,9 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
 }
 
 /**
- * Stores a parsed batch through the datasource's ingest mutation (validation, quarantine, idempotency).
- * With `chunk`, a large upload goes in mutations of at most that many rows, each keyed `<key>:<n>`.
+ * Stores a parsed batch through the one append path (scope, limits, validation, quarantine,
+ * idempotency, ingest log, live nudge), as the operation `events_<datasource>`. With `chunk`, a large
+ * upload goes in appends of at most that many rows, each keyed `<key>:<n>`.
  */
 async function append(
   gateway: Gateway,
@@ -237,20 +215,16 @@ async function append(
   const parts = Math.max(1, Math.ceil(batch.rows.length / chunk))
   for (let i = 0; i < parts; i++) {
     const [from, to] = parts === 1 ? [0, batch.rows.length] : [i * chunk, Math.min((i + 1) * chunk, batch.rows.length)]
-    const rows = batch.rows.slice(from, to)
+    const rows = parts === 1 ? batch.rows : batch.rows.slice(from, to)
     const rejected = i === 0 ? batch.rejected : []
     // The quarantine keeps each line as sent, its reason numbered by the line: this part's rows, then
     // (with the first part) the records that could not be read.
-    const sources = [...batch.sources.slice(from, to), ...(i === 0 ? batch.sources.slice(batch.rows.length) : [])]
-    const partKey = key === undefined || parts === 1 ? key : `${key}:${i}`
-    const { data } = await run(
-      gateway,
-      { query: datasource.mutation, variables: { rows, key: partKey, rejected }, operationName: datasource.operationName },
-      who,
-      requestId,
-      sources,
+    const sources = parts === 1 ? batch.sources : [...batch.sources.slice(from, to), ...(i === 0 ? batch.sources.slice(batch.rows.length) : [])]
+    const idempotencyKey = key === undefined || parts === 1 ? key : `${key}:${i}`
+    const { value: result } = await gateway.run(datasource.operationName, who, requestId, () =>
+      // The rows are typed by the catalog's columns (events.ts); the store validates each against its rules.
+      gateway.domain.ingest.append(who, datasource.name, rows as never, { idempotencyKey, rejected, sources }),
     )
-    const result = data.result as { accepted: number; quarantined: number }
     total.accepted += result.accepted
     total.quarantined += result.quarantined
   }

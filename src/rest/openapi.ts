@@ -53,8 +53,8 @@ function listedParameter(p: PipeParameter): Record<string, unknown> {
 
 /**
  * Tinybird's pipe list: `{pipes: [{id, name, description, endpoint, type, url, nodes, parameters, …}]}`.
- * Each built-in pipe has one endpoint node. Its `sql` is null: a built-in pipe runs the GraphQL operation
- * given as `graphql` (its SQL lives in `sql/queries/`); `dependencies` names the tables it reads.
+ * Each built-in pipe has one endpoint node. Its `sql` is null: a built-in pipe runs a use case of the
+ * domain layer (its SQL lives in `sql/queries/`); `dependencies` names the tables it reads.
  * `created_at`/`updated_at` are null: built-in pipes have no history.
  */
 export function pipeList(pipes: readonly Pipe[], base: string): { pipes: Array<Record<string, unknown>> } {
@@ -66,7 +66,6 @@ export function pipeList(pipes: readonly Pipe[], base: string): { pipes: Array<R
         name: 'endpoint',
         description: pipe.description,
         sql: null,
-        graphql: pipe.query,
         materialized: null,
         node_type: 'endpoint',
         dependencies: pipe.dependencies,

@@ -7,8 +7,9 @@ import type { Gateway } from '../transport/gateway.js'
 import { QueryLimitError, StoreBusyError, StoreUnavailableError } from '../store/errors.js'
 import { readEventsBody } from './events.js'
 import { CONTENT_TYPE, render, type Column, type Format, type Row } from './format.js'
-import { fromGraphQL, HttpError } from './http.js'
+import { HttpError } from './http.js'
 import { PIPES, type Pipe } from './pipes.js'
+import { runPipe } from './operation.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 
 export const SQL_PATH = '/v0/sql'
@@ -77,7 +78,7 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
 }
 
 /**
- * The pipes a query names, each run (as GraphQL, with the request's parameters, the token's scopes and a
+ * The pipes a query names, each run (as its use case, with the request's parameters, the token's scopes and a
  * JWT's fixed parameters, as `GET /v0/pipes/<pipe>` would) into rows the query reads by the pipe's name.
  * A name that only appears in a string still runs its pipe; it is then not read.
  */
@@ -104,12 +105,8 @@ export async function pipeAnswer(
 ): Promise<{ columns: readonly Column[]; rows: Row[] }> {
   const reader = pipePrincipal(who, pipe)
   const params = pipeParams(reader, pipe.name, search)
-  const variables = pipe.variables(params)
-  const result = await gateway.execute({ query: pipe.query, variables, operationName: pipe.name }, reader, requestId)
-  const [error] = result.errors ?? []
-  if (error) throw fromGraphQL(error)
-  if (!result.data) throw new HttpError(500, 'Internal server error')
-  return { columns: pipe.columns(params), rows: pipe.rows(result.data, params).rows }
+  const { rows } = await runPipe(gateway, pipe, reader, params, requestId)
+  return { columns: pipe.columns(params), rows }
 }
 
 function inlineSource(name: string, columns: readonly Column[], rows: readonly Row[]): InlineSource {

@@ -1,27 +1,15 @@
 import { Field, Float, ID, InputType } from 'type-graphql'
+import { DIMENSIONS } from '../catalog/index.js'
 import { App } from './enums.js'
 
-/** The asset and the 16 dimensions, shared by the analytics filter and the app-event row. */
+/** The asset and the dimensions (one field per catalog entry), shared by the analytics filter and the app-event row. */
 @InputType()
 abstract class EventDimensions {
-  @Field(() => String, { nullable: true }) assetId?: string | null
-  @Field(() => String, { nullable: true }) browser?: string | null
-  @Field(() => String, { nullable: true }) os?: string | null
-  @Field(() => String, { nullable: true }) device?: string | null
-  @Field(() => String, { nullable: true }) country?: string | null
-  @Field(() => String, { nullable: true }) region?: string | null
-  @Field(() => String, { nullable: true }) city?: string | null
-  @Field(() => String, { nullable: true }) referer?: string | null
-  @Field(() => String, { nullable: true }) platform?: string | null
-  @Field(() => String, { nullable: true }) emailBroadcastId?: string | null
-  @Field(() => String, { nullable: true }) emailTemplateId?: string | null
-  @Field(() => String, { nullable: true }) flowActionId?: string | null
-  @Field(() => String, { nullable: true }) landingPageId?: string | null
-  @Field(() => String, { nullable: true }) metaAdId?: string | null
-  @Field(() => String, { nullable: true }) metaAdSetId?: string | null
-  @Field(() => String, { nullable: true }) metaCampaignId?: string | null
-  @Field(() => String, { nullable: true }) metaPlacementId?: string | null
+  @Field(() => String, { nullable: true }) assetId?: string | null;
+  /** The dimensions by their field names (the catalog's). */
+  readonly [field: string]: unknown
 }
+for (const d of DIMENSIONS) Field(() => String, { nullable: true })(EventDimensions.prototype, d.field)
 
 @InputType({ description: 'Equality filters; REFERER matches the registrable domain (instagram.com)' })
 export class AnalyticsFilter extends EventDimensions {

@@ -1,4 +1,5 @@
 import { Field, Float, ID, Int, InterfaceType, ObjectType } from 'type-graphql'
+import { APPS, type AppEntry } from '../catalog/index.js'
 import { App } from './enums.js'
 
 @InterfaceType({ description: "An app's exact counts; each action metric counts distinct sessions" })
@@ -8,32 +9,20 @@ export abstract class AppMetrics {
   @Field(() => Int) visitors!: number
 }
 
-@ObjectType({ implements: AppMetrics })
-export class CartMetrics extends AppMetrics {
-  @Field(() => Int) views!: number
-  @Field(() => Int) addToCarts!: number
-  @Field(() => Int) purchases!: number
-  @Field(() => Float, { description: 'Sum of revenue over purchase events' }) revenue!: number
+/**
+ * One metrics type per app (`CartMetrics`, …), generated from the apps catalog: its action metrics
+ * (distinct sessions with the action) and, for an app with a revenue action, `revenue`.
+ */
+function metricsType(app: AppEntry): new () => AppMetrics {
+  @ObjectType(app.metricsType, { implements: AppMetrics })
+  class Metrics extends AppMetrics {}
+  for (const a of app.actions) Field(() => Int)(Metrics.prototype, a.field)
+  if (app.revenueAction) Field(() => Float, { description: `Sum of revenue over ${app.revenueAction} events` })(Metrics.prototype, 'revenue')
+  return Metrics
 }
 
-@ObjectType({ implements: AppMetrics })
-export class FmMetrics extends AppMetrics {
-  @Field(() => Int) plays!: number
-  @Field(() => Int) pauses!: number
-  @Field(() => Int) shares!: number
-}
-
-@ObjectType({ implements: AppMetrics })
-export class LinkMetrics extends AppMetrics {
-  @Field(() => Int) clicks!: number
-  @Field(() => Int) redirects!: number
-}
-
-@ObjectType({ implements: AppMetrics })
-export class PageMetrics extends AppMetrics {
-  @Field(() => Int) views!: number
-  @Field(() => Int) interactions!: number
-}
+/** Each app's metrics class, by the app's row name. */
+export const METRICS_TYPES: ReadonlyMap<string, new () => AppMetrics> = new Map(APPS.map((a) => [a.name, metricsType(a)]))
 
 @ObjectType()
 export class DimensionBucket {

@@ -1,6 +1,6 @@
+import { APPS, ASSET, DIMENSIONS, SESSION_REFERER, type AppEntry } from '../catalog/index.js'
 import type { AnalyticsFilter, App, AppMetricsRow, EqualityFilterField, FilterField, Granularity, ListFilterField } from './types.js'
 import { finite } from './clickhouse.js'
-import { APP_ACTIONS } from './validate.js'
 
 // The query and row types are part of the Store interface: they live in ./types.js (re-exported here).
 export type {
@@ -16,28 +16,10 @@ export type {
 } from './types.js'
 
 /**
- * The closed map from a dimension to its SQL expression: the only text of a request that reaches SQL.
- * REFERER groups (and filters) by registrable domain, so l.instagram.com and www.instagram.com meet.
+ * The closed map from a dimension (and the asset) to its SQL expression, from the dimensions catalog:
+ * the only text of a request that reaches SQL.
  */
-export const DIMENSION_SQL: Readonly<Record<FilterField, string>> = {
-  assetId: 'asset_id',
-  browser: 'browser',
-  os: 'os',
-  device: 'device',
-  country: 'country',
-  region: 'region',
-  city: 'city',
-  referer: 'cutToFirstSignificantSubdomain(referer)',
-  platform: 'platform',
-  emailBroadcastId: 'email_broadcast_id',
-  emailTemplateId: 'email_template_id',
-  flowActionId: 'flow_action_id',
-  landingPageId: 'landing_page_id',
-  metaAdId: 'meta_ad_id',
-  metaAdSetId: 'meta_ad_set_id',
-  metaCampaignId: 'meta_campaign_id',
-  metaPlacementId: 'meta_placement_id',
-}
+export const DIMENSION_SQL = Object.fromEntries([[ASSET.field, ASSET.sql], ...DIMENSIONS.map((d) => [d.field, d.sql])]) as Readonly<Record<FilterField, string>>
 
 /**
  * The start of the local hour holding `c`, matching bucketStarts (buckets.ts). ClickHouse's
@@ -65,17 +47,16 @@ export const BUCKET_SQL: Readonly<Record<Granularity, (column: string) => string
   MONTH: (c) => `toDateTime(toStartOfMonth(toDateTime(${c}, {tz:String})), {tz:String})`,
 }
 
-export const APP_TABLE: Readonly<Record<App, string>> = {
-  cart: 'cart_events_mv',
-  fm: 'fm_events_mv',
-  link: 'link_events_mv',
-  page: 'page_events_mv',
-}
+const APP_BY_NAME = Object.fromEntries(APPS.map((a) => [a.name, a])) as unknown as Readonly<Record<App, AppEntry>>
 
-/** The SELECT list of an app's metrics; action names come from the closed APP_ACTIONS map. */
+/** The view holding each app's events. */
+export const APP_TABLE = Object.fromEntries(APPS.map((a) => [a.name, a.table])) as Readonly<Record<App, string>>
+
+/** The SELECT list of an app's metrics; action names come from the closed apps catalog. */
 export function metricsSql(app: App): string {
-  const actions = APP_ACTIONS[app].map((a, i) => `toInt64(uniqExactIf(session_id, action = '${a}')) AS action_${i}`)
-  const revenue = app === 'cart' ? `sumIf(revenue, action = 'purchase')` : '0'
+  const entry = APP_BY_NAME[app]
+  const actions = entry.actions.map((a, i) => `toInt64(uniqExactIf(session_id, action = '${a.action}')) AS action_${i}`)
+  const revenue = entry.revenueAction ? `sumIf(revenue, action = '${entry.revenueAction}')` : '0'
   return [
     'toInt64(count()) AS events',
     'toInt64(uniqExact(session_id)) AS sessions',
@@ -89,7 +70,7 @@ export function metricsSql(app: App): string {
 /** The expression each equality filter compares (a closed map). */
 const FILTER_SQL: Readonly<Record<EqualityFilterField, string>> = {
   ...DIMENSION_SQL,
-  sessionReferer: DIMENSION_SQL.referer,
+  [SESSION_REFERER.field]: DIMENSION_SQL[SESSION_REFERER.sameAs],
 }
 
 /** The column each list filter reads (a closed map, like DIMENSION_SQL). */
@@ -131,11 +112,11 @@ export function toMetrics(app: App, r: MetricsRecord): AppMetricsRow {
     events: Number(r.events),
     sessions: Number(r.sessions),
     visitors: Number(r.visitors),
-    actions: Object.fromEntries(APP_ACTIONS[app].map((a, i) => [a, Number(r[`action_${i}`] ?? 0)])),
+    actions: Object.fromEntries(APP_BY_NAME[app].actions.map((a, i) => [a.action, Number(r[`action_${i}`] ?? 0)])),
     revenue: finite(r.revenue, 'revenue'),
   }
 }
 
 export function emptyMetrics(app: App): AppMetricsRow {
-  return { events: 0, sessions: 0, visitors: 0, actions: Object.fromEntries(APP_ACTIONS[app].map((a) => [a, 0])), revenue: 0 }
+  return { events: 0, sessions: 0, visitors: 0, actions: Object.fromEntries(APP_BY_NAME[app].actions.map((a) => [a.action, 0])), revenue: 0 }
 }

@@ -1,16 +1,17 @@
 /** Domain types of the store. No GraphQL here: resolvers map these to schema types. */
+import { APPS as APP_ENTRIES, DIMENSIONS, ECOMM_EVENT_TYPES, LANDING, type AppName, type DimensionField, type Granularity, type StockStatus } from '../catalog/index.js'
 
-export type StockStatus = 'IN_STOCK' | 'LOW_STOCK' | 'OUT_OF_STOCK'
+export type { DimensionField, Granularity, StockStatus }
 export type GridRanking = 'TRENDING' | 'PRICE'
-export type Granularity = 'MINUTE' | 'HOUR' | 'DAY' | 'WEEK' | 'MONTH'
-export type EcommEventType = 'view' | 'cart' | 'sale'
-export type App = 'cart' | 'fm' | 'link' | 'page'
+export type EcommEventType = (typeof ECOMM_EVENT_TYPES)[number]
+/** An app's row name (the apps catalog). */
+export type App = AppName
 
-export const APPS: readonly App[] = ['cart', 'fm', 'link', 'page']
+export const APPS: readonly App[] = APP_ENTRIES.map((a) => a.name)
 
-/** The datasources that take writes, by their table name. */
+/** The datasources that take writes, by their table name (the catalog's landing datasources). */
 export type IngestTable = 'ecomm_events' | 'warehouse_stock' | 'products' | 'app_events'
-export const INGEST_TABLES: readonly IngestTable[] = ['ecomm_events', 'warehouse_stock', 'products', 'app_events']
+export const INGEST_TABLES: readonly IngestTable[] = LANDING.map((d) => d.name as IngestTable)
 
 export interface Product {
   readonly id: string
@@ -97,26 +98,8 @@ export interface ProductRow {
   readonly price: number
 }
 
-/** The dimensions of an app event, by their GraphQL field names. */
-export const DIMENSION_FIELDS = [
-  'browser',
-  'os',
-  'device',
-  'country',
-  'region',
-  'city',
-  'referer',
-  'platform',
-  'emailBroadcastId',
-  'emailTemplateId',
-  'flowActionId',
-  'landingPageId',
-  'metaAdId',
-  'metaAdSetId',
-  'metaCampaignId',
-  'metaPlacementId',
-] as const
-export type DimensionField = (typeof DIMENSION_FIELDS)[number]
+/** The dimensions of an app event, by their GraphQL field names (the dimensions catalog). */
+export const DIMENSION_FIELDS: readonly DimensionField[] = DIMENSIONS.map((d) => d.field)
 
 export type AppEventRow = {
   readonly timestamp?: Date | null | undefined

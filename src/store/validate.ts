@@ -1,14 +1,8 @@
+import { APPS, datasource, type ColumnEntry, type ColumnRule } from '../catalog/index.js'
 import type { App, AppEventRow, EcommEventRow, ProductRow, WarehouseStockRow } from './types.js'
 
-/** Actions each app may send; anything else is a bad row. */
-export const APP_ACTIONS: Readonly<Record<App, readonly string[]>> = {
-  cart: ['view', 'add_to_cart', 'purchase'],
-  fm: ['play', 'pause', 'share'],
-  link: ['click', 'redirect'],
-  page: ['view', 'interaction'],
-}
-
-const ECOMM_EVENTS: readonly string[] = ['view', 'cart', 'sale']
+/** Actions each app may send (the apps catalog); anything else is a bad row. */
+export const APP_ACTIONS = Object.fromEntries(APPS.map((a) => [a.name, a.actions.map((x) => x.action)])) as unknown as Readonly<Record<App, readonly string[]>>
 const EARLIEST = Date.UTC(2000, 0, 1)
 const MAX_AHEAD_MS = 24 * 3600 * 1000
 const MAX_ID = 256
@@ -95,6 +89,100 @@ function check<T>(fn: () => T): Checked<T> {
   }
 }
 
+/** What a row's checks may need beyond the row: the time, a bound token's workspace, the stock balance. */
+interface CheckEnv {
+  readonly now: Date
+  readonly workspace?: string | undefined
+}
+
+type Row = Readonly<Record<string, unknown>>
+type FieldCheck = (value: unknown, row: Row, env: CheckEnv) => unknown
+
+/** One column's check, from its catalog rule; the messages name the field. */
+function fieldCheck(field: string, rule: ColumnRule): FieldCheck | undefined {
+  switch (rule.kind) {
+    case 'timestamp':
+      return (v, _r, env) => timestamp(v as Date | null | undefined, env.now)
+    case 'id':
+      return (v) => id(v as string | null | undefined, field)
+    case 'text':
+      return (v) => text(v as string | null | undefined, field)
+    case 'money':
+      return rule.optional ? (v) => (v === null || v === undefined ? 0 : money(v as number, field)) : (v) => money(v as number, field)
+    case 'amount':
+      return (v) => {
+        if (!Number.isInteger(v)) throw new RowProblem(`${field} is not an integer`)
+        if (Math.abs(v as number) > MAX_AMOUNT) throw new RowProblem(`${field} ${String(v)} is beyond ±${MAX_AMOUNT}`)
+        return v
+      }
+    case 'choice':
+      return (v) => {
+        if (!rule.values.includes(v as string)) throw new RowProblem(`unknown ${field} "${String(v)}"`)
+        return v
+      }
+    case 'app':
+      return (v) => {
+        if (!Object.hasOwn(APP_ACTIONS, v as string)) throw new RowProblem(`unknown app "${String(v)}"`)
+        return v
+      }
+    case 'action':
+      return (v, r) => {
+        const actions = APP_ACTIONS[r.app as App]
+        if (!actions?.includes(v as string)) {
+          throw new RowProblem(`unknown action "${String(v)}" for app ${String(r.app)} (expected one of ${actions?.join(', ') ?? ''})`)
+        }
+        return v
+      }
+    case 'workspace':
+      return (v, _r, env) => {
+        const workspaceId = id(v as string | null | undefined, field)
+        if (env.workspace !== undefined && workspaceId !== env.workspace) throw new RowProblem(`workspace "${workspaceId}" is not the token's workspace`)
+        return workspaceId
+      }
+    case 'generated':
+      return undefined
+  }
+}
+
+/** Rules checked before the others, so a row with several problems gets the most telling reason. */
+const FIRST: ReadonlySet<ColumnRule['kind']> = new Set(['choice', 'app', 'action', 'workspace', 'amount'])
+
+/**
+ * A landing datasource's row check, compiled from its catalog columns: each column's rule in turn
+ * (choices and the app first), giving the normalized row by field name.
+ */
+function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unknown> {
+  const entry = datasource(name)
+  if (!entry) throw new Error(`no datasource ${name} in the catalog`)
+  const columns = entry.columns.filter((c): c is ColumnEntry & { field: string; rule: ColumnRule } => c.field !== undefined && c.rule !== undefined)
+  const ordered = [...columns.filter((c) => FIRST.has(c.rule.kind)), ...columns.filter((c) => !FIRST.has(c.rule.kind))]
+  const checks = ordered.flatMap((c) => {
+    const check = fieldCheck(c.field, c.rule)
+    return check ? [[c.field, check] as const] : []
+  })
+  return (r, env) => {
+    const out: Record<string, unknown> = {}
+    for (const [field, check] of checks) out[field] = check(r[field], r, env)
+    return out
+  }
+}
+
+/**
+ * A landing datasource's insert columns in table order and the row field each holds (its catalog
+ * columns that clients send; the store adds generated ones itself).
+ */
+export function insertColumns(name: string): { columns: [string, ...string[]]; fields: string[] } {
+  const columns = (datasource(name)?.columns ?? []).filter((c) => c.field !== undefined)
+  const [first, ...rest] = columns.map((c) => c.name)
+  if (first === undefined) throw new Error(`no datasource ${name} in the catalog`)
+  return { columns: [first, ...rest], fields: columns.map((c) => c.field ?? '') }
+}
+
+const ECOMM_EVENT = rowCheck('ecomm_events')
+const WAREHOUSE_STOCK = rowCheck('warehouse_stock')
+const PRODUCT = rowCheck('products')
+const APP_EVENT = rowCheck('app_events')
+
 export interface ValidEcommEvent {
   timestamp: Date
   event: EcommEventRow['event']
@@ -102,10 +190,7 @@ export interface ValidEcommEvent {
 }
 
 export function checkEcommEvent(r: EcommEventRow, now: Date): Checked<ValidEcommEvent> {
-  return check(() => {
-    if (!ECOMM_EVENTS.includes(r.event)) throw new RowProblem(`unknown event "${String(r.event)}"`)
-    return { timestamp: timestamp(r.timestamp, now), event: r.event, product: id(r.product, 'product') }
-  })
+  return check(() => ECOMM_EVENT(r as unknown as Row, { now }) as unknown as ValidEcommEvent)
 }
 
 export interface ValidWarehouseStock {
@@ -117,9 +202,7 @@ export interface ValidWarehouseStock {
 
 export function checkWarehouseStock(r: WarehouseStockRow, now: Date, balance?: StockBalance): Checked<ValidWarehouseStock> {
   return check(() => {
-    if (!Number.isInteger(r.amount)) throw new RowProblem('amount is not an integer')
-    if (Math.abs(r.amount) > MAX_AMOUNT) throw new RowProblem(`amount ${r.amount} is beyond ±${MAX_AMOUNT}`)
-    const row = { timestamp: timestamp(r.timestamp, now), product: id(r.product, 'product'), store: id(r.store, 'store'), amount: r.amount }
+    const row = WAREHOUSE_STOCK(r as unknown as Row, { now }) as unknown as ValidWarehouseStock
     balance?.apply(row.product, row.amount) // last: only a row that is otherwise good moves the balance
     return row
   })
@@ -134,56 +217,11 @@ export interface ValidProduct {
 }
 
 export function checkProduct(r: ProductRow): Checked<ValidProduct> {
-  return check(() => ({
-    id: id(r.id, 'id'),
-    category: id(r.category, 'category'),
-    name: id(r.name, 'name'),
-    photo: text(r.photo, 'photo'),
-    price: money(r.price, 'price'),
-  }))
+  return check(() => PRODUCT(r as unknown as Row, { now: new Date(0) }) as unknown as ValidProduct)
 }
 
 export type ValidAppEvent = Required<{ [K in keyof AppEventRow]: NonNullable<AppEventRow[K]> }>
 
 export function checkAppEvent(r: AppEventRow, now: Date, boundWorkspace?: string): Checked<ValidAppEvent> {
-  return check(() => {
-    const actions = APP_ACTIONS[r.app]
-    if (!actions) throw new RowProblem(`unknown app "${String(r.app)}"`)
-    if (!actions.includes(r.action)) {
-      throw new RowProblem(`unknown action "${r.action}" for app ${r.app} (expected one of ${actions.join(', ')})`)
-    }
-    const workspaceId = id(r.workspaceId, 'workspaceId')
-    if (boundWorkspace !== undefined && workspaceId !== boundWorkspace) {
-      throw new RowProblem(`workspace "${workspaceId}" is not the token's workspace`)
-    }
-    // One literal, dimensions first (the order of the checks decides which reason a row gets). Spelled
-    // out rather than looped over DIMENSION_FIELDS: a fixed shape is an order of magnitude faster per
-    // row, and the type still demands every field.
-    return {
-      browser: text(r.browser, 'browser'),
-      os: text(r.os, 'os'),
-      device: text(r.device, 'device'),
-      country: text(r.country, 'country'),
-      region: text(r.region, 'region'),
-      city: text(r.city, 'city'),
-      referer: text(r.referer, 'referer'),
-      platform: text(r.platform, 'platform'),
-      emailBroadcastId: text(r.emailBroadcastId, 'emailBroadcastId'),
-      emailTemplateId: text(r.emailTemplateId, 'emailTemplateId'),
-      flowActionId: text(r.flowActionId, 'flowActionId'),
-      landingPageId: text(r.landingPageId, 'landingPageId'),
-      metaAdId: text(r.metaAdId, 'metaAdId'),
-      metaAdSetId: text(r.metaAdSetId, 'metaAdSetId'),
-      metaCampaignId: text(r.metaCampaignId, 'metaCampaignId'),
-      metaPlacementId: text(r.metaPlacementId, 'metaPlacementId'),
-      timestamp: timestamp(r.timestamp, now),
-      app: r.app,
-      action: r.action,
-      workspaceId,
-      sessionId: id(r.sessionId, 'sessionId'),
-      visitorId: id(r.visitorId, 'visitorId'),
-      assetId: text(r.assetId, 'assetId'),
-      revenue: r.revenue === null || r.revenue === undefined ? 0 : money(r.revenue, 'revenue'),
-    }
-  })
+  return check(() => APP_EVENT(r as unknown as Row, { now, workspace: boundWorkspace }) as unknown as ValidAppEvent)
 }

@@ -5,6 +5,7 @@ import type { RateState } from '../auth/rate-limit.js'
 import type { Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
 import type { DatasourceService } from '../domain/datasources.js'
+import type { Domain } from '../domain/index.js'
 import type { ProjectService } from '../domain/project.js'
 import type { SqlService } from '../domain/sql.js'
 import type { QueryScope } from '../store/query-stats.js'
@@ -50,6 +51,10 @@ export interface Gateway {
    * RATE_LIMITED (429) over the token's rate. Refusals go to the error log under `request`.
    */
   principalOf(header: string | undefined, request: RequestLabel): Promise<Principal | null>
+  /** The use cases: REST pipes and ingest call them directly. */
+  readonly domain: Domain
+  /** Runs a use case as one named operation (statistics, metrics, operation and error logs), errors coded. */
+  readonly run: OperationRunner
   /**
    * Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted,
    * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
@@ -62,6 +67,15 @@ export interface Gateway {
    */
   within<T>(scope: QueryScope, fn: () => T): T
 }
+
+/** What ClickHouse read for one operation, as Tinybird's `statistics` reports it. */
+export interface ReadStatistics {
+  readonly rows_read: number
+  readonly bytes_read: number
+}
+
+/** Runs `work` as the operation `operation` of `principal`; throws its error with a code (see rest/operation.ts). */
+export type OperationRunner = <T>(operation: string, principal: Principal | null, requestId: string, work: () => Promise<T>) => Promise<{ value: T; statistics: ReadStatistics }>
 
 /** Names a request in the error log. */
 export interface RequestLabel {

@@ -5,6 +5,7 @@ import {
   checkEcommEvent,
   checkProduct,
   checkWarehouseStock,
+  insertColumns,
   type Checked,
   type StockBalance,
   type ValidAppEvent,
@@ -21,37 +22,15 @@ export interface RowCodec<In, Valid> {
   move?(row: Valid, stock: Map<string, number>): void
 }
 
+/** The app-event columns and the row field each holds, from the catalog (the 16 dimensions among them). */
+const APP_EVENT_INSERT = insertColumns('app_events')
+
 /** The columns of each datasource, in the order its codec encodes a row. */
 export const COLUMNS: Readonly<Record<IngestTable, readonly [string, ...string[]]>> = {
   ecomm_events: ['timestamp', 'event', 'product'],
   warehouse_stock: ['timestamp', 'product', 'store', 'amount'],
   products: ['id', 'category', 'name', 'photo', 'price', 'version'],
-  app_events: [
-    'timestamp',
-    'event_type',
-    'action',
-    'workspace_id',
-    'session_id',
-    'visitor_id',
-    'asset_id',
-    'browser',
-    'os',
-    'device',
-    'country',
-    'region',
-    'city',
-    'referer',
-    'platform',
-    'email_broadcast_id',
-    'email_template_id',
-    'flow_action_id',
-    'landing_page_id',
-    'meta_ad_id',
-    'meta_ad_set_id',
-    'meta_campaign_id',
-    'meta_placement_id',
-    'revenue',
-  ],
+  app_events: APP_EVENT_INSERT.columns,
 }
 
 /** Datasources partitioned by time: their first encoded value is the timestamp text (`YYYY-MM-…`). */
@@ -90,30 +69,6 @@ export function appEventCodec(now: Date, workspaceId: string | undefined): RowCo
 }
 
 function encodeAppEvent(r: ValidAppEvent): unknown[] {
-  return [
-    toChDateTime64(r.timestamp),
-    r.app,
-    r.action,
-    r.workspaceId,
-    r.sessionId,
-    r.visitorId,
-    r.assetId,
-    r.browser,
-    r.os,
-    r.device,
-    r.country,
-    r.region,
-    r.city,
-    r.referer,
-    r.platform,
-    r.emailBroadcastId,
-    r.emailTemplateId,
-    r.flowActionId,
-    r.landingPageId,
-    r.metaAdId,
-    r.metaAdSetId,
-    r.metaCampaignId,
-    r.metaPlacementId,
-    r.revenue,
-  ]
+  const row = r as unknown as Record<string, unknown>
+  return APP_EVENT_INSERT.fields.map((f) => (f === 'timestamp' ? toChDateTime64(r.timestamp) : row[f]))
 }

@@ -1,11 +1,10 @@
+import { stockStatusOfRank } from '../../catalog/index.js'
 import { BUCKET_SQL } from '../analytics.js'
 import { bucketEnd, bucketStarts, zeroFill } from '../buckets.js'
 import { finite, toChDateTime } from '../clickhouse.js'
-import type { GridItem, GridQuery, Product, StockLevel, StockStatus, TrendPoint, TrendQuery, UiFilterOption } from '../types.js'
+import type { GridItem, GridQuery, Product, StockLevel, TrendPoint, TrendQuery, UiFilterOption } from '../types.js'
 import type { StoreQueries } from './queries.js'
 
-/** The SQL rule's rank (`status_rank`) to the status name. */
-const STATUS: readonly StockStatus[] = ['IN_STOCK', 'LOW_STOCK', 'OUT_OF_STOCK']
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 
@@ -68,7 +67,7 @@ export class EcommerceRepository {
         price: finite(r.price, 'price'),
         stock: Number(r.stock),
         stockExact: String(r.stock),
-        stockStatus: STATUS[Number(r.status_rank)] ?? 'OUT_OF_STOCK',
+        stockStatus: stockStatusOfRank(Number(r.status_rank)),
         hits: Number(r.hits),
         trending,
         rankStatus: trending ? 'Trending 🔥' : null, // the seed pipe's rank_status

@@ -1,0 +1,8 @@
+// The catalog: what Sightline serves, as data. Imports nothing outside src/catalog.
+export * from './apps.js'
+export * from './datasources.js'
+export * from './dimensions.js'
+export * from './granularity.js'
+export * from './pipes.js'
+export * from './registry.js'
+export * from './stock.js'
