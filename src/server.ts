@@ -87,7 +87,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     tokens,
     rateOf: access.rateOf,
     principalOf: access.principalOf,
-    execute: apollo.execute,
     domain: domainOf(services),
     run: operationRunner(services.telemetry, store),
     within: (scope, fn) => store.forRequest(scope, fn),

@@ -4,7 +4,7 @@ import { APPS, LANDING, type ColumnEntry, type DatasourceEntry } from '../catalo
 import type { IngestTable } from '../store/types.js'
 import { declaresTooLarge, readBody } from '../http.js'
 import { HttpError } from './http.js'
-import { parseInstant } from '../time/parse-instant.js' // perf: luxon's answers, without luxon on the hot path
+import { parseInstant } from '../time/parse-instant.js'
 
 /** A line that cannot become a row of its datasource; it is quarantined raw with this reason. */
 class LineError extends Error {}
@@ -71,31 +71,12 @@ function choice(record: Json, names: readonly string[], values: readonly string[
   return found
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
-
-/** `YYYY-MM-DD hh:mm:ss[.fff]` or the same with `T` and an optional `Z`: UTC, the form nearly every row has. */
-const UTC_TEXT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z?$/
-
-/** The common UTC forms without a general date parser (one per row adds up: ~50 µs each); undefined for any other form. */
-function utcText(value: string): Date | undefined {
-  const m = UTC_TEXT.exec(value)
-  if (!m) return undefined
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number]
-  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'))
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms))
-  // Out-of-range parts (month 13, 24:00, Feb 30, year 0) roll over in Date.UTC: leave them to the full parser.
-  const exact = year >= 1000 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second
-  return exact ? date : undefined
-}
-
 /** A DateTime column as ClickHouse reads NDJSON (UTC without an offset); absent means "now", validation's default. */
 function timestamp(record: Json, names: readonly string[]): Date | null {
   const value = pick(record, names)
   if (value === undefined || value === null || value === '') return null
-  const fast = typeof value === 'string' ? utcText(value) : undefined
-  if (fast) return fast
   const iso = typeof value === 'string' || typeof value === 'number' ? parseInstant(value, 'UTC') : undefined
-  const date = iso !== undefined && RFC3339.test(iso) ? new Date(iso) : undefined
+  const date = iso === undefined ? undefined : new Date(iso)
   if (date === undefined || Number.isNaN(date.getTime())) throw new LineError(`timestamp ${JSON.stringify(value)} is not a date-time`)
   return date
 }

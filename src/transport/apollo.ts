@@ -15,15 +15,12 @@ import { queryLimitRules } from '../limits.js'
 import { storeBusyStatus } from '../overload.js'
 import { emptyQueryStats } from '../store/query-stats.js'
 import type { Access } from './access.js'
-import type { Gateway } from './gateway.js'
 import { clientGone, operationNameOf } from './operation.js'
 import type { LiveSchema } from '../graphql-project/host.js'
 
 export interface ApolloTransport {
   /** Answers a request to /graphql: CORS, then GET or POST through Apollo. */
   serve(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>
-  /** One operation through Apollo's whole pipeline, for the transports over the gateway (REST). */
-  readonly execute: Gateway['execute']
   /** Drains the HTTP server (and, through `onDrain`, the WebSocket server), then stops. */
   stop(): Promise<void>
 }
@@ -123,17 +120,6 @@ export async function startApollo(
       }
       for await (const chunk of response.body.asyncIterator) res.write(chunk)
       res.end()
-    },
-
-    async execute(request, principal, requestId, rowSources) {
-      const reads = emptyQueryStats()
-      const contextValue = createContext(services, principal, requestId, reads, rowSources)
-      const response = await store.forRequest({ requestId, stats: reads }, () => apollo.executeOperation(request, { contextValue }))
-      if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported here')
-      const { singleResult } = response.body
-      // What ClickHouse read for this operation, as Tinybird's `statistics` reports it.
-      const statistics = { rows_read: reads.rowsRead, bytes_read: reads.bytesRead }
-      return { ...singleResult, extensions: { ...singleResult.extensions, statistics } }
     },
 
     stop: () => apollo.stop(),

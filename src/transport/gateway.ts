@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { FormattedExecutionResult } from 'graphql'
 import type { Logger } from 'pino'
 import type { RateState } from '../auth/rate-limit.js'
 import type { Principal } from '../auth/scopes.js'
@@ -9,22 +8,14 @@ import type { Domain } from '../domain/index.js'
 import type { ProjectService } from '../domain/project.js'
 import type { SqlService } from '../domain/sql.js'
 import type { QueryScope } from '../store/query-stats.js'
-import type { IngestOptions } from '../store/types.js'
 
 // The port between the server and the surfaces it hosts (REST, web): types only, so the server imports
 // its routes and the routes import this, never the server (no cycle).
 
-/** One GraphQL operation, as a transport other than /graphql (REST, web) asks for it. */
-export interface OperationRequest {
-  readonly query: string
-  readonly variables?: Record<string, unknown>
-  readonly operationName?: string
-}
-
 /**
  * What an extra HTTP surface (the Tinybird-compatible REST API, the web page) gets from the server.
- * Such surfaces sit beside /graphql and reach data only by executing GraphQL operations, so they share
- * the resolvers, scopes, limits, logging and error masking.
+ * Such surfaces sit beside /graphql and reach data through the domain's use cases (`domain`, run as named
+ * operations by `run`), so they share scopes, limits, logging and error masking with the resolvers.
  */
 export interface Gateway {
   /** Largest accepted request body, in bytes. */
@@ -55,11 +46,6 @@ export interface Gateway {
   readonly domain: Domain
   /** Runs a use case as one named operation (statistics, metrics, operation and error logs), errors coded. */
   readonly run: OperationRunner
-  /**
-   * Runs one operation through Apollo's whole pipeline as `principal`; errors come back formatted,
-   * and `extensions.statistics` carries ClickHouse's `rows_read` and `bytes_read` for it.
-   */
-  execute(request: OperationRequest, principal: Principal | null, requestId: string, rowSources?: IngestOptions['sources']): Promise<FormattedExecutionResult>
   /**
    * Runs `fn` so that every store statement it causes is done for `scope` (its request id as ClickHouse's
    * `query_id`, its statistics); nested in the scope the server opens for each request, whose signal
