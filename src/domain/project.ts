@@ -336,6 +336,25 @@ export class ProjectService {
     })
   }
 
+  /**
+   * Like `read`, as a Parquet file (ClickHouse's `FORMAT Parquet`, strings as Parquet strings): the same
+   * scope, parameters, limits, errors and service log, the pipe's rows without Tinybird's envelope.
+   */
+  async readParquet(principal: Principal, name: string, request: URLSearchParams, requestId = ''): Promise<Buffer> {
+    const pipe = this.endpoint(name)
+    if (!pipe) throw new Error(`no endpoint pipe named ${name}`)
+    const scope = scopeFor.pipe(this.scopeName('pipe', name))
+    const fixed = principal.fixedParams?.get(name)
+    if (!grants(principal.scopes, scope) && !fixed) throw new ForbiddenError(`This pipe needs the scope "${scope}"`)
+    const params = requestParams(request)
+    for (const [key, value] of Object.entries(fixed ?? {})) params[key] = value
+    return this.observed(principal, this.scopeName('pipe', name), requestId, async () => {
+      const rendered = this.render(name, params, 'bind')
+      const answer = await this.repo.selectParquet(withSettings(rendered, { output_format_parquet_string_as_string: 1 }), rendered.params)
+      return { value: answer.bytes, rowsRead: answer.rowsRead, bytesRead: answer.bytesRead }
+    })
+  }
+
   /** The parameters an endpoint pipe accepts (for the pipe list and the OpenAPI document). */
   parameters(name: string): TemplateParam[] {
     return pipeParameters(this.project, name)

@@ -18,6 +18,10 @@ export function selectDocument<T>(client: ClickHouseClient, ...args: Parameters<
   return executorOf(client).document<T>(...args)
 }
 
+export function selectBytes(client: ClickHouseClient, ...args: Parameters<Executor['bytes']>): ReturnType<Executor['bytes']> {
+  return executorOf(client).bytes(...args)
+}
+
 export function runCommand(client: ClickHouseClient, query: string): Promise<void> {
   return executorOf(client).command(query)
 }

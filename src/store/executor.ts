@@ -166,6 +166,29 @@ export class Executor {
     )
   }
 
+  /**
+   * A query's answer as bytes, in the FORMAT its SQL ends with (Parquet, say: binary, never read as text
+   * or split into rows), under the current kind's limits and queue. What the statement read (the driver's
+   * summary) goes to the request's statistics and is returned. Always bound (`params` must not be empty).
+   */
+  bytes(query: string, params: QueryParams, orElse: (err: unknown) => Error): Promise<{ bytes: Buffer; rowsRead: number; bytesRead: number }> {
+    return this.admitted(
+      async (settings, target, call) => {
+        const started = performance.now()
+        const result = await target.exec({ query, query_params: params, clickhouse_settings: settings, ...driverParams(call) })
+        const chunks: Buffer[] = []
+        for await (const chunk of result.stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array))
+        const summary = (result as { summary?: { read_rows?: string; read_bytes?: string } }).summary
+        const read = { rows_read: Number(summary?.read_rows ?? 0), bytes_read: Number(summary?.read_bytes ?? 0) }
+        this.record(call.scope, 'select', performance.now() - started, read)
+        return { bytes: Buffer.concat(chunks), rowsRead: read.rows_read, bytesRead: read.bytes_read }
+      },
+      orElse,
+      false,
+      true,
+    )
+  }
+
   /** One `FORMAT JSON` query under the current kind's limits and queue (see `admitted`). */
   private json<T>(
     query: string,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { insertRows, runCommand, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
+import { insertRows, runCommand, selectBytes, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
 import { parseExact } from './sql-query.js'
 import { asWork } from './workload.js'
@@ -159,6 +159,15 @@ export class ProjectRepository {
       })
       return (doc as unknown as { text: string }).text
     })
+  }
+
+  /**
+   * A pipe's query answered as a Parquet file (ClickHouse's `FORMAT Parquet`), with what it read. `sql`
+   * pins its output settings in its SETTINGS clause; ClickHouse's refusals become ProjectQueryError.
+   */
+  selectParquet(sql: string, params: QueryParams): Promise<{ bytes: Buffer; rowsRead: number; bytesRead: number }> {
+    const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
+    return asWork('read', () => selectBytes(this.client, `${sql.replace(/[\s;]+$/, '')}\nFORMAT Parquet`, bound, projectError))
   }
 
   select(sql: string, params: QueryParams): Promise<JsonDocument<Record<string, unknown>>> {
