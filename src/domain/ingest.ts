@@ -13,6 +13,7 @@ import type {
   RowSource,
   WarehouseStockRow,
 } from '../store/types.js'
+import type { ProjectRepository, QuarantineEntry } from '../store/project.js'
 import { INGEST_TABLES } from '../store/types.js'
 import { badInput, withScope } from './errors.js'
 
@@ -50,6 +51,17 @@ export interface IngestPorts {
   ingested(entry: IngestLogEntry): void
   /** Asks the live feed to deliver the stock the batch moved. */
   nudge(): Promise<void>
+  /** The loaded Tinybird project's database (`SIGHTLINE_PROJECT_DATABASE`), whose quarantine tables `quarantine` reads too. */
+  readonly projectDatabase?: string | undefined
+}
+
+/** A store that holds a loaded project's database (the ClickHouse store). */
+interface ProjectStore {
+  project(database: string): Pick<ProjectRepository, 'quarantinedDatasources' | 'quarantine'>
+}
+
+function hasProjects(store: Store): store is Store & ProjectStore {
+  return typeof (store as Partial<ProjectStore>).project === 'function'
 }
 
 /**
@@ -94,12 +106,24 @@ export class IngestService {
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
   }
 
-  /** Newest quarantined rows of a datasource (admin). */
-  quarantine(who: Principal | null, table: string, limit = 100): Promise<QuarantinedRow[]> {
+  /**
+   * Newest quarantined rows of a datasource (admin): a built-in one's, or a loaded project's
+   * (`<ds>_quarantine`, Tinybird's columns) mapped onto the same shape: the reason is its `c__error`
+   * messages, the row its columns as a JSON object. A project datasource is named bare, or as
+   * `<database>.<ds>` (needed, and answered, when a built-in datasource has its name).
+   */
+  async quarantine(who: Principal | null, table: string, limit = 100): Promise<Array<Omit<QuarantinedRow, 'table'> & { readonly table: string }>> {
     withScope(who, 'admin')
-    if (!INGEST_TABLES.includes(table as IngestTable)) throw badInput(`table must be one of ${INGEST_TABLES.join(', ')}`)
     if (limit < 1 || limit > 10_000) throw badInput('limit must be between 1 and 10000')
-    return this.store.quarantine(table as IngestTable, limit)
+    if (INGEST_TABLES.includes(table as IngestTable)) return this.store.quarantine(table as IngestTable, limit)
+    const database = this.ports.projectDatabase
+    const project = database !== undefined && hasProjects(this.store) ? this.store.project(database) : undefined
+    const names = project ? await project.quarantinedDatasources() : []
+    const named = (ds: string) => (INGEST_TABLES.includes(ds as IngestTable) ? `${database}.${ds}` : ds)
+    const ds = names.find((n) => table === `${database}.${n}` || table === named(n))
+    if (!project || ds === undefined) throw badInput(`table must be one of ${[...INGEST_TABLES, ...names.map(named)].join(', ')}`)
+    const rows = await project.quarantine(ds, limit)
+    return rows.map((r: QuarantineEntry) => ({ table: named(ds), row: r.row, reason: reasonOf(r), at: r.at }))
   }
 
   private write(table: IngestTable, rows: IngestRows[IngestTable], options: Parameters<Store['ingestAppEvents']>[1]): Promise<IngestOutcome> {
@@ -114,4 +138,10 @@ export class IngestService {
         return this.store.ingestAppEvents(rows as IngestRows['app_events'], options)
     }
   }
+}
+
+/** A project quarantine row's reason: its `c__error` messages (which name their columns), one per misfit. */
+function reasonOf(entry: QuarantineEntry): string {
+  if (entry.errors.length > 0) return entry.errors.join('; ')
+  return entry.errorColumns.length > 0 ? `columns ${entry.errorColumns.join(', ')} do not fit` : 'quarantined'
 }

@@ -15,6 +15,7 @@ export function domainOf(services: Pick<Services, 'config' | 'store' | 'feed' | 
       ingested: (entry) => telemetry.ingested(entry),
       nudge: () => feed.nudge(),
       flushServiceLog: () => telemetry.serviceLog.flush(),
+      projectDatabase: config.project?.database,
     })
     built.set(telemetry, domain)
   }

@@ -20,6 +20,19 @@ export interface AppliedDatafile {
   readonly text: string
 }
 
+/** The columns Tinybird adds to a quarantine table (beside the datasource's, as text). */
+const TINYBIRD_QUARANTINE_COLUMNS = ['c__error_column', 'c__error', 'c__import_id', 'insertion_date']
+
+/** One row of a project datasource's quarantine table. */
+export interface QuarantineEntry {
+  /** The datasource's columns as received (text, or null when missing), as a JSON object. */
+  readonly row: string
+  readonly errors: readonly string[]
+  readonly errorColumns: readonly string[]
+  readonly importId: string | null
+  readonly at: Date
+}
+
 /** The table in the project database that keeps the text of every applied datafile. */
 const DATAFILES = '_sightline_datafiles'
 /** Events API batches sent with an idempotency key, and what they stored (kept a day). */
@@ -70,6 +83,50 @@ export class ProjectRepository {
   async recordImport(datasource: string, key: string, successful: number, quarantined: number): Promise<void> {
     const at = new Date().toISOString().replace('T', ' ').replace('Z', '')
     await asWork('ingest', () => insertRows(this.client, this.table(IMPORTS), [{ datasource, key, successful, quarantined, at }]))
+  }
+
+  /**
+   * The datasources that have a quarantine table of Tinybird's shape (`<ds>_quarantine` with `c__error`),
+   * by name; none while the project is not applied.
+   */
+  async quarantinedDatasources(): Promise<string[]> {
+    const rows = await asWork('read', () =>
+      selectRows<{ table: string }>(
+        this.client,
+        `SELECT table FROM system.columns WHERE database = {db:String} AND name = 'c__error' AND endsWith(table, '_quarantine') ORDER BY table`,
+        { db: this.database },
+      ),
+    )
+    return rows.map((r) => r.table.slice(0, -'_quarantine'.length))
+  }
+
+  /**
+   * The newest rows of `<datasource>_quarantine` (a name from `quarantinedDatasources`): each row's
+   * datasource columns (text or null) as a JSON object, Tinybird's `c__error` messages, misfit columns and
+   * import id, and `insertion_date`.
+   */
+  async quarantine(datasource: string, limit: number): Promise<QuarantineEntry[]> {
+    const table = `${datasource}_quarantine`
+    return asWork('read', async () => {
+      const columns = await selectRows<{ name: string }>(
+        this.client,
+        'SELECT name FROM system.columns WHERE database = {db:String} AND table = {table:String} ORDER BY position',
+        { db: this.database, table },
+      )
+      const data = columns.map((c) => c.name).filter((n) => !TINYBIRD_QUARANTINE_COLUMNS.includes(n))
+      const rows = await selectRows<Record<string, unknown>>(
+        this.client,
+        `SELECT *, toUnixTimestamp(insertion_date) AS _at_s FROM ${this.table(table)} ORDER BY insertion_date DESC LIMIT {limit:UInt32}`,
+        { limit },
+      )
+      return rows.map((r) => ({
+        row: JSON.stringify(Object.fromEntries(data.map((n) => [n, r[n] ?? null]))),
+        errors: (r.c__error as string[] | undefined) ?? [],
+        errorColumns: (r.c__error_column as string[] | undefined) ?? [],
+        importId: (r.c__import_id as string | null | undefined) ?? null,
+        at: new Date(Number(r._at_s) * 1000),
+      }))
+    })
   }
 
   /** Runs one statement from the project's DDL (CREATE … IF NOT EXISTS, ALTER, EXCHANGE …). */
