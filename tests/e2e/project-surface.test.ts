@@ -136,7 +136,9 @@ describe('a loaded project’s HTTP surface: datafile tokens, pipe list, OpenAPI
     expect(((await over.json()) as Envelope).data).toEqual([{ pages: 1 }])
     const threads = (await (await get('/v0/pipes/threads.json')).json()) as Envelope
     expect(threads.data).toEqual([{ threads: 3 }])
-    expect((await get('/v0/pipes/top_pages.parquet')).status).toBe(400)
+    // .parquet answers (tests/e2e/project-parquet.test.ts); .prometheus does not.
+    expect((await get('/v0/pipes/top_pages.parquet')).status).toBe(200)
+    expect((await get('/v0/pipes/top_pages.prometheus')).status).toBe(400)
   })
 
   it('runs a copy pipe on demand (POST /v0/pipes/<name>/copy), into its target, with the copy and append scopes', async () => {
