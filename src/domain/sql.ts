@@ -1,3 +1,8 @@
+/**
+ * `/v0/sql`: a read-only query over the datasources a caller may read (built-in, a loaded project's, and
+ * pipes read by name as inline sources), checked, rewritten and run with the caller's limits. Over 300 lines
+ * because the checks (statement kind, tables, functions) and the rewrite share one walk of the query.
+ */
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
 import type { JsonDocument, QueryParams } from '../store/clickhouse.js'
 import { SqlQueryError, type SqlSource } from '../store/sql-query.js'

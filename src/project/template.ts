@@ -40,6 +40,9 @@
  *   dict, else `{"error": str(obj)}` (TINYBIRD.md: unverified beyond the status).
  * - `tb_secret`/`tb_var` read the caller's `secrets`/`vars` maps (the server fills them from
  *   `SIGHTLINE_SECRET_<NAME>`/`SIGHTLINE_VAR_<NAME>`); a found value is a bound String parameter.
+ *
+ * Over 300 lines because it is one language: the lexer, the sandboxed expression grammar, the evaluator and
+ * the built-in functions share one value model and one error type (with the parameter, pipe and line).
  */
 
 // ---------------------------------------------------------------------------------------------------
