@@ -295,6 +295,20 @@ export class ProjectService {
   }
 
   /**
+   * The template parameters of a read of endpoint `name` by `principal`, once it may read it (`read:pipe:<pipe>`
+   * or a JWT for the pipe): the request's, with a JWT's `fixed_params` replacing whatever it sent under those names.
+   */
+  private readableParams(principal: Principal, name: string, request: URLSearchParams): Record<string, ParamValue> {
+    if (!this.endpoint(name)) throw new Error(`no endpoint pipe named ${name}`)
+    const scope = scopeFor.pipe(this.scopeName('pipe', name))
+    const fixed = principal.fixedParams?.get(name)
+    if (!grants(principal.scopes, scope) && !fixed) throw new ForbiddenError(`This pipe needs the scope "${scope}"`)
+    const params = requestParams(request)
+    for (const [key, value] of Object.entries(fixed ?? {})) params[key] = value
+    return params
+  }
+
+  /**
    * An endpoint pipe's answer for `request` (query string and body parameters). Needs `read:pipe:<pipe>`
    * (or a JWT for the pipe). Reserved request names are dropped and a JWT's `fixed_params` replace
    * whatever the request sent under those names. Template settings (`max_threads`) apply to the query.
@@ -302,13 +316,7 @@ export class ProjectService {
    * ClickHouse refuses the rendered SQL.
    */
   async read(principal: Principal, name: string, request: URLSearchParams, requestId = ''): Promise<JsonDocument<Record<string, unknown>>> {
-    const pipe = this.endpoint(name)
-    if (!pipe) throw new Error(`no endpoint pipe named ${name}`)
-    const scope = scopeFor.pipe(this.scopeName('pipe', name))
-    const fixed = principal.fixedParams?.get(name)
-    if (!grants(principal.scopes, scope) && !fixed) throw new ForbiddenError(`This pipe needs the scope "${scope}"`)
-    const params = requestParams(request)
-    for (const [key, value] of Object.entries(fixed ?? {})) params[key] = value
+    const params = this.readableParams(principal, name, request)
     return this.observed(principal, this.scopeName('pipe', name), requestId, async () => {
       const rendered = this.render(name, params, 'bind')
       const doc = await this.repo.select(withSettings(rendered), rendered.params)
@@ -321,13 +329,7 @@ export class ProjectService {
    * Tinybird's envelope), passed through without being parsed and written again.
    */
   async readJson(principal: Principal, name: string, request: URLSearchParams, requestId = '', quote64BitIntegers = false): Promise<string> {
-    const pipe = this.endpoint(name)
-    if (!pipe) throw new Error(`no endpoint pipe named ${name}`)
-    const scope = scopeFor.pipe(this.scopeName('pipe', name))
-    const fixed = principal.fixedParams?.get(name)
-    if (!grants(principal.scopes, scope) && !fixed) throw new ForbiddenError(`This pipe needs the scope "${scope}"`)
-    const params = requestParams(request)
-    for (const [key, value] of Object.entries(fixed ?? {})) params[key] = value
+    const params = this.readableParams(principal, name, request)
     return this.observed(principal, this.scopeName('pipe', name), requestId, async () => {
       const rendered = this.render(name, params, 'bind')
       const text = await this.repo.selectText(withSettings(rendered, { output_format_json_quote_64bit_integers: quote64BitIntegers ? 1 : 0 }), rendered.params)
@@ -341,13 +343,7 @@ export class ProjectService {
    * scope, parameters, limits, errors and service log, the pipe's rows without Tinybird's envelope.
    */
   async readParquet(principal: Principal, name: string, request: URLSearchParams, requestId = ''): Promise<Buffer> {
-    const pipe = this.endpoint(name)
-    if (!pipe) throw new Error(`no endpoint pipe named ${name}`)
-    const scope = scopeFor.pipe(this.scopeName('pipe', name))
-    const fixed = principal.fixedParams?.get(name)
-    if (!grants(principal.scopes, scope) && !fixed) throw new ForbiddenError(`This pipe needs the scope "${scope}"`)
-    const params = requestParams(request)
-    for (const [key, value] of Object.entries(fixed ?? {})) params[key] = value
+    const params = this.readableParams(principal, name, request)
     return this.observed(principal, this.scopeName('pipe', name), requestId, async () => {
       const rendered = this.render(name, params, 'bind')
       const answer = await this.repo.selectParquet(withSettings(rendered, { output_format_parquet_string_as_string: 1 }), rendered.params)
