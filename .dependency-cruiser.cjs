@@ -56,10 +56,10 @@ const STORE_FOR_DOMAIN = [
 const DOMAIN = ['^src/domain/', '^src/live/']
 
 /**
- * Where a process is put together: the only modules that open the ClickHouse store (the server's root, the
- * CLI's offline commands, the dev tools' throw-away project store).
+ * Where a process is put together: the only modules that open the ClickHouse store (the server's root and
+ * the CLI's offline commands; the dev tools get `compose` passed in).
  */
-const COMPOSITION_ROOTS = ['^src/composition\\.ts$', '^src/main\\.ts$', '^src/devtools/boot\\.ts$']
+const COMPOSITION_ROOTS = ['^src/composition\\.ts$', '^src/main\\.ts$']
 
 module.exports = {
   forbidden: [
