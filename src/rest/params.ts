@@ -1,4 +1,5 @@
 import { DateTime, IANAZone } from 'luxon'
+import { parseInstant } from '../time/parse-instant.js'
 
 /** A request parameter Sightline cannot use: answered 400 with the message. */
 export class ParamError extends Error {
@@ -147,17 +148,8 @@ export function bodyParams(contentType: string | undefined, body: string): URLSe
   throw new ParamError(`Parameters in a ${type} body are not supported; send a form or a JSON object`)
 }
 
-/**
- * A date-time as ClickHouse reads one at its best effort: ISO-8601, `YYYY-MM-DD hh:mm:ss[.fff]`, a bare
- * date, or unix seconds; without an offset the time is read in `zone`. ISO-8601 in UTC, or undefined.
- */
-export function parseInstant(raw: string | number, zone: string): string | undefined {
-  const text = String(raw).trim()
-  let parsed = /^\d+(\.\d+)?$/.test(text) ? DateTime.fromMillis(Number(text) * 1000, { zone: 'UTC' }) : DateTime.fromISO(text, { zone })
-  if (!parsed.isValid) parsed = DateTime.fromSQL(text, { zone })
-  if (!parsed.isValid || parsed.year < 1 || parsed.year > 9999) return undefined
-  return parsed.toUTC().toISO() ?? undefined
-}
+/** A date-time as ClickHouse reads one at its best effort (the one reader: `time/parse-instant.ts`). */
+export { parseInstant }
 
 /**
  * ClickHouse's text form of a DateTime in `zone`, as Tinybird returns it. In-process results carry the
