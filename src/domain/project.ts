@@ -1,33 +1,31 @@
-import { randomUUID } from 'node:crypto'
+/**
+ * A loaded Tinybird project's use cases: parse and apply its datafiles, its tokens, read its endpoints
+ * (JSON, JSON text, Parquet), run its copies, describe its datasources. About 400 lines: one class over one
+ * repository, each method a use case the transports call; its Events API (`project-ingest.ts`), copy
+ * schedule (`project-schedule.ts`) and catalog entries (`project-catalog.ts`) live beside it.
+ */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { grants, INTERNAL_TABLES, scopeFor, type Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
 import { ForbiddenError } from '../errors.js'
-import {
-  datasourceDdl,
-  jsonMapping,
-  loadProject,
-  mapJsonRow,
-  projectTokens,
-  parseDatasource,
-  quarantineDdl,
-  quarantineRow,
-  type Datasource,
-  type JsonMapping,
-  type Pipe,
-  type Project,
-  type RowMisfit,
-  nextCronRun,
-} from '../project/datafile.js'
+import { datasourceDdl, loadProject, nextCronRun, parseDatasource, projectTokens, quarantineDdl, type Datasource, type Pipe, type Project } from '../project/datafile.js'
 import { planDatasource, planMaterializedView } from '../project/migrate.js'
 import { checkPipes, materializedViewSql, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
 import { RESERVED_REQUEST_PARAMS, TemplateError, type ParamValue, type TemplateParam } from '../project/template.js'
 import type { JsonDocument } from '../store/clickhouse.js'
 import { ProjectQueryError, type AppliedDatafile, type ProjectRepository } from '../store/project.js'
 
+import { ProjectIngest, type ProjectObserver } from './project-ingest.js'
+import { scheduleCopies, SYSTEM_CLOCK, type CopyRun, type ScheduleClock } from './project-schedule.js'
+
 export { DatafileError } from '../project/datafile.js'
 export { ProjectQueryError, TemplateError }
+export type { OperationRecord, ProjectObserver } from './project-ingest.js'
+export type { CopyRun, ScheduleClock } from './project-schedule.js'
+
+/** The principal of scheduled copies (COPY_SCHEDULE): recorded under this name in the service logs. */
+const SCHEDULER: Principal = { name: 'copy scheduler', scopes: ['admin'], workspaceId: null }
 
 /** Restarting with changed datafiles would lose or reinterpret rows (the planner's messages). */
 export class ProjectRefusedError extends Error {
@@ -45,50 +43,6 @@ export interface ProjectOptions {
   readonly observer?: ProjectObserver
 }
 
-/** What a project request did, for the service logs (`operation_log` ≈ pipe_stats_rt, `ingest_log`, `error_log`). */
-export interface ProjectObserver {
-  operation(facts: OperationRecord): void
-  ingested(entry: { readonly table: string; readonly rows: number; readonly quarantined: number; readonly durationMs: number; readonly token: string }): void
-}
-
-export interface OperationRecord {
-  readonly requestId: string
-  readonly principal: Principal | null
-  /** The pipe (as scopes name it), or `copy:<pipe>`. */
-  readonly name: string
-  readonly durationMs: number
-  readonly rowsRead: number
-  readonly bytesRead: number
-  readonly error?: { readonly code: string; readonly message: string }
-}
-
-/** A copy pipe's run. */
-export interface CopyRun {
-  readonly pipe: string
-  readonly target: string
-  readonly mode: 'append' | 'replace'
-  readonly rows: number
-  readonly startedAt: Date
-  readonly finishedAt: Date
-}
-
-/** Time for the copy scheduler (tests drive their own). */
-export interface ScheduleClock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(timer: unknown): void
-}
-
-const SYSTEM_CLOCK: ScheduleClock = {
-  now: () => Date.now(),
-  // Unref'd: a pending copy does not keep the process alive.
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-}
-
-/** The principal of scheduled copies (COPY_SCHEDULE): recorded under this name in the service logs. */
-const SCHEDULER: Principal = { name: 'copy scheduler', scopes: ['admin'], workspaceId: null }
-
 /** What applying the datafiles did at start-up, one line per change. */
 export interface ApplyReport {
   readonly changes: readonly string[]
@@ -100,15 +54,15 @@ export interface ApplyReport {
  * append NDJSON to its datasources. Every value from a request reaches SQL as a bound parameter.
  */
 export class ProjectService {
-  private readonly mappings = new Map<string, JsonMapping>()
-  /** Keyed Events API batches in flight, by datasource and key. */
-  private readonly keyed = new Map<string, Promise<{ successful_rows: number; quarantined_rows: number; deduplicated: boolean }>>()
+  private readonly ingest: ProjectIngest
 
   constructor(
     readonly project: Project,
     private readonly repo: ProjectRepository,
     private readonly options: ProjectOptions,
-  ) {}
+  ) {
+    this.ingest = new ProjectIngest(repo, options.observer)
+  }
 
   /**
    * Parses the folder and renders every pipe in Tinybird's test mode; a bad datafile throws
@@ -377,38 +331,7 @@ export class ProjectService {
    * copy that is running. A failed run is reported to `onError` and the schedule goes on.
    */
   schedule(onError: (pipe: string, err: unknown) => void, onRun?: (run: CopyRun) => void, clock: ScheduleClock = SYSTEM_CLOCK): () => Promise<void> {
-    let stopped = false
-    const timers = new Set<unknown>()
-    const running = new Set<Promise<void>>()
-    const plan = (pipe: Pipe, after: Date) => {
-      if (stopped) return
-      const next = nextCronRun(pipe.copySchedule!, after)
-      if (!next) return
-      // setTimeout holds at most ~24.8 days: a far run is planned again from a nearer wake-up.
-      const wait = Math.min(next.getTime() - clock.now(), 86_400_000)
-      const timer = clock.setTimeout(() => {
-        timers.delete(timer)
-        if (stopped) return
-        if (clock.now() < next.getTime()) return plan(pipe, new Date(clock.now() - 60_000))
-        const run = this.copy(SCHEDULER, pipe.name, new URLSearchParams(), `schedule:${pipe.name}:${next.toISOString()}`).then(
-          (r) => onRun?.(r),
-          (err: unknown) => onError(pipe.name, err),
-        )
-        running.add(run)
-        void run.finally(() => {
-          running.delete(run)
-          plan(pipe, next)
-        })
-      }, Math.max(0, wait))
-      timers.add(timer)
-    }
-    for (const pipe of this.scheduledCopies()) plan(pipe, new Date(clock.now()))
-    return async () => {
-      stopped = true
-      for (const t of timers) clock.clearTimeout(t)
-      timers.clear()
-      await Promise.allSettled([...running])
-    }
+    return scheduleCopies(this.scheduledCopies(), (pipe, requestId) => this.copy(SCHEDULER, pipe, new URLSearchParams(), requestId), onError, onRun, clock)
   }
 
   private render(name: string, params: Record<string, ParamValue>, mode: 'bind' | 'inline'): PipeSql {
@@ -446,70 +369,7 @@ export class ProjectService {
     if (!ds) throw new Error(`no datasource named ${name}`)
     const scope = `append:${this.scopeName('datasource', name)}`
     if (!grants(principal.scopes, scope)) throw new ForbiddenError(`Appending to this datasource needs the scope "${scope}"`)
-    if (key === undefined) return { ...(await this.store(principal, ds, ndjson)), deduplicated: false }
-    // A retried batch with the same key is stored once: batches with one key run one after another here,
-    // and one that was recorded answers what it stored. (A crash between its rows and its record stores
-    // it again on retry: unlike the built-in datasources, a project's tables keep no batch markers.)
-    const slot = `${ds.name}\0${key}`
-    const previous = this.keyed.get(slot) ?? Promise.resolve()
-    const run = previous.catch(() => undefined).then(async () => {
-      const known = await this.repo.importOf(ds.name, key)
-      if (known) return { successful_rows: known.successful, quarantined_rows: known.quarantined, deduplicated: true }
-      const stored = await this.store(principal, ds, ndjson)
-      await this.repo.recordImport(ds.name, key, stored.successful_rows, stored.quarantined_rows)
-      return { ...stored, deduplicated: false }
-    })
-    this.keyed.set(slot, run)
-    try {
-      return await run
-    } finally {
-      if (this.keyed.get(slot) === run) this.keyed.delete(slot)
-    }
-  }
-
-  private async store(principal: Principal, ds: Datasource, ndjson: string): Promise<{ successful_rows: number; quarantined_rows: number }> {
-    const started = performance.now()
-    const mapping = this.mappingOf(ds)
-    const good: Array<Record<string, unknown>> = []
-    const bad: Array<Record<string, unknown>> = []
-    const importId = randomUUID()
-    const now = new Date()
-    for (const line of ndjson.split('\n')) {
-      const raw = line.trim()
-      if (raw === '') continue
-      let value: unknown
-      let errors: readonly RowMisfit[] | undefined
-      try {
-        value = JSON.parse(raw)
-      } catch {
-        errors = [{ column: '', message: 'the line is not valid JSON' }]
-      }
-      if (!errors) {
-        const mapped = mapJsonRow(mapping, value, raw)
-        if (mapped.ok) {
-          good.push(mapped.row)
-          continue
-        }
-        errors = mapped.errors
-      }
-      bad.push(quarantineRow(mapping, value, errors, importId, now, raw))
-    }
-    await this.repo.insert(ds.name, good)
-    await this.repo.insert(`${ds.name}_quarantine`, bad)
-    this.options.observer?.ingested({
-      table: `${this.repo.database}.${ds.name}`,
-      rows: good.length,
-      quarantined: bad.length,
-      durationMs: performance.now() - started,
-      token: principal.name,
-    })
-    return { successful_rows: good.length, quarantined_rows: bad.length }
-  }
-
-  private mappingOf(ds: Datasource): JsonMapping {
-    let mapping = this.mappings.get(ds.name)
-    if (!mapping) this.mappings.set(ds.name, (mapping = jsonMapping(ds)))
-    return mapping
+    return this.ingest.append(principal, ds, ndjson, key)
   }
 }
 
