@@ -24,7 +24,10 @@ export interface Datasource {
 }
 
 function pick(record: Json, names: readonly string[]): unknown {
-  for (const name of names) if (record[name] !== undefined) return record[name]
+  for (let i = 0; i < names.length; i++) {
+    const value = record[names[i] as string]
+    if (value !== undefined) return value
+  }
   return undefined
 }
 
@@ -118,16 +121,21 @@ function reader(column: ColumnEntry): ((record: Json) => unknown) | undefined {
 
 /** A landing datasource's record reader, compiled once from its catalog columns. */
 function ingestDatasource(entry: DatasourceEntry): Datasource {
-  const readers = entry.columns.flatMap((c) => {
+  const fields: string[] = []
+  const reads: Array<(record: Json) => unknown> = []
+  for (const c of entry.columns) {
     const read = reader(c)
-    return read && c.field ? [[c.field, read] as const] : []
-  })
+    if (read && c.field) {
+      fields.push(c.field)
+      reads.push(read)
+    }
+  }
   return {
     name: entry.name as IngestTable,
     operationName: `events_${entry.name}`,
     toRow: (record) => {
       const row: Input = {}
-      for (const [field, read] of readers) row[field] = read(record)
+      for (let i = 0; i < reads.length; i++) row[fields[i] as string] = (reads[i] as (record: Json) => unknown)(record)
       return row
     },
   }
@@ -164,27 +172,51 @@ export interface SourceRecord {
   readonly reason?: string
 }
 
-/** Splits an NDJSON body into typed inputs and raw rejected lines; blank lines are skipped. */
+/**
+ * Splits an NDJSON body into typed inputs and raw rejected lines; blank lines are skipped. One pass, each
+ * line parsed and typed as it is read (the ingest hot path: no record list in between).
+ */
 export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
-  const records: SourceRecord[] = []
-  body.split('\n').forEach((raw, i) => {
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (text.trim() === '') return
-    const line = i + 1
+  const rows: Input[] = []
+  const rejected: Array<{ row: string; reason: string }> = []
+  const rowSources: Array<{ row: string; label: string }> = []
+  const rejectedSources: Array<{ row: string; label: string }> = []
+  const rowLines: number[] = []
+  const rejectedLines: number[] = []
+  const reject = (text: string, line: number, reason: string) => {
+    rejected.push({ row: text, reason })
+    rejectedSources.push({ row: text, label: `line ${line}` })
+    rejectedLines.push(line)
+  }
+  let start = 0
+  for (let line = 1; start <= body.length; line++) {
+    let end = body.indexOf('\n', start)
+    if (end === -1) end = body.length
+    const text = body.charCodeAt(end - 1) === 13 /* \r */ && end > start ? body.slice(start, end - 1) : body.slice(start, end)
+    start = end + 1
+    if (text.trim() === '') continue
     let record: unknown
     try {
       record = JSON.parse(text)
     } catch (err) {
-      records.push({ raw: text, line, record: undefined, reason: `invalid JSON: ${(err as Error).message}` })
-      return
+      reject(text, line, `invalid JSON: ${(err as Error).message}`)
+      continue
     }
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      records.push({ raw: text, line, record: undefined, reason: 'the line is not a JSON object' })
-      return
+      reject(text, line, 'the line is not a JSON object')
+      continue
     }
-    records.push({ raw: text, line, record: record as Json })
-  })
-  return parseRecords(records, datasource)
+    try {
+      rows.push(datasource.toRow(record as Json))
+    } catch (err) {
+      if (!(err instanceof LineError)) throw err
+      reject(text, line, err.message)
+      continue
+    }
+    rowSources.push({ row: text, label: `line ${line}` })
+    rowLines.push(line)
+  }
+  return { rows, rejected, sources: rowSources.concat(rejectedSources), lines: rowLines.concat(rejectedLines) }
 }
 
 /**
