@@ -34,7 +34,8 @@ describe('the streamed api_product_grid.json answers as the decoded path does', 
   })
 
   it('gives the same rows, order and meta as the decoded formats, for every ranking and filter', async () => {
-    for (const params of [{}, { ranking: '1' }, { show_oos: '1' }, { show_oos: '1', ranking: '1' }, { show_oos: '1', output_format_json_quote_64bit_integers: '1' }]) {
+    const cases: Array<Record<string, string>> = [{}, { ranking: '1' }, { show_oos: '1' }, { show_oos: '1', ranking: '1' }, { show_oos: '1', output_format_json_quote_64bit_integers: '1' }]
+    for (const params of cases) {
       const query = new URLSearchParams({ category, ...params }).toString()
       const res = await get(`/v0/pipes/api_product_grid.json?${query}`)
       expect(res.status).toBe(200)
