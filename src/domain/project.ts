@@ -1,36 +1,32 @@
 /**
  * A loaded Tinybird project's use cases: parse and apply its datafiles, its tokens, read its endpoints
- * (JSON, JSON text, Parquet), run its copies, describe its datasources. About 400 lines: one class over one
- * repository, each method a use case the transports call; its Events API (`project-ingest.ts`), copy
- * schedule (`project-schedule.ts`) and catalog entries (`project-catalog.ts`) live beside it.
+ * (JSON, JSON text, Parquet), run its copies, describe its datasources: one class over one repository, each
+ * method a use case the transports call. Applying the datafiles (`project-apply.ts`), the Events API
+ * (`project-ingest.ts`), the copy schedule (`project-schedule.ts`) and the catalog entries
+ * (`project-catalog.ts`) live beside it. Just over 300 lines: the reads, copies and descriptions left here
+ * share the parsed project, its scope names (`scopeName`) and the service-log recording (`observed`).
  */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { grants, INTERNAL_TABLES, scopeFor, type Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
 import { ForbiddenError } from '../errors.js'
-import { datasourceDdl, loadProject, nextCronRun, parseDatasource, projectTokens, quarantineDdl, type Datasource, type Pipe, type Project } from '../project/datafile.js'
-import { planDatasource, planMaterializedView } from '../project/migrate.js'
-import { checkPipes, materializedViewSql, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
+import { loadProject, nextCronRun, projectTokens, type Datasource, type Pipe, type Project } from '../project/datafile.js'
+import { checkPipes, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
 import { RESERVED_REQUEST_PARAMS, TemplateError, type ParamValue, type TemplateParam } from '../project/template.js'
 import type { JsonDocument } from '../store/clickhouse.js'
-import { ProjectQueryError, type AppliedDatafile, type ProjectRepository } from '../store/project.js'
-
+import { ProjectQueryError, type ProjectRepository } from '../store/project.js'
+import { applyProject, type ApplyReport } from './project-apply.js'
 import { ProjectIngest, type ProjectObserver } from './project-ingest.js'
 import { scheduleCopies, SYSTEM_CLOCK, type CopyRun, type ScheduleClock } from './project-schedule.js'
 
 export { DatafileError } from '../project/datafile.js'
 export { ProjectQueryError, TemplateError }
+export { ProjectRefusedError, type ApplyReport } from './project-apply.js'
 export type { OperationRecord, ProjectObserver } from './project-ingest.js'
 export type { CopyRun, ScheduleClock } from './project-schedule.js'
 
 /** The principal of scheduled copies (COPY_SCHEDULE): recorded under this name in the service logs. */
 const SCHEDULER: Principal = { name: 'copy scheduler', scopes: ['admin'], workspaceId: null }
 
-/** Restarting with changed datafiles would lose or reinterpret rows (the planner's messages). */
-export class ProjectRefusedError extends Error {
-  override name = 'ProjectRefusedError'
-}
 
 export interface ProjectOptions {
   /** Names of the built-in pipes and datasources: a project resource of the same name is `<db>.<name>` in scopes. */
@@ -43,10 +39,6 @@ export interface ProjectOptions {
   readonly observer?: ProjectObserver
 }
 
-/** What applying the datafiles did at start-up, one line per change. */
-export interface ApplyReport {
-  readonly changes: readonly string[]
-}
 
 /**
  * A loaded Tinybird project as use cases: parse it (`ProjectService.load`, which throws DatafileError
@@ -85,52 +77,7 @@ export class ProjectService {
    * migration planner: every plan is made first, and any refusal stops here with nothing changed.
    */
   async apply(): Promise<ApplyReport> {
-    const db = this.repo.database
-    await this.repo.ensureDatabase()
-    const applied = new Map((await this.repo.appliedDatafiles()).map((f) => [`${f.kind}:${f.name}`, f.text]))
-    const statements: string[] = []
-    const changes: string[] = []
-    const refusals: string[] = []
-    const record: AppliedDatafile[] = []
-    const rebuilt = new Set<string>()
-    for (const ds of this.project.datasources.values()) {
-      const text = readFileSync(join(this.project.dir, ds.file), 'utf8')
-      const before = applied.get(`datasource:${ds.name}`)
-      if (before === undefined) {
-        statements.push(datasourceDdl(ds, db), quarantineDdl(ds, db))
-        changes.push(`datasource ${ds.name}: created`)
-        record.push({ kind: 'datasource', name: ds.name, text })
-        continue
-      }
-      if (before === text) {
-        statements.push(datasourceDdl(ds, db), quarantineDdl(ds, db)) // IF NOT EXISTS: restores a table dropped by hand
-        continue
-      }
-      const plan = planDatasource(parseDatasource(ds.file, before, ds.name), ds, db, await this.repo.rowCount(ds.name))
-      refusals.push(...plan.refusals)
-      statements.push(...plan.statements, quarantineDdl(ds, db))
-      changes.push(...plan.changes)
-      if (plan.rebuilt) rebuilt.add(ds.name)
-      record.push({ kind: 'datasource', name: ds.name, text })
-    }
-    if (refusals.length > 0) throw new ProjectRefusedError(`The project's datafiles changed in ways that would lose data:\n${refusals.join('\n')}`)
-    const views: string[] = []
-    for (const pipe of this.project.pipes.values()) {
-      if (pipe.type !== 'materialized') continue
-      const sql = materializedViewSql(this.project, pipe.name, db)
-      const before = applied.get(`view:${pipe.name}`)
-      // A rebuilt target needs its views created again (a view is bound to the table, not its name).
-      const previous = before !== undefined && pipe.datasource !== undefined && rebuilt.has(pipe.datasource) ? `${before}\n-- rebuilt` : before
-      const planned = planMaterializedView(previous, sql, pipe.name, db)
-      views.push(...(planned.length > 0 ? planned : [sql]))
-      if (planned.length > 0) {
-        changes.push(`materialized view ${pipe.name}: ${before === undefined ? 'created' : 'recreated'}`)
-        record.push({ kind: 'view', name: pipe.name, text: sql })
-      }
-    }
-    for (const statement of [...statements, ...views]) await this.repo.command(statement)
-    if (record.length > 0) await this.repo.recordDatafiles(record)
-    return { changes }
+    return applyProject(this.project, this.repo)
   }
 
   /**
