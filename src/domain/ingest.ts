@@ -16,6 +16,7 @@ import type {
 import type { ProjectRepository, QuarantineEntry } from '../store/project.js'
 import { INGEST_TABLES } from '../store/types.js'
 import { badInput, withScope } from './errors.js'
+import { datasourceReader, parseNdjson } from './records.js'
 
 const MAX_KEY = 256
 
@@ -107,6 +108,22 @@ export class IngestService {
     })
     if (outcome.stockChanges.length > 0) this.ports.nudge()
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
+  }
+
+  /**
+   * An NDJSON text into `table`, each line read as `POST /v0/events` reads it (the catalog's field names
+   * and aliases, lenient numbers, any date-time form); lines that cannot become rows are quarantined raw
+   * with their reason, like invalid rows. The GraphQL `…Ndjson` mutations use it: one String variable
+   * instead of one input object per row, so no per-object variable coercion. Each error's `index` is its
+   * line's (from 0, blank lines counted).
+   */
+  async appendNdjson(who: Principal | null, table: IngestTable, text: string, options: Pick<AppendOptions, 'idempotencyKey'> = {}): Promise<AppendResult> {
+    withScope(who, datasource(table)?.appendScope ?? `append:${table}`)
+    const reader = datasourceReader(table)
+    if (!reader) throw badInput(`${table} takes no NDJSON`)
+    const batch = parseNdjson(text, reader)
+    const result = await this.append(who, table, batch.rows as never, { idempotencyKey: options.idempotencyKey, rejected: batch.rejected, sources: batch.sources })
+    return { ...result, errors: result.errors.map((e) => ({ index: (batch.lines[e.index] ?? e.index + 1) - 1, message: e.message })) }
   }
 
   /**
