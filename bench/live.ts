@@ -29,13 +29,13 @@ const writes = Number(values.writes)
 const rounds = Number(values.rounds)
 const repos = (values.repo ?? ['.']).map((r) => resolve(r))
 
-/** User + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+/** User + system CPU time so far, in ms, of a process or (`/task/<tid>`) one thread (Linux /proc; 10 ms ticks). */
+function cpuMs(pid: number, thread = ''): number {
+  const fields = readFileSync(`/proc/${pid}${thread}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-type Measured = SubscriptionResult & { gatewayCpuMsPerWrite: number; clientCpuMsPerWrite: number }
+type Measured = SubscriptionResult & { gatewayCpuMsPerWrite: number; mainThreadCpuMsPerWrite: number; clientCpuMsPerWrite: number }
 
 async function once(repo: string): Promise<Measured> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-'))
@@ -54,6 +54,9 @@ async function once(repo: string): Promise<Measured> {
     // CPU time of the gateway process and of this one (the subscribers) over the measured writes: unlike
     // latency, it does not depend on what else the machine runs.
     let gatewayCpu = 0
+    // The gateway's main (JavaScript) thread alone: the fan-out, without chDB's worker threads.
+    const main = `/task/${gateway.pid}`
+    let mainCpu = 0
     let clientCpu = process.cpuUsage()
     const result = await measureSubscriptions({
       wsUrl: gateway.wsUrl,
@@ -65,15 +68,22 @@ async function once(repo: string): Promise<Measured> {
       progress: () => {},
       beforeWrites: () => {
         gatewayCpu = cpuMs(gateway.pid)
+        mainCpu = cpuMs(gateway.pid, main)
         clientCpu = process.cpuUsage()
       },
       beforeDisconnect: () => {
         gatewayCpu = cpuMs(gateway.pid) - gatewayCpu
+        mainCpu = cpuMs(gateway.pid, main) - mainCpu
         const used = process.cpuUsage(clientCpu)
         clientCpu = { user: used.user, system: used.system }
       },
     })
-    return { ...result, gatewayCpuMsPerWrite: round(gatewayCpu / writes), clientCpuMsPerWrite: round((clientCpu.user + clientCpu.system) / 1000 / writes) }
+    return {
+      ...result,
+      gatewayCpuMsPerWrite: round(gatewayCpu / writes),
+      mainThreadCpuMsPerWrite: round(mainCpu / writes),
+      clientCpuMsPerWrite: round((clientCpu.user + clientCpu.system) / 1000 / writes),
+    }
   } finally {
     await gateway.stop()
     rmSync(dataDir, { recursive: true, force: true })
@@ -99,6 +109,7 @@ for (let r = 0; r < rounds; r++) {
       fanOut: { p50: res.fanOutMs.p50, p99: res.fanOutMs.p99 },
       beforeResponse: res.deliveredBeforeResponse,
       gatewayCpuMsPerWrite: res.gatewayCpuMsPerWrite,
+      mainThreadCpuMsPerWrite: res.mainThreadCpuMsPerWrite,
       clientCpuMsPerWrite: res.clientCpuMsPerWrite,
     }
     process.stdout.write(`${JSON.stringify(line)}\n`)
@@ -108,6 +119,9 @@ for (const [repo, list] of results) {
   const p99 = list.map((r) => r.afterCommitMs.p99).sort((a, b) => a - b)
   const p50 = list.map((r) => r.afterCommitMs.p50).sort((a, b) => a - b)
   const cpu = list.map((r) => r.gatewayCpuMsPerWrite).sort((a, b) => a - b)
-  process.stdout.write(`${repo}: afterCommit p50 ${p50.join(', ')} | p99 ${p99.join(', ')} | gateway CPU per write ${cpu.join(', ')} (ms, sorted)\n`)
+  const mainCpu = list.map((r) => r.mainThreadCpuMsPerWrite).sort((a, b) => a - b)
+  process.stdout.write(
+    `${repo}: afterCommit p50 ${p50.join(', ')} | p99 ${p99.join(', ')} | gateway CPU per write ${cpu.join(', ')} | main thread ${mainCpu.join(', ')} (ms, sorted)\n`,
+  )
 }
 closeHttp()
