@@ -4,7 +4,7 @@
  * `measureSubscriptions` against each in turn, round after round, so builds are compared as
  * interleaved pairs on the same machine load. Prints one JSON line per run and a summary.
  *
- *   npx tsx bench/live.ts [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
+^ *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'

@@ -96,8 +96,14 @@ describe('gateway writes pushed to subscribers', () => {
     held = new Promise<void>((resolve) => (release = resolve))
     // Every read of the change log waits on `held` (the poller's too): had the mutation waited for its
     // delivery, it would not answer now.
-    const result = await gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: 12 }] }, append)
-    expect(result.ingestWarehouseStock.accepted).toBe(1)
+    let answered: number | undefined
+    const mutation = gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: 12 }] }, append).then((r) => {
+      answered = r.ingestWarehouseStock.accepted
+      changes.notify()
+    })
+    await until(() => answered !== undefined, 'the mutation to answer while the live feed cannot read')
+    await mutation
+    expect(answered).toBe(1)
     expect(sub.updates).toEqual([])
     held = undefined
     release()
