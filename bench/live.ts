@@ -1,10 +1,10 @@
 /**
- * The live-stock latency alone (`npx tsx bench/live.ts`), without the whole `npm run bench`: a fresh
+ * The live-stock latency alone (`npm run bench:live`), without the whole `npm run bench`: a fresh
  * embedded store, the built gateway (`dist/main.js`) of one or more repositories, and
  * `measureSubscriptions` against each in turn, round after round, so builds are compared as
  * interleaved pairs on the same machine load. Prints one JSON line per run and a summary.
  *
-^ *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
+ *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
