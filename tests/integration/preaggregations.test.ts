@@ -155,4 +155,19 @@ describe('pre-aggregations created over existing data', () => {
     expect(await salesDiff()).toEqual([])
     expect(await hitsDiff()).toEqual([])
   })
+  it('follows rows deleted or truncated through the Data Sources API out of the tables the reads replaced', async () => {
+    // Some sales of the last hour and some older ones go; the hits and every second follow.
+    await store.datasources.delete('ecomm_events', 'product = {p:String} AND event = {e:String}', { p: products[2]!.id, e: 'sale' })
+    expect(await salesDiff()).toEqual([])
+    expect(await hitsDiff()).toEqual([])
+    // Part of one app's rows, then all of another's.
+    await store.datasources.delete('cart_events_mv', 'browser = {b:String}', { b: 'Chrome' })
+    await store.datasources.truncate('page_events_mv')
+    await expectAnalyticsEqual('after delete and truncate')
+    await store.datasources.truncate('ecomm_events')
+    expect(await salesDiff()).toEqual([])
+    expect(await hitsDiff()).toEqual([])
+    const [left] = await store.executor.select<{ n: string }>(`SELECT count() AS n FROM ${db}.ecomm_sales_second WHERE NOT startsWith(product, '\\0')`)
+    expect(Number(left?.n)).toBe(0)
+  })
 })
