@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { randomUUID } from 'node:crypto'
 import { insertRows, selectRows, toChDateTime64, type QueryParams } from './clickhouse.js'
 import { storeCall } from './errors.js'
+import { RollupMaintenance } from './rollups.js'
 import type { StockChange } from './types.js'
 
 /** A column as a client sees it: hidden (MATERIALIZED, ALIAS) columns are left out, as `SELECT *` does. */
@@ -30,7 +31,12 @@ export class DatasourceRepository {
     private readonly cluster: string | undefined,
     /** On a sharded cluster, rows live in `<name>_local` on each shard (see cluster.ts). */
     private readonly sharded = false,
-  ) {}
+  ) {
+    this.rollups = new RollupMaintenance(client, database, (name) => this.table(sharded ? `${name}_local` : name), this.onCluster)
+  }
+
+  /** Rebuilds the pre-aggregations derived from a table rows leave (sql/0080, sql/0081). */
+  private readonly rollups: RollupMaintenance
 
   private table(name: string): string {
     return `${this.database}.${name}`
@@ -69,6 +75,7 @@ export class DatasourceRepository {
   async truncate(name: string): Promise<void> {
     const table = this.table(this.sharded ? `${name}_local` : name)
     await storeCall('truncate', () => this.client.command({ query: `TRUNCATE TABLE IF EXISTS ${table}${this.onCluster}` }))
+    await this.rollups.rebuild(name, 'all')
   }
 
   /** Rows matching `where` (SQL over the table's columns with `{name:Type}` placeholders for `params`). */
@@ -79,6 +86,7 @@ export class DatasourceRepository {
 
   /** Deletes the rows matching `where` (a mutation that completes before this resolves). */
   async delete(name: string, where: string, params: QueryParams): Promise<void> {
+    const affected = await this.rollups.affected(name, where, params)
     await storeCall('delete', () =>
       this.client.command({
         query: `ALTER TABLE ${this.table(this.sharded ? `${name}_local` : name)}${this.onCluster} DELETE WHERE ${where}`,
@@ -86,6 +94,7 @@ export class DatasourceRepository {
         clickhouse_settings: { mutations_sync: '2' },
       }),
     )
+    await this.rollups.rebuild(name, affected)
   }
 
   /** Every product whose stock level is not 0. */

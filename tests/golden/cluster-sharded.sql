@@ -563,3 +563,145 @@ SETTINGS materialize_ttl_after_modify = 0;
 -- 0073_batch_recovered
 ALTER TABLE sightline.ingest_batches_local ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS recovered UInt8 DEFAULT 0;
 ALTER TABLE sightline.ingest_batches ON CLUSTER sightline_cluster ADD COLUMN IF NOT EXISTS recovered UInt8 DEFAULT 0;
+
+-- 0080_ecomm_sales_second
+CREATE TABLE IF NOT EXISTS sightline.ecomm_sales_second_local ON CLUSTER sightline_cluster (
+    second DateTime('UTC'),
+    product String,
+    sales SimpleAggregateFunction(sum, UInt64),
+    marked_at DateTime MATERIALIZED now(),
+    INDEX marker_idx product TYPE bloom_filter GRANULARITY 1
+)
+ENGINE = ReplicatedAggregatingMergeTree
+PARTITION BY toYYYYMM(second)
+ORDER BY (second, product)
+TTL marked_at + INTERVAL 30 DAY DELETE WHERE startsWith(product, '\0')
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.ecomm_sales_second ON CLUSTER sightline_cluster AS sightline.ecomm_sales_second_local
+ENGINE = Distributed(sightline_cluster, sightline, ecomm_sales_second_local, rand());
+ALTER TABLE sightline.ecomm_sales_second_local ON CLUSTER sightline_cluster DELETE WHERE 1 SETTINGS mutations_sync = 2;
+INSERT INTO sightline.ecomm_sales_second (second, product, sales)
+SELECT
+    min(s) AS second,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(sale)), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT timestamp AS s, product AS p, event = 'sale' AS sale, _batch FROM sightline.ecomm_events WHERE event = 'sale' OR _batch != '')
+GROUP BY GROUPING SETS ((s, p), (_batch))
+HAVING grouping(p) = 0 AND sum(sale) > 0 OR grouping(p) = 1 AND _batch != ''
+SETTINGS max_partitions_per_insert_block = 0, insert_deduplicate = 0;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_ecomm_sales_second ON CLUSTER sightline_cluster TO sightline.ecomm_sales_second_local AS
+SELECT
+    min(s) AS second,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(sale)), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT timestamp AS s, product AS p, event = 'sale' AS sale, _batch FROM sightline.ecomm_events_local WHERE event = 'sale' OR _batch != '')
+GROUP BY GROUPING SETS ((s, p), (_batch))
+HAVING grouping(p) = 0 AND sum(sale) > 0 OR grouping(p) = 1 AND _batch != '';
+
+-- 0081_app_events_hourly
+CREATE TABLE IF NOT EXISTS sightline.app_events_hourly_local ON CLUSTER sightline_cluster (
+    event_type LowCardinality(String),
+    workspace_id String,
+    dimension LowCardinality(String),
+    value String,
+    bucket DateTime('UTC'),
+    action LowCardinality(String),
+    events SimpleAggregateFunction(sum, UInt64),
+    revenue SimpleAggregateFunction(sum, Float64),
+    sessions AggregateFunction(uniqExact, String),
+    visitors AggregateFunction(uniqExact, String),
+    product String ALIAS value,
+    marked_at DateTime MATERIALIZED now(),
+    INDEX marker_idx value TYPE bloom_filter GRANULARITY 1
+)
+ENGINE = ReplicatedAggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (event_type, workspace_id, dimension, bucket, value, action)
+TTL marked_at + INTERVAL 30 DAY DELETE WHERE startsWith(value, '\0')
+SETTINGS replicated_deduplication_window = 10000;
+CREATE TABLE IF NOT EXISTS sightline.app_events_hourly ON CLUSTER sightline_cluster AS sightline.app_events_hourly_local
+ENGINE = Distributed(sightline_cluster, sightline, app_events_hourly_local, rand());
+ALTER TABLE sightline.app_events_hourly_local ON CLUSTER sightline_cluster DELETE WHERE 1 SETTINGS mutations_sync = 2;
+INSERT INTO sightline.app_events_hourly (event_type, workspace_id, dimension, value, bucket, action, events, revenue, sessions, visitors)
+SELECT
+    if(grouping(v) = 0, t, '') AS event_type,
+    if(grouping(v) = 0, w, '') AS workspace_id,
+    if(grouping(v) = 0, d, '') AS dimension,
+    if(grouping(v) = 0, v, concat('\0', _batch)) AS value,
+    min(b) AS bucket,
+    if(grouping(v) = 0, a, '') AS action,
+    if(grouping(v) = 0, sumSimpleState(toUInt64(1)), sumSimpleState(toUInt64(0))) AS events,
+    if(grouping(v) = 0, sumSimpleState(revenue), sumSimpleState(toFloat64(0))) AS revenue,
+    if(grouping(v) = 0, uniqExactState(session_id), uniqExactStateIf(session_id, 0)) AS sessions,
+    if(grouping(v) = 0, uniqExactState(visitor_id), uniqExactStateIf(visitor_id, 0)) AS visitors
+FROM (
+    SELECT
+        toString(event_type) AS t, workspace_id AS w, dv.1 AS d, dv.2 AS v, toStartOfHour(timestamp) AS b,
+        toString(action) AS a, revenue, session_id, visitor_id, _batch
+    FROM sightline.app_events
+    ARRAY JOIN [
+        ('', ''),
+        ('assetId', asset_id),
+        ('browser', toString(browser)),
+        ('os', toString(os)),
+        ('device', toString(device)),
+        ('country', toString(country)),
+        ('region', region),
+        ('city', city),
+        ('referer', cutToFirstSignificantSubdomain(referer)),
+        ('platform', toString(platform)),
+        ('emailBroadcastId', email_broadcast_id),
+        ('emailTemplateId', email_template_id),
+        ('flowActionId', flow_action_id),
+        ('landingPageId', landing_page_id),
+        ('metaAdId', meta_ad_id),
+        ('metaAdSetId', meta_ad_set_id),
+        ('metaCampaignId', meta_campaign_id),
+        ('metaPlacementId', meta_placement_id)
+    ] AS dv
+    WHERE dv.1 = '' OR dv.2 != ''
+)
+GROUP BY GROUPING SETS ((t, w, d, v, b, a), (_batch))
+HAVING grouping(v) = 0 OR _batch != ''
+SETTINGS max_partitions_per_insert_block = 0, insert_deduplicate = 0;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sightline.mat_app_events_hourly ON CLUSTER sightline_cluster TO sightline.app_events_hourly_local AS
+SELECT
+    if(grouping(v) = 0, t, '') AS event_type,
+    if(grouping(v) = 0, w, '') AS workspace_id,
+    if(grouping(v) = 0, d, '') AS dimension,
+    if(grouping(v) = 0, v, concat('\0', _batch)) AS value,
+    min(b) AS bucket,
+    if(grouping(v) = 0, a, '') AS action,
+    if(grouping(v) = 0, sumSimpleState(toUInt64(1)), sumSimpleState(toUInt64(0))) AS events,
+    if(grouping(v) = 0, sumSimpleState(revenue), sumSimpleState(toFloat64(0))) AS revenue,
+    if(grouping(v) = 0, uniqExactState(session_id), uniqExactStateIf(session_id, 0)) AS sessions,
+    if(grouping(v) = 0, uniqExactState(visitor_id), uniqExactStateIf(visitor_id, 0)) AS visitors
+FROM (
+    SELECT
+        toString(event_type) AS t, workspace_id AS w, dv.1 AS d, dv.2 AS v, toStartOfHour(timestamp) AS b,
+        toString(action) AS a, revenue, session_id, visitor_id, _batch
+    FROM sightline.app_events_local
+    ARRAY JOIN [
+        ('', ''),
+        ('assetId', asset_id),
+        ('browser', toString(browser)),
+        ('os', toString(os)),
+        ('device', toString(device)),
+        ('country', toString(country)),
+        ('region', region),
+        ('city', city),
+        ('referer', cutToFirstSignificantSubdomain(referer)),
+        ('platform', toString(platform)),
+        ('emailBroadcastId', email_broadcast_id),
+        ('emailTemplateId', email_template_id),
+        ('flowActionId', flow_action_id),
+        ('landingPageId', landing_page_id),
+        ('metaAdId', meta_ad_id),
+        ('metaAdSetId', meta_ad_set_id),
+        ('metaCampaignId', meta_campaign_id),
+        ('metaPlacementId', meta_placement_id)
+    ] AS dv
+    WHERE dv.1 = '' OR dv.2 != ''
+)
+GROUP BY GROUPING SETS ((t, w, d, v, b, a), (_batch))
+HAVING grouping(v) = 0 OR _batch != '';

@@ -1,13 +1,15 @@
 import { randomInt } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AnalyticsFilter, AnalyticsQuery, AppMetricsRow, FilterField } from '../../src/store/analytics.js'
-import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import { hourlyPlan, type AnalyticsFilter, type AnalyticsQuery, type AppMetricsRow, type FilterField } from '../../src/store/analytics.js'
+import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { bucketStarts } from '../../src/store/buckets.js'
 import { StoreInputError } from '../../src/store/errors.js'
 import { APPS, DIMENSION_FIELDS, type App, type AppEventRow, type DimensionField } from '../../src/store/types.js'
 import { APP_ACTIONS } from '../../src/store/validate.js'
 import { makeAppEvent, uid } from '../helpers/factories.js'
-import { openTestStore } from '../helpers/store.js'
+import { openTestStore, testStoreConfig } from '../helpers/store.js'
+import { AnalyticsRepository } from '../../src/store/area/analytics.js'
+import { StoreQueries } from '../../src/store/area/queries.js'
 import { prng } from '../../src/random.js'
 
 const MIN = 60_000
@@ -719,5 +721,168 @@ describe('app analytics on chDB', () => {
       const quarantined = (await store.quarantine('app_events', 1000)).filter((q) => q.row.includes(theirs))
       expect(quarantined.map((q) => q.reason)).toEqual([`row 1: workspace "${theirs}" is not the token's workspace`])
     })
+  })
+  describe('the hourly pre-aggregation answers exactly as the per-app tables', () => {
+    // The oracle: the same store's per-app tables alone, through the SQL the pre-aggregation replaced.
+    let raw: AnalyticsRepository
+    let store: ClickHouseStore
+    const config = testStoreConfig()
+    const seed = Number(process.env.SIGHTLINE_TEST_SEED ?? randomInt(2 ** 31))
+    const rand = prng(seed)
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
+    const workspaces = [uid('ws'), uid('ws')]
+    // A whole UTC hour three days back; the data spans 30 hours after it, some of them empty.
+    const base = Math.floor((Date.now() - 3 * DAY) / HOUR) * HOUR
+    const EMPTY_HOURS = new Set([4, 5, 11, 20])
+    const sessions = Array.from({ length: 14 }, () => uid('s'))
+    const visitors = Array.from({ length: 9 }, () => uid('v'))
+    const pool = (field: DimensionField): ReadonlyArray<string | undefined> =>
+      field === 'referer' ? Object.keys(REFERERS) : ['', undefined, `${field}_a`, `${field}_b`, `${field}_c`]
+
+    const make = (t: number, workspaceId = pick(workspaces)): AppEventRow => {
+      const app = pick(APPS)
+      return {
+        ...Object.fromEntries(DIMENSION_FIELDS.map((f) => [f, pick(pool(f))])),
+        timestamp: new Date(t),
+        app,
+        action: pick(APP_ACTIONS[app]),
+        workspaceId,
+        // Some sessions and visitors recur across hours, so a distinct count spans whole hours and edges;
+        // the others belong to one hour, so distinct counts grow with the range.
+        sessionId: rand() < 0.5 ? pick(sessions) : `s_${workspaceId}_${Math.floor((t - base) / HOUR)}_${Math.floor(rand() * 5)}`,
+        visitorId: rand() < 0.5 ? pick(visitors) : `v_${workspaceId}_${Math.floor((t - base) / HOUR)}_${Math.floor(rand() * 3)}`,
+        assetId: pick(['', 'asset_1', 'asset_2']),
+        revenue: Math.floor(rand() * 10_000) / 100,
+      } as AppEventRow
+    }
+    const times = (): number[] => {
+      const out: number[] = []
+      for (let h = 0; h < 30; h++) {
+        if (EMPTY_HOURS.has(h)) continue
+        const start = base + h * HOUR
+        // Bucket edges: the first and last millisecond of the hour, its middle, and random instants.
+        out.push(start, start + 1, start + HOUR - 1, start + 30 * MIN)
+        for (let i = 0; i < 6; i++) out.push(start + Math.floor(rand() * HOUR))
+      }
+      return out
+    }
+
+    /** Ragged on both ends, aligned on both, aligned start only, inside one hour, one whole hour. */
+    const ranges: Array<[string, number, number]> = [
+      ['ragged', base + 17 * MIN + 123, base + 27 * HOUR + 59 * MIN + 1],
+      ['aligned', base + 2 * HOUR, base + 24 * HOUR],
+      ['aligned start', base + HOUR, base + 13 * HOUR + 1],
+      ['inside an hour', base + 3 * HOUR + 1, base + 4 * HOUR - 1],
+      ['one hour', base + 7 * HOUR, base + 8 * HOUR],
+      ['empty hours only', base + 4 * HOUR, base + 6 * HOUR],
+    ]
+
+    afterAll(() => store.close())
+    beforeAll(async () => {
+      store = ClickHouseStore.open(config)
+      await store.migrate()
+      raw = new AnalyticsRepository(new StoreQueries(store.executor, { database: config.database }), false)
+      for (const ws of workspaces) {
+        const rows = times().flatMap((t) => [make(t, ws), make(t)])
+        // Half unkeyed, half as a keyed batch (whose view rows come with a batch marker).
+        const half = Math.floor(rows.length / 2)
+        expect((await store.ingestAppEvents(rows.slice(0, half))).errors).toEqual([])
+        expect((await store.ingestAppEvents(rows.slice(half), { idempotencyKey: uid('key') })).errors).toEqual([])
+      }
+    })
+
+    const sameMetrics = (m: AppMetricsRow) => norm(m)
+    /**
+     * Every app and range; every filter and dimension on the ragged range of the first workspace, a
+     * sample elsewhere (each query is two round trips, and the machine is shared).
+     */
+    async function compareAll(label: string, apps: readonly App[] = APPS): Promise<number> {
+      let compared = 0
+      for (const ws of workspaces) {
+        for (const app of apps) {
+          for (const [name, from, to] of ranges) {
+            const full = name === 'ragged' && ws === workspaces[0]
+            const q: AnalyticsQuery = { app, workspaceId: ws, from: new Date(from), to: new Date(to), filter: {} }
+            const where = `${label}: ${app} ${name} (seed ${seed})`
+            const withFilter = (filter: AnalyticsFilter) => ({ ...q, filter })
+            const filters: AnalyticsFilter[] = [
+              {},
+              { actions: [APP_ACTIONS[app][0]!] },
+              { assetId: 'asset_1' },
+              { sessionReferer: 'instagram.com' },
+              { browser: '' }, // an empty value: the per-app table alone
+              { os: 'os_a', country: 'country_b' }, // two filters: the per-app table alone
+              ...DIMENSION_FIELDS.map((f) => ({ [f]: f === 'referer' ? 't.co' : `${f}_a` })),
+            ]
+            for (const filter of full ? filters : filters.slice(0, 6)) {
+              const fq = withFilter(filter)
+              expect(sameMetrics(await store.analyticsTotals(fq)), `${where} totals ${JSON.stringify(filter)}`).toEqual(
+                sameMetrics(await raw.totals(fq)),
+              )
+              compared++
+            }
+            for (const by of full ? DIMENSION_FIELDS : (['referer', 'metaAdId'] as const)) {
+              for (const filter of [{}, { [by]: by === 'referer' ? 'instagram.com' : `${by}_b` }, { actions: [APP_ACTIONS[app][1]!] }]) {
+                const bq = { ...withFilter(filter), by, limit: 1000 }
+                const rows = (r: Array<{ value: string; metrics: AppMetricsRow }>) => r.map((x) => ({ value: x.value, metrics: sameMetrics(x.metrics) }))
+                expect(rows(await store.analyticsBreakdown(bq)), `${where} by ${by} ${JSON.stringify(filter)}`).toEqual(rows(await raw.breakdown(bq)))
+                expect(await store.analyticsBreakdownCount(bq), `${where} count by ${by}`).toBe(await raw.breakdownCount(bq))
+                compared += 2
+              }
+            }
+            for (const [granularity, timezone] of [
+              ['HOUR', 'UTC'],
+              ['DAY', 'UTC'],
+              ['WEEK', 'UTC'],
+              ['MONTH', 'UTC'],
+              ['DAY', 'Europe/Paris'],
+              ['HOUR', 'Asia/Kolkata'], // buckets at :30 UTC: the per-app table alone
+              ['MINUTE', 'UTC'],
+            ] as const) {
+              for (const filter of full ? [{}, { country: 'country_a' }] : [{}]) {
+                const tq = { ...withFilter(filter), granularity, timezone }
+                expect(normSeries(await store.analyticsTimeseries(tq)), `${where} ${granularity} ${timezone}`).toEqual(
+                  normSeries(await raw.timeseries(tq)),
+                )
+                compared++
+              }
+            }
+          }
+        }
+      }
+      return compared
+    }
+
+    it('reads whole hours from the pre-aggregation where it can, and the per-app table where it cannot', () => {
+      const q = (from: number, to: number, filter: AnalyticsFilter = {}): AnalyticsQuery => ({ app: 'cart', workspaceId: 'w', from: new Date(from), to: new Date(to), filter })
+      const plan = hourlyPlan(q(base + 1, base + 3 * HOUR - 1), {})
+      expect(plan && [plan.wholeFrom.getTime(), plan.wholeTo.getTime()]).toEqual([base + HOUR, base + 2 * HOUR])
+      expect(hourlyPlan(q(base, base + HOUR), {})).toBeDefined()
+      expect(hourlyPlan(q(base + 1, base + HOUR + 1), {})).toBeUndefined()
+      expect(hourlyPlan(q(base, base + HOUR, { country: 'x' }), {}, 'country')).toBeDefined()
+      expect(hourlyPlan(q(base, base + HOUR, { country: 'x' }), {}, 'os')).toBeUndefined()
+      expect(hourlyPlan(q(base, base + HOUR, { country: '' }), {})).toBeUndefined()
+      expect(hourlyPlan(q(base, base + HOUR, { country: 'x', os: 'y' }), {})).toBeUndefined()
+      expect(hourlyPlan(q(base, base + HOUR, { platforms: ['web'] }), {})).toBeUndefined()
+    })
+
+    it('holds rows for every dimension and the asset', async () => {
+      const rows = await store.executor.select<{ dimension: string }>(
+        `SELECT DISTINCT dimension FROM ${config.database}.app_events_hourly WHERE workspace_id = {ws:String} ORDER BY dimension`,
+        { ws: workspaces[0]! },
+      )
+      expect(rows.map((r) => r.dimension)).toEqual(['', 'assetId', ...DIMENSION_FIELDS].sort())
+    })
+
+    it('totals, breakdowns, counts and timeseries match for every app, range, filter and granularity', async () => {
+      expect(await compareAll('first')).toBeGreaterThan(500)
+    }, 600_000)
+
+    it('still matches after late events land in old hours, some exactly on an edge of a range', async () => {
+      const late = [base + 2 * HOUR, base + 17 * MIN + 123, base + 9 * HOUR + 1, base + 24 * HOUR - 1, base + 5 * HOUR + 7].flatMap((t) => [make(t), make(t)])
+      expect((await store.ingestAppEvents(late)).errors).toEqual([])
+      await store.executor.command(`OPTIMIZE TABLE ${config.database}.app_events_hourly FINAL`)
+      expect(await compareAll('late', ['cart', 'page'])).toBeGreaterThan(200)
+    }, 600_000)
   })
 })

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { APPS, BATCH_COLUMN, DATASOURCES, MARKER_COLUMN, QUARANTINE_COLUMNS, stockStatus, type ColumnEntry } from '../../src/catalog/index.js'
+import { APPS, BATCH_COLUMN, DATASOURCES, MARKER_COLUMN, QUARANTINE_COLUMNS, ROLLUPS, stockStatus, type ColumnEntry } from '../../src/catalog/index.js'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { createConnection } from '../../src/store/connection.js'
 import { makeProduct, uid } from '../helpers/factories.js'
@@ -54,6 +54,24 @@ describe('the catalog', () => {
     }
   })
 
+  it("describes every pre-aggregation's live columns and types, each fed by a view from its landing datasource", async () => {
+    for (const r of ROLLUPS) {
+      expect(asMap(live.get(r.name) ?? []), r.name).toEqual(asMap(r.columns))
+      expect(DATASOURCES.find((d) => d.name === r.source)?.kind, r.source).toBe('landing')
+    }
+    const views = await (
+      await client.query({
+        query: `SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView'`,
+        query_params: { db: database },
+        format: 'JSONEachRow',
+      })
+    ).json<{ name: string; create_table_query: string }>()
+    for (const r of ROLLUPS) {
+      const feeding = views.filter((v) => new RegExp(`\\bTO ${database}\\.${r.name}\\b`).test(v.create_table_query))
+      expect(feeding.map((v) => new RegExp(`\\bFROM ${database}\\.${r.source}\\b`).test(v.create_table_query)), r.name).toEqual([true])
+    }
+  })
+
   it('gives every landing datasource a quarantine table of the shared shape', () => {
     for (const d of DATASOURCES.filter((x) => x.kind === 'landing')) {
       expect(d.quarantine, d.name).toBeDefined()
@@ -67,7 +85,7 @@ describe('the catalog', () => {
   })
 
   it('leaves no table or view out: each is a datasource, a quarantine, or named internal', () => {
-    const known = new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.quarantine ? [d.quarantine] : [])]))
+    const known = new Set([...DATASOURCES.flatMap((d) => [d.name, ...(d.quarantine ? [d.quarantine] : [])]), ...ROLLUPS.map((r) => r.name)])
     const unknown = [...live.keys()].filter((t) => !known.has(t) && !INTERNAL.test(t))
     expect(unknown).toEqual([])
   })

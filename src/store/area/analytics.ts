@@ -28,23 +28,27 @@ import type { StoreQueries } from './queries.js'
  * (`analytics_*`, which also serve as the oracle the pre-aggregated answers are tested against).
  */
 export class AnalyticsRepository {
-  constructor(private readonly q: StoreQueries) {}
+  /** `preaggregated: false` reads the per-app tables alone (the equality tests' oracle). */
+  constructor(
+    private readonly q: StoreQueries,
+    private readonly preaggregated = true,
+  ) {}
 
   async totals(query: AnalyticsQuery): Promise<AppMetricsRow> {
-    const { name, params, slots } = analyticsParams(query, 'analytics_totals')
+    const { name, params, slots } = analyticsParams(query, 'analytics_totals', undefined, this.preaggregated)
     const [row] = await this.q.rows<MetricsRecord>(name, params, slots)
     return row ? toMetrics(query.app, row) : emptyMetrics(query.app)
   }
 
   async breakdown(query: BreakdownQuery): Promise<Array<{ value: string; metrics: AppMetricsRow }>> {
-    const { name, params, slots } = analyticsParams(query, 'analytics_breakdown', query.by)
+    const { name, params, slots } = analyticsParams(query, 'analytics_breakdown', query.by, this.preaggregated)
     params.limit = query.limit
     const rows = await this.q.rows<MetricsRecord & { value: string }>(name, params, { ...slots, dimension: DIMENSION_SQL[query.by] })
     return rows.map((r) => ({ value: r.value, metrics: toMetrics(query.app, r) }))
   }
 
   async breakdownCount(query: BreakdownCountQuery): Promise<number> {
-    const { name, params, slots } = analyticsParams(query, 'analytics_breakdown_count', query.by)
+    const { name, params, slots } = analyticsParams(query, 'analytics_breakdown_count', query.by, this.preaggregated)
     const [row] = await this.q.rows<{ total: number }>(name, params, { ...slots, dimension: DIMENSION_SQL[query.by] })
     return Number(row?.total ?? 0)
   }
@@ -53,7 +57,7 @@ export class AnalyticsRepository {
     const starts = bucketStarts(query.from, query.to, query.granularity, query.timezone)
     // Hours nest in the buckets only when every bucket starts on a UTC hour (not minutes; not zones or
     // dates whose local midnight or hour falls at :30 or :45 UTC).
-    const nested = query.granularity !== 'MINUTE' && starts.every((s) => s.getTime() % 3_600_000 === 0)
+    const nested = this.preaggregated && query.granularity !== 'MINUTE' && starts.every((s) => s.getTime() % 3_600_000 === 0)
     const { name, params, slots } = analyticsParams(query, 'analytics_timeseries', undefined, nested)
     params.tz = query.timezone
     const rows = await this.q.rows<MetricsRecord & { start: number }>(name, params, {
