@@ -41,6 +41,21 @@ interface Entry {
   readonly reads: Dependencies
 }
 
+/**
+ * The JSON text of kept answers, by their `data` object: an answer served from the cache (or just kept)
+ * is written to the client as that text rather than serialised again (see `serialisedAnswer`).
+ */
+const serialised = new WeakMap<object, string>()
+
+/**
+ * The response body for `value` when it is a cache answer without errors or extensions (`{"data":…}` and
+ * a newline, exactly what Apollo's default serialiser writes for it), else undefined.
+ */
+export function serialisedAnswer(value: { readonly data?: unknown; readonly errors?: unknown; readonly extensions?: unknown }): string | undefined {
+  if (value.errors !== undefined || value.extensions !== undefined || typeof value.data !== 'object' || value.data === null) return undefined
+  return serialised.get(value.data)
+}
+
 /** Why answers left the cache (the `reason` label of the evictions metric). */
 export type EvictionReason = 'write' | 'size' | 'expired'
 
@@ -196,7 +211,11 @@ export class ReadCache {
     }
     if (!result.errors?.length) {
       const reads = stats ? this.dependencies(named) : 'all'
-      if (this.fresh() && !this.changedSince(seq, reads)) this.keep(key, { at, result, bytes: JSON.stringify(result).length, reads })
+      if (this.fresh() && !this.changedSince(seq, reads) && isObject(result.data) && result.extensions === undefined) {
+        const json = `${JSON.stringify({ data: result.data })}\n`
+        serialised.set(result.data, json)
+        this.keep(key, { at, result, bytes: json.length, reads })
+      }
     }
     return result
   }
@@ -279,6 +298,10 @@ export class ReadCache {
 /** The request's query statistics (the context's `reads`), where the store notes the tables it reads. */
 function statsOf(args: ExecutionArgs): QueryStats | undefined {
   return (args.contextValue as { reads?: QueryStats } | undefined)?.reads
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null
 }
 
 function overlaps(a: Dependencies, b: Dependencies): boolean {

@@ -19,6 +19,13 @@ export interface JsonDocument<T> {
 }
 
 /**
+ * ClickHouse's `FORMAT JSONCompact` answer: the columns once, then each row as an array of values in
+ * their order. Half the text of `FORMAT JSON` for a wide answer (no key per value), so less for chDB to
+ * write and copy and for the gateway to decode; a hot path builds its objects straight from the arrays.
+ */
+export type CompactDocument = Omit<JsonDocument<never>, 'data'> & { readonly data: unknown[][] }
+
+/**
  * Extra settings for one insert. Keyed batches set `insert_allow_materialized_columns` (to write the hidden
  * `_batch` column) and pin one block per insert, so that each table and view gets one part per partition.
  */
@@ -98,6 +105,16 @@ export class Executor {
     const unavailable = (err: unknown) => new StoreUnavailableError('store query failed', { cause: err })
     const unbound = Object.keys(params).length === 0
     return (await this.json<T>(query, params, { orElse: unavailable, parse: JSON.parse, unbound, flushAlways: false })).data
+  }
+
+  /**
+   * Like select, as `FORMAT JSONCompact`: the column names (`meta`) and one array of values per row,
+   * for callers that build their own objects (see CompactDocument).
+   */
+  selectCompact(query: string, params: QueryParams = {}): Promise<CompactDocument> {
+    const unavailable = (err: unknown) => new StoreUnavailableError('store query failed', { cause: err })
+    const unbound = Object.keys(params).length === 0
+    return this.json<never, CompactDocument>(query, params, { orElse: unavailable, parse: JSON.parse, unbound, flushAlways: false }, 'JSONCompact')
   }
 
   /**
@@ -190,20 +207,21 @@ export class Executor {
     )
   }
 
-  /** One `FORMAT JSON` query under the current kind's limits and queue (see `admitted`). */
-  private json<T>(
+  /** One `FORMAT JSON` (or `JSONCompact`) query under the current kind's limits and queue (see `admitted`). */
+  private json<T, D extends Omit<JsonDocument<T>, 'data'> = JsonDocument<T>>(
     query: string,
     params: QueryParams,
     how: { orElse: (err: unknown) => Error; parse: (text: string) => unknown; unbound: boolean; flushAlways: boolean },
-  ): Promise<JsonDocument<T>> {
+    format: 'JSON' | 'JSONCompact' = 'JSON',
+  ): Promise<D> {
     return this.admitted(
       async (settings, target, call) => {
         const started = performance.now()
-        const rs = await target.query({ query, query_params: params, format: 'JSON', clickhouse_settings: settings, ...driverParams(call) })
+        const rs = await target.query({ query, query_params: params, format, clickhouse_settings: settings, ...driverParams(call) })
         const text = await rs.text()
-        let body: JsonDocument<T>
+        let body: D
         try {
-          body = how.parse(text) as JsonDocument<T>
+          body = how.parse(text) as D
         } catch (err) {
           // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
           throw limitErrorOf(new Error(text.slice(-1000))) ?? err
@@ -289,6 +307,18 @@ interface StatementCall {
 
 function driverParams({ query_id, abort_signal }: StatementCall): { query_id?: string; abort_signal?: AbortSignal } {
   return { ...(query_id !== undefined && { query_id }), ...(abort_signal && { abort_signal }) }
+}
+
+/**
+ * The position of each of `names` in a compact answer's columns, in that order; a missing column is a
+ * store error (the query file and its reader disagree), never a row of undefined values.
+ */
+export function columnsOf<const N extends readonly string[]>(doc: CompactDocument, names: N): { readonly [K in keyof N]: number } {
+  return names.map((name) => {
+    const at = doc.meta.findIndex((m) => m.name === name)
+    if (at < 0) throw new StoreUnavailableError(`the store's answer has no column ${name}`)
+    return at
+  }) as unknown as { readonly [K in keyof N]: number }
 }
 
 /** A qualified name in SQL text: `db.table`, either part possibly back-quoted. */

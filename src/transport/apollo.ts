@@ -5,6 +5,7 @@ import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
 import { GraphQLError, type GraphQLFormattedError } from 'graphql'
+import { serialisedAnswer } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
 import type { Cors } from '../cors.js'
 import { createContext, type Context, type Services } from '../context.js'
@@ -53,6 +54,8 @@ export async function startApollo(
     // No "did you mean" hints: they would reveal field names while introspection is closed.
     hideSchemaDetailsFromClientErrors: !config.development,
     csrfPrevention: true,
+    // A read-cache answer goes out as the text kept with it; anything else as Apollo writes it.
+    stringifyResult: (value) => serialisedAnswer(value) ?? `${JSON.stringify(value)}\n`,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
