@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
-import { limitErrorOf, StoreUnavailableError } from './errors.js'
+import { limitErrorOf, QueryLimitError, StoreUnavailableError } from './errors.js'
 import type { QueryListener, QueryScope } from './query-stats.js'
 
 export type { QueryScope } from './query-stats.js'
@@ -207,33 +207,52 @@ export class Executor {
     )
   }
 
-  /** One `FORMAT JSON` (or `JSONCompact`) query under the current kind's limits and queue (see `admitted`). */
-  private json<T, D extends Omit<JsonDocument<T>, 'data'> = JsonDocument<T>>(
+  /**
+   * One `FORMAT JSON` (or `JSONCompact`) query under the current kind's limits and queue (see `admitted`).
+   *
+   * The queue's slot is held until the answer's text is read; a complete answer of the default parser is
+   * parsed after the slot is given back, so the next statement runs in the store while this one's rows are
+   * decoded (embedded chDB runs one statement at a time: a parse inside the slot leaves it idle meanwhile).
+   * A text that does not end like a whole document (a limit hit mid-answer leaves ClickHouse's exception
+   * text there, which must be flushed before the next statement) and custom parsers stay inside the slot.
+   */
+  private async json<T, D extends Omit<JsonDocument<T>, 'data'> = JsonDocument<T>>(
     query: string,
     params: QueryParams,
     how: { orElse: (err: unknown) => Error; parse: (text: string) => unknown; unbound: boolean; flushAlways: boolean },
     format: 'JSON' | 'JSONCompact' = 'JSON',
   ): Promise<D> {
-    return this.admitted(
+    const parse = (text: string): D => {
+      try {
+        return how.parse(text) as D
+      } catch (err) {
+        // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
+        throw limitErrorOf(new Error(text.slice(-1000))) ?? err
+      }
+    }
+    const answer = await this.admitted(
       async (settings, target, call) => {
         const started = performance.now()
         const rs = await target.query({ query, query_params: params, format, clickhouse_settings: settings, ...driverParams(call) })
         const text = await rs.text()
-        let body: D
-        try {
-          body = how.parse(text) as D
-        } catch (err) {
-          // A limit hit after the first rows were written ends the output with ClickHouse's exception text.
-          throw limitErrorOf(new Error(text.slice(-1000))) ?? err
-        }
-        this.record(call.scope, 'select', performance.now() - started, body.statistics)
-        noteTables(call.scope, query)
-        return body
+        const later = how.parse === JSON.parse && !how.flushAlways && WHOLE_DOCUMENT.test(text.slice(-400))
+        return { text, call, started, body: later ? undefined : parse(text) }
       },
       how.orElse,
       how.unbound,
       how.flushAlways,
     )
+    let body = answer.body
+    if (body === undefined) {
+      try {
+        body = parse(answer.text)
+      } catch (err) {
+        throw err instanceof QueryLimitError ? err : how.orElse(err)
+      }
+    }
+    this.record(answer.call.scope, 'select', performance.now() - answer.started, body.statistics)
+    noteTables(answer.call.scope, query)
+    return body
   }
 
   /**
@@ -320,6 +339,9 @@ export function columnsOf<const N extends readonly string[]>(doc: CompactDocumen
     return at
   }) as unknown as { readonly [K in keyof N]: number }
 }
+
+/** How a whole `FORMAT JSON`/`JSONCompact` answer ends: its statistics object, then the document's brace. */
+const WHOLE_DOCUMENT = /"statistics":\s*\{[^{}]*\}\s*\}\s*$/
 
 /** A qualified name in SQL text: `db.table`, either part possibly back-quoted. */
 const QUALIFIED = /(?:`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*))\s*\.\s*(?:`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*)\b)/g
