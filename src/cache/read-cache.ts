@@ -12,7 +12,7 @@ export const CACHEABLE_ROOT_FIELDS: ReadonlySet<string> = new Set(['productGrid'
 const UNWATCHED = /\.(operation_log|ingest_log|error_log|tokens|schema_migrations|ingest_batches|stock_changes|[a-z_]+_quarantine)$/
 
 export interface ReadCacheOptions {
-  /** Serialised size (JSON) of all kept answers; the least recently used go first. */
+  /** Serialised size (JSON, UTF-8 bytes) of all kept answers; the least recently used go first. */
   readonly maxBytes: number
   /** The longest an answer is kept even when nothing is written: answers relative to the clock (last-hour hits) age. */
   readonly ttlMs: number
@@ -37,6 +37,9 @@ type Dependencies = ReadonlySet<string> | 'all'
 interface Entry {
   readonly at: number
   readonly result: ExecutionResult
+  /** The response body it is written as, and that text in UTF-8 (what its size counts). */
+  readonly text: string
+  readonly utf8: Buffer
   readonly bytes: number
   readonly reads: Dependencies
 }
@@ -46,6 +49,8 @@ interface Entry {
  * is written to the client as that text rather than serialised again (see `serialisedAnswer`).
  */
 const serialised = new WeakMap<object, string>()
+/** Those texts' UTF-8 bytes while their answers are kept: a hit is written without encoding its text again. */
+const encoded = new Map<string, Buffer>()
 
 /**
  * The response body for `value` when it is a cache answer without errors or extensions (`{"data":…}` and
@@ -54,6 +59,11 @@ const serialised = new WeakMap<object, string>()
 export function serialisedAnswer(value: { readonly data?: unknown; readonly errors?: unknown; readonly extensions?: unknown }): string | undefined {
   if (value.errors !== undefined || value.extensions !== undefined || typeof value.data !== 'object' || value.data === null) return undefined
   return serialised.get(value.data)
+}
+
+/** The UTF-8 bytes of a kept answer's text (see `serialisedAnswer`), while it is kept; else undefined. */
+export function encodedAnswer(text: string): Buffer | undefined {
+  return encoded.get(text)
 }
 
 /** Why answers left the cache (the `reason` label of the evictions metric). */
@@ -133,6 +143,7 @@ export class ReadCache {
   close(): void {
     clearInterval(this.timer)
     this.timer = undefined
+    for (const entry of this.entries.values()) forget(entry)
     this.entries.clear()
     this.bytes = 0
   }
@@ -212,9 +223,10 @@ export class ReadCache {
     if (!result.errors?.length) {
       const reads = stats ? this.dependencies(named) : 'all'
       if (this.fresh() && !this.changedSince(seq, reads) && isObject(result.data) && result.extensions === undefined) {
-        const json = `${JSON.stringify({ data: result.data })}\n`
-        serialised.set(result.data, json)
-        this.keep(key, { at, result, bytes: json.length, reads })
+        const text = `${JSON.stringify({ data: result.data })}\n`
+        const utf8 = Buffer.from(text, 'utf8')
+        serialised.set(result.data, text)
+        this.keep(key, { at, result, text, utf8, bytes: utf8.length, reads })
       }
     }
     return result
@@ -263,6 +275,7 @@ export class ReadCache {
     const old = this.entries.get(key)
     if (old) this.drop(key, old, 'write')
     this.entries.set(key, entry)
+    encoded.set(entry.text, entry.utf8)
     this.bytes += entry.bytes
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.options.maxBytes) break
@@ -272,6 +285,7 @@ export class ReadCache {
 
   private drop(key: string, entry: Entry, reason: EvictionReason): void {
     this.entries.delete(key)
+    forget(entry)
     this.bytes -= entry.bytes
     this.stats.evictions[reason]++
   }
@@ -298,6 +312,11 @@ export class ReadCache {
 /** The request's query statistics (the context's `reads`), where the store notes the tables it reads. */
 function statsOf(args: ExecutionArgs): QueryStats | undefined {
   return (args.contextValue as { reads?: QueryStats } | undefined)?.reads
+}
+
+/** Drops an answer's bytes from `encoded` (unless an equal text kept since put its own there). */
+function forget(entry: Entry): void {
+  if (encoded.get(entry.text) === entry.utf8) encoded.delete(entry.text)
 }
 
 function isObject(value: unknown): value is object {
