@@ -81,6 +81,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxBatch: config.maxBatch,
     datasources: writesThrough(app.datasources, ['truncate', 'delete'], execution), // perf: writes drop cached reads
     sql: app.sql,
+    catalog: app.catalog,
     get project() {
       return app.projectReady ? app.project?.service : undefined
     },
