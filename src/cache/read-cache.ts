@@ -73,6 +73,8 @@ export type EvictionReason = 'write' | 'size' | 'expired'
 export interface ReadCacheStats {
   hits: number
   misses: number
+  /** Misses that waited for the same answer another request was computing instead of computing it again. */
+  shared: number
   /** Cacheable reads that ran without the cache (the poll late or failing, a write being checked). */
   bypassed: number
   /** Writes seen (through this gateway or by the poll) that dropped answers or could have. */
@@ -111,6 +113,8 @@ export class ReadCache {
   /** When the last successful poll was started (its snapshot is at least that recent). */
   private polledFrom = Number.NEGATIVE_INFINITY
   private readonly entries = new Map<string, Entry>()
+  /** Answers being computed, by key, with the change sequence they started at. */
+  private readonly running = new Map<string, { readonly seq: number; readonly result: Promise<ExecutionResult> }>()
   private bytes = 0
   private timer: NodeJS.Timeout | undefined
   private polling: Promise<boolean> | undefined
@@ -121,7 +125,7 @@ export class ReadCache {
   private readonly changes: Array<{ readonly seq: number; readonly tables: Dependencies }> = []
   private readonly databases: ReadonlySet<string> | undefined
   private readonly now: () => number
-  readonly stats: ReadCacheStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, evictions: { write: 0, size: 0, expired: 0 } }
+  readonly stats: ReadCacheStats = { hits: 0, misses: 0, shared: 0, bypassed: 0, invalidations: 0, evictions: { write: 0, size: 0, expired: 0 } }
 
   constructor(private readonly options: ReadCacheOptions) {
     this.now = options.now ?? (() => performance.now())
@@ -203,8 +207,30 @@ export class ReadCache {
       return entry.result
     }
     if (entry) this.drop(key, entry, 'expired')
-    this.stats.misses++
     headers?.set('x-sightline-cache', 'miss')
+    // The same answer being computed since no table changed: wait for it rather than compute it again
+    // (many clients asking at once after a write or an expiry). A write through this gateway that
+    // finished before this request changed the sequence first (the cache is bypassed until then).
+    const running = this.running.get(key)
+    if (running && running.seq === this.seq) {
+      this.stats.shared++
+      const shared = await running.result.catch(() => undefined)
+      if (shared && !shared.errors?.length) return shared
+      return execute(args)
+    }
+    this.stats.misses++
+    const seq = this.seq
+    const result = this.compute(key, args, execute)
+    this.running.set(key, { seq, result })
+    try {
+      return await result
+    } finally {
+      if (this.running.get(key)?.result === result) this.running.delete(key)
+    }
+  }
+
+  /** Runs a missed query, noting the tables it reads, and keeps its answer unless one of them changed meanwhile. */
+  private async compute(key: string, args: ExecutionArgs, execute: Execute): Promise<ExecutionResult> {
     const seq = this.seq
     const at = this.now()
     const stats = statsOf(args)
