@@ -153,7 +153,7 @@ describe('read cache', () => {
    */
   async function stillCached(): Promise<void> {
     let answer = await post(ANALYTICS, analyticsVars, tokens.read!)
-    for (let i = 0; i < 50 && answer.cache === null; i++) {
+    for (let i = 0; i < 250 && answer.cache === null; i++) {
       await new Promise((r) => setTimeout(r, 20))
       answer = await post(ANALYTICS, analyticsVars, tokens.read!)
     }
