@@ -1,13 +1,15 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { selectRows } from '../src/store/clickhouse.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
+import { executorOf } from '../src/store/executor.js'
 
 type QueryArgs = Parameters<ClickHouseClient['query']>[0]
 
-/** One SELECT exactly as the store sent it: rendered text and bound parameters. */
+/** One SELECT exactly as the store sent it: rendered text, bound parameters and answer format. */
 export interface CapturedQuery {
   readonly query: string
   readonly params: Record<string, unknown>
+  readonly format?: string | undefined
 }
 
 /**
@@ -25,7 +27,7 @@ export async function captureQueries(
     get(target, prop) {
       if (prop === 'query') {
         return (args: QueryArgs) => {
-          captured.push({ query: args.query, params: { ...(args.query_params ?? {}) } })
+          captured.push({ query: args.query, params: { ...(args.query_params ?? {}) }, format: args.format })
           return target.query(args)
         }
       }
@@ -38,9 +40,18 @@ export async function captureQueries(
 }
 
 /**
- * The bare-store cost of one query: run it and parse its rows through the store's own `selectRows`
- * (same format, same parsing), without the store's mapping to domain objects.
+ * The bare-store cost of one query: run it and parse its rows through the store's own executor in the
+ * format the store asked for (`FORMAT JSON` through `selectRows`; `JSONCompact`, which the product grid
+ * uses, through `selectCompact`, its arrays then made into one object per row), without the store's
+ * mapping to domain objects.
  */
-export function replay(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[]> {
-  return selectRows<unknown>(client, q.query, q.params)
+export async function replay(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[]> {
+  if (q.format !== 'JSONCompact') return selectRows<unknown>(client, q.query, q.params)
+  const doc = await executorOf(client).selectCompact(q.query, q.params)
+  const names = doc.meta.map((m) => m.name)
+  return doc.data.map((values) => {
+    const row: Record<string, unknown> = {}
+    for (let i = 0; i < names.length; i++) row[names[i]!] = values[i]
+    return row
+  })
 }

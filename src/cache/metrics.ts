@@ -25,6 +25,11 @@ export function registerReadCacheMetrics(registry: Registry, cache: ReadCache): 
   counter('sightline_read_cache_hits_total', 'Cacheable GraphQL reads answered from the read cache', () => cache.stats.hits)
   counter('sightline_read_cache_misses_total', 'Cacheable GraphQL reads computed by the store (then kept unless a write crossed them)', () => cache.stats.misses)
   counter(
+    'sightline_read_cache_shared_total',
+    'Cacheable GraphQL reads that waited for the same answer another request was computing',
+    () => cache.stats.shared,
+  )
+  counter(
     'sightline_read_cache_bypassed_total',
     'Cacheable GraphQL reads run without the cache (its poll late or failing, or a write being checked)',
     () => cache.stats.bypassed,

@@ -12,7 +12,7 @@ export const CACHEABLE_ROOT_FIELDS: ReadonlySet<string> = new Set(['productGrid'
 const UNWATCHED = /\.(operation_log|ingest_log|error_log|tokens|schema_migrations|ingest_batches|stock_changes|[a-z_]+_quarantine)$/
 
 export interface ReadCacheOptions {
-  /** Serialised size (JSON) of all kept answers; the least recently used go first. */
+  /** Serialised size (JSON, UTF-8 bytes) of all kept answers; the least recently used go first. */
   readonly maxBytes: number
   /** The longest an answer is kept even when nothing is written: answers relative to the clock (last-hour hits) age. */
   readonly ttlMs: number
@@ -37,8 +37,33 @@ type Dependencies = ReadonlySet<string> | 'all'
 interface Entry {
   readonly at: number
   readonly result: ExecutionResult
+  /** The response body it is written as, and that text in UTF-8 (what its size counts). */
+  readonly text: string
+  readonly utf8: Buffer
   readonly bytes: number
   readonly reads: Dependencies
+}
+
+/**
+ * The JSON text of kept answers, by their `data` object: an answer served from the cache (or just kept)
+ * is written to the client as that text rather than serialised again (see `serialisedAnswer`).
+ */
+const serialised = new WeakMap<object, string>()
+/** Those texts' UTF-8 bytes while their answers are kept: a hit is written without encoding its text again. */
+const encoded = new Map<string, Buffer>()
+
+/**
+ * The response body for `value` when it is a cache answer without errors or extensions (`{"data":…}` and
+ * a newline, exactly what Apollo's default serialiser writes for it), else undefined.
+ */
+export function serialisedAnswer(value: { readonly data?: unknown; readonly errors?: unknown; readonly extensions?: unknown }): string | undefined {
+  if (value.errors !== undefined || value.extensions !== undefined || typeof value.data !== 'object' || value.data === null) return undefined
+  return serialised.get(value.data)
+}
+
+/** The UTF-8 bytes of a kept answer's text (see `serialisedAnswer`), while it is kept; else undefined. */
+export function encodedAnswer(text: string): Buffer | undefined {
+  return encoded.get(text)
 }
 
 /** Why answers left the cache (the `reason` label of the evictions metric). */
@@ -48,6 +73,8 @@ export type EvictionReason = 'write' | 'size' | 'expired'
 export interface ReadCacheStats {
   hits: number
   misses: number
+  /** Misses that waited for the same answer another request was computing instead of computing it again. */
+  shared: number
   /** Cacheable reads that ran without the cache (the poll late or failing, a write being checked). */
   bypassed: number
   /** Writes seen (through this gateway or by the poll) that dropped answers or could have. */
@@ -86,6 +113,8 @@ export class ReadCache {
   /** When the last successful poll was started (its snapshot is at least that recent). */
   private polledFrom = Number.NEGATIVE_INFINITY
   private readonly entries = new Map<string, Entry>()
+  /** Answers being computed, by key, with the change sequence they started at. */
+  private readonly running = new Map<string, { readonly seq: number; readonly result: Promise<ExecutionResult> }>()
   private bytes = 0
   private timer: NodeJS.Timeout | undefined
   private polling: Promise<boolean> | undefined
@@ -96,7 +125,7 @@ export class ReadCache {
   private readonly changes: Array<{ readonly seq: number; readonly tables: Dependencies }> = []
   private readonly databases: ReadonlySet<string> | undefined
   private readonly now: () => number
-  readonly stats: ReadCacheStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, evictions: { write: 0, size: 0, expired: 0 } }
+  readonly stats: ReadCacheStats = { hits: 0, misses: 0, shared: 0, bypassed: 0, invalidations: 0, evictions: { write: 0, size: 0, expired: 0 } }
 
   constructor(private readonly options: ReadCacheOptions) {
     this.now = options.now ?? (() => performance.now())
@@ -118,6 +147,7 @@ export class ReadCache {
   close(): void {
     clearInterval(this.timer)
     this.timer = undefined
+    for (const entry of this.entries.values()) forget(entry)
     this.entries.clear()
     this.bytes = 0
   }
@@ -177,8 +207,30 @@ export class ReadCache {
       return entry.result
     }
     if (entry) this.drop(key, entry, 'expired')
-    this.stats.misses++
     headers?.set('x-sightline-cache', 'miss')
+    // The same answer being computed since no table changed: wait for it rather than compute it again
+    // (many clients asking at once after a write or an expiry). A write through this gateway that
+    // finished before this request changed the sequence first (the cache is bypassed until then).
+    const running = this.running.get(key)
+    if (running && running.seq === this.seq) {
+      this.stats.shared++
+      const shared = await running.result.catch(() => undefined)
+      if (shared && !shared.errors?.length) return shared
+      return execute(args)
+    }
+    this.stats.misses++
+    const seq = this.seq
+    const result = this.compute(key, args, execute)
+    this.running.set(key, { seq, result })
+    try {
+      return await result
+    } finally {
+      if (this.running.get(key)?.result === result) this.running.delete(key)
+    }
+  }
+
+  /** Runs a missed query, noting the tables it reads, and keeps its answer unless one of them changed meanwhile. */
+  private async compute(key: string, args: ExecutionArgs, execute: Execute): Promise<ExecutionResult> {
     const seq = this.seq
     const at = this.now()
     const stats = statsOf(args)
@@ -196,7 +248,12 @@ export class ReadCache {
     }
     if (!result.errors?.length) {
       const reads = stats ? this.dependencies(named) : 'all'
-      if (this.fresh() && !this.changedSince(seq, reads)) this.keep(key, { at, result, bytes: JSON.stringify(result).length, reads })
+      if (this.fresh() && !this.changedSince(seq, reads) && isObject(result.data) && result.extensions === undefined) {
+        const text = `${JSON.stringify({ data: result.data })}\n`
+        const utf8 = Buffer.from(text, 'utf8')
+        serialised.set(result.data, text)
+        this.keep(key, { at, result, text, utf8, bytes: utf8.length, reads })
+      }
     }
     return result
   }
@@ -244,6 +301,7 @@ export class ReadCache {
     const old = this.entries.get(key)
     if (old) this.drop(key, old, 'write')
     this.entries.set(key, entry)
+    encoded.set(entry.text, entry.utf8)
     this.bytes += entry.bytes
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.options.maxBytes) break
@@ -253,6 +311,7 @@ export class ReadCache {
 
   private drop(key: string, entry: Entry, reason: EvictionReason): void {
     this.entries.delete(key)
+    forget(entry)
     this.bytes -= entry.bytes
     this.stats.evictions[reason]++
   }
@@ -279,6 +338,15 @@ export class ReadCache {
 /** The request's query statistics (the context's `reads`), where the store notes the tables it reads. */
 function statsOf(args: ExecutionArgs): QueryStats | undefined {
   return (args.contextValue as { reads?: QueryStats } | undefined)?.reads
+}
+
+/** Drops an answer's bytes from `encoded` (unless an equal text kept since put its own there). */
+function forget(entry: Entry): void {
+  if (encoded.get(entry.text) === entry.utf8) encoded.delete(entry.text)
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null
 }
 
 function overlaps(a: Dependencies, b: Dependencies): boolean {

@@ -5,6 +5,7 @@ import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer'
 import { GraphQLError, type GraphQLFormattedError } from 'graphql'
+import { encodedAnswer, serialisedAnswer } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
 import type { Cors } from '../cors.js'
 import { createContext, type Context, type Services } from '../context.js'
@@ -53,6 +54,8 @@ export async function startApollo(
     // No "did you mean" hints: they would reveal field names while introspection is closed.
     hideSchemaDetailsFromClientErrors: !config.development,
     csrfPrevention: true,
+    // A read-cache answer goes out as the text kept with it; anything else as Apollo writes it.
+    stringifyResult: (value) => serialisedAnswer(value) ?? `${JSON.stringify(value)}\n`,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -115,7 +118,11 @@ export async function startApollo(
       }
       res.statusCode = response.status ?? 200
       if (response.body.kind === 'complete') {
-        res.end(response.body.string)
+        // Bytes, not the string: Node would measure the string's UTF-8 length for Content-Length and then
+        // encode it again to write it (a grid answer is ~300 KB; its emoji makes it a two-byte string).
+        // A read-cache hit is written from the bytes kept with its text.
+        const text = response.body.string
+        res.end((response.headers.get('x-sightline-cache') === 'hit' && encodedAnswer(text)) || Buffer.from(text, 'utf8'))
         return
       }
       for await (const chunk of response.body.asyncIterator) res.write(chunk)

@@ -153,7 +153,7 @@ describe('read cache', () => {
    */
   async function stillCached(): Promise<void> {
     let answer = await post(ANALYTICS, analyticsVars, tokens.read!)
-    for (let i = 0; i < 50 && answer.cache === null; i++) {
+    for (let i = 0; i < 250 && answer.cache === null; i++) {
       await new Promise((r) => setTimeout(r, 20))
       answer = await post(ANALYTICS, analyticsVars, tokens.read!)
     }
@@ -198,6 +198,24 @@ describe('read cache', () => {
     }
     expect(seen).toBe(stock + 7)
     await stillCached()
+  })
+
+  it('writes a cached answer as the same bytes as the answer it kept', async () => {
+    const text = async () => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.read}` },
+        body: JSON.stringify({ query: GRID, variables: { category, n: 1 } }),
+      })
+      return { cache: res.headers.get('x-sightline-cache'), body: await res.text() }
+    }
+    let miss = await text()
+    for (let i = 0; i < 50 && miss.cache !== 'miss'; i++) miss = await text()
+    let hit = await text()
+    for (let i = 0; i < 50 && hit.cache !== 'hit'; i++) hit = await text()
+    expect([miss.cache, hit.cache]).toEqual(['miss', 'hit'])
+    expect(hit.body).toBe(miss.body)
+    expect(JSON.parse(hit.body)).toHaveProperty('data.productGrid')
   })
 
   it('reports hits, misses, evictions, entries and bytes on /metrics', async () => {

@@ -202,3 +202,43 @@ describe('ReadCache dependencies', () => {
     expect(t.cache.size.entries).toBe(1)
   })
 })
+
+describe('ReadCache, concurrent misses', () => {
+  it('computes an answer once for requests that miss it together, unless a table changed in between', async () => {
+    let tables = new Map([['db.products', 'a']])
+    let executions = 0
+    let release: () => void = () => undefined
+    const cache = new ReadCache({ maxBytes: 1_000_000, ttlMs: 60_000, pollMs: 100_000, now: () => 0, databases: ['db'], probe: async () => tables })
+    const run = cache.wrap(async (args): Promise<ExecutionResult> => {
+      const n = ++executions
+      ;(args.contextValue as { reads: { tables?: Set<string> } }).reads.tables?.add('db.products')
+      await new Promise<void>((r) => (release = r))
+      return { data: { products: n } }
+    })
+    const read = () => run({ schema, document: parse('{ products }'), contextValue: { principal: reader, reads: { queries: 0, rowsRead: 0, bytesRead: 0, ms: 0 } } })
+    await cache.poll()
+    const first = read()
+    const second = read()
+    await Promise.resolve()
+    release()
+    expect((await first).data).toEqual({ products: 1 })
+    expect((await second).data).toEqual({ products: 1 })
+    expect(executions).toBe(1)
+    expect(cache.stats.shared).toBe(1)
+    // A change between two misses: the later one computes its own answer.
+    tables = new Map([['db.products', 'b']])
+    await cache.poll() // drops the kept answer
+    const third = read()
+    await new Promise((r) => setTimeout(r, 0))
+    const releaseThird = release
+    tables = new Map([['db.products', 'c']])
+    await cache.poll()
+    const fourth = read()
+    await new Promise((r) => setTimeout(r, 0))
+    release()
+    releaseThird()
+    expect((await third).data).toEqual({ products: 2 })
+    expect((await fourth).data).toEqual({ products: 3 })
+    expect(executions).toBe(3)
+  })
+})

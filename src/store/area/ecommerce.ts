@@ -3,9 +3,12 @@ import { BUCKET_SQL } from '../analytics.js'
 import { bucketEnd, bucketStarts, zeroFill } from '../buckets.js'
 import { finite, toChDateTime } from '../clickhouse.js'
 import type { GridItem, GridQuery, Product, StockLevel, TrendPoint, TrendQuery, UiFilterOption } from '../types.js'
+import { columnsOf } from '../executor.js'
 import type { StoreQueries } from './queries.js'
 
 const HOUR_MS = 3_600_000
+/** The columns api_product_grid answers, in the order the grid reads them. */
+const GRID_COLUMNS = ['id', 'category', 'name', 'photo', 'price', 'stock', 'status_rank', 'hits', 'trending'] as const
 const DAY_MS = 24 * HOUR_MS
 
 interface ProductRecord {
@@ -47,32 +50,35 @@ export class EcommerceRepository {
   }
 
   async productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]> {
-    const rows = await this.q.rows<ProductRecord & { stock: number; status_rank: number; hits: number; trending: number | boolean }>(
-      'api_product_grid',
-      {
-        category: query.category,
-        showOutOfStock: query.showOutOfStock,
-        trendingOrder: query.ranking === 'TRENDING',
-        lowStock: lowStockThreshold,
-      },
-    )
-    // One object literal per row (no spread): a page is thousands of rows, and this is its hot loop.
-    return rows.map((r) => {
-      const trending = r.trending === true || Number(r.trending) === 1
-      return {
-        id: r.id,
-        category: r.category,
-        name: r.name,
-        photo: r.photo,
-        price: finite(r.price, 'price'),
-        stock: Number(r.stock),
-        stockExact: String(r.stock),
-        stockStatus: stockStatusOfRank(Number(r.status_rank)),
-        hits: Number(r.hits),
-        trending,
-        rankStatus: trending ? 'Trending 🔥' : null, // the seed pipe's rank_status
-      }
+    const doc = await this.q.compact('api_product_grid', {
+      category: query.category,
+      showOutOfStock: query.showOutOfStock,
+      trendingOrder: query.ranking === 'TRENDING',
+      lowStock: lowStockThreshold,
     })
+    const [id, category, name, photo, price, stock, rank, hits, trending] = columnsOf(doc, GRID_COLUMNS)
+    // The page's hot loop (thousands of rows): one object literal per row, built from the row's array.
+    const rows = doc.data
+    const items = new Array<GridItem>(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!
+      const isTrending = r[trending] === true || Number(r[trending]) === 1
+      const available = r[stock]
+      items[i] = {
+        id: r[id] as string,
+        category: r[category] as string,
+        name: r[name] as string,
+        photo: r[photo] as string,
+        price: finite(r[price], 'price'),
+        stock: Number(available),
+        stockExact: String(available),
+        stockStatus: stockStatusOfRank(Number(r[rank])),
+        hits: Number(r[hits]),
+        trending: isTrending,
+        rankStatus: isTrending ? 'Trending 🔥' : null, // the seed pipe's rank_status
+      }
+    }
+    return items
   }
 
   /**

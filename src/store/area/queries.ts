@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '../errors.js'
-import type { Executor, QueryParams } from '../executor.js'
+import type { CompactDocument, Executor, QueryParams } from '../executor.js'
 import { QueryFiles, type RenderOptions } from '../sql.js'
 
 /**
@@ -32,9 +32,18 @@ export class StoreQueries {
 
   /** The rows of `sql/queries/<name>.sql`, its `{{slot}}`s filled from a closed map. */
   rows<T>(name: string, params: QueryParams = {}, slots: Readonly<Record<string, string>> = {}): Promise<T[]> {
+    return this.exec.select<T>(this.text(name, slots), params)
+  }
+
+  /** The same as columns and arrays of values (`FORMAT JSONCompact`), for hot paths that build their own objects. */
+  compact(name: string, params: QueryParams = {}, slots: Readonly<Record<string, string>> = {}): Promise<CompactDocument> {
+    return this.exec.selectCompact(this.text(name, slots), params)
+  }
+
+  private text(name: string, slots: Readonly<Record<string, string>>): string {
     let text = this.files.get(name)
     for (const [slot, value] of Object.entries(slots)) text = text.replaceAll(`{{${slot}}}`, value)
-    return this.exec.select<T>(text, params)
+    return text
   }
 
   /**
