@@ -1,8 +1,14 @@
-import { randomUUID } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { createHash, randomUUID } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { APPS, DIMENSIONS, type DimensionEntry } from '../src/catalog/index.js'
 import { DEMO_CATEGORIES, DEMO_WORKSPACES, PLACES } from '../src/demo.js'
 import { prng } from '../src/random.js'
+import { ClickHouseStore } from '../src/store/clickhouse-store.js'
+import { createConnection } from '../src/store/connection.js'
 import type { Store } from '../src/store/store.js'
 import type { ProductRow, WarehouseStockRow } from '../src/store/types.js'
 
@@ -21,7 +27,11 @@ export interface Dataset {
 }
 
 const WEEK_S = 7 * 24 * 3600
-const CHUNK = 200_000
+/**
+ * Rows per generating statement. Large blocks (squashed to one part each, see GENERATE) keep the parts
+ * few and the materialized views called rarely: 10M events in 5 statements instead of 50.
+ */
+const CHUNK = 2_000_000
 
 const productId = (i: number) => `p_${String(i).padStart(5, '0')}`
 
@@ -30,7 +40,7 @@ const productId = (i: number) => `p_${String(i).padStart(5, '0')}`
  * event and age come from hashes of its row number, so a given scale always yields the same data
  * (relative to `now`). Every ~9th product is "hot" and sells within the last hour, like the demo.
  */
-const EVENTS_SQL = (db: string) => `
+const EVENTS_SQL = (db: string, part: 'history' | 'recent') => `
 INSERT INTO ${db}.ecomm_events (timestamp, event, product)
 WITH
     cityHash64(number, 1) AS r1,
@@ -43,7 +53,8 @@ SELECT
     toDateTime({now:UInt32} - if(recent, r3 % 3240, 3600 + r3 % ${WEEK_S - 7200}), 'UTC'),
     if(recent, if(r4 % 2 = 0, 'sale', 'view'), multiIf(r4 % 100 < 75, 'view', r4 % 100 < 93, 'cart', 'sale')),
     concat('p_', leftPad(toString(idx), 5, '0'))
-FROM numbers({offset:UInt64}, {count:UInt64})`
+FROM numbers({offset:UInt64}, {count:UInt64})
+WHERE ${part === 'recent' ? 'recent' : 'NOT recent'}`
 
 /**
  * One dimension's generating SQL expression and its bound pools, from its catalog demo rule (the
@@ -119,9 +130,7 @@ export function benchProducts(n: number): ProductRow[] {
 }
 
 /**
- * Fills a migrated, empty store: products through the store's upsert, stock through its ingest,
- * and the event tables with INSERT … SELECT FROM numbers() in chunks (the materialized views fire
- * as for any insert). Then stock is topped up so the grid shows every status, as in the demo.
+ * Fills a migrated, empty store: the history (`generateHistory`), then the last hour (`addRecent`).
  */
 export async function generate(
   client: ClickHouseClient,
@@ -130,7 +139,26 @@ export async function generate(
   scale: Scale,
   progress: (line: string) => void,
 ): Promise<Dataset> {
-  const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+  const data = await generateHistory(client, store, database, scale, progress)
+  await addRecent(client, database, scale, new Date(), progress)
+  return data
+}
+
+/**
+ * Everything but the last hour, relative to `now` (the dataset's end, which the dashboards read up to):
+ * products through the store's upsert, stock through its ingest, and the event tables with INSERT … SELECT
+ * FROM numbers() (the materialized views fire as for any insert). Stock is topped up so the grid shows
+ * every status, as in the demo. It does not depend on the time it is used at, so it can be cached.
+ */
+export async function generateHistory(
+  client: ClickHouseClient,
+  store: Store,
+  database: string,
+  scale: Scale,
+  progress: (line: string) => void,
+  now: Date = new Date(),
+): Promise<Dataset> {
+  now = new Date(Math.floor(now.getTime() / 1000) * 1000)
   const nowS = now.getTime() / 1000
   const products = benchProducts(scale.products)
   await store.upsertProducts(products)
@@ -150,8 +178,12 @@ export async function generate(
   const t0 = performance.now()
   for (let offset = 0; offset < scale.events; offset += CHUNK) {
     const count = Math.min(CHUNK, scale.events - offset)
-    await client.command({ query: EVENTS_SQL(database), query_params: { products: scale.products, now: nowS, offset, count }, clickhouse_settings: FRESH_INSERT() })
-    progress(`ecomm_events: ${fmt(offset + count)}/${fmt(scale.events)} (${secs(t0)})`)
+    await client.command({
+      query: EVENTS_SQL(database, 'history'),
+      query_params: { products: scale.products, now: nowS, offset, count },
+      clickhouse_settings: GENERATE(),
+    })
+    progress(`ecomm_events (history): ${fmt(offset + count)}/${fmt(scale.events)} (${secs(t0)})`)
   }
 
   const levels = await store.stock(products.map((p) => p.id))
@@ -174,17 +206,38 @@ export async function generate(
     await client.command({
       query: APP_EVENTS_SQL(database),
       query_params: { ...APP_PARAMS, visitors, nowMs: now.getTime(), offset, count },
-      clickhouse_settings: FRESH_INSERT(),
+      clickhouse_settings: GENERATE(),
     })
     progress(`app_events: ${fmt(offset + count)}/${fmt(scale.appEvents)} (${secs(t1)})`)
   }
   // The data is what it says it is: a chunk dropped as a duplicate would silently shrink the bench.
-  for (const [table, expected] of [['ecomm_events', scale.events], ['app_events', scale.appEvents]] as const) {
-    const rs = await client.query({ query: `SELECT count() AS n FROM ${database}.${table}`, format: 'JSONEachRow' })
-    const [row] = await rs.json<{ n: string | number }>()
-    if (Number(row?.n) !== expected) throw new Error(`${table} holds ${row?.n} rows, not the ${expected} generated`)
-  }
+  await expectRows(client, database, 'app_events', scale.appEvents)
   return { now, productIds: products.map((p) => p.id), categories: DEMO_CATEGORIES, workspace: DEMO_WORKSPACES[0]! }
+}
+
+/**
+ * The last hour of ecommerce events (the hot products' recent views and sales, which the grid's hits
+ * and trending read), relative to `now`, the time the bench runs: a cached history gets a fresh last
+ * hour. Recent sales lower the stock the history left, as live sales would. Completes `scale.events`.
+ */
+export async function addRecent(client: ClickHouseClient, database: string, scale: Scale, now: Date, progress: (line: string) => void): Promise<void> {
+  const nowS = Math.floor(now.getTime() / 1000)
+  for (let offset = 0; offset < scale.events; offset += CHUNK) {
+    const count = Math.min(CHUNK, scale.events - offset)
+    await client.command({
+      query: EVENTS_SQL(database, 'recent'),
+      query_params: { products: scale.products, now: nowS, offset, count },
+      clickhouse_settings: GENERATE(),
+    })
+  }
+  await expectRows(client, database, 'ecomm_events', scale.events)
+  progress(`ecomm_events: last hour added, ${fmt(scale.events)} in all`)
+}
+
+async function expectRows(client: ClickHouseClient, database: string, table: string, expected: number): Promise<void> {
+  const rs = await client.query({ query: `SELECT count() AS n FROM ${database}.${table}`, format: 'JSONEachRow' })
+  const [row] = await rs.json<{ n: string | number }>()
+  if (Number(row?.n) !== expected) throw new Error(`${table} holds ${row?.n} rows, not the ${expected} generated`)
 }
 
 /**
@@ -192,11 +245,19 @@ export async function generate(
  * would otherwise inherit the last insert's deduplication token and, being the same size, be dropped
  * as a duplicate (the bench once held 200,000 of its "1,000,000" events): every chunk gets its own.
  */
-const FRESH_INSERT = () => ({
+const GENERATE = () => ({
   insert_deduplication_token: randomUUID(),
   insert_deduplicate: 1 as const,
   deduplicate_blocks_in_dependent_materialized_views: 1 as const,
   async_insert: 0 as const,
+  // One part per statement (and per partition): the SELECT's small blocks are squashed before the insert.
+  min_insert_block_size_rows: String(CHUNK),
+  min_insert_block_size_bytes: String(2 ** 30),
+  max_insert_threads: '2',
+  max_threads: 2,
+  parallel_view_processing: 1 as const,
+  max_execution_time: 0,
+  max_memory_usage: '0',
 })
 
 /**
@@ -217,3 +278,86 @@ export async function settle(client: ClickHouseClient, database: string, progres
 
 export const fmt = (n: number) => n.toLocaleString('en-US')
 const secs = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`
+
+// ---- The cache of generated histories
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+/** Bump when the generated data changes in a way the sources hashed below would not show. */
+const GENERATOR_VERSION = 2
+export const DATABASE = 'sightline'
+
+/** A generated history in a chDB data directory that is only ever copied, never opened again. */
+export interface CachedHistory {
+  readonly dir: string
+  readonly dataset: Dataset
+  readonly generatedSeconds: number
+  readonly reused: boolean
+}
+
+/** `SIGHTLINE_BENCH_CACHE`, else node_modules/.cache/sightline-bench (ignored by git, per checkout). */
+export function cacheRoot(): string {
+  return resolve(process.env.SIGHTLINE_BENCH_CACHE || join(REPO, 'node_modules', '.cache', 'sightline-bench'))
+}
+
+/**
+ * What determines a history: the generator version and source, the migrations (a new table or view
+ * changes what the history holds) and the scale. Any change is a new key, so a stale copy is never used.
+ */
+export function historyKey(scale: Scale): string {
+  const h = createHash('sha256')
+  h.update(`v${GENERATOR_VERSION}\n${JSON.stringify(scale)}\n`)
+  h.update(readFileSync(fileURLToPath(import.meta.url)))
+  const sql = join(REPO, 'sql')
+  for (const f of readdirSync(sql).filter((f) => f.endsWith('.sql')).sort()) h.update(`${f}\n`).update(readFileSync(join(sql, f)))
+  return `${scale.events}e-${scale.products}p-${scale.appEvents}a-${h.digest('hex').slice(0, 12)}`
+}
+
+/**
+ * The history for `scale`, generated (in a child process: chDB binds one data directory per process) the
+ * first time and reused after. Callers copy `dir`; nothing opens it in place.
+ */
+export async function cachedHistory(scale: Scale, progress: (line: string) => void): Promise<CachedHistory> {
+  const dir = join(cacheRoot(), historyKey(scale))
+  const metaFile = join(dir, 'dataset.json')
+  const reused = existsSync(metaFile)
+  if (!reused) {
+    const building = `${dir}.building-${process.pid}`
+    rmSync(building, { recursive: true, force: true })
+    mkdirSync(dirname(dir), { recursive: true })
+    await new Promise<void>((done, fail) => {
+      const child = spawn(process.execPath, [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO, 'bench', 'run.ts'), '--internal-generate', building, '--internal-scale', JSON.stringify(scale)], {
+        cwd: REPO,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      })
+      child.once('error', fail)
+      child.once('exit', (code) => (code === 0 ? done() : fail(new Error(`generating the ${fmt(scale.events)}-event history failed (exit ${code})`))))
+    })
+    rmSync(dir, { recursive: true, force: true })
+    renameSync(building, dir)
+  } else progress(`reusing the history in ${dir}`)
+  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { dataset: Omit<Dataset, 'now'> & { now: string }; generatedSeconds: number }
+  return { dir: join(dir, 'chdb'), dataset: { ...meta.dataset, now: new Date(meta.dataset.now) }, generatedSeconds: meta.generatedSeconds, reused }
+}
+
+/** The child's side of cachedHistory: migrate, generate the history, merge it, record what it holds. */
+export async function buildHistory(into: string, scale: Scale, progress: (line: string) => void): Promise<void> {
+  const t0 = performance.now()
+  const client = openBenchClient(join(into, 'chdb'))
+  try {
+    const store = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
+    await store.migrate()
+    progress(`generating ${fmt(scale.events)} ecommerce events (all but the last hour), ${fmt(scale.products)} products, ${fmt(scale.appEvents)} app events`)
+    const dataset = await generateHistory(client, store, DATABASE, scale, progress)
+    await settle(client, DATABASE, progress)
+    const generatedSeconds = Math.round((performance.now() - t0) / 100) / 10
+    writeFileSync(join(into, 'dataset.json'), `${JSON.stringify({ scale, dataset, generatedSeconds }, null, 2)}\n`)
+    progress(`history generated in ${generatedSeconds} s`)
+  } finally {
+    await client.close()
+  }
+}
+
+/** This process's client on a data directory: the same connection the gateway's embedded store uses. */
+export function openBenchClient(dataDir: string): ClickHouseClient {
+  return createConnection({ url: undefined, user: 'default', password: '', database: 'default', cluster: undefined, dataDir })
+}

@@ -1,9 +1,11 @@
 /**
- * `npm run bench`: generates a dataset, runs the gateway as its own process on one copy of it and the
- * bare store in this process on another, measures both, prints a table and writes a JSON report.
+ * `npm run bench`: for each scale, a generated history (cached, see data.ts) is copied twice; the gateway
+ * runs as its own process on one copy and the bare store in a child of this process on the other; each
+ * pass measures both, and passes are repeated (`--runs`) interleaved across scales; then a mixed soak
+ * (soak.ts). Prints a table of medians with spreads and writes every pass's figures to one JSON report.
  * `--help` lists the options; the README's Benchmarks section explains the method.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
@@ -12,35 +14,48 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
-import { createConnection } from '../src/store/connection.js'
 import type { DimensionField } from '../src/store/types.js'
 import { captureQueries, replay } from './bare.js'
-import { fmt, generate, settle, type Dataset, type Scale } from './data.js'
+import { addRecent, buildHistory, cachedHistory, DATABASE, fmt, openBenchClient, type CachedHistory, type Dataset, type Scale } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
 import { measureIngest } from './ingest.js'
-import { printReport, TARGETS, type Report } from './report.js'
+import { printPass, printResults, summarizeRuns, TARGETS, type BenchResults, type PassReport } from './report.js'
+import { DASHBOARD as SOAK_DASHBOARD, DASHBOARD_DIMENSIONS, GRID as SOAK_GRID, runSoak, type SoakResult } from './soak.js'
 import { closedLoop, interleaved, round, summarize } from './stats.js'
 import { measureSubscriptions } from './subscriptions.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const DEFAULT_OUT = join(REPO, 'bench', 'results', 'latest.json')
-const DATABASE = 'sightline'
 const LOW_STOCK = 100
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --events N        ecommerce events to generate (default 1,000,000; --quick 50,000)
-  --products N      products (default 2,000; --quick 500)
-  --app-events N    app events (default 30% of --events)
+  --scale S         small (1M events, 2,000 products, 300k app events; the default), large (10M events,
+                    10,000 products, 3M app events) or both (adds the scale ratios: grid at 10M vs 1M,
+                    dashboard with 10x the app events)
+  --runs N          passes per scale, interleaved across scales; the report gives medians and spreads
+                    (default 1)
+  --soak-minutes M  the mixed soak after the passes (default 5; 0 skips it; --quick 0.25);
+                    \`npm run bench:soak -- --minutes M\` runs it alone
+  --events N        ecommerce events of the small scale (default 1,000,000; --quick 50,000)
+  --products N      products of the small scale (default 2,000; --quick 500)
+  --app-events N    app events of the small scale (default 30% of --events)
   --subscribers N   graphql-ws subscribers for the live-stock latency (default 1,000; --quick 100)
-  --quick           a small run (well under a minute) to check the harness works
+  --quick           small sizes (about a minute) to check the harness works
   --out PATH        where to write the JSON report (default bench/results/latest.json)
   --keep            keep the temporary data directories
   --profile DIR     write the gateway's V8 CPU profile (.cpuprofile) to DIR
+
+Generated histories are cached under node_modules/.cache/sightline-bench (SIGHTLINE_BENCH_CACHE), keyed
+by the generator, the migrations and the scale; each pass copies one and adds a fresh last hour.
 `
 
-interface Plan {
+export type ScaleName = 'small' | 'large'
+
+export interface Plan {
+  readonly name: ScaleName
   readonly scale: Scale
+  readonly quick: boolean
   readonly grid: { warmup: number; iterations: number; block: number }
   readonly dashboard: { warmup: number; iterations: number; block: number }
   readonly ingestRows: number
@@ -49,11 +64,31 @@ interface Plan {
   readonly writes: number
 }
 
-function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: boolean; profile: string | undefined } {
+interface Options {
+  readonly plans: readonly Plan[]
+  readonly runs: number
+  readonly soakMinutes: number
+  readonly out: string
+  readonly keep: boolean
+  readonly quick: boolean
+  readonly profile: string | undefined
+}
+
+const count = (v: string | undefined, fallback: number, min: number) => {
+  if (v === undefined) return fallback
+  const n = Number(v.replaceAll('_', '').replaceAll(',', ''))
+  if (!Number.isInteger(n) || n < min) throw new Error(`expected an integer ≥ ${min}, got "${v}"`)
+  return n
+}
+
+function options(argv: string[]): Options | { generate: string; scale: Scale } | { pass: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      scale: { type: 'string', default: 'small' },
+      runs: { type: 'string' },
+      'soak-minutes': { type: 'string' },
       events: { type: 'string' },
       products: { type: 'string' },
       'app-events': { type: 'string' },
@@ -62,6 +97,10 @@ function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: 
       keep: { type: 'boolean', default: false },
       profile: { type: 'string' },
       help: { type: 'boolean', default: false },
+      // A child process's job (chDB binds one data directory per process).
+      'internal-generate': { type: 'string' },
+      'internal-scale': { type: 'string' },
+      'internal-pass': { type: 'string' },
     },
     strict: true,
   })
@@ -69,23 +108,25 @@ function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: 
     console.log(USAGE)
     process.exit(0)
   }
-  const count = (v: string | undefined, fallback: number, min: number) => {
-    if (v === undefined) return fallback
-    const n = Number(v.replaceAll('_', '').replaceAll(',', ''))
-    if (!Number.isInteger(n) || n < min) throw new Error(`expected an integer ≥ ${min}, got "${v}"`)
-    return n
-  }
+  if (values['internal-generate']) return { generate: values['internal-generate'], scale: JSON.parse(values['internal-scale'] ?? '{}') as Scale }
+  if (values['internal-pass']) return { pass: values['internal-pass'] }
+  if (!['small', 'large', 'both'].includes(values.scale)) throw new Error(`--scale is small, large or both, not "${values.scale}"`)
   const quick = values.quick
   const events = count(values.events, quick ? 50_000 : 1_000_000, 1000)
-  const scale: Scale = {
+  const small: Scale = {
     events,
     products: count(values.products, quick ? 500 : 2_000, 100),
     appEvents: count(values['app-events'], Math.round(events * 0.3), 1000),
   }
+  // Ten times the events and app events over the same week, five times the products.
+  const large: Scale = quick ? { events: 500_000, products: 2_500, appEvents: 150_000 } : { events: 10_000_000, products: 10_000, appEvents: 3_000_000 }
   const subscribers = count(values.subscribers, quick ? 100 : 1_000, 1)
-  const p: Plan = quick
-    ? {
+  const plan = (name: ScaleName, scale: Scale): Plan => {
+    if (quick) {
+      return {
+        name,
         scale,
+        quick,
         grid: { warmup: 3, iterations: 20, block: 5 },
         dashboard: { warmup: 2, iterations: 10, block: 5 },
         ingestRows: 20_000,
@@ -93,71 +134,79 @@ function plan(argv: string[]): { plan: Plan; out: string; keep: boolean; quick: 
         subscribers,
         writes: 5,
       }
-    : {
-        scale,
-        grid: { warmup: 20, iterations: 300, block: 10 },
-        dashboard: { warmup: 10, iterations: 150, block: 5 },
-        ingestRows: 200_000,
-        concurrency: { clients: 16, seconds: 15 },
-        subscribers,
-        writes: 50,
-      }
-  return { plan: p, out: resolve(values.out ?? DEFAULT_OUT), keep: values.keep, quick, profile: values.profile && resolve(values.profile) }
+    }
+    // The large scale's reads are ~5x slower: fewer iterations keep its pass near the small one's time.
+    return name === 'small'
+      ? {
+          name,
+          scale,
+          quick,
+          grid: { warmup: 20, iterations: 300, block: 10 },
+          dashboard: { warmup: 10, iterations: 150, block: 5 },
+          ingestRows: 200_000,
+          concurrency: { clients: 16, seconds: 15 },
+          subscribers,
+          writes: 50,
+        }
+      : {
+          name,
+          scale,
+          quick,
+          grid: { warmup: 10, iterations: 100, block: 10 },
+          dashboard: { warmup: 5, iterations: 60, block: 5 },
+          ingestRows: 100_000,
+          concurrency: { clients: 16, seconds: 10 },
+          subscribers,
+          writes: 30,
+        }
+  }
+  const plans = values.scale === 'both' ? [plan('small', small), plan('large', large)] : [plan(values.scale as ScaleName, values.scale === 'large' ? large : small)]
+  const soak = values['soak-minutes'] === undefined ? (quick ? 0.25 : 5) : Number(values['soak-minutes'])
+  if (!Number.isFinite(soak) || soak < 0) throw new Error(`--soak-minutes is a number ≥ 0, not "${values['soak-minutes']}"`)
+  return {
+    plans,
+    runs: count(values.runs, 1, 1),
+    soakMinutes: soak,
+    out: resolve(values.out ?? DEFAULT_OUT),
+    keep: values.keep,
+    quick,
+    profile: values.profile && resolve(values.profile),
+  }
 }
 
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 const phase = (line: string) => process.stderr.write(`\n▶ ${line}\n`)
 
-function openClient(dataDir: string): ClickHouseClient {
-  // The same connection the gateway's embedded store uses.
-  return createConnection({ url: undefined, user: 'default', password: '', database: 'default', cluster: undefined, dataDir })
-}
-
-const GRID = 'query Grid($category: String) { productGrid(category: $category) { id name category photo price stock stockStatus hits trending rankStatus } }'
-
-const DIMENSIONS: ReadonlyArray<[gql: string, store: DimensionField]> = [
-  ['BROWSER', 'browser'],
-  ['OS', 'os'],
-  ['DEVICE', 'device'],
-  ['COUNTRY', 'country'],
-  ['REFERER', 'referer'],
-  ['PLATFORM', 'platform'],
-]
-const DASHBOARD = `query Dashboard($ws: ID!, $from: DateTime!, $to: DateTime!) {
-  analytics(app: CART, workspaceId: $ws, from: $from, to: $to) {
-    totals { ...M }
-${DIMENSIONS.map(([d]) => `    ${d.toLowerCase()}: breakdown(by: ${d}) { value metrics { ...M } }`).join('\n')}
-    timeseries(granularity: HOUR) { start metrics { ...M } }
-  }
-}
-fragment M on AppMetrics { events sessions visitors ... on CartMetrics { views addToCarts purchases revenue } }`
+const GRID = SOAK_GRID
+const DASHBOARD = SOAK_DASHBOARD
+const DIMENSIONS: ReadonlyArray<readonly [gql: string, store: DimensionField]> = DASHBOARD_DIMENSIONS
 
 interface DashboardData {
   analytics: Record<string, unknown> & { totals: { events: number } }
 }
 
-async function main(): Promise<void> {
-  const { plan: p, out, keep, quick, profile } = plan(process.argv.slice(2))
+/** One pass at one scale, in its own process: copies of the cached history, the gateway on one. */
+async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; profile: string | undefined }): Promise<PassReport> {
   const root = mkdtempSync(join(tmpdir(), 'sightline-bench-'))
   const bareDir = join(root, 'bare')
   const gatewayDir = join(root, 'gateway')
   const adminToken = `bench_admin_${randomBytes(16).toString('hex')}`
+  const profile = o.profile
   let client: ClickHouseClient | undefined
   let gateway: GatewayProcess | undefined
   const started = performance.now()
   // Other work on the machine skews every number: it is recorded with the results.
   const loadAverage = loadavg().map((v) => round(v))
   try {
-    phase(`Generating ${fmt(p.scale.events)} ecommerce events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events`)
-    client = openClient(bareDir)
-    const genStore = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
-    await genStore.migrate()
-    const data = await generate(client, genStore, DATABASE, p.scale, progress)
-    await settle(client, DATABASE, progress)
+    phase(`${p.name} scale: ${fmt(p.scale.events)} ecommerce events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events`)
+    cpSync(history.dir, bareDir, { recursive: true })
+    client = openBenchClient(bareDir)
+    await addRecent(client, DATABASE, p.scale, new Date(), progress)
     await client.close()
     client = undefined
     cpSync(bareDir, gatewayDir, { recursive: true })
-    progress('copied the data directory: the gateway serves one copy, the bare store reads the other')
+    progress(`copied the history (generated in ${history.generatedSeconds} s${history.reused ? ', reused' : ''}) twice: the gateway serves one copy, the bare store reads the other`)
+    const data = history.dataset
 
     phase('Starting the gateway (node dist/main.js start) on its copy')
     gateway = await startGateway({
@@ -179,7 +228,7 @@ async function main(): Promise<void> {
       rssTrail[name] = gw.memory()?.rssMb ?? null
     }
     mark('ready')
-    client = openClient(bareDir)
+    client = openBenchClient(bareDir)
     const store = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
 
     const admin = new GraphQLHttp(gateway.url, adminToken)
@@ -298,10 +347,11 @@ async function main(): Promise<void> {
 
     const dashGatewayS = summarize(dashboard.gateway!)
     const dashBareS = summarize(dashboard.bare!)
-    const report: Report = {
+    const report: PassReport = {
       meta: {
         date: new Date().toISOString(),
-        quick,
+        quick: p.quick,
+        scaleName: p.name,
         scale: p.scale,
         machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30, 1) },
         node: process.version,
@@ -339,10 +389,8 @@ async function main(): Promise<void> {
     report.meta.durationSeconds = round((performance.now() - started) / 1000, 1)
     report.meta.loadAverage.end = loadavg().map((v) => round(v))
 
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`)
-    printReport(report)
-    console.log(`\nWritten ${out}`)
+    printPass(report)
+    return report
   } catch (err) {
     if (gateway) process.stderr.write(`\ngateway log tail:\n${gateway.logTail()}\n`)
     throw err
@@ -350,10 +398,91 @@ async function main(): Promise<void> {
     await gateway?.stop()
     await client?.close()
     closeHttp()
-    if (!keep) rmSync(root, { recursive: true, force: true })
+    if (!o.keep) rmSync(root, { recursive: true, force: true })
     else process.stderr.write(`kept ${root}\n`)
     if (profile) process.stderr.write(`gateway CPU profile in ${profile}\n`)
   }
+}
+
+/** Runs one pass in a child process (a fresh chDB for the bare store each time) and reads its report. */
+async function passInChild(p: Plan, history: CachedHistory, o: Options, out: string): Promise<PassReport> {
+  const job = JSON.stringify({ plan: p, history: { ...history, dataset: { ...history.dataset, now: history.dataset.now.toISOString() } }, keep: o.keep, profile: o.profile, out })
+  await new Promise<void>((done, fail) => {
+    const child = spawn(process.execPath, [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO, 'bench', 'run.ts'), '--internal-pass', job], {
+      cwd: REPO,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })
+    child.once('error', fail)
+    child.once('exit', (code) => (code === 0 ? done() : fail(new Error(`the ${p.name}-scale pass failed (exit ${code})`))))
+  })
+  return JSON.parse(readFileSync(out, 'utf8')) as PassReport
+}
+
+async function childPass(jobText: string): Promise<void> {
+  const job = JSON.parse(jobText) as { plan: Plan; history: Omit<CachedHistory, 'dataset'> & { dataset: Omit<Dataset, 'now'> & { now: string } }; keep: boolean; profile: string | undefined; out: string }
+  const history: CachedHistory = { ...job.history, dataset: { ...job.history.dataset, now: new Date(job.history.dataset.now) } }
+  const report = await measurePass(job.plan, history, { keep: job.keep, profile: job.profile })
+  writeFileSync(job.out, JSON.stringify(report))
+}
+
+async function main(): Promise<void> {
+  const o = options(process.argv.slice(2))
+  if ('generate' in o) return buildHistory(o.generate, o.scale, progress)
+  if ('pass' in o) return childPass(o.pass)
+  const started = performance.now()
+  const loadStart = loadavg().map((v) => round(v))
+  const histories = new Map<ScaleName, CachedHistory>()
+  for (const p of o.plans) {
+    phase(`History for the ${p.name} scale (${fmt(p.scale.events)} events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events)`)
+    histories.set(p.name, await cachedHistory(p.scale, progress))
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'sightline-bench-passes-'))
+  const passes: PassReport[] = []
+  let soak: SoakResult | undefined
+  try {
+    // Run 1 of every scale, then run 2 of every scale…: drift on the machine spreads over all of them.
+    for (let run = 1; run <= o.runs; run++) {
+      for (const p of o.plans) {
+        phase(`Pass ${run}/${o.runs}, ${p.name} scale`)
+        const report = await passInChild(p, histories.get(p.name)!, o, join(scratch, `${p.name}-${run}.json`))
+        passes.push({ ...report, meta: { ...report.meta, run } })
+      }
+    }
+    if (o.soakMinutes > 0) {
+      const small = o.plans.find((p) => p.name === 'small') ?? o.plans[0]!
+      phase(`Soak: ${o.soakMinutes} minutes of mixed reads, ingest and live subscribers (${small.name} scale)`)
+      soak = await runSoak({ repo: REPO, history: histories.get(small.name)!, scale: small.scale, minutes: o.soakMinutes, quick: o.quick, keep: o.keep, progress })
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+  const results: BenchResults = {
+    meta: {
+      date: new Date().toISOString(),
+      quick: o.quick,
+      scales: Object.fromEntries(o.plans.map((p) => [p.name, p.scale])),
+      runs: o.runs,
+      soakMinutes: o.soakMinutes,
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30, 1) },
+      node: process.version,
+      chdb: packageVersion('chdb'),
+      clickhouseClient: packageVersion('@clickhouse/client'),
+      commit: gitCommit(),
+      durationSeconds: round((performance.now() - started) / 1000, 1),
+      loadAverage: { start: loadStart, end: loadavg().map((v) => round(v)) },
+      histories: Object.fromEntries([...histories].map(([k, h]) => [k, { generatedSeconds: h.generatedSeconds, reused: h.reused }])),
+    },
+    method: METHOD,
+    summary: [],
+    targets: [],
+    passes,
+    soak: soak ?? null,
+  }
+  summarizeRuns(results)
+  mkdirSync(dirname(o.out), { recursive: true })
+  writeFileSync(o.out, `${JSON.stringify(results, null, 2)}\n`)
+  printResults(results)
+  console.log(`\nWritten ${o.out}`)
 }
 
 function dashboardCalls(s: ClickHouseStore, data: Dataset, from: Date, to: Date): Promise<unknown[]> {

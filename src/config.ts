@@ -80,6 +80,11 @@ const EnvSchema = z.object({
   SIGHTLINE_READ_CACHE: flag,
   SIGHTLINE_READ_CACHE_MB: z.coerce.number().min(1).default(64),
   SIGHTLINE_READ_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  SIGHTLINE_CHDB_MARK_CACHE_MB: z.coerce.number().int().min(0).default(64),
+  SIGHTLINE_CHDB_INDEX_CACHE_MB: z.coerce.number().int().min(0).default(64),
+  SIGHTLINE_CHDB_UNCOMPRESSED_CACHE_MB: z.coerce.number().int().min(0).default(0),
+  SIGHTLINE_CHDB_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(0),
+  SIGHTLINE_CHDB_ARGS: z.string().default('').transform((v) => v.split(/\s+/).filter(Boolean)),
   SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
   SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -225,6 +230,25 @@ export interface StoreConfig {
    * @default "fsync" for the embedded store, absent for a remote one
    */
   readonly durability?: 'fsync' | 'none' | undefined
+  /** The embedded engine's caches and memory (chDB only; a remote server has its own configuration). */
+  readonly memory?: EngineMemoryConfig | undefined
+}
+
+/**
+ * Server settings of the embedded chDB engine, fixed when it starts. chDB's own defaults are a server's
+ * (5 GiB per cache, 90% of RAM), far above what a gateway beside other processes should hold.
+ */
+export interface EngineMemoryConfig {
+  /** `mark_cache_size` and `index_mark_cache_size`, in MiB. @default 64 */
+  readonly markCacheMb: number
+  /** `primary_index_cache_size`, in MiB. @default 64 */
+  readonly indexCacheMb: number
+  /** `uncompressed_cache_size`, in MiB. @default 0 */
+  readonly uncompressedCacheMb: number
+  /** `max_server_memory_usage`, in MiB: all queries together; 0 leaves the engine's 90% of RAM. @default 0 */
+  readonly maxMemoryMb: number
+  /** More `clickhouse local` arguments (`--name=value`), from `SIGHTLINE_CHDB_ARGS`, space-separated. */
+  readonly extraArgs: readonly string[]
 }
 
 /** `SIGHTLINE_PROJECT` and what its templates read. */
@@ -276,6 +300,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       clusterMode: e.CLICKHOUSE_CLUSTER_MODE,
       dataDir: e.SIGHTLINE_DATA_DIR,
       durability: e.SIGHTLINE_DURABILITY ?? (e.CLICKHOUSE_URL ? undefined : 'fsync'),
+      memory: Object.freeze({
+        markCacheMb: e.SIGHTLINE_CHDB_MARK_CACHE_MB,
+        indexCacheMb: e.SIGHTLINE_CHDB_INDEX_CACHE_MB,
+        uncompressedCacheMb: e.SIGHTLINE_CHDB_UNCOMPRESSED_CACHE_MB,
+        maxMemoryMb: e.SIGHTLINE_CHDB_MAX_MEMORY_MB,
+        extraArgs: Object.freeze(e.SIGHTLINE_CHDB_ARGS),
+      }),
     }),
     adminToken: e.SIGHTLINE_ADMIN_TOKEN,
     jwtSecret: e.SIGHTLINE_JWT_SECRET,

@@ -50,8 +50,11 @@ export interface IngestPorts {
   /** Most rows (and rejected records) one append takes. */
   readonly maxBatch: number
   ingested(entry: IngestLogEntry): void
-  /** Asks the live feed to deliver the stock the batch moved. */
-  nudge(): Promise<void>
+  /**
+   * Tells the live feed a stored batch moved stock, for it to deliver the changes at once. The append
+   * does not wait for that delivery: the feed reads and fans out on its own.
+   */
+  nudge(): void
   /** The loaded Tinybird project's database (`SIGHTLINE_PROJECT_DATABASE`), whose quarantine tables `quarantine` reads too. */
   readonly projectDatabase?: string | undefined
 }
@@ -103,7 +106,7 @@ export class IngestService {
       token: principal.name,
       deduplicated: outcome.deduplicated,
     })
-    if (outcome.stockChanges.length > 0) await this.ports.nudge()
+    if (outcome.stockChanges.length > 0) this.ports.nudge()
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
   }
 
