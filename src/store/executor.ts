@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 import { limitErrorOf, StoreUnavailableError } from './errors.js'
 import type { QueryListener, QueryScope } from './query-stats.js'
@@ -123,14 +124,13 @@ export class Executor {
    * sent as JSONCompactEachRow: the large ingest batches then carry no key per value, which roughly
    * halves the text to build and parse.
    *
-   * Deduplication is pinned on every insert, as chDB's connection keeps settings for the session. With
-   * a caller's `dedupToken`, ClickHouse deduplicates by it: a retried token still reaches the
-   * materialized views, each checking its own blocks, so that a view whose write was lost is refilled
-   * instead of skipped or doubled. Without one, deduplication is off for the statement (no block
-   * hash, no deduplication log to write in the table and each view): tables with a deduplication
-   * window would otherwise drop a legitimately repeated identical block, and a fresh token per insert
-   * (the earlier way) deduplicated nothing at the price of that bookkeeping. Keyed batches do not rely
-   * on ClickHouse's deduplication (see BatchLedger). The answer must mean "written": no asynchronous insert.
+   * Every insert carries an explicit deduplication token: the caller's idempotency token, or a fresh
+   * one. Without it, tables with a deduplication window drop a legitimately repeated identical block,
+   * and chDB's connection keeps settings for the session, so a previous insert's token would leak
+   * into this one. The other settings are pinned rather than left to a server profile: the answer
+   * must mean "written" (no asynchronous insert), a token must deduplicate, and a retried token must
+   * still reach the materialized views, each checking its own blocks, so that a view whose write was
+   * lost (a crash between the table and its views) is refilled instead of skipped or doubled.
    */
   async insert(
     table: string,
@@ -149,7 +149,9 @@ export class Executor {
           ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
           clickhouse_settings: {
             ...limits,
-            ...(dedupToken === undefined ? NO_DEDUPLICATION : { insert_deduplication_token: dedupToken, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 }),
+            insert_deduplication_token: dedupToken ?? randomUUID(),
+            insert_deduplicate: 1,
+            deduplicate_blocks_in_dependent_materialized_views: 1,
             async_insert: 0,
             insert_allow_materialized_columns: 0,
             input_format_parallel_parsing: 1,
@@ -277,9 +279,6 @@ export class Executor {
     stats.bytesRead += Number(read.bytes_read ?? 0)
   }
 }
-
-/** An insert that deduplicates nothing (see `Executor.insert`); the token is cleared so none lingers in the session. */
-const NO_DEDUPLICATION = { insert_deduplication_token: '', insert_deduplicate: 0, deduplicate_blocks_in_dependent_materialized_views: 0 } as const
 
 /** What one statement is sent with, and the request it is counted on. */
 interface StatementCall {
