@@ -1,13 +1,13 @@
 /**
- * The live-stock latency alone (`npx tsx bench/live.ts`), without the whole `npm run bench`: a fresh
+ * The live-stock latency alone (`npm run bench:live`), without the whole `npm run bench`: a fresh
  * embedded store, the built gateway (`dist/main.js`) of one or more repositories, and
  * `measureSubscriptions` against each in turn, round after round, so builds are compared as
  * interleaved pairs on the same machine load. Prints one JSON line per run and a summary.
  *
- *   npx tsx bench/live.ts [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
+ *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -29,7 +29,15 @@ const writes = Number(values.writes)
 const rounds = Number(values.rounds)
 const repos = (values.repo ?? ['.']).map((r) => resolve(r))
 
-async function once(repo: string): Promise<SubscriptionResult> {
+/** User + system CPU time so far, in ms, of a process or (`/task/<tid>`) one thread (Linux /proc; 10 ms ticks). */
+function cpuMs(pid: number, thread = ''): number {
+  const fields = readFileSync(`/proc/${pid}${thread}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+type Measured = SubscriptionResult & { gatewayCpuMsPerWrite: number; mainThreadCpuMsPerWrite: number; clientCpuMsPerWrite: number }
+
+async function once(repo: string): Promise<Measured> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-'))
   const adminToken = `bench_admin_${randomBytes(16).toString('hex')}`
   const gateway = await startGateway({ repo, dataDir, database: 'bench', adminToken, lowStock: 100, env: { SIGHTLINE_RATE_LIMIT: '0' },
@@ -43,14 +51,46 @@ async function once(repo: string): Promise<SubscriptionResult> {
     const readToken = await token('live_read', ['read'])
     const writer = new GraphQLHttp(gateway.url, await token('live_append', ['append:ecomm_events']))
     const products = Array.from({ length: writes + 1 }, (_, i) => `live_${i}_${randomBytes(4).toString('hex')}`)
-    return await measureSubscriptions({ wsUrl: gateway.wsUrl, readToken, writer, subscribers, writes, products, progress: () => {} })
+    // CPU time of the gateway process and of this one (the subscribers) over the measured writes: unlike
+    // latency, it does not depend on what else the machine runs.
+    let gatewayCpu = 0
+    // The gateway's main (JavaScript) thread alone: the fan-out, without chDB's worker threads.
+    const main = `/task/${gateway.pid}`
+    let mainCpu = 0
+    let clientCpu = process.cpuUsage()
+    const result = await measureSubscriptions({
+      wsUrl: gateway.wsUrl,
+      readToken,
+      writer,
+      subscribers,
+      writes,
+      products,
+      progress: () => {},
+      beforeWrites: () => {
+        gatewayCpu = cpuMs(gateway.pid)
+        mainCpu = cpuMs(gateway.pid, main)
+        clientCpu = process.cpuUsage()
+      },
+      beforeDisconnect: () => {
+        gatewayCpu = cpuMs(gateway.pid) - gatewayCpu
+        mainCpu = cpuMs(gateway.pid, main) - mainCpu
+        const used = process.cpuUsage(clientCpu)
+        clientCpu = { user: used.user, system: used.system }
+      },
+    })
+    return {
+      ...result,
+      gatewayCpuMsPerWrite: round(gatewayCpu / writes),
+      mainThreadCpuMsPerWrite: round(mainCpu / writes),
+      clientCpuMsPerWrite: round((clientCpu.user + clientCpu.system) / 1000 / writes),
+    }
   } finally {
     await gateway.stop()
     rmSync(dataDir, { recursive: true, force: true })
   }
 }
 
-const results = new Map<string, SubscriptionResult[]>(repos.map((r) => [r, []]))
+const results = new Map<string, Measured[]>(repos.map((r) => [r, []]))
 for (let r = 0; r < rounds; r++) {
   for (const repo of repos) {
     const load = loadavg()[0]!
@@ -68,6 +108,9 @@ for (let r = 0; r < rounds; r++) {
       firstDelivery: { p50: res.firstDeliveryMs.p50, p99: res.firstDeliveryMs.p99 },
       fanOut: { p50: res.fanOutMs.p50, p99: res.fanOutMs.p99 },
       beforeResponse: res.deliveredBeforeResponse,
+      gatewayCpuMsPerWrite: res.gatewayCpuMsPerWrite,
+      mainThreadCpuMsPerWrite: res.mainThreadCpuMsPerWrite,
+      clientCpuMsPerWrite: res.clientCpuMsPerWrite,
     }
     process.stdout.write(`${JSON.stringify(line)}\n`)
   }
@@ -75,6 +118,10 @@ for (let r = 0; r < rounds; r++) {
 for (const [repo, list] of results) {
   const p99 = list.map((r) => r.afterCommitMs.p99).sort((a, b) => a - b)
   const p50 = list.map((r) => r.afterCommitMs.p50).sort((a, b) => a - b)
-  process.stdout.write(`${repo}: afterCommit p50 ${p50.join(', ')} | p99 ${p99.join(', ')} (ms, sorted)\n`)
+  const cpu = list.map((r) => r.gatewayCpuMsPerWrite).sort((a, b) => a - b)
+  const mainCpu = list.map((r) => r.mainThreadCpuMsPerWrite).sort((a, b) => a - b)
+  process.stdout.write(
+    `${repo}: afterCommit p50 ${p50.join(', ')} | p99 ${p99.join(', ')} | gateway CPU per write ${cpu.join(', ')} | main thread ${mainCpu.join(', ')} (ms, sorted)\n`,
+  )
 }
 closeHttp()

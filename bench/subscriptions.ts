@@ -55,6 +55,8 @@ export async function measureSubscriptions(o: {
   writes: number
   products: readonly string[]
   progress: (line: string) => void
+  /** Called once every subscriber receives updates, just before the measured writes. */
+  beforeWrites?: () => void
   /** Called once the writes are measured, while every subscriber is still connected. */
   beforeDisconnect?: () => void
 }): Promise<SubscriptionResult> {
@@ -174,6 +176,7 @@ export async function measureSubscriptions(o: {
     const fanOut: number[] = []
     let beforeResponse = 0
     let delivered = 0
+    o.beforeWrites?.()
     let duplicates = 0
     for (let w = 0; w < o.writes; w++) {
       const product = o.products[w + 1]!

@@ -47,6 +47,13 @@ export class EcommerceService {
     return this.store.productGrid(query, this.lowStockThreshold)
   }
 
+  /** The same grid as REST's `api_product_grid` answers it: the store's JSON text, passed through. */
+  productGridJson(who: Principal | null, request: GridRequest, quote64BitIntegers: boolean): Promise<string> {
+    withScope(who, READ)
+    const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
+    return this.store.productGridJson(query, this.lowStockThreshold, quote64BitIntegers)
+  }
+
   /** PRODUCT: an All row, then the category's products by name; VALUE: the KPI names. */
   async uiFilters(who: Principal | null, kind: 'PRODUCT' | 'VALUE', category: string | null | undefined = 'all'): Promise<UiFilterOption[]> {
     withScope(who, READ)

@@ -1,38 +1,32 @@
-import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+/**
+ * A loaded Tinybird project's use cases: parse and apply its datafiles, its tokens, read its endpoints
+ * (JSON, JSON text, Parquet), run its copies, describe its datasources: one class over one repository, each
+ * method a use case the transports call. Applying the datafiles (`project-apply.ts`), the Events API
+ * (`project-ingest.ts`), the copy schedule (`project-schedule.ts`) and the catalog entries
+ * (`project-catalog.ts`) live beside it. Just over 300 lines: the reads, copies and descriptions left here
+ * share the parsed project, its scope names (`scopeName`) and the service-log recording (`observed`).
+ */
 import { grants, INTERNAL_TABLES, scopeFor, type Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
 import { ForbiddenError } from '../errors.js'
-import {
-  datasourceDdl,
-  jsonMapping,
-  loadProject,
-  mapJsonRow,
-  projectTokens,
-  parseDatasource,
-  quarantineDdl,
-  quarantineRow,
-  type Datasource,
-  type JsonMapping,
-  type Pipe,
-  type Project,
-  type RowMisfit,
-  nextCronRun,
-} from '../project/datafile.js'
-import { planDatasource, planMaterializedView } from '../project/migrate.js'
-import { checkPipes, materializedViewSql, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
+import { loadProject, nextCronRun, projectTokens, type Datasource, type Pipe, type Project } from '../project/datafile.js'
+import { checkPipes, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
 import { RESERVED_REQUEST_PARAMS, TemplateError, type ParamValue, type TemplateParam } from '../project/template.js'
 import type { JsonDocument } from '../store/clickhouse.js'
-import { ProjectQueryError, type AppliedDatafile, type ProjectRepository } from '../store/project.js'
+import { ProjectQueryError, type ProjectRepository } from '../store/project.js'
+import { applyProject, type ApplyReport } from './project-apply.js'
+import { ProjectIngest, type ProjectObserver } from './project-ingest.js'
+import { scheduleCopies, SYSTEM_CLOCK, type CopyRun, type ScheduleClock } from './project-schedule.js'
 
 export { DatafileError } from '../project/datafile.js'
 export { ProjectQueryError, TemplateError }
+export { ProjectRefusedError, type ApplyReport } from './project-apply.js'
+export type { OperationRecord, ProjectObserver } from './project-ingest.js'
+export type { CopyRun, ScheduleClock } from './project-schedule.js'
 
-/** Restarting with changed datafiles would lose or reinterpret rows (the planner's messages). */
-export class ProjectRefusedError extends Error {
-  override name = 'ProjectRefusedError'
-}
+/** The principal of scheduled copies (COPY_SCHEDULE): recorded under this name in the service logs. */
+const SCHEDULER: Principal = { name: 'copy scheduler', scopes: ['admin'], workspaceId: null }
+
 
 export interface ProjectOptions {
   /** Names of the built-in pipes and datasources: a project resource of the same name is `<db>.<name>` in scopes. */
@@ -45,54 +39,6 @@ export interface ProjectOptions {
   readonly observer?: ProjectObserver
 }
 
-/** What a project request did, for the service logs (`operation_log` ≈ pipe_stats_rt, `ingest_log`, `error_log`). */
-export interface ProjectObserver {
-  operation(facts: OperationRecord): void
-  ingested(entry: { readonly table: string; readonly rows: number; readonly quarantined: number; readonly durationMs: number; readonly token: string }): void
-}
-
-export interface OperationRecord {
-  readonly requestId: string
-  readonly principal: Principal | null
-  /** The pipe (as scopes name it), or `copy:<pipe>`. */
-  readonly name: string
-  readonly durationMs: number
-  readonly rowsRead: number
-  readonly bytesRead: number
-  readonly error?: { readonly code: string; readonly message: string }
-}
-
-/** A copy pipe's run. */
-export interface CopyRun {
-  readonly pipe: string
-  readonly target: string
-  readonly mode: 'append' | 'replace'
-  readonly rows: number
-  readonly startedAt: Date
-  readonly finishedAt: Date
-}
-
-/** Time for the copy scheduler (tests drive their own). */
-export interface ScheduleClock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(timer: unknown): void
-}
-
-const SYSTEM_CLOCK: ScheduleClock = {
-  now: () => Date.now(),
-  // Unref'd: a pending copy does not keep the process alive.
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-}
-
-/** The principal of scheduled copies (COPY_SCHEDULE): recorded under this name in the service logs. */
-const SCHEDULER: Principal = { name: 'copy scheduler', scopes: ['admin'], workspaceId: null }
-
-/** What applying the datafiles did at start-up, one line per change. */
-export interface ApplyReport {
-  readonly changes: readonly string[]
-}
 
 /**
  * A loaded Tinybird project as use cases: parse it (`ProjectService.load`, which throws DatafileError
@@ -100,15 +46,15 @@ export interface ApplyReport {
  * append NDJSON to its datasources. Every value from a request reaches SQL as a bound parameter.
  */
 export class ProjectService {
-  private readonly mappings = new Map<string, JsonMapping>()
-  /** Keyed Events API batches in flight, by datasource and key. */
-  private readonly keyed = new Map<string, Promise<{ successful_rows: number; quarantined_rows: number; deduplicated: boolean }>>()
+  private readonly ingest: ProjectIngest
 
   constructor(
     readonly project: Project,
     private readonly repo: ProjectRepository,
     private readonly options: ProjectOptions,
-  ) {}
+  ) {
+    this.ingest = new ProjectIngest(repo, options.observer)
+  }
 
   /**
    * Parses the folder and renders every pipe in Tinybird's test mode; a bad datafile throws
@@ -131,52 +77,7 @@ export class ProjectService {
    * migration planner: every plan is made first, and any refusal stops here with nothing changed.
    */
   async apply(): Promise<ApplyReport> {
-    const db = this.repo.database
-    await this.repo.ensureDatabase()
-    const applied = new Map((await this.repo.appliedDatafiles()).map((f) => [`${f.kind}:${f.name}`, f.text]))
-    const statements: string[] = []
-    const changes: string[] = []
-    const refusals: string[] = []
-    const record: AppliedDatafile[] = []
-    const rebuilt = new Set<string>()
-    for (const ds of this.project.datasources.values()) {
-      const text = readFileSync(join(this.project.dir, ds.file), 'utf8')
-      const before = applied.get(`datasource:${ds.name}`)
-      if (before === undefined) {
-        statements.push(datasourceDdl(ds, db), quarantineDdl(ds, db))
-        changes.push(`datasource ${ds.name}: created`)
-        record.push({ kind: 'datasource', name: ds.name, text })
-        continue
-      }
-      if (before === text) {
-        statements.push(datasourceDdl(ds, db), quarantineDdl(ds, db)) // IF NOT EXISTS: restores a table dropped by hand
-        continue
-      }
-      const plan = planDatasource(parseDatasource(ds.file, before, ds.name), ds, db, await this.repo.rowCount(ds.name))
-      refusals.push(...plan.refusals)
-      statements.push(...plan.statements, quarantineDdl(ds, db))
-      changes.push(...plan.changes)
-      if (plan.rebuilt) rebuilt.add(ds.name)
-      record.push({ kind: 'datasource', name: ds.name, text })
-    }
-    if (refusals.length > 0) throw new ProjectRefusedError(`The project's datafiles changed in ways that would lose data:\n${refusals.join('\n')}`)
-    const views: string[] = []
-    for (const pipe of this.project.pipes.values()) {
-      if (pipe.type !== 'materialized') continue
-      const sql = materializedViewSql(this.project, pipe.name, db)
-      const before = applied.get(`view:${pipe.name}`)
-      // A rebuilt target needs its views created again (a view is bound to the table, not its name).
-      const previous = before !== undefined && pipe.datasource !== undefined && rebuilt.has(pipe.datasource) ? `${before}\n-- rebuilt` : before
-      const planned = planMaterializedView(previous, sql, pipe.name, db)
-      views.push(...(planned.length > 0 ? planned : [sql]))
-      if (planned.length > 0) {
-        changes.push(`materialized view ${pipe.name}: ${before === undefined ? 'created' : 'recreated'}`)
-        record.push({ kind: 'view', name: pipe.name, text: sql })
-      }
-    }
-    for (const statement of [...statements, ...views]) await this.repo.command(statement)
-    if (record.length > 0) await this.repo.recordDatafiles(record)
-    return { changes }
+    return applyProject(this.project, this.repo)
   }
 
   /**
@@ -377,38 +278,7 @@ export class ProjectService {
    * copy that is running. A failed run is reported to `onError` and the schedule goes on.
    */
   schedule(onError: (pipe: string, err: unknown) => void, onRun?: (run: CopyRun) => void, clock: ScheduleClock = SYSTEM_CLOCK): () => Promise<void> {
-    let stopped = false
-    const timers = new Set<unknown>()
-    const running = new Set<Promise<void>>()
-    const plan = (pipe: Pipe, after: Date) => {
-      if (stopped) return
-      const next = nextCronRun(pipe.copySchedule!, after)
-      if (!next) return
-      // setTimeout holds at most ~24.8 days: a far run is planned again from a nearer wake-up.
-      const wait = Math.min(next.getTime() - clock.now(), 86_400_000)
-      const timer = clock.setTimeout(() => {
-        timers.delete(timer)
-        if (stopped) return
-        if (clock.now() < next.getTime()) return plan(pipe, new Date(clock.now() - 60_000))
-        const run = this.copy(SCHEDULER, pipe.name, new URLSearchParams(), `schedule:${pipe.name}:${next.toISOString()}`).then(
-          (r) => onRun?.(r),
-          (err: unknown) => onError(pipe.name, err),
-        )
-        running.add(run)
-        void run.finally(() => {
-          running.delete(run)
-          plan(pipe, next)
-        })
-      }, Math.max(0, wait))
-      timers.add(timer)
-    }
-    for (const pipe of this.scheduledCopies()) plan(pipe, new Date(clock.now()))
-    return async () => {
-      stopped = true
-      for (const t of timers) clock.clearTimeout(t)
-      timers.clear()
-      await Promise.allSettled([...running])
-    }
+    return scheduleCopies(this.scheduledCopies(), (pipe, requestId) => this.copy(SCHEDULER, pipe, new URLSearchParams(), requestId), onError, onRun, clock)
   }
 
   private render(name: string, params: Record<string, ParamValue>, mode: 'bind' | 'inline'): PipeSql {
@@ -446,70 +316,7 @@ export class ProjectService {
     if (!ds) throw new Error(`no datasource named ${name}`)
     const scope = `append:${this.scopeName('datasource', name)}`
     if (!grants(principal.scopes, scope)) throw new ForbiddenError(`Appending to this datasource needs the scope "${scope}"`)
-    if (key === undefined) return { ...(await this.store(principal, ds, ndjson)), deduplicated: false }
-    // A retried batch with the same key is stored once: batches with one key run one after another here,
-    // and one that was recorded answers what it stored. (A crash between its rows and its record stores
-    // it again on retry: unlike the built-in datasources, a project's tables keep no batch markers.)
-    const slot = `${ds.name}\0${key}`
-    const previous = this.keyed.get(slot) ?? Promise.resolve()
-    const run = previous.catch(() => undefined).then(async () => {
-      const known = await this.repo.importOf(ds.name, key)
-      if (known) return { successful_rows: known.successful, quarantined_rows: known.quarantined, deduplicated: true }
-      const stored = await this.store(principal, ds, ndjson)
-      await this.repo.recordImport(ds.name, key, stored.successful_rows, stored.quarantined_rows)
-      return { ...stored, deduplicated: false }
-    })
-    this.keyed.set(slot, run)
-    try {
-      return await run
-    } finally {
-      if (this.keyed.get(slot) === run) this.keyed.delete(slot)
-    }
-  }
-
-  private async store(principal: Principal, ds: Datasource, ndjson: string): Promise<{ successful_rows: number; quarantined_rows: number }> {
-    const started = performance.now()
-    const mapping = this.mappingOf(ds)
-    const good: Array<Record<string, unknown>> = []
-    const bad: Array<Record<string, unknown>> = []
-    const importId = randomUUID()
-    const now = new Date()
-    for (const line of ndjson.split('\n')) {
-      const raw = line.trim()
-      if (raw === '') continue
-      let value: unknown
-      let errors: readonly RowMisfit[] | undefined
-      try {
-        value = JSON.parse(raw)
-      } catch {
-        errors = [{ column: '', message: 'the line is not valid JSON' }]
-      }
-      if (!errors) {
-        const mapped = mapJsonRow(mapping, value, raw)
-        if (mapped.ok) {
-          good.push(mapped.row)
-          continue
-        }
-        errors = mapped.errors
-      }
-      bad.push(quarantineRow(mapping, value, errors, importId, now, raw))
-    }
-    await this.repo.insert(ds.name, good)
-    await this.repo.insert(`${ds.name}_quarantine`, bad)
-    this.options.observer?.ingested({
-      table: `${this.repo.database}.${ds.name}`,
-      rows: good.length,
-      quarantined: bad.length,
-      durationMs: performance.now() - started,
-      token: principal.name,
-    })
-    return { successful_rows: good.length, quarantined_rows: bad.length }
-  }
-
-  private mappingOf(ds: Datasource): JsonMapping {
-    let mapping = this.mappings.get(ds.name)
-    if (!mapping) this.mappings.set(ds.name, (mapping = jsonMapping(ds)))
-    return mapping
+    return this.ingest.append(principal, ds, ndjson, key)
   }
 }
 

@@ -33,10 +33,17 @@
  *
  * Over 300 lines because it is one grammar: the directive reader, the per-kind checks and the DDL and
  * JSON-path mapping share the parsed types and the error positions; split, each part would re-walk them.
+ * What stands alone lives beside it: the cron reader (`cron.ts`) and the SQL reference finder
+ * (`sql-references.ts`), re-exported here.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { compileTemplate, TemplateError } from './template.js'
+import { cronProblem } from './cron.js'
+import { hasAlias, lineAt, sqlReferences, type SqlReference } from './sql-references.js'
+
+export { cronProblem, nextCronRun } from './cron.js'
+export { hasAlias, sqlReferences, type SqlReference } from './sql-references.js'
 
 export class DatafileError extends Error {
   override name = 'DatafileError'
@@ -693,78 +700,6 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Cron (COPY_SCHEDULE): five fields, hand-written; no dependency needed for validation and next-run.
-
-const CRON_FIELDS = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
-  { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
-] as const
-const CRON_MACROS: Record<string, string> = {
-  '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@monthly': '0 0 1 * *', '@weekly': '0 0 * * 0', '@daily': '0 0 * * *', '@midnight': '0 0 * * *', '@hourly': '0 * * * *',
-}
-
-/** The allowed values of each of the five fields, or a reason the expression is not a cron. */
-function cronSets(expr: string): Set<number>[] | string {
-  const text = CRON_MACROS[expr.trim().toLowerCase()] ?? expr.trim()
-  const fields = text.split(/\s+/)
-  if (fields.length !== 5) return `expected 5 cron fields (minute hour day month weekday) or @on-demand, found ${fields.length}`
-  const sets: Set<number>[] = []
-  for (let f = 0; f < 5; f++) {
-    const spec = CRON_FIELDS[f]!
-    const set = new Set<number>()
-    for (const part of fields[f]!.split(',')) {
-      const m = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(part)
-      if (!m) return `the ${spec.name} field ${JSON.stringify(fields[f])} is not valid`
-      const value = (t: string): number => {
-        const names: readonly string[] | undefined = 'names' in spec ? spec.names : undefined
-        const byName = names?.indexOf(t.toUpperCase()) ?? -1
-        if (byName >= 0) return byName + ('names' in spec && spec.name === 'month' ? 1 : 0)
-        return /^\d+$/.test(t) ? Number(t) : NaN
-      }
-      let lo: number = spec.min
-      let hi: number = spec.max
-      if (m[1] !== '*') {
-        lo = value(m[2]!)
-        hi = m[3] !== undefined ? value(m[3]) : m[4] !== undefined ? spec.max : lo
-      }
-      const step = m[4] !== undefined ? Number(m[4]) : 1
-      if (!(lo >= spec.min && hi <= spec.max && lo <= hi) || !(step >= 1)) return `the ${spec.name} field ${JSON.stringify(fields[f])} is out of range ${spec.min}-${spec.max}`
-      for (let v = lo; v <= hi; v += step) set.add(f === 4 && v === 7 ? 0 : v)
-    }
-    sets.push(set)
-  }
-  return sets
-}
-
-/** Undefined when `expr` is `@on-demand` or a valid five-field cron (or a macro such as `@daily`). */
-export function cronProblem(expr: string): string | undefined {
-  if (expr.trim().toLowerCase() === '@on-demand') return undefined
-  const sets = cronSets(expr)
-  return typeof sets === 'string' ? sets : undefined
-}
-
-/** The next UTC minute strictly after `after` that matches the cron, or undefined for `@on-demand`. */
-export function nextCronRun(expr: string, after: Date): Date | undefined {
-  if (expr.trim().toLowerCase() === '@on-demand') return undefined
-  const sets = cronSets(expr)
-  if (typeof sets === 'string') throw new Error(sets)
-  const [min, hour, dom, mon, dow] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>]
-  const fields = expr.trim().startsWith('@') ? (CRON_MACROS[expr.trim().toLowerCase()] ?? '').split(/\s+/) : expr.trim().split(/\s+/)
-  const domStar = fields[2] === '*'
-  const dowStar = fields[4] === '*'
-  const t = new Date(Math.floor(after.getTime() / 60_000) * 60_000 + 60_000)
-  for (let i = 0; i < 366 * 24 * 60 * 5; i++) {
-    const dayOk = domStar || dowStar ? dom.has(t.getUTCDate()) && dow.has(t.getUTCDay()) : dom.has(t.getUTCDate()) || dow.has(t.getUTCDay())
-    if (mon.has(t.getUTCMonth() + 1) && dayOk && hour.has(t.getUTCHours()) && min.has(t.getUTCMinutes())) return t
-    t.setTime(t.getTime() + 60_000)
-  }
-  return undefined
-}
-
-// ---------------------------------------------------------------------------------------------------
 // DDL
 
 /** A plain identifier as is, anything else in backquotes. */
@@ -1015,136 +950,6 @@ export function mapJsonRow(mapping: JsonMapping, value: unknown, raw?: string): 
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, row }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// SQL references
-
-export interface SqlReference {
-  /** The name as written (`db.table` keeps its dot). */
-  readonly name: string
-  /** Offset in the SQL text. */
-  readonly offset: number
-  readonly length: number
-}
-
-const NOT_ALIAS = new Set([
-  'WHERE', 'PREWHERE', 'GROUP', 'ORDER', 'LIMIT', 'HAVING', 'JOIN', 'LEFT', 'RIGHT', 'INNER', 'OUTER', 'FULL', 'CROSS', 'ANY', 'ALL', 'ASOF',
-  'SEMI', 'ANTI', 'ARRAY', 'GLOBAL', 'FINAL', 'SAMPLE', 'SETTINGS', 'UNION', 'EXCEPT', 'INTERSECT', 'FORMAT', 'ON', 'USING', 'WINDOW',
-  'QUALIFY', 'OFFSET', 'INTO', 'AS', 'PASTE', 'LIKE', 'WITH',
-])
-
-type SqlToken = { kind: 'word' | 'quoted' | 'op' | 'string' | 'number'; text: string; offset: number; length: number }
-
-const WORD = /[A-Za-z_][A-Za-z0-9_$]*/y
-const NUMBER = /[0-9][0-9A-Za-z_.]*/y
-
-/** ClickHouse-ish tokens from `from` on (at most `limit`); template tags, strings and comments are skipped. */
-function sqlTokens(sql: string, from = 0, limit = Infinity): SqlToken[] {
-  const out: SqlToken[] = []
-  let i = from
-  while (i < sql.length && out.length < limit) {
-    const c = sql[i]!
-    const code = sql.charCodeAt(i)
-    if (c === ' ' || c === '\n' || c === '\t' || c === '\r' || /\s/.test(c)) i++
-    else if (c === '{' && (sql[i + 1] === '{' || sql[i + 1] === '%' || sql[i + 1] === '#')) {
-      const two = sql.slice(i, i + 2)
-      const close = two === '{{' ? '}}' : two === '{%' ? '%}' : '#}'
-      const end = sql.indexOf(close, i + 2)
-      // A tag stands for something that is not a name (so `FROM {{ symbol(t) }}` reads nothing known).
-      if (two === '{{') out.push({ kind: 'op', text: '?', offset: i, length: 2 })
-      i = end < 0 ? sql.length : end + 2
-    } else if ((c === '-' && sql[i + 1] === '-') || c === '#') {
-      const end = sql.indexOf('\n', i)
-      i = end < 0 ? sql.length : end + 1
-    } else if (c === '/' && sql[i + 1] === '*') {
-      const end = sql.indexOf('*/', i + 2)
-      i = end < 0 ? sql.length : end + 2
-    } else if (c === "'" || c === '"' || c === '`') {
-      let j = i + 1
-      while (j < sql.length && sql[j] !== c) j += sql[j] === '\\' ? 2 : 1
-      const text = sql.slice(i + 1, j).replace(/\\(.)/g, '$1')
-      out.push({ kind: c === "'" ? 'string' : 'quoted', text, offset: i, length: j + 1 - i })
-      i = j + 1
-    } else if ((code >= 65 && code <= 90) || (code >= 97 && code <= 122) || c === '_') {
-      WORD.lastIndex = i
-      const m = WORD.exec(sql)!
-      out.push({ kind: 'word', text: m[0], offset: i, length: m[0].length })
-      i += m[0].length
-    } else if (code >= 48 && code <= 57) {
-      NUMBER.lastIndex = i
-      const m = NUMBER.exec(sql)!
-      out.push({ kind: 'number', text: m[0], offset: i, length: m[0].length })
-      i += m[0].length
-    } else {
-      out.push({ kind: 'op', text: c, offset: i, length: 1 })
-      i++
-    }
-  }
-  return out
-}
-
-/**
- * Tables a query reads: the names after FROM and JOIN (not `ARRAY JOIN`, not table functions, not
- * subqueries, not CTE names, not `FROM` inside function calls such as `extract(day FROM t)`).
- */
-export function sqlReferences(sql: string): SqlReference[] {
-  const tokens = sqlTokens(sql)
-  const isWord = (t: SqlToken | undefined, w?: string) => t !== undefined && t.kind === 'word' && (w === undefined || t.text.toUpperCase() === w)
-  const isName = (t: SqlToken | undefined) => t !== undefined && (t.kind === 'word' || t.kind === 'quoted')
-  const isOp = (t: SqlToken | undefined, o: string) => t !== undefined && t.kind === 'op' && t.text === o
-  const ctes = new Set<string>()
-  for (let k = 0; k + 2 < tokens.length; k++) {
-    if (isName(tokens[k]) && isWord(tokens[k + 1], 'AS') && isOp(tokens[k + 2], '(')) {
-      const prev = tokens[k - 1]
-      if (prev === undefined || isWord(prev, 'WITH') || isOp(prev, ',')) ctes.add(tokens[k]!.text)
-    }
-  }
-  const refs: SqlReference[] = []
-  const parens: { call: boolean; select: boolean }[] = []
-  for (let k = 0; k < tokens.length; k++) {
-    const t = tokens[k]!
-    if (isOp(t, '(')) {
-      parens.push({ call: isName(tokens[k - 1]) && !isWord(tokens[k - 1], 'IN') && !isWord(tokens[k - 1], 'FROM') && !isWord(tokens[k - 1], 'JOIN') && !isWord(tokens[k - 1], 'AS'), select: false })
-      continue
-    }
-    if (isOp(t, ')')) {
-      parens.pop()
-      continue
-    }
-    if (isWord(t, 'SELECT') && parens.length > 0) parens[parens.length - 1]!.select = true
-    const from = isWord(t, 'FROM')
-    const join = isWord(t, 'JOIN') && !isWord(tokens[k - 1], 'ARRAY')
-    if (!from && !join) continue
-    const top = parens[parens.length - 1]
-    if (top && top.call && !top.select) continue
-    let n = k + 1
-    const first = tokens[n]
-    if (!isName(first) || isWord(first, 'SELECT')) continue
-    let name = first!.text
-    let end = first!.offset + first!.length
-    if (isOp(tokens[n + 1], '.') && isName(tokens[n + 2])) {
-      name = `${name}.${tokens[n + 2]!.text}`
-      end = tokens[n + 2]!.offset + tokens[n + 2]!.length
-      n += 2
-    }
-    if (isOp(tokens[n + 1], '(')) continue
-    if (ctes.has(name)) continue
-    refs.push({ name, offset: first!.offset, length: end - first!.offset })
-  }
-  return refs
-}
-
-function lineAt(text: string, offset: number): number {
-  let line = 0
-  for (let i = 0; i < offset && i < text.length; i++) if (text[i] === '\n') line++
-  return line
-}
-
-/** Whether the token after a reference is an alias (so `(subquery) AS name` must not be added). */
-export function hasAlias(sql: string, ref: SqlReference): boolean {
-  const after = sqlTokens(sql, ref.offset + ref.length, 1)[0]
-  return after !== undefined && (after.kind === 'quoted' || (after.kind === 'word' && (after.text.toUpperCase() === 'AS' || !NOT_ALIAS.has(after.text.toUpperCase()))))
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ export const OPENAPI_VERSION = (JSON.parse(readFileSync(new URL('../../package.j
 /**
  * How the pipes describe themselves: Tinybird's `GET /v0/pipes` list (TINYBIRD.md §6.2) and an OpenAPI 3.0
  * document of every pipe. Both read only the pipe table's own metadata, so they cannot drift from what
- * the routes accept. Just over 300 lines: the list and the document are two views of the same metadata.
+ * the routes accept.
  */
 
 /** A stable Tinybird-style id (`t_` + 32 hex) for a pipe or one of its nodes. */

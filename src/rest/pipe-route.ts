@@ -97,6 +97,13 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
 async function serveBuiltinPipe(gateway: Gateway, res: ServerResponse, pipe: Pipe, caller: Principal, request: PipeRequest, requestId: string): Promise<void> {
   const who = pipePrincipal(caller, pipe)
   const params = pipeParams(who, pipe.name, request.search)
+  if (pipe.json && request.format === 'json' && request.q === null) {
+    // The store's FORMAT JSON is the envelope: streamed through as written.
+    const json = pipe.json.bind(pipe)
+    pipe.variables(params) // parameters are checked before anything runs
+    const { value } = await gateway.run(pipe.name, who, requestId, () => json(gateway.domain, who, params, request.quote))
+    return sendBody(res, 200, CONTENT_TYPE.json, value)
+  }
   const started = performance.now()
   const { rows, rowsBeforeLimit, statistics } = await runPipe(gateway, pipe, who, params, requestId)
   const elapsed = (performance.now() - started) / 1000

@@ -39,6 +39,11 @@ export interface Pipe extends PipeEntry {
   variables(params: PipeParams): unknown
   columns(params: PipeParams): readonly Column[]
   answer(domain: Domain, who: Principal, params: PipeParams): Promise<PipeRows>
+  /**
+   * Where the store's own answer already has the pipe's shape: its `.json` answer (Tinybird's envelope) as
+   * the store's JSON text, streamed through without being decoded, mapped and written again.
+   */
+  json?(domain: Domain, who: Principal, params: PipeParams, quote64BitIntegers: boolean): Promise<string>
 }
 
 /** Whether `who` may read `pipe`: its scope, or a `read:pipe:<name>` grant. */
@@ -58,6 +63,8 @@ function productGrid(entry: PipeEntry): Pipe {
     variables: gridRequest,
     // The output columns of the seed project's api_product_grid endpoint node.
     columns: () => entry.output,
+    // The store's FORMAT JSON with these columns, as written (the same rows and meta as `answer`).
+    json: (domain, who, p, quote) => domain.ecommerce.productGridJson(who, gridRequest(p), quote),
     answer: async (domain, who, p) => ({
       rows: (await domain.ecommerce.productGrid(who, gridRequest(p))).map((r) => ({
         id: r.id,

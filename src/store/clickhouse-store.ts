@@ -148,6 +148,7 @@ export class ClickHouseStore implements Store {
   stock: Store['stock'] = (ids) => this.ecommerce.stock(ids)
   recentSales: Store['recentSales'] = (ids) => this.ecommerce.recentSales(ids)
   productGrid: Store['productGrid'] = (q, lowStockThreshold) => this.ecommerce.productGrid(q, lowStockThreshold)
+  productGridJson: Store['productGridJson'] = (q, lowStockThreshold, quote) => this.ecommerce.productGridJson(q, lowStockThreshold, quote)
   productFilterOptions: Store['productFilterOptions'] = (category) => this.ecommerce.productFilterOptions(category)
   ecommTrend: Store['ecommTrend'] = (q) => this.ecommerce.ecommTrend(q)
 
@@ -207,6 +208,7 @@ const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi' | 'for
   stock: 'read',
   recentSales: 'read',
   productGrid: 'read',
+  productGridJson: 'read',
   productFilterOptions: 'read',
   ecommTrend: 'read',
   analyticsTotals: 'dashboard',

@@ -68,6 +68,8 @@ export interface Store {
   /** Sale events in the last hour, one count per id, in order. */
   recentSales(ids: readonly string[]): Promise<number[]>
   productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]>
+  /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON text, passed through. */
+  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string>
   productFilterOptions(category: string): Promise<UiFilterOption[]>
   ecommTrend(query: TrendQuery): Promise<TrendPoint[]>
 

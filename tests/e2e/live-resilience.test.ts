@@ -1,21 +1,48 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { print } from 'graphql'
 import type { Client } from 'graphql-ws'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CreateTokenDocument, IngestWarehouseStockDocument, StockChangedDocument, type StockChangedSubscription } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { Changes } from '../helpers/wait.js'
 import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 
 type Update = StockChangedSubscription['stockChanged']
 
-async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
+/** Every update, error, completion, frame, close and subscriber count change below notifies it. */
+const changes = new Changes()
+const until = (condition: () => boolean, what: string, ms = 30_000) => changes.until(condition, what, ms)
+
+/** A test server whose feed reports its subscriber count to `changes`. */
+async function startWatchedServer(): Promise<TestServer> {
+  const server = await startTestServer()
+  server.services.feed.watchSubscribers(changes.notify)
+  return server
 }
+
+/**
+ * Rounds of `products` updates (`frame` bytes each, to each of `subscriptions` on a socket that stopped
+ * reading) that surely fill that socket's TCP buffers: twice what the kernel may hold for it, its receive
+ * buffer at its autotuning maximum plus the server's send buffer at its. Loopback buffers grow to tens of MB
+ * on some kernels (here tcp_rmem's maximum is 32 MB), so a fixed number of rounds that fills them on one
+ * machine may leave the socket unfilled, and the backlog at 0, on another.
+ */
+function roundsToFill(subscriptions: number, products: number, frame: number): number {
+  const max = (file: string) => Number(readFileSync(file, 'utf8').trim().split(/\s+/).at(-1))
+  let kernel = 64 << 20 // when /proc is not there, a generous guess
+  try {
+    kernel = max('/proc/sys/net/ipv4/tcp_rmem') + max('/proc/sys/net/ipv4/tcp_wmem')
+  } catch {
+    // not Linux
+  }
+  return Math.ceil((2 * kernel) / (subscriptions * products * frame)) + 2
+}
+
+/** Bytes of one `next` frame of `product` on the wire (a lower bound: the level and date vary). */
+const frameBytes = (product: string) =>
+  JSON.stringify({ id: 's0', type: 'next', payload: { data: { stockChanged: { product, available: 1, status: 'LOW_STOCK', delta: 1, at: new Date().toISOString() } } } }).length
 
 async function tokens(server: TestServer) {
   const mk = async (scopes: string[]) =>
@@ -34,9 +61,16 @@ function collect(client: Client, variables: { products?: string[]; category?: st
       next: (msg) => {
         if (msg.data) updates.push(msg.data.stockChanged)
         if (msg.errors) errors.push(msg.errors)
+        changes.notify()
       },
-      error: (err) => errors.push(err),
-      complete: () => completed++,
+      error: (err) => {
+        errors.push(err)
+        changes.notify()
+      },
+      complete: () => {
+        completed++
+        changes.notify()
+      },
     },
   )
   return {
@@ -65,9 +99,13 @@ async function rawSubscriber(server: TestServer, token: string, count: number) {
     const msg = JSON.parse(data.toString()) as { id: string; type: string; payload?: { data?: StockChangedSubscription } }
     if (msg.type === 'next' && msg.payload?.data) received.get(msg.id)!.push(msg.payload.data.stockChanged)
     if (msg.type === 'complete') completed.add(msg.id)
+    changes.notify()
   })
   let closed = false
-  socket.on('close', () => (closed = true))
+  socket.on('close', () => {
+    closed = true
+    changes.notify()
+  })
   for (let i = 0; i < count; i++) {
     received.set(`s${i}`, [])
     socket.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: print(StockChangedDocument), variables: {} } }))
@@ -90,7 +128,7 @@ describe('a subscriber that stops reading', () => {
   const sockets: WebSocket[] = []
 
   beforeAll(async () => {
-    server = await startTestServer()
+    server = await startWatchedServer()
     ;({ read, append } = await tokens(server))
   })
   afterAll(async () => {
@@ -100,9 +138,10 @@ describe('a subscriber that stops reading', () => {
   })
 
   it('stalls no one: the others get every update in order while its backlog stays bounded and coalesces', async () => {
-    // Long ids make big frames, and 20 subscriptions on the frozen socket each get every update, so a
-    // few rounds fill the TCP buffers (a few MB on loopback); from then on graphql-ws, which awaits each
-    // send, stops pulling from the feed and the feed's queues take the backlog.
+    // Long ids make big frames, and 20 subscriptions on the frozen socket each get every update (~1.8 MB
+    // a round), so some rounds fill its TCP buffers (as many as `roundsToFill` says the kernel may need);
+    // from then on its subscriptions, which wait for each write to flush, stop pulling from the feed and
+    // the feed's queues take the backlog.
     const products = Array.from({ length: 250 }, () => `${uid('p')}_${'x'.repeat(200)}`)
     const watched = products.slice(0, 10)
     const frozen = await rawSubscriber(server, read, 20)
@@ -114,10 +153,11 @@ describe('a subscriber that stops reading', () => {
     frozen.socket.pause()
 
     const limit = 1000 // the feed's default queueLimit
+    const maxRounds = roundsToFill(20, products.length, frameBytes(products[0]!))
     const backlogs: number[] = []
     let rounds = 0
     // Round r adds r to every product, so after r rounds each has r(r+1)/2.
-    while (rounds < 40 && backlogs.filter((b) => b === limit).length < 3) {
+    while (rounds < maxRounds && backlogs.filter((b) => b === limit).length < 3) {
       rounds++
       await gqlOk(server, IngestWarehouseStockDocument, { updates: products.map((product) => ({ product, store: 's', amount: rounds })) }, append)
       await until(() => all.updates.length === rounds * products.length && some.updates.length === rounds * watched.length, `round ${rounds} at the readers`)
@@ -171,12 +211,16 @@ describe('a subscriber that stops reading', () => {
 
 describe('stopping the server', () => {
   it('completes every subscription before closing the sockets with 1001', async () => {
-    const server = await startTestServer()
+    const server = await startWatchedServer()
     const { read, append } = await tokens(server)
     const [p1, p2] = [uid('p'), uid('p')]
     const clients = Array.from({ length: 4 }, () => wsClient(server, read))
     const closeCodes: number[] = []
-    for (const c of clients) c.on('closed', (e) => closeCodes.push((e as { code: number }).code))
+    for (const c of clients)
+      c.on('closed', (e) => {
+        closeCodes.push((e as { code: number }).code)
+        changes.notify()
+      })
     const subs = [
       collect(clients[0]!, {}),
       collect(clients[0]!, { products: [p1] }),
@@ -201,7 +245,7 @@ describe('stopping the server', () => {
   })
 
   it('does not wait on a client that stopped reading, and still completes the others', async () => {
-    const server = await startTestServer()
+    const server = await startWatchedServer()
     const { read, append } = await tokens(server)
     const frozen = await rawSubscriber(server, read, 20)
     const client = wsClient(server, read)
@@ -210,9 +254,10 @@ describe('stopping the server', () => {
     frozen.socket.pause()
     // Fill the frozen socket's buffers, so it has frames in flight when it is cut.
     const products = Array.from({ length: 250 }, () => `${uid('p')}_${'x'.repeat(200)}`)
+    const maxRounds = roundsToFill(20, products.length, frameBytes(products[0]!))
     let rounds = 0
     while (server.services.feed.backlog === 0) {
-      if (++rounds > 40) throw new Error('the frozen socket never filled up')
+      if (++rounds > maxRounds) throw new Error(`the frozen socket never filled up in ${maxRounds} rounds`)
       await gqlOk(server, IngestWarehouseStockDocument, { updates: products.map((product) => ({ product, store: 's', amount: 1 })) }, append)
       await until(() => sub.updates.length === rounds * products.length, `round ${rounds} at the reader`)
     }

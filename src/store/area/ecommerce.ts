@@ -75,6 +75,23 @@ export class EcommerceRepository {
     })
   }
 
+  /**
+   * The grid as the seed's `api_product_grid` endpoint answers it (REST): ClickHouse's `FORMAT JSON` text
+   * with the endpoint's columns and types (`stock_status` the status's rank, `rank_status` 'Trending 🔥' for
+   * trending rows), in the grid's order, 64-bit integers quoted or not.
+   */
+  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string> {
+    const params = { category: query.category, showOutOfStock: query.showOutOfStock, trendingOrder: query.ranking === 'TRENDING', lowStock: lowStockThreshold }
+    return this.q.jsonText('api_product_grid', params, (grid) =>
+      [
+        'SELECT id, name, toInt64(stock) AS stock, toUInt8(status_rank) AS stock_status, toUInt64(hits) AS hits,',
+        "  if(trending, 'Trending 🔥', NULL) AS rank_status, photo, price",
+        `FROM (\n${grid}\n)`,
+        `SETTINGS output_format_json_quote_64bit_integers = ${quote64BitIntegers ? 1 : 0}, output_format_json_escape_forward_slashes = 0, output_format_json_quote_denormals = 0`,
+      ].join('\n'),
+    )
+  }
+
   async productFilterOptions(category: string): Promise<UiFilterOption[]> {
     const rows = await this.q.rows<{ id: string; name: string }>('api_ui_filters', { category })
     return rows.map((r) => ({ id: r.id, value: r.name }))

@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../errors.js'
 import type { Executor, QueryParams } from '../executor.js'
 import { QueryFiles, type RenderOptions } from '../sql.js'
 
@@ -34,6 +35,26 @@ export class StoreQueries {
     let text = this.files.get(name)
     for (const [slot, value] of Object.entries(slots)) text = text.replaceAll(`{{${slot}}}`, value)
     return this.exec.select<T>(text, params)
+  }
+
+  /**
+   * `sql/queries/<name>.sql` inside `wrap` (which shapes its columns and pins its output settings), answered
+   * as ClickHouse's `FORMAT JSON` text: passed on as written, never parsed, only its statistics read (for
+   * the request's counts). `params` must not be empty (a bound statement).
+   */
+  async jsonText(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<string> {
+    const doc = await this.exec.document<never>(
+      wrap(this.files.get(name)),
+      params,
+      (err) => new StoreUnavailableError('store query failed', { cause: err }),
+      (text) => {
+        // An answer that does not end with its statistics was cut by an exception (a limit hit mid-answer).
+        const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(text.slice(-400))?.[1]
+        if (statistics === undefined) throw new Error('the answer ends without its statistics')
+        return { text, statistics: JSON.parse(statistics) as unknown }
+      },
+    )
+    return (doc as unknown as { text: string }).text
   }
 }
 

@@ -1,0 +1,173 @@
+import { print } from 'graphql'
+import type { Client } from 'graphql-ws'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  CreateTokenDocument,
+  IngestEcommEventsDocument,
+  IngestWarehouseStockDocument,
+  StockChangedDocument,
+  UpsertProductsDocument,
+  type StockChangedSubscription,
+} from '../generated/graphql.js'
+import { uid } from '../helpers/factories.js'
+import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
+import { Changes, subscribers } from '../helpers/wait.js'
+
+type Update = StockChangedSubscription['stockChanged']
+
+/** Every update and every read of the change log notifies it. */
+const changes = new Changes()
+const until = (condition: () => boolean, what: string, ms = 60_000) => changes.until(condition, what, ms)
+
+function collect(client: Client, variables: { products?: string[]; category?: string }) {
+  const updates: Update[] = []
+  const errors: unknown[] = []
+  const dispose = client.subscribe<StockChangedSubscription>(
+    { query: print(StockChangedDocument), variables },
+    {
+      next: (msg) => {
+        if (msg.data) updates.push(msg.data.stockChanged)
+        if (msg.errors) errors.push(msg.errors)
+        changes.notify()
+      },
+      error: (err) => {
+        errors.push(err)
+        changes.notify()
+      },
+      complete: () => {},
+    },
+  )
+  return { updates, errors, dispose }
+}
+
+const brief = (u: Update) => ({ product: u.product, available: u.available, delta: u.delta })
+
+describe('gateway writes pushed to subscribers', () => {
+  let server: TestServer
+  let read: string
+  let append: string
+  const clients: Client[] = []
+  /** Reads of the change log so far (the poller's and the pushes'), and a gate that can hold them. */
+  let reads = 0
+  let held: Promise<void> | undefined
+
+  beforeAll(async () => {
+    server = await startTestServer()
+    const mk = async (scopes: string[]) =>
+      (await gqlOk(server, CreateTokenDocument, { input: { name: uid('t'), scopes } }, server.adminToken)).createToken.token
+    read = await mk(['read:ecommerce'])
+    append = await mk(['append'])
+    const store = server.services.store
+    const real = store.stockChangesSince.bind(store)
+    store.stockChangesSince = async (since) => {
+      const found = await real(since)
+      reads++
+      changes.notify()
+      return found
+    }
+    // Held before the read takes its gate: a read holding the gate holds writes back for as long.
+    const between = store.betweenWrites.bind(store)
+    store.betweenWrites = async (read) => {
+      while (held) await held
+      return between(read)
+    }
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()))
+    await server?.stop()
+  })
+
+  const client = () => {
+    const c = wsClient(server, read)
+    clients.push(c)
+    return c
+  }
+  /** Resolves after `n` more reads of the change log have completed: time for a duplicate to show. */
+  const moreReads = (n: number) => {
+    const target = reads + n
+    return until(() => reads >= target, `${n} more reads of the change log`)
+  }
+
+  it('answers the mutation without waiting for the delivery, then delivers it once', async () => {
+    const product = uid('p')
+    const sub = collect(client(), { products: [product] })
+    await subscribers(server.services.feed, (n) => n === 1)
+    let release!: () => void
+    held = new Promise<void>((resolve) => (release = resolve))
+    // Every read of the change log waits on `held` (the poller's too): had the mutation waited for its
+    // delivery, it would not answer now.
+    let answered: number | undefined
+    const mutation = gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: 12 }] }, append).then((r) => {
+      answered = r.ingestWarehouseStock.accepted
+      changes.notify()
+    })
+    await until(() => answered !== undefined, 'the mutation to answer while the live feed cannot read')
+    await mutation
+    expect(answered).toBe(1)
+    expect(sub.updates).toEqual([])
+    held = undefined
+    release()
+    await until(() => sub.updates.length >= 1, 'the update')
+    await moreReads(3)
+    expect(sub.errors).toEqual([])
+    expect(sub.updates.map(brief)).toEqual([{ product, available: 12, delta: 12 }])
+    sub.dispose()
+    await subscribers(server.services.feed, (n) => n === 0)
+  })
+
+  it('delivers gateway writes and direct inserts each exactly once, in order, to the filters they match', async () => {
+    const [catX, catY] = [uid('x'), uid('y')]
+    const [a, b, c] = [uid('a'), uid('b'), uid('c')] // c has no product row, so no category
+    await gqlOk(
+      server,
+      UpsertProductsDocument,
+      {
+        products: [
+          { id: a, category: catX, name: 'a', price: 1 },
+          { id: b, category: catY, name: 'b', price: 1 },
+        ],
+      },
+      append,
+    )
+    const filters: Array<{ variables: { products?: string[]; category?: string }; wants: string[] }> = [
+      { variables: {}, wants: [a, b, c] },
+      { variables: { products: [a] }, wants: [a] },
+      { variables: { category: catX }, wants: [a] },
+      { variables: { category: catY }, wants: [b] },
+      { variables: { products: [b, c] }, wants: [b, c] },
+      { variables: { products: [uid('none')] }, wants: [] },
+    ]
+    const sockets = [client(), client()]
+    const subs = filters.map((f, i) => collect(sockets[i % 2]!, f.variables))
+    await subscribers(server.services.feed, (n) => n === filters.length)
+
+    const stock = new Map([a, b, c].map((p) => [p, 0]))
+    const sent: Array<{ product: string; available: number; delta: number }> = []
+    const gateway = (product: string, delta: number) =>
+      delta === -1
+        ? gqlOk(server, IngestEcommEventsDocument, { events: [{ event: 'SALE', product }] }, append)
+        : gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: delta }] }, append)
+    // Straight into the store: no nudge, only a read of the change log (the poller's, or a push after a
+    // later gateway write) finds it.
+    const direct = (product: string, delta: number) => server.services.store.ingestWarehouseStock([{ product, store: 'direct', amount: delta }])
+    const steps: Array<[string, number, 'gateway' | 'direct']> = [
+      [a, 150, 'gateway'], [b, 20, 'direct'], [c, 5, 'gateway'], [a, -1, 'gateway'], [b, 3, 'direct'],
+      [a, 4, 'direct'], [b, -1, 'gateway'], [c, -1, 'gateway'], [c, 9, 'direct'], [a, -1, 'gateway'],
+    ]
+    for (const [product, delta, via] of steps) {
+      await (via === 'gateway' ? gateway(product, delta) : direct(product, delta))
+      stock.set(product, stock.get(product)! + delta)
+      sent.push({ product, available: stock.get(product)!, delta })
+    }
+
+    const expected = filters.map((f) => sent.filter((u) => f.wants.includes(u.product)))
+    await until(() => subs.every((s, i) => s.updates.length >= expected[i]!.length), 'every expected update')
+    await moreReads(3)
+    for (const [i, sub] of subs.entries()) {
+      expect(sub.errors).toEqual([])
+      expect(sub.updates.map(brief)).toEqual(expected[i])
+    }
+    for (const s of subs) s.dispose()
+    await subscribers(server.services.feed, (n) => n === 0)
+  })
+})
