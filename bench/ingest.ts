@@ -7,6 +7,7 @@ import { round } from './stats.js'
 
 export const BATCH = 10_000
 const INGEST = 'mutation Ingest($events: [EcommEventInput!]!) { ingestEcommEvents(events: $events) { accepted quarantined } }'
+const INGEST_NDJSON = 'mutation Ingest($data: String!) { ingestEcommEventsNdjson(data: $data) { accepted quarantined } }'
 const HOUR_MS = 3600e3
 
 export interface IngestSide {
@@ -27,6 +28,10 @@ export interface IngestResult {
   readonly direct: IngestSide
   /** gateway rows/s ÷ direct rows/s */
   readonly ratio: number
+  /** The same batches through `ingestEcommEventsNdjson` (one NDJSON String variable), interleaved with the two others. */
+  readonly ndjson: IngestSide & { readonly ratio: number; readonly pairRatio: { readonly median: number; readonly min: number; readonly max: number } }
+  /** The mutation's per-batch ratios (direct ms ÷ mutation ms of the same round): median and min–max. */
+  readonly pairRatio: { readonly median: number; readonly min: number; readonly max: number }
 }
 
 interface Row {
@@ -48,9 +53,9 @@ function makeRows(n: number, products: readonly string[], now: number): Row[] {
 }
 
 /**
- * The same rows in 10,000-row batches through `ingestEcommEvents` (gateway copy) and as a direct
+ * The same rows in 10,000-row batches through `ingestEcommEvents` and `ingestEcommEventsNdjson` (gateway copy) and as a direct
  * `@clickhouse/client` JSONEachRow insert into the same table (bare copy), alternating batch by batch
- * and which side goes first. Each side's time includes its client serialising the batch. One warm-up
+ * and rotating which side goes first. Each side's time includes its client serialising the batch. One warm-up
  * batch per side is not counted.
  */
 export async function measureIngest(o: {
@@ -67,6 +72,7 @@ export async function measureIngest(o: {
   const asInput = chunks.map((c) =>
     c.map((r) => ({ timestamp: r.timestamp.toISOString(), event: r.event.toUpperCase(), product: r.product })),
   )
+  const asNdjson = chunks.map((c) => c.map((r) => JSON.stringify({ timestamp: r.timestamp.toISOString(), event: r.event, product: r.product })).join('\n'))
   const asRecord = chunks.map((c) => c.map((r) => ({ timestamp: toChDateTime(r.timestamp), event: r.event, product: r.product })))
 
   const requestBytes = { total: 0 }
@@ -75,6 +81,11 @@ export async function measureIngest(o: {
     requestBytes.total += Buffer.byteLength(body)
     const data = await o.http.post<{ ingestEcommEvents: { accepted: number; quarantined: number } }>(body)
     if (data.ingestEcommEvents.accepted !== asInput[b]!.length) throw new Error(`batch ${b}: ${JSON.stringify(data)}`)
+  }
+  const viaNdjson = async (b: number) => {
+    const body = JSON.stringify({ query: INGEST_NDJSON, variables: { data: asNdjson[b] } })
+    const data = await o.http.post<{ ingestEcommEventsNdjson: { accepted: number; quarantined: number } }>(body)
+    if (data.ingestEcommEventsNdjson.accepted !== asInput[b]!.length) throw new Error(`batch ${b} (NDJSON): ${JSON.stringify(data)}`)
   }
   const direct = async (b: number) => {
     await o.client.insert({
@@ -86,9 +97,11 @@ export async function measureIngest(o: {
   }
 
   await viaGateway(0)
+  await viaNdjson(0)
   await direct(0)
   requestBytes.total = 0
   const gatewayMs: number[] = []
+  const ndjsonMs: number[] = []
   const directMs: number[] = []
   const time = async (fn: () => Promise<void>, into: number[]) => {
     const t0 = performance.now()
@@ -96,12 +109,15 @@ export async function measureIngest(o: {
     into.push(performance.now() - t0)
   }
   for (let b = 1; b <= batches; b++) {
-    if (b % 2 === 1) {
-      await time(() => viaGateway(b), gatewayMs)
-      await time(() => direct(b), directMs)
-    } else {
-      await time(() => direct(b), directMs)
-      await time(() => viaGateway(b), gatewayMs)
+    // Rotate which side goes first, so drift on a shared machine hits all three alike.
+    const sides: Array<[() => Promise<void>, number[]]> = [
+      [() => viaGateway(b), gatewayMs],
+      [() => viaNdjson(b), ndjsonMs],
+      [() => direct(b), directMs],
+    ]
+    for (let i = 0; i < sides.length; i++) {
+      const [fn, into] = sides[(i + b) % sides.length]!
+      await time(fn, into)
     }
     if (b % 5 === 0 || b === batches) o.progress(`ingest batches: ${b}/${batches} per side`)
   }
@@ -120,7 +136,12 @@ export async function measureIngest(o: {
     }
   }
   const gateway = side(gatewayMs)
+  const ndjson = side(ndjsonMs)
   const bare = side(directMs)
+  const pairs = (ms: number[]) => {
+    const ratios = ms.map((v, i) => directMs[i]! / v).sort((a, b) => a - b)
+    return { median: round(ratios[Math.floor((ratios.length - 1) / 2)]!, 3), min: round(ratios[0]!, 3), max: round(ratios[ratios.length - 1]!, 3) }
+  }
   return {
     batchSize: BATCH,
     batches,
@@ -128,5 +149,7 @@ export async function measureIngest(o: {
     gateway: { ...gateway, requestMb: round(requestBytes.total / 1e6), requestMbPerSec: round(requestBytes.total / 1e6 / gateway.seconds) },
     direct: bare,
     ratio: round(gateway.rowsPerSec / bare.rowsPerSec, 3),
+    pairRatio: pairs(gatewayMs),
+    ndjson: { ...ndjson, ratio: round(ndjson.rowsPerSec / bare.rowsPerSec, 3), pairRatio: pairs(ndjsonMs) },
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, selectRows, type InsertSettings } from './clickhouse.js'
 import { StoreUnavailableError, storeCall } from './errors.js'
+import type { RowError } from './types.js'
 
 /**
  * Settings of every insert of a keyed batch: the hidden `_batch` column is writable, and the rows are
@@ -90,19 +91,46 @@ export class BatchLedger {
    * and its quarantine (a retry sends the same rows, so the same slices), and the slices' markers.
    */
   async traces(table: string, ids: readonly string[]): Promise<number> {
-    const views = await this.viewsOf(table)
-    const counts = [
-      `SELECT count() AS n FROM ${this.name(table)} WHERE _batch IN {ids:Array(String)}`,
-      `SELECT count() AS n FROM ${this.name(`${table}_quarantine`)} WHERE _batch IN {ids:Array(String)}`,
-      ...views.map(
-        (v) => `SELECT count() AS n FROM ${v.target} WHERE ${v.marker ? 'product IN {markers:Array(String)}' : '_batch IN {ids:Array(String)}'}`,
-      ),
-    ]
-    const rows = await selectRows<{ n: string }>(this.client, counts.join('\nUNION ALL\n'), {
+    const rows = await selectRows<{ n: string }>(this.client, await this.tracesQuery(table), { ids, markers: ids.map((id) => MARKER + id) })
+    return rows.reduce((sum, r) => sum + Number(r.n), 0)
+  }
+
+  /**
+   * In one statement: the recorded result of the keyed batch `key` of `table` if it is stored, and else
+   * its `traces` (what an earlier attempt left of it; 0 with a record, where they do not matter).
+   */
+  async lookup(
+    table: string,
+    key: string,
+    ids: readonly string[],
+  ): Promise<{ record: { accepted: number; quarantined: number; errors: RowError[]; recovered: boolean } | null; traces: number }> {
+    const query = `SELECT 1 AS found, accepted, quarantined, errors, recovered, toUInt64(0) AS n
+FROM ${this.name('ingest_batches')} FINAL WHERE table = {table:String} AND key = {key:String}
+LIMIT 1
+UNION ALL
+SELECT 0 AS found, toUInt32(0) AS accepted, toUInt32(0) AS quarantined, '' AS errors, toUInt8(0) AS recovered, toUInt64(sum(n)) AS n
+FROM (${await this.tracesQuery(table)})`
+    const rows = await selectRows<{ found: number; accepted: number; quarantined: number; errors: string; recovered: number; n: string }>(this.client, query, {
+      table,
+      key,
       ids,
       markers: ids.map((id) => MARKER + id),
     })
-    return rows.reduce((sum, r) => sum + Number(r.n), 0)
+    const found = rows.find((r) => Number(r.found) === 1)
+    const record = found
+      ? { accepted: Number(found.accepted), quarantined: Number(found.quarantined), errors: JSON.parse(found.errors) as RowError[], recovered: Number(found.recovered) === 1 }
+      : null
+    return { record, traces: record ? 0 : rows.reduce((sum, r) => sum + Number(r.n), 0) }
+  }
+
+  /** One row (`n`) per table the batch reaches: its rows in the datasource, its quarantine and each view target. */
+  private async tracesQuery(table: string): Promise<string> {
+    const views = await this.viewsOf(table)
+    return [
+      `SELECT count() AS n FROM ${this.name(table)} WHERE _batch IN {ids:Array(String)}`,
+      `SELECT count() AS n FROM ${this.name(`${table}_quarantine`)} WHERE _batch IN {ids:Array(String)}`,
+      ...views.map((v) => `SELECT count() AS n FROM ${v.target} WHERE ${v.marker ? 'product IN {markers:Array(String)}' : '_batch IN {ids:Array(String)}'}`),
+    ].join('\nUNION ALL\n')
   }
 
   /**

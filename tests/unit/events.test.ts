@@ -45,4 +45,20 @@ describe('/v0/events rows from the catalog', () => {
     ])
     expect(batch.rejected.map((r) => r.reason)).toEqual(['unknown event_type "shop"', expect.stringMatching(/^invalid JSON/)])
   })
+
+  it('numbers lines from 1 with blank ones counted, takes CRLF, and keeps each line as sent', () => {
+    const a = JSON.stringify({ event: 'view', product: 'a' })
+    const b = JSON.stringify({ event: 'sale', product: 'b' })
+    const batch = parseNdjson(`${a}\r\n\n   \n[1]\r\n${b}\n{"event":"fly","product":"c"}\n`, ecomm)
+    expect(batch.rows.map((r) => r.product)).toEqual(['a', 'b'])
+    expect(batch.rejected.map((r) => r.row)).toEqual(['[1]', '{"event":"fly","product":"c"}'])
+    expect(batch.sources).toEqual([
+      { row: a, label: 'line 1' },
+      { row: b, label: 'line 5' },
+      { row: '[1]', label: 'line 4' },
+      { row: '{"event":"fly","product":"c"}', label: 'line 6' },
+    ])
+    expect(batch.lines).toEqual([1, 5, 4, 6])
+    expect(parseNdjson('', ecomm)).toEqual({ rows: [], rejected: [], sources: [], lines: [] })
+  })
 })

@@ -38,10 +38,33 @@ export const PARTITIONED: Readonly<Record<IngestTable, boolean>> = { ecomm_event
 
 export const monthOf = (row: unknown[]): string => String(row[0]).slice(0, 7)
 
+const DAY_MS = 86_400_000
+const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
+
+/**
+ * `toChDateTime` for a batch's rows, one call per row: the date part is formatted once per day seen
+ * (rows of a batch cluster in a few days) and the time of day from a table of two-digit strings.
+ */
+export function dateTimeText(): (d: Date) => string {
+  let day = NaN
+  let prefix = ''
+  return (d) => {
+    const ms = d.getTime()
+    const today = Math.floor(ms / DAY_MS)
+    if (today !== day) {
+      day = today
+      prefix = toChDateTime(new Date(today * DAY_MS)).slice(0, 11)
+    }
+    const seconds = Math.floor((ms - today * DAY_MS) / 1000)
+    return `${prefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}`
+  }
+}
+
 export function ecommEventCodec(now: Date): RowCodec<EcommEventRow, ValidEcommEvent> {
+  const text = dateTimeText()
   return {
     check: (r) => checkEcommEvent(r, now),
-    encode: (r) => [toChDateTime(r.timestamp), r.event, r.product],
+    encode: (r) => [text(r.timestamp), r.event, r.product],
     move: (r, stock) => {
       if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
     },
@@ -49,9 +72,10 @@ export function ecommEventCodec(now: Date): RowCodec<EcommEventRow, ValidEcommEv
 }
 
 export function warehouseStockCodec(now: Date, balance: StockBalance): RowCodec<WarehouseStockRow, ValidWarehouseStock> {
+  const text = dateTimeText()
   return {
     check: (r) => checkWarehouseStock(r, now, balance),
-    encode: (r) => [toChDateTime(r.timestamp), r.product, r.store, r.amount],
+    encode: (r) => [text(r.timestamp), r.product, r.store, r.amount],
     move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
   }
 }

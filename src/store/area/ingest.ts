@@ -24,6 +24,11 @@ interface PreparedBatch {
   readonly result: BatchResult
 }
 
+/** The ids a keyed batch's rows carry: its slices' and its quarantine's. */
+function traceIds(batch: PreparedBatch): string[] {
+  return [...batch.parts.map((p) => p.id), batch.quarantine.id]
+}
+
 /**
  * The one write path of the datasources: validate every row, quarantine the bad ones with their reason,
  * store the good ones, and answer only after both are written.
@@ -88,28 +93,53 @@ export class IngestRepository {
     // A key names a batch of one caller (token): two callers that happen to choose the same key send
     // two batches, and neither is dropped as the other's retry nor answered with the other's result.
     const key = options.idempotencyKey === undefined ? undefined : JSON.stringify([options.tokenName ?? '', options.idempotencyKey])
-    if (key === undefined) return this.write(table, input, options, codec, undefined)
+    if (key === undefined) {
+      const { outcome, rows, bad } = this.encode(input, options, codec)
+      // Two statements at most (an empty part sends none): the quarantine's rows, then the datasource's.
+      await this.q.exec.insert(this.q.table(`${table}_quarantine`), bad)
+      await this.q.exec.insert(this.q.table(table), rows, undefined, COLUMNS[table])
+      return outcome
+    }
     return this.oneAtATime(`${table}\n${key}`, async () => {
-      const previous = await this.previousBatch(table, key)
-      if (!previous) return this.write(table, input, options, codec, key)
-      const { recovered, ...result } = previous
-      // Completed at start-up, not by the first attempt: this retry is the first to hear of it.
-      if (recovered) await this.recordBatch(table, key, result, false)
-      return { ...result, deduplicated: !recovered, stockChanges: [] }
+      const { outcome, rows, bad, errors } = this.encode(input, options, codec)
+      const id = batchId(table, key)
+      const batch: PreparedBatch = {
+        table,
+        key,
+        id,
+        parts: slices(id, rows, PARTITIONED[table] ? monthOf : undefined),
+        quarantine: { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) },
+        result: { accepted: rows.length, quarantined: bad.length, errors },
+      }
+      // One statement answers both questions a keyed batch starts with: is its record stored (a retry of
+      // a batch that landed), and else did an earlier attempt leave any of its rows (one cut short)?
+      const { record, traces } = await this.ledger.lookup(table, key, traceIds(batch))
+      if (record) {
+        const { recovered, ...result } = record
+        // Completed at start-up, not by the first attempt: this retry is the first to hear of it.
+        if (recovered) await this.recordBatch(table, key, result, false)
+        return { ...result, deduplicated: !recovered, stockChanges: [] }
+      }
+      await this.journal?.begin(id, batch)
+      const repaired = await this.commit(batch, false, traces)
+      return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
     })
   }
 
-  private async write<In, Valid>(
-    table: IngestTable,
+  /**
+   * One pass over the batch: each good row becomes the array of values ClickHouse reads (in `COLUMNS`
+   * order) as soon as it is checked, with no intermediate list of checked rows; each bad row (and each
+   * record the transport rejected) becomes a quarantine row with its reason.
+   */
+  private encode<In, Valid>(
     input: readonly In[],
     options: IngestOptions,
     codec: RowCodec<In, Valid>,
-    key: string | undefined,
-  ): Promise<IngestOutcome> {
+  ): { outcome: IngestOutcome; rows: unknown[][]; bad: Array<{ row: string; reason: string; at: string }>; errors: RowError[] } {
     const rows: unknown[][] = []
     const stock = new Map<string, number>()
     const errors: RowError[] = []
-    const bad: Array<Record<string, unknown>> = []
+    const bad: Array<{ row: string; reason: string; at: string }> = []
     const at = toChDateTime64(new Date())
     for (let index = 0; index < input.length; index++) {
       const row = input[index] as In
@@ -130,37 +160,21 @@ export class IngestRepository {
     })
     const stockChanges: StockChange[] = []
     for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
-    const outcome = { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }
-    if (key === undefined) {
-      await this.q.exec.insert(this.q.table(`${table}_quarantine`), bad)
-      await this.q.exec.insert(this.q.table(table), rows, undefined, COLUMNS[table])
-      return outcome
-    }
-    const id = batchId(table, key)
-    const batch: PreparedBatch = {
-      table,
-      key,
-      id,
-      parts: slices(id, rows, PARTITIONED[table] ? monthOf : undefined),
-      quarantine: { id: quarantineId(id), rows: bad.map((b) => [b.row, b.reason, b.at, quarantineId(id)]) },
-      result: { accepted: rows.length, quarantined: bad.length, errors },
-    }
-    await this.journal?.begin(id, batch)
-    const repaired = await this.commit(batch, false)
-    return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
+    return { outcome: { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }, rows, bad, errors }
   }
 
   /**
    * Stores a keyed batch: afresh when nothing of it is stored yet, else only its missing parts; then its
    * record, then ends its journal entry. Returns true when anything was written (the batch had not fully
-   * landed before). `recovering`: start-up is completing it from the journal.
+   * landed before). `recovering`: start-up is completing it from the journal. `traces`: what the
+   * batch's lookup counted of it already (else counted here).
    */
-  private async commit(batch: PreparedBatch, recovering: boolean): Promise<boolean> {
+  private async commit(batch: PreparedBatch, recovering: boolean, traces?: number): Promise<boolean> {
     const { table, parts, quarantine } = batch
     const { exec } = this.q
     const columns: readonly [string, ...string[]] = [...COLUMNS[table], '_batch']
     let repaired = true
-    if ((await this.ledger.traces(table, [...parts.map((p) => p.id), quarantine.id])) === 0) {
+    if ((traces ?? (await this.ledger.traces(table, traceIds(batch)))) === 0) {
       await exec.insert(this.q.table(`${table}_quarantine`), quarantine.rows, undefined, QUARANTINE_COLUMNS, keyedInsert(quarantine.rows.length))
       for (const part of parts) await exec.insert(this.q.table(table), part.rows, undefined, columns, keyedInsert(part.rows.length))
     } else {
