@@ -43,6 +43,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --subscribers N   graphql-ws subscribers for the live-stock latency (default 1,000; --quick 100)
   --quick           small sizes (about a minute) to check the harness works
   --out PATH        where to write the JSON report (default bench/results/latest.json)
+  --prepare         only generate (or find) the histories of the chosen scales, then stop
   --keep            keep the temporary data directories
   --profile DIR     write the gateway's V8 CPU profile (.cpuprofile) to DIR
 
@@ -71,6 +72,7 @@ interface Options {
   readonly out: string
   readonly keep: boolean
   readonly quick: boolean
+  readonly prepare: boolean
   readonly profile: string | undefined
 }
 
@@ -95,6 +97,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
       subscribers: { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      prepare: { type: 'boolean', default: false },
       profile: { type: 'string' },
       help: { type: 'boolean', default: false },
       // A child process's job (chDB binds one data directory per process).
@@ -170,6 +173,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
     out: resolve(values.out ?? DEFAULT_OUT),
     keep: values.keep,
     quick,
+    prepare: values.prepare,
     profile: values.profile && resolve(values.profile),
   }
 }
@@ -436,6 +440,7 @@ async function main(): Promise<void> {
     phase(`History for the ${p.name} scale (${fmt(p.scale.events)} events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events)`)
     histories.set(p.name, await cachedHistory(p.scale, progress))
   }
+  if (o.prepare) return
   const scratch = mkdtempSync(join(tmpdir(), 'sightline-bench-passes-'))
   const passes: PassReport[] = []
   let soak: SoakResult | undefined
