@@ -24,8 +24,12 @@ export interface SubscriptionResult {
   readonly afterResponseMs: Summary
   /** Deliveries that reached their subscriber before the mutation's response reached the writer. */
   readonly deliveredBeforeResponse: number
-  /** Mutation round trip; the gateway answers after the change is pushed to the subscriptions. */
+  /** Mutation round trip. */
   readonly mutationMs: Summary
+  /** Per write, from the write being stored to its first delivery: what the feed adds before fanning out. */
+  readonly firstDeliveryMs: Summary
+  /** Per write, from its first delivery to its last: the fan-out to every subscriber. */
+  readonly fanOutMs: Summary
   readonly connectSeconds: number
 }
 
@@ -166,6 +170,8 @@ export async function measureSubscriptions(o: {
     const afterSend: number[] = []
     const afterResponse: number[] = []
     const mutation: number[] = []
+    const first: number[] = []
+    const fanOut: number[] = []
     let beforeResponse = 0
     let delivered = 0
     let duplicates = 0
@@ -178,7 +184,12 @@ export async function measureSubscriptions(o: {
       const answered = performance.now()
       mutation.push(answered - sent)
       await done
-      afterCommit.push(...commits.get(product)!)
+      const afterThis = commits.get(product)!
+      afterCommit.push(...afterThis)
+      if (afterThis.length > 0) {
+        first.push(Math.min(...afterThis))
+        fanOut.push(Math.max(...afterThis) - Math.min(...afterThis))
+      }
       times.get(product)!.forEach((t) => {
         afterSend.push(t - sent)
         if (t < answered) beforeResponse++
@@ -207,6 +218,8 @@ export async function measureSubscriptions(o: {
       afterResponseMs: summarize(afterResponse),
       deliveredBeforeResponse: beforeResponse,
       mutationMs: summarize(mutation),
+      firstDeliveryMs: summarize(first),
+      fanOutMs: summarize(fanOut),
       connectSeconds: round(connectSeconds),
     }
   } finally {

@@ -3,16 +3,16 @@ import { AuthFailureLimiter } from './auth/auth-failures.js'
 import { JwtService } from './auth/jwt.js'
 import { RateLimiter } from './auth/rate-limit.js'
 import { TokenService } from './auth/tokens.js'
-import { DATASOURCES } from './catalog/datasources.js'
+import { Catalog } from './catalog/index.js'
 import type { Config } from './config.js'
 import type { Services } from './context.js'
 import { DatasourceService } from './domain/datasources.js'
 import { ProjectService } from './domain/project.js'
+import { projectEntries } from './domain/project-catalog.js'
 import { ProjectHost } from './graphql-project/host.js'
 import { SqlService } from './domain/sql.js'
 import { StockFeed } from './live/stock-feed.js'
 import { Metrics } from './metrics.js'
-import { PIPES } from './rest/pipes.js'
 import { ServiceLog } from './service-log.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import type { Store } from './store/store.js'
@@ -29,6 +29,8 @@ export interface Composition {
   readonly limiter: RateLimiter
   readonly datasources: DatasourceService
   readonly sql: SqlService
+  /** What is served: the built-in datasources and pipes, and the loaded project's once it is applied. */
+  readonly catalog: Catalog
   /**
    * The Tinybird project (`SIGHTLINE_PROJECT`), parsed; `start` applies it. A host, so that `sightline dev`
    * can swap in a changed version (REST and the GraphQL `pipes` follow it).
@@ -53,6 +55,7 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
   const parsedProject = config.project ? ProjectService.parse(config.project.dir, config.project.database) : undefined
   const metrics = new Metrics()
   const store = given ?? ClickHouseStore.open(config.store, ({ kind, ms }) => metrics.storeDuration.observe({ kind }, ms / 1000), config.workload)
+  const catalog = new Catalog()
   let project: ProjectHost | undefined
   if (config.project && parsedProject) {
     if (!(store instanceof ClickHouseStore)) {
@@ -60,8 +63,8 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
       throw new Error('SIGHTLINE_PROJECT needs the ClickHouse store')
     }
     project = new ProjectHost(parsedProject, store.project(config.project.database), {
-      builtinPipes: new Set(PIPES.keys()),
-      builtinDatasources: new Set(DATASOURCES.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
+      builtinPipes: new Set(catalog.listed({ builtin: true }).pipes.map((p) => p.name)),
+      builtinDatasources: new Set(catalog.listed({ builtin: true }).datasources.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
       secrets: config.project.secrets,
       vars: config.project.vars,
       // Pipe reads, copies and appends go to the service logs and metrics like the built-in surface's.
@@ -72,6 +75,9 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
       },
     })
   }
+  // At load and on every `sightline dev` reload, the project's datasources and pipes become catalog entries.
+  const host = project
+  host?.onChange(() => catalog.replaceProject(host.database, projectEntries(host.service, (pipe) => host.pipes.find((p) => p.name === pipe)?.columns)))
   if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
   const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
   const telemetry = new Telemetry(metrics, serviceLog, log)
@@ -91,9 +97,10 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
     services: { config, store, tokens, feed, telemetry },
     metrics,
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
-    datasources: new DatasourceService(store, () => feed.nudge()),
-    // A loaded project's datasources are readable by /v0/sql too (read:datasource:<ds>).
-    sql: new SqlService(store, (who) => (projectReady && project ? project.service.sqlTables(who) : [])),
+    datasources: new DatasourceService(store, () => feed.nudge(), catalog),
+    // /v0/sql reads the catalog's datasources: the built-in ones and a loaded project's (read:datasource:<ds>).
+    sql: new SqlService(store, catalog),
+    catalog,
     project,
     get projectReady() {
       return projectReady

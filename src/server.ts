@@ -64,7 +64,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // The built-in schema, plus the loaded project's `pipes` once applied (and after each `sightline dev` reload).
   const base = await createSchema()
   // perf (src/execution): plain fields, graphql-jit, and the read cache when SIGHTLINE_READ_CACHE is on.
-  const execution = createExecution(base, config, log, tableStatesOf(store))
+  const execution = createExecution(base, config, log, tableStatesOf(store), metrics.registry)
   const schema = new LiveSchema(base, app.project, (s) => execution.executorFor(s))
   const access = new Access(tokens, app.limiter, services.telemetry, config.trustProxy)
   const http = new HttpServer(config.keepAliveMs, log)
@@ -81,6 +81,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxBatch: config.maxBatch,
     datasources: writesThrough(app.datasources, ['truncate', 'delete'], execution), // perf: writes drop cached reads
     sql: app.sql,
+    catalog: app.catalog,
     get project() {
       return app.projectReady ? app.project?.service : undefined
     },

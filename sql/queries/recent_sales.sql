@@ -1,5 +1,6 @@
--- Sale events in the last hour per product (the seed's ecomm_hits node).
-SELECT product, toInt64(count()) AS hits
-FROM {{db}}.ecomm_events
-WHERE event = 'sale' AND timestamp >= now() - INTERVAL 1 HOUR AND product IN {ids:Array(String)}
+-- Sale events in the last hour per product (the seed's ecomm_hits node), from the per-second sales rollup
+-- (sql/0080): exactly the raw count of `event = 'sale' AND timestamp >= now() - 1 hour`.
+SELECT product, toInt64(sum(sales)) AS hits
+FROM {{db}}.ecomm_sales_second
+WHERE second >= now() - INTERVAL 1 HOUR AND product IN {ids:Array(String)}
 GROUP BY product

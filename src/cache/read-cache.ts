@@ -1,5 +1,6 @@
 import { getOperationAST, Kind, type ExecutionArgs, type ExecutionResult, type SelectionNode } from 'graphql'
 import type { Principal } from '../auth/scopes.js'
+import type { QueryStats } from '../store/query-stats.js'
 
 /** Root fields whose answers depend only on their arguments, the caller's grants and the data tables. */
 export const CACHEABLE_ROOT_FIELDS: ReadonlySet<string> = new Set(['productGrid', 'uiFilters', 'products', 'product', 'stock', 'ecommTrend', 'analytics'])
@@ -17,19 +18,41 @@ export interface ReadCacheOptions {
   readonly ttlMs: number
   /** How often the tables' state is read to catch writes that bypass this gateway. */
   readonly pollMs: number
-  /** Each table's fingerprint (`db.table` -> state); any change of a watched table drops every answer. */
+  /** Each table's fingerprint (`db.table` -> state); a change drops the answers that read that table. */
   readonly probe: () => Promise<ReadonlyMap<string, string>>
+  /**
+   * The databases whose tables answers depend on (the store's, a loaded project's). An answer whose
+   * statements named no table of these is taken to read every table.
+   */
+  readonly databases?: readonly string[]
   readonly onError?: (err: unknown) => void
   readonly now?: () => number
 }
 
 type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult
 
+/** What an answer reads: some tables (`db.table`), or, when that is unknown, every table. */
+type Dependencies = ReadonlySet<string> | 'all'
+
 interface Entry {
-  readonly version: number
   readonly at: number
   readonly result: ExecutionResult
   readonly bytes: number
+  readonly reads: Dependencies
+}
+
+/** Why answers left the cache (the `reason` label of the evictions metric). */
+export type EvictionReason = 'write' | 'size' | 'expired'
+
+/** The cache's counters since start, and its size now (read by `/metrics`). */
+export interface ReadCacheStats {
+  hits: number
+  misses: number
+  /** Cacheable reads that ran without the cache (the poll late or failing, a write being checked). */
+  bypassed: number
+  /** Writes seen (through this gateway or by the poll) that dropped answers or could have. */
+  invalidations: number
+  readonly evictions: Record<EvictionReason, number>
 }
 
 /** Where a response's headers can be set (Apollo's, through the gateway executor). */
@@ -37,32 +60,52 @@ export interface ResponseHeaders {
   set(name: string, value: string): void
 }
 
+/** How many table changes are remembered to decide whether an answer computed across them may be kept. */
+const CHANGE_LOG = 256
+
 /**
  * Answers of read-only queries, kept by what determines them: the document and operation, the variables,
  * and the caller's effective grants (scopes, workspace binding, a Tinybird JWT's fixed parameters) — two
- * callers with different grants never share an answer. Each answer is tagged with the data version it was
- * computed at; the version advances on every write through this gateway (a mutation, a Data Sources call)
- * and whenever the poll sees a watched table's parts change (a direct insert, another replica, a merge).
- * Promise: a write through this gateway is never hidden by the cache; any other write is visible at most
- * 2 × `pollMs` after it lands (an answer is served only while the last completed poll was started less than
- * 2 × `pollMs` ago, so a slow or failing poll turns the cache off, never stale); no answer is older than
- * `ttlMs`. Errors are never kept. Token checks, rate limits and query limits run before the executor, so a
- * hit still pays them.
+ * callers with different grants never share an answer.
+ *
+ * Each answer carries its dependencies: the tables its store statements named (collected on the request's
+ * query statistics while it runs; an answer that named none is taken to read everything). A change of a
+ * table drops exactly the answers that read it: a write to `warehouse_stock` drops the product grid (which
+ * reads the stock view its materialized view feeds), not an analytics answer. Changes are seen by reading
+ * the tables' state (their parts: every insert, merge, mutation or truncate changes it, whoever wrote):
+ * once right after each write through this gateway (a mutation, a Data Sources call), which answers only
+ * once that reading is done, and every `pollMs` for writes that bypass it (a direct insert, another
+ * replica). Promise: a write through this gateway is never hidden by the cache; any other write is visible
+ * at most 2 × `pollMs` after it lands (an answer is served only while the last completed poll was started
+ * less than 2 × `pollMs` ago, so a slow or failing poll turns the cache off, never stale); no answer is older
+ * than `ttlMs`. Errors are never kept. Token checks, rate limits and query limits run before the executor,
+ * so a hit still pays them.
  */
 export class ReadCache {
-  private version = 0
   private states: ReadonlyMap<string, string> | undefined
   /** When the last successful poll was started (its snapshot is at least that recent). */
   private polledFrom = Number.NEGATIVE_INFINITY
   private readonly entries = new Map<string, Entry>()
   private bytes = 0
   private timer: NodeJS.Timeout | undefined
-  private polling: Promise<void> | undefined
+  private polling: Promise<boolean> | undefined
+  /** Writes through this gateway whose changes are still being read: nothing is served meanwhile. */
+  private checking = 0
+  /** Sequence number of the last change, and the last changes (to judge answers computed across them). */
+  private seq = 0
+  private readonly changes: Array<{ readonly seq: number; readonly tables: Dependencies }> = []
+  private readonly databases: ReadonlySet<string> | undefined
   private readonly now: () => number
-  readonly stats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0 }
+  readonly stats: ReadCacheStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, evictions: { write: 0, size: 0, expired: 0 } }
 
   constructor(private readonly options: ReadCacheOptions) {
     this.now = options.now ?? (() => performance.now())
+    this.databases = options.databases && new Set(options.databases)
+  }
+
+  /** Answers kept now, and their serialised size. */
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes }
   }
 
   /** Reads the tables' state once, then every `pollMs`. */
@@ -75,25 +118,35 @@ export class ReadCache {
   close(): void {
     clearInterval(this.timer)
     this.timer = undefined
-    this.clear()
+    this.entries.clear()
+    this.bytes = 0
   }
 
-  /** A write went through this gateway: no answer computed before it is served again. */
-  written(): void {
-    this.version++
-    this.stats.invalidations++
-    this.clear()
+  /**
+   * A write went through this gateway: resolves once the answers that read a table it changed are
+   * dropped (the tables' state is read again; when that fails, every answer is dropped). Nothing is
+   * served from the cache until then.
+   */
+  async written(): Promise<void> {
+    this.checking++
+    try {
+      // A poll already running may have read the tables before the write landed: read them again after it.
+      await this.polling
+      if (!(await this.poll())) this.invalidate('all')
+    } finally {
+      this.checking--
+    }
   }
 
-  /** One poll now (also what the timer runs); a poll already running is awaited instead. */
-  poll(): Promise<void> {
+  /** One poll now (also what the timer runs); a poll already running is awaited instead. True when it succeeded. */
+  poll(): Promise<boolean> {
     this.polling ??= this.readStates().finally(() => {
       this.polling = undefined
     })
     return this.polling
   }
 
-  /** `execute` with the cache in front of it; mutations advance the data version when they end. */
+  /** `execute` with the cache in front of it; mutations drop what they changed before they answer. */
   wrap(execute: Execute): (args: ExecutionArgs, headers?: ResponseHeaders) => Promise<ExecutionResult> | ExecutionResult {
     return (args, headers) => this.execute(args, execute, headers)
   }
@@ -104,7 +157,9 @@ export class ReadCache {
       try {
         return await execute(args)
       } finally {
-        this.written()
+        // A write the store did not account for (no request statistics) may have changed anything.
+        if (statsOf(args)) await this.written()
+        else this.invalidate('all')
       }
     }
     const key = operation?.operation === 'query' ? this.keyOf(args, operation.selectionSet.selections) : undefined
@@ -114,21 +169,60 @@ export class ReadCache {
       return execute(args)
     }
     const entry = this.entries.get(key)
-    if (entry && entry.version === this.version && this.now() - entry.at <= this.options.ttlMs) {
+    if (entry && this.now() - entry.at <= this.options.ttlMs) {
       this.stats.hits++
       this.entries.delete(key)
       this.entries.set(key, entry)
       headers?.set('x-sightline-cache', 'hit')
       return entry.result
     }
-    if (entry) this.drop(key, entry)
+    if (entry) this.drop(key, entry, 'expired')
     this.stats.misses++
     headers?.set('x-sightline-cache', 'miss')
-    const version = this.version
+    const seq = this.seq
     const at = this.now()
-    const result = await execute(args)
-    if (!result.errors?.length && version === this.version) this.keep(key, { version, at, result, bytes: JSON.stringify(result).length })
+    const stats = statsOf(args)
+    const outer = stats?.tables
+    const named = new Set<string>()
+    if (stats) stats.tables = named
+    let result: ExecutionResult
+    try {
+      result = await execute(args)
+    } finally {
+      if (stats) {
+        if (outer) for (const t of named) outer.add(t)
+        stats.tables = outer
+      }
+    }
+    if (!result.errors?.length) {
+      const reads = stats ? this.dependencies(named) : 'all'
+      if (this.fresh() && !this.changedSince(seq, reads)) this.keep(key, { at, result, bytes: JSON.stringify(result).length, reads })
+    }
     return result
+  }
+
+  /** The tables of this cache's databases among `named`; every table when there are none. */
+  private dependencies(named: ReadonlySet<string>): Dependencies {
+    const reads = new Set<string>()
+    for (const name of named) if (!this.databases || this.databases.has(name.slice(0, name.indexOf('.')))) reads.add(name)
+    return reads.size > 0 ? reads : 'all'
+  }
+
+  /** Whether a change after `seq` touched `reads` (true when the changes since then are no longer remembered). */
+  private changedSince(seq: number, reads: Dependencies): boolean {
+    if (seq === this.seq) return false
+    const oldest = this.changes[0]
+    if (!oldest || oldest.seq > seq + 1) return true
+    for (const c of this.changes) if (c.seq > seq && overlaps(c.tables, reads)) return true
+    return false
+  }
+
+  /** Tables changed: the answers that read any of them go. */
+  private invalidate(tables: Dependencies): void {
+    this.stats.invalidations++
+    this.changes.push({ seq: ++this.seq, tables })
+    if (this.changes.length > CHANGE_LOG) this.changes.shift()
+    for (const [key, entry] of this.entries) if (overlaps(tables, entry.reads)) this.drop(key, entry, 'write')
   }
 
   /** The key of a cacheable query, else undefined (unknown caller, other root fields, no source text). */
@@ -142,47 +236,62 @@ export class ReadCache {
   }
 
   private fresh(): boolean {
-    return this.now() - this.polledFrom <= 2 * this.options.pollMs
+    return this.checking === 0 && this.now() - this.polledFrom <= 2 * this.options.pollMs
   }
 
   private keep(key: string, entry: Entry): void {
     if (entry.bytes > this.options.maxBytes) return
     const old = this.entries.get(key)
-    if (old) this.drop(key, old)
+    if (old) this.drop(key, old, 'write')
     this.entries.set(key, entry)
     this.bytes += entry.bytes
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.options.maxBytes) break
-      this.drop(k, e)
+      this.drop(k, e, 'size')
     }
   }
 
-  private drop(key: string, entry: Entry): void {
+  private drop(key: string, entry: Entry, reason: EvictionReason): void {
     this.entries.delete(key)
     this.bytes -= entry.bytes
+    this.stats.evictions[reason]++
   }
 
-  private clear(): void {
-    this.entries.clear()
-    this.bytes = 0
-  }
-
-  private async readStates(): Promise<void> {
+  private async readStates(): Promise<boolean> {
     const started = this.now()
     try {
       const all = await this.options.probe()
       const states = new Map([...all].filter(([table]) => !UNWATCHED.test(table)))
-      if (this.states && changed(this.states, states)) this.written()
+      if (this.states) {
+        const changed = changedTables(this.states, states)
+        if (changed.size > 0) this.invalidate(changed)
+      }
       this.states = states
       this.polledFrom = started
+      return true
     } catch (err) {
       this.options.onError?.(err)
+      return false
     }
   }
 }
 
-function changed(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return true
-  for (const [k, v] of a) if (b.get(k) !== v) return true
+/** The request's query statistics (the context's `reads`), where the store notes the tables it reads. */
+function statsOf(args: ExecutionArgs): QueryStats | undefined {
+  return (args.contextValue as { reads?: QueryStats } | undefined)?.reads
+}
+
+function overlaps(a: Dependencies, b: Dependencies): boolean {
+  if (a === 'all' || b === 'all') return true
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a]
+  for (const t of small) if (large.has(t)) return true
   return false
+}
+
+/** Tables whose state differs between two readings (appeared, gone or changed). */
+function changedTables(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): Set<string> {
+  const changed = new Set<string>()
+  for (const [k, v] of a) if (b.get(k) !== v) changed.add(k)
+  for (const k of b.keys()) if (!a.has(k)) changed.add(k)
+  return changed
 }

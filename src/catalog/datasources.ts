@@ -45,9 +45,27 @@ export interface ColumnEntry {
   readonly aliases?: readonly string[]
 }
 
+/**
+ * Who reads a datasource through `/v0/sql` (Tinybird's Query API), and which of its rows: the scope
+ * GraphQL asks for the same data; `rows` confines a reader to its workspace (`workspace`) or, for the
+ * table of every app's events, to the apps it may read and its workspace (`apps`).
+ */
+export interface DatasourceRead {
+  readonly scope: string
+  readonly rows?: 'workspace' | 'apps'
+  /** Read as `FINAL` (a table of upserts, read as its latest rows). */
+  readonly final?: boolean
+  /** The scope that reads its quarantine table (the built-in ones: admins only). */
+  readonly quarantineScope?: string
+}
+
 export interface DatasourceEntry {
-  /** The REST name, also the table name in the Sightline database. */
+  /** The REST name, also the table name in its database. */
   readonly name: string
+  /** A loaded project's database; absent for the built-in datasources (in the Sightline database). */
+  readonly database?: string
+  /** How `/v0/sql` reads it; absent: not readable there. */
+  readonly read?: DatasourceRead
   readonly kind: 'landing' | 'materialized'
   readonly description: string
   readonly columns: readonly ColumnEntry[]
@@ -79,6 +97,7 @@ export const QUARANTINE_COLUMNS: readonly ColumnEntry[] = [
 ]
 
 const LC = 'LowCardinality(String)'
+const READ_ECOMMERCE = 'read:ecommerce'
 /** Dimensions kept as LowCardinality (few distinct values). */
 const LOW_CARDINALITY = new Set(['browser', 'os', 'device', 'country', 'platform'])
 
@@ -113,6 +132,7 @@ export const DATASOURCES: readonly DatasourceEntry[] = [
     description: 'Ecommerce events: view, cart and sale of a product',
     appendScope: 'append:ecomm_events',
     quarantine: 'ecomm_events_quarantine',
+    read: { scope: READ_ECOMMERCE, quarantineScope: 'admin' },
     movesStock: true,
     batchColumn: true,
     columns: [
@@ -127,6 +147,7 @@ export const DATASOURCES: readonly DatasourceEntry[] = [
     description: 'Warehouse stock movements per product and store',
     appendScope: 'append:warehouse_stock',
     quarantine: 'warehouse_stock_quarantine',
+    read: { scope: READ_ECOMMERCE, quarantineScope: 'admin' },
     movesStock: true,
     batchColumn: true,
     columns: [
@@ -142,6 +163,7 @@ export const DATASOURCES: readonly DatasourceEntry[] = [
     description: 'The product catalog (upserted by id)',
     appendScope: 'append:products',
     quarantine: 'products_quarantine',
+    read: { scope: READ_ECOMMERCE, final: true, quarantineScope: 'admin' },
     batchColumn: true,
     columns: [
       { name: 'id', type: 'String', field: 'id', rule: { kind: 'id' } },
@@ -158,6 +180,7 @@ export const DATASOURCES: readonly DatasourceEntry[] = [
     description: 'Events of the four apps of every workspace',
     appendScope: 'append:app_events',
     quarantine: 'app_events_quarantine',
+    read: { scope: 'read:analytics', rows: 'apps', quarantineScope: 'admin' },
     aliases: ['barely_events'],
     batchColumn: true,
     columns: APP_EVENT_COLUMNS,
@@ -168,18 +191,19 @@ export const DATASOURCES: readonly DatasourceEntry[] = [
     description: 'Current stock per product: warehouse movements minus sales',
     holdsStock: true,
     markerColumn: true,
+    read: { scope: READ_ECOMMERCE },
     columns: [
       { name: 'product', type: 'String' },
       { name: 'available_stock', type: 'SimpleAggregateFunction(sum, Int64)' },
     ],
   },
-  { name: 'ecomm_rollup_minute', kind: 'materialized', description: 'Views, carts and sales per product and minute', markerColumn: true, columns: ROLLUP_COLUMNS },
-  { name: 'ecomm_rollup_hour', kind: 'materialized', description: 'Views, carts and sales per product and hour', markerColumn: true, columns: ROLLUP_COLUMNS },
-  { name: 'ecomm_rollup_day', kind: 'materialized', description: 'Views, carts and sales per product and day', markerColumn: true, columns: ROLLUP_COLUMNS },
-  { name: 'cart_events_mv', kind: 'materialized', description: 'Cart app events (routed from app_events)', batchColumn: true, columns: APP_EVENT_COLUMNS },
-  { name: 'fm_events_mv', kind: 'materialized', description: 'FM app events (routed from app_events)', batchColumn: true, columns: APP_EVENT_COLUMNS },
-  { name: 'link_events_mv', kind: 'materialized', description: 'Link app events (routed from app_events)', batchColumn: true, columns: APP_EVENT_COLUMNS },
-  { name: 'page_events_mv', kind: 'materialized', description: 'Page app events (routed from app_events)', batchColumn: true, columns: APP_EVENT_COLUMNS },
+  { name: 'ecomm_rollup_minute', kind: 'materialized', description: 'Views, carts and sales per product and minute', markerColumn: true, read: { scope: READ_ECOMMERCE }, columns: ROLLUP_COLUMNS },
+  { name: 'ecomm_rollup_hour', kind: 'materialized', description: 'Views, carts and sales per product and hour', markerColumn: true, read: { scope: READ_ECOMMERCE }, columns: ROLLUP_COLUMNS },
+  { name: 'ecomm_rollup_day', kind: 'materialized', description: 'Views, carts and sales per product and day', markerColumn: true, read: { scope: READ_ECOMMERCE }, columns: ROLLUP_COLUMNS },
+  { name: 'cart_events_mv', kind: 'materialized', description: 'Cart app events (routed from app_events)', batchColumn: true, read: { scope: 'read:analytics:cart', rows: 'workspace' }, columns: APP_EVENT_COLUMNS },
+  { name: 'fm_events_mv', kind: 'materialized', description: 'FM app events (routed from app_events)', batchColumn: true, read: { scope: 'read:analytics:fm', rows: 'workspace' }, columns: APP_EVENT_COLUMNS },
+  { name: 'link_events_mv', kind: 'materialized', description: 'Link app events (routed from app_events)', batchColumn: true, read: { scope: 'read:analytics:link', rows: 'workspace' }, columns: APP_EVENT_COLUMNS },
+  { name: 'page_events_mv', kind: 'materialized', description: 'Page app events (routed from app_events)', batchColumn: true, read: { scope: 'read:analytics:page', rows: 'workspace' }, columns: APP_EVENT_COLUMNS },
 ]
 
 /** The landing datasources, by name: the ones that take rows. */

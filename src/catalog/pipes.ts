@@ -12,7 +12,8 @@ import { GRANULARITIES } from './granularity.js'
 /** A pipe parameter, as `GET /v0/pipes` and the OpenAPI document describe it (Tinybird's template types). */
 export interface PipeParameter {
   readonly name: string
-  readonly type: 'String' | 'DateTime64' | 'Int32' | 'Array(String)' | 'Boolean'
+  /** A Tinybird template type: the built-in pipes use `String`, `DateTime64`, `Int32`, `Array(String)`, `Boolean`. */
+  readonly type: string
   readonly description: string
   readonly required?: boolean
   /** The value used when the parameter is absent, as text. */
@@ -33,14 +34,25 @@ export interface PipeColumn {
 
 /**
  * What a pipe runs: a built-in use case (the domain layer answers it), or — for entries added at
- * start-up — a loaded project's node, which its own service serves.
+ * start-up — a loaded project's pipe, which the project's own service renders and runs.
  */
 export type PipeSource =
   | { readonly kind: 'productGrid' }
   | { readonly kind: 'uiFilters' }
   | { readonly kind: 'breakdown'; readonly app: string; readonly dimension: string }
   | { readonly kind: 'timeseries'; readonly app: string }
-  | { readonly kind: 'project'; readonly project: string }
+  | ProjectPipeSource
+
+/** A loaded Tinybird project's pipe: its database, its Tinybird type and the name scopes and logs use for it. */
+export interface ProjectPipeSource {
+  readonly kind: 'project'
+  /** The project's database (`SIGHTLINE_PROJECT_DATABASE`). */
+  readonly project: string
+  /** Only `endpoint` pipes answer `/v0/pipes/<name>.<format>`; the others are listed (copy pipes run on `/copy`). */
+  readonly type: 'endpoint' | 'copy' | 'materialized' | 'sink' | 'default'
+  /** `<database>.<name>` when a built-in pipe has the name, else the name (API.md, Scopes). */
+  readonly scopeName: string
+}
 
 export interface PipeEntry {
   readonly name: string

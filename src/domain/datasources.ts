@@ -1,5 +1,5 @@
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
-import { datasource, DATASOURCES, type DatasourceEntry } from '../catalog/datasources.js'
+import { Catalog, type DatasourceEntry } from '../catalog/index.js'
 import { forbidden } from './errors.js'
 import type { TableInfo } from '../store/datasources.js'
 import type { Store } from '../store/store.js'
@@ -34,19 +34,26 @@ export class DatasourceService {
   constructor(
     private readonly store: Store,
     private readonly onStockChanged: () => Promise<void>,
+    private readonly catalog: Catalog = new Catalog(),
   ) {}
 
-  /** The catalog entry a name (or alias) denotes; UnknownDatasourceError otherwise. */
+  /** The built-in datasources, from the catalog (a loaded project's are the project service's). */
+  private get builtin(): DatasourceEntry[] {
+    return this.catalog.listed({ builtin: true }).datasources
+  }
+
+  /** The built-in catalog entry a name (or alias) denotes; UnknownDatasourceError otherwise. */
   entry(name: string): DatasourceEntry {
-    const found = datasource(name)
-    if (!found) throw new UnknownDatasourceError(`The datasource '${name}' does not exist; the datasources are ${DATASOURCES.map((d) => d.name).join(', ')}`)
+    const found = this.catalog.datasource(name, { builtin: true })
+    if (!found) throw new UnknownDatasourceError(`The datasource '${name}' does not exist; the datasources are ${this.builtin.map((d) => d.name).join(', ')}`)
     return found
   }
 
   async list(): Promise<DatasourceView[]> {
-    const tables = await this.store.datasources.describe(DATASOURCES.map((d) => d.name))
+    const entries = this.builtin
+    const tables = await this.store.datasources.describe(entries.map((d) => d.name))
     const byName = new Map(tables.map((t) => [t.name, t]))
-    return DATASOURCES.flatMap((d) => {
+    return entries.flatMap((d) => {
       const table = byName.get(d.name)
       return table ? [view(d, table)] : []
     })

@@ -16,6 +16,7 @@ import type {
 import type { ProjectRepository, QuarantineEntry } from '../store/project.js'
 import { INGEST_TABLES } from '../store/types.js'
 import { badInput, withScope } from './errors.js'
+import { datasourceReader, parseNdjson } from './records.js'
 
 const MAX_KEY = 256
 
@@ -49,8 +50,11 @@ export interface IngestPorts {
   /** Most rows (and rejected records) one append takes. */
   readonly maxBatch: number
   ingested(entry: IngestLogEntry): void
-  /** Asks the live feed to deliver the stock the batch moved. */
-  nudge(): Promise<void>
+  /**
+   * Tells the live feed a stored batch moved stock, for it to deliver the changes at once. The append
+   * does not wait for that delivery: the feed reads and fans out on its own.
+   */
+  nudge(): void
   /** The loaded Tinybird project's database (`SIGHTLINE_PROJECT_DATABASE`), whose quarantine tables `quarantine` reads too. */
   readonly projectDatabase?: string | undefined
 }
@@ -102,8 +106,24 @@ export class IngestService {
       token: principal.name,
       deduplicated: outcome.deduplicated,
     })
-    if (outcome.stockChanges.length > 0) await this.ports.nudge()
+    if (outcome.stockChanges.length > 0) this.ports.nudge()
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
+  }
+
+  /**
+   * An NDJSON text into `table`, each line read as `POST /v0/events` reads it (the catalog's field names
+   * and aliases, lenient numbers, any date-time form); lines that cannot become rows are quarantined raw
+   * with their reason, like invalid rows. The GraphQL `…Ndjson` mutations use it: one String variable
+   * instead of one input object per row, so no per-object variable coercion. Each error's `index` is its
+   * line's (from 0, blank lines counted).
+   */
+  async appendNdjson(who: Principal | null, table: IngestTable, text: string, options: Pick<AppendOptions, 'idempotencyKey'> = {}): Promise<AppendResult> {
+    withScope(who, datasource(table)?.appendScope ?? `append:${table}`)
+    const reader = datasourceReader(table)
+    if (!reader) throw badInput(`${table} takes no NDJSON`)
+    const batch = parseNdjson(text, reader)
+    const result = await this.append(who, table, batch.rows as never, { idempotencyKey: options.idempotencyKey, rejected: batch.rejected, sources: batch.sources })
+    return { ...result, errors: result.errors.map((e) => ({ index: (batch.lines[e.index] ?? e.index + 1) - 1, message: e.message })) }
   }
 
   /**

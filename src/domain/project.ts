@@ -72,17 +72,6 @@ export interface CopyRun {
   readonly finishedAt: Date
 }
 
-/** A readable project table for `/v0/sql`: its name there and the table it reads. */
-export interface ProjectSqlTable {
-  readonly name: string
-  /** `` `db`.`table` `` */
-  readonly from: string
-  /** `db.table`, as ClickHouse's query tree names it. */
-  readonly qualified: string
-  /** False: `who` may not read it (a query naming it is refused). */
-  readonly readable: boolean
-}
-
 /** Time for the copy scheduler (tests drive their own). */
 export interface ScheduleClock {
   now(): number
@@ -420,20 +409,6 @@ export class ProjectService {
       timers.clear()
       await Promise.allSettled([...running])
     }
-  }
-
-  /**
-   * The project's datasources and their quarantine tables for `/v0/sql`, each readable by `who` with
-   * `read:datasource:<ds>` (or `read`, or admin). Their names shadow built-in tables of the same name.
-   */
-  sqlTables(who: Principal): ProjectSqlTable[] {
-    const db = this.repo.database
-    const out: ProjectSqlTable[] = []
-    for (const ds of this.project.datasources.values()) {
-      const readable = grants(who.scopes, scopeFor.readDatasource(this.scopeName('datasource', ds.name)))
-      for (const name of [ds.name, `${ds.name}_quarantine`]) out.push({ name, from: this.repo.table(name), qualified: `${db}.${name}`, readable })
-    }
-    return out
   }
 
   private render(name: string, params: Record<string, ParamValue>, mode: 'bind' | 'inline'): PipeSql {

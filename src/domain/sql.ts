@@ -4,6 +4,7 @@
  * because the checks (statement kind, tables, functions) and the rewrite share one walk of the query.
  */
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
+import { Catalog, type DatasourceEntry, type DatasourceRead } from '../catalog/index.js'
 import type { JsonDocument, QueryParams } from '../store/clickhouse.js'
 import { SqlQueryError, type SqlSource } from '../store/sql-query.js'
 import type { Store } from '../store/store.js'
@@ -50,7 +51,6 @@ interface Readable {
 /** The most rows one answer carries (a larger one is refused, not cut short). */
 export const MAX_ROWS = 100_000
 
-const ECOMMERCE = 'read:ecommerce'
 /** Where ClickHouse reads a SELECT without FROM: one row, one `dummy` column, no data. */
 const ONE_ROW = 'system.one'
 /** Aggregating views hold one marker row per keyed batch (product = '\0' || id, every sum 0): not data. */
@@ -63,55 +63,77 @@ const inWorkspace = (who: Principal): string => (who.workspaceId === null ? '' :
 
 const and = (...conditions: string[]): string => conditions.filter((c) => c !== '').join(' AND ')
 
-const ecommerce = (name: string, condition = '', final = false): Readable => ({
-  name,
-  table: name,
-  final,
-  rows: (who) => (grants(who.scopes, ECOMMERCE) ? condition : undefined),
-})
-
 const service = (name: string): Readable => ({ name, table: name, rows: (who) => (grants(who.scopes, 'admin') ? '' : undefined) })
 
-const appEvents = (name: string): Readable => ({
-  name,
-  table: 'app_events',
-  rows: (who) => {
-    const apps = readableApps(who)
-    if (apps.length === 0) return undefined
-    return and(apps.length === APPS.length ? '' : 'event_type IN {sql_apps:Array(String)}', inWorkspace(who))
-  },
-})
+/** The rows of a built-in datasource `who` may read (see DatasourceRead), or undefined when none. */
+function rowsOf(entry: DatasourceEntry, read: DatasourceRead): Readable['rows'] {
+  const markers = entry.markerColumn ? NO_MARKERS : ''
+  if (read.rows === 'apps') {
+    return (who) => {
+      const apps = readableApps(who)
+      if (apps.length === 0) return undefined
+      return and(apps.length === APPS.length ? '' : 'event_type IN {sql_apps:Array(String)}', inWorkspace(who), markers)
+    }
+  }
+  const workspace = read.rows === 'workspace'
+  return (who) => (grants(who.scopes, read.scope) ? and(workspace ? inWorkspace(who) : '', markers) : undefined)
+}
+
+/** The service-log tables (no datasources): admins read them. */
+const SERVICE_TABLES = ['operation_log', 'ingest_log', 'error_log']
 
 /**
- * What `/v0/sql` reads, by the names Tinybird's clients use: the datasources (the seed's `barely_events`
- * is `app_events`), under the scopes GraphQL asks for the same data, confined to the token's workspace;
- * the quarantine and service-log tables for admins. Nothing else (tokens, the change log, batch records,
- * system tables) can be named.
+ * What `/v0/sql` reads of the built-in surface, by the names Tinybird's clients use, derived from the
+ * catalog's datasources (`read`: the scope GraphQL asks for the same data, confined to the token's
+ * workspace; an alias such as the seed's `barely_events` reads its datasource), their quarantine tables,
+ * and the service-log tables for admins. Nothing else (tokens, the change log, batch records, system
+ * tables) can be named.
  */
-const READABLE: readonly Readable[] = [
-  ecommerce('ecomm_events'),
-  ecommerce('warehouse_stock'),
-  ecommerce('products', '', true),
-  ecommerce('mv_latest_availability', NO_MARKERS),
-  ecommerce('ecomm_rollup_minute', NO_MARKERS),
-  ecommerce('ecomm_rollup_hour', NO_MARKERS),
-  ecommerce('ecomm_rollup_day', NO_MARKERS),
-  appEvents('app_events'),
-  appEvents('barely_events'),
-  ...APPS.map(
-    (app): Readable => ({
-      name: `${app}_events_mv`,
-      table: `${app}_events_mv`,
-      rows: (who) => (grants(who.scopes, scopeFor.analytics(app)) ? inWorkspace(who) : undefined),
-    }),
-  ),
-  ...['ecomm_events', 'warehouse_stock', 'products', 'app_events'].map((ds) => service(`${ds}_quarantine`)),
-  service('operation_log'),
-  service('ingest_log'),
-  service('error_log'),
-]
+function builtinReadables(entries: readonly DatasourceEntry[]): Readable[] {
+  const out: Readable[] = []
+  for (const entry of entries) {
+    const { read } = entry
+    if (!read || entry.database !== undefined) continue
+    const rows = rowsOf(entry, read)
+    for (const name of [entry.name, ...(entry.aliases ?? [])]) out.push({ name, table: entry.name, ...(read.final ? { final: true } : {}), rows })
+  }
+  for (const entry of entries) {
+    const scope = entry.read?.quarantineScope
+    if (entry.database !== undefined || !entry.quarantine || scope === undefined) continue
+    const quarantine = entry.quarantine
+    out.push({ name: quarantine, table: quarantine, rows: (who) => (grants(who.scopes, scope) ? '' : undefined) })
+  }
+  return [...out, ...SERVICE_TABLES.map(service)]
+}
 
-const READABLE_BY_NAME: ReadonlyMap<string, Readable> = new Map(READABLE.map((r) => [r.name, r]))
+/** A loaded project's tables for `/v0/sql`: its name there, the table it reads and whether `who` may read it. */
+interface ProjectTable {
+  readonly name: string
+  /** `` `db`.`table` `` */
+  readonly from: string
+  /** `db.table`, as ClickHouse's query tree names it. */
+  readonly qualified: string
+  readonly readable: boolean
+}
+
+const quoted = (name: string): string => `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``
+
+/**
+ * The catalog's project datasources and their quarantine tables, each readable by `who` with its read scope
+ * (`read:datasource:<ds>`, or `read`, or admin). Their names shadow built-in tables of the same name.
+ */
+function projectTables(entries: readonly DatasourceEntry[], who: Principal): ProjectTable[] {
+  const out: ProjectTable[] = []
+  for (const entry of entries) {
+    const db = entry.database
+    if (db === undefined || !entry.read) continue
+    const tables: Array<[string, string | undefined]> = [[entry.name, entry.read.scope], ...(entry.quarantine ? [[entry.quarantine, entry.read.quarantineScope] as [string, string | undefined]] : [])]
+    for (const [name, scope] of tables) {
+      out.push({ name, from: `${quoted(db)}.${quoted(name)}`, qualified: `${db}.${name}`, readable: scope !== undefined && grants(who.scopes, scope) })
+    }
+  }
+  return out
+}
 
 /** Table functions that read nothing but their arguments. */
 const TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'generate_series', 'generateseries', 'values'])
@@ -175,12 +197,12 @@ export function singleStatement(sql: string): string {
  */
 export class SqlService {
   /**
-   * `tables`: more tables by name (a loaded Tinybird project's datasources, in their own database), those
-   * `who` may read and those it may not (refused by name); their names shadow the built-in ones.
+   * `catalog`: the datasources that can be read, the built-in ones and a loaded Tinybird project's (in its
+   * own database; their names shadow the built-in ones).
    */
   constructor(
     private readonly store: Store,
-    private readonly tables: (who: Principal) => ReadonlyArray<{ readonly name: string; readonly from: string; readonly qualified: string; readonly readable: boolean }> = () => [],
+    private readonly catalog: Catalog = new Catalog(),
   ) {}
 
   /**
@@ -199,7 +221,10 @@ export class SqlService {
     const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
     if (!tree) throw new SqlInvalidError('The query could not be parsed')
     const reserved = await this.store.sqlApi.reservedNames()
-    const more = inlineOnly ? [] : this.tables(who)
+    const entries = this.catalog.datasources
+    const readables = builtinReadables(entries)
+    const byName: ReadonlyMap<string, Readable> = new Map(readables.map((r) => [r.name, r]))
+    const more = inlineOnly ? [] : projectTables(entries, who)
     const extra = more.filter((t) => t.readable)
     const inlineNames = new Set([...inline.map((s) => s.name), ...extra.map((t) => t.name)])
     const denied = more.filter((t) => !t.readable && !inlineNames.has(t.name)).map((t) => t.name)
@@ -207,11 +232,12 @@ export class SqlService {
       databases: new Set(reserved.databases.map((d) => d.toLowerCase())),
       // Unqualified names resolve in the current database unless a readable name shadows them.
       tables: new Set([
-        ...reserved.tables.filter((t) => !inlineNames.has(t) && (inlineOnly || !READABLE_BY_NAME.has(t) || READABLE_BY_NAME.get(t)?.rows(who) === undefined)),
+        ...reserved.tables.filter((t) => !inlineNames.has(t) && (inlineOnly || !byName.has(t) || byName.get(t)?.rows(who) === undefined)),
         ...denied,
       ]),
       inline: inlineNames,
       inlineOnly,
+      readable: byName,
     })
 
     const sources: SqlSource[] = []
@@ -231,7 +257,7 @@ export class SqlService {
       sources.push({ name: table.name, from: table.from })
       allowed.add(table.qualified)
     }
-    for (const readable of inlineOnly ? [] : READABLE) {
+    for (const readable of inlineOnly ? [] : readables) {
       const where = readable.rows(who)
       if (where === undefined || inlineNames.has(readable.name)) continue
       sources.push({ name: readable.name, table: readable.table, ...(readable.final ? { final: true } : {}), ...(where ? { where } : {}) })
@@ -271,7 +297,7 @@ export class SqlService {
 function checkSyntax(
   tree: AstNode,
   who: Principal,
-  reserved: { databases: ReadonlySet<string>; tables: ReadonlySet<string>; inline: ReadonlySet<string>; inlineOnly: boolean },
+  reserved: { databases: ReadonlySet<string>; tables: ReadonlySet<string>; inline: ReadonlySet<string>; inlineOnly: boolean; readable: ReadonlyMap<string, Readable> },
 ): void {
   if (!tree.label.startsWith('SelectWithUnionQuery')) {
     throw new SqlRefusedError(`Only SELECT queries are allowed (this is ${tree.label.split(' ')[0] ?? 'another statement'})`)
@@ -299,8 +325,8 @@ function checkSyntax(
       if (name === ONE_ROW) return
       if (name.includes('.')) throw new SqlRefusedError('Tables are read by their names alone, without a database')
       if (reserved.inline.has(name)) return
-      if (reserved.inlineOnly && READABLE_BY_NAME.has(name)) throw new SqlRefusedError(`q= reads the pipe's answer only, as _: ${name} is not readable here`)
-      const readable = READABLE_BY_NAME.get(name)
+      if (reserved.inlineOnly && reserved.readable.has(name)) throw new SqlRefusedError(`q= reads the pipe's answer only, as _: ${name} is not readable here`)
+      const readable = reserved.readable.get(name)
       if (readable && readable.rows(who) === undefined) throw new SqlRefusedError(`This token may not read ${name}`)
     }
     if (label.startsWith('Identifier ') || label.startsWith('TableIdentifier ')) {

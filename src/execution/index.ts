@@ -1,5 +1,7 @@
 import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { registerReadCacheMetrics } from '../cache/metrics.js'
 import { ReadCache, type ResponseHeaders } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
 import { CompiledExecution } from './compiled.js'
@@ -14,8 +16,8 @@ export interface Execution {
    * schema (kept for the last few schemas), behind the same cache. For LiveSchema's `executorFor`.
    */
   executorFor(schema: GraphQLSchema): (args: ExecutionArgs, headers?: ResponseHeaders) => Promise<ExecutionResult> | ExecutionResult
-  /** A write went through this gateway outside GraphQL (Data Sources): cached answers are dropped. */
-  written(): void
+  /** A write went through this gateway outside GraphQL (Data Sources): resolves once the answers it made stale are dropped. */
+  written(): Promise<void>
   /** Starts the cache's poll (after migrations: it reads the tables). */
   start(): Promise<void>
   close(): void
@@ -33,6 +35,8 @@ export function createExecution(
   config: Pick<Config, 'readCache' | 'pollMs' | 'store' | 'project'>,
   log: Logger,
   tableStates: ((databases: readonly string[]) => Promise<ReadonlyMap<string, string>>) | undefined,
+  /** Where the read cache's metrics go (the server's `/metrics`). */
+  registry?: Registry,
 ): Execution {
   plainFields(schema)
   const compiled = new CompiledExecution(schema)
@@ -46,9 +50,11 @@ export function createExecution(
           ttlMs: config.readCache.ttlMs,
           pollMs: config.pollMs,
           probe: () => tableStates(databases),
+          databases,
           onError: (err) => log.warn({ err }, 'read cache: reading the tables state failed (answers are not cached until it works)'),
         })
       : undefined
+  if (cache && registry) registerReadCacheMetrics(registry, cache)
   const cached = cache?.wrap(run)
   // One compiled executor per schema (a reload builds a new one; the previous ones go once unused).
   const bySchema = new WeakMap<GraphQLSchema, CompiledExecution>([[schema, compiled]])
@@ -61,7 +67,7 @@ export function createExecution(
   return {
     execute: cached ?? run,
     executorFor: (s) => (s === schema ? (cached ?? run) : (cachedOn ?? runOn)),
-    written: () => cache?.written(),
+    written: async () => cache?.written(),
     start: async () => cache?.start(),
     close: () => cache?.close(),
     compiled,
@@ -83,7 +89,7 @@ export function writesThrough<T extends object>(service: T, methods: ReadonlyArr
         try {
           return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
         } finally {
-          execution.written()
+          await execution.written()
         }
       }
     },

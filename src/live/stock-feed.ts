@@ -37,11 +37,11 @@ export interface StockFeedOptions {
 }
 
 /**
- * Live stock for subscribers, from one source: the store's change log. Writes through this gateway
- * ask for an immediate poll (`nudge`), so they arrive at once; writes that bypassed it arrive within
- * `pollMs`. Each change has an id; ids seen within the overlap window are skipped, so a change that
- * shows up late is sent once and one that shows up twice is not sent again. With no subscriber the
- * poller stops.
+ * Live stock for subscribers, from one source: the store's change log. A write through this gateway
+ * has the feed read it at once (`nudge`, which the write does not wait for), so its changes arrive
+ * without waiting for the poll; writes that bypassed it arrive within `pollMs`. Each change has an
+ * id; ids seen within the overlap window are skipped, so a change that shows up late is sent once and
+ * one that shows up twice is not sent again. With no subscriber the poller stops.
  */
 export class StockFeed {
   private readonly subscribers = new Set<Subscriber>()
@@ -107,7 +107,13 @@ export class StockFeed {
     return subscriber
   }
 
-  /** Polls now: called after a write through this gateway is durable. Resolves once delivered. */
+  /**
+   * Reads the change log now: called once a write through this gateway is stored, so its changes go out
+   * at once instead of at the next poll. Resolves once they are in the subscribers' queues; never rejects
+   * (a failed read goes to `onError`, and the next read catches up). A change is sent once, by id,
+   * whichever read finds it first; each read takes every unseen change, so changes still go out in the
+   * order they were logged, whoever wrote them.
+   */
   nudge(): Promise<void> {
     if (!this.running) return Promise.resolve()
     return this.poll()
@@ -152,49 +158,55 @@ export class StockFeed {
     if (this.closed || !this.running) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => {
-      this.poll().finally(() => this.schedule())
+      void this.poll().finally(() => this.schedule())
     }, this.options.pollMs)
     this.timer.unref()
   }
 
-  /** One poll at a time; a request during a poll runs one more right after it. */
+  /** One read at a time; requests made during a read are answered by one more read right after it. */
   private poll(): Promise<void> {
-    if (this.polling) {
-      this.again = true
-      return this.polling.then(() => this.polling ?? Promise.resolve())
-    }
+    this.again = true
+    if (this.polling) return this.polling
     this.polling = (async () => {
-      do {
+      while (this.again && this.running) {
         this.again = false
         try {
-          // Polls go ahead of heavy reads in the store's queue: subscribers must not wait for dashboards.
+          // Reads go ahead of heavy reads in the store's queue: subscribers must not wait for dashboards.
           await asWork('live', () => this.pollOnce())
         } catch (err) {
           this.options.onError?.(err)
         }
-      } while (this.again)
+      }
+      this.again = false
     })().finally(() => {
       this.polling = undefined
     })
     return this.polling
   }
 
+  /** Reads and delivers the unseen changes. */
   private async pollOnce(): Promise<void> {
     const overlap = this.options.overlapMs ?? 5000
     // The changes and today's stock are read between writes: an insert commits its change-log part and
-    // its stock part one after the other, and a poll in between would compute a level from half a write.
+    // its stock part one after the other, and a read in between would compute a level from half a write.
     const { changes, current } = await this.store.betweenWrites(async () => {
       const changes = (await this.store.stockChangesSince(new Date(this.watermark - overlap))).filter((c) => !this.seen.has(c.id))
-      if (changes.length === 0) return { changes, current: new Map<string, number>() }
-      const products = [...new Set(changes.map((c) => c.product))]
-      return { changes, current: new Map((await this.store.stock(products)).map((s) => [s.product, s.available])) }
+      const current = new Map<string, number>()
+      const unknown = new Set<string>()
+      for (const c of changes) {
+        if (c.available === undefined) unknown.add(c.product)
+        else current.set(c.product, c.available)
+      }
+      // A change logged between the query's two reads of the log: its product's stock read on its own.
+      if (unknown.size > 0) for (const s of await this.store.stock([...unknown])) current.set(s.product, s.available)
+      return { changes, current }
     })
     if (changes.length === 0) return
     for (const c of changes) this.remember(c.id, c.at.getTime())
     this.prune(overlap)
 
-    const products = [...new Set(changes.map((c) => c.product))]
-    await this.loadCategories(products)
+    const touched = [...new Set(changes.map((c) => c.product))]
+    await this.loadCategories(touched)
     // The stock after each change: today's stock minus the later changes of this batch.
     const after = new Map(current)
     const updates: StockUpdate[] = new Array(changes.length)

@@ -13,7 +13,7 @@ export function domainOf(services: Pick<Services, 'config' | 'store' | 'feed' | 
       lowStockThreshold: config.lowStockThreshold,
       maxBatch: config.maxBatch,
       ingested: (entry) => telemetry.ingested(entry),
-      nudge: () => feed.nudge(),
+      nudge: () => void feed.nudge(),
       flushServiceLog: () => telemetry.serviceLog.flush(),
       projectDatabase: config.project?.database,
     })

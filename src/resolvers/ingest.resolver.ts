@@ -10,6 +10,10 @@ import { domainOf } from './domain.js'
 
 const REJECTED_DESCRIPTION = 'Records refused before they could be typed; quarantined and reported after the rows (index rows + i)'
 
+const NDJSON_DESCRIPTION =
+  'The same rows as NDJSON text, read as POST /v0/events reads them: the fast way to send large batches (no per-object input coercion); errors[].index is the line (from 0)'
+const NDJSON_DATA = 'One JSON object per line (the datasource\'s column or field names); blank lines are skipped'
+
 /** The append options of a mutation: its key, its rejected records and the transport's row sources. */
 function options(ctx: Context, idempotencyKey: string | null, rejected: readonly RejectedRowInput[] | null): AppendOptions {
   return { idempotencyKey, rejected, sources: ctx.rowSources }
@@ -26,6 +30,16 @@ export class IngestResolver {
     @Arg('rejected', () => [RejectedRowInput], { nullable: true, description: REJECTED_DESCRIPTION }) rejected: RejectedRowInput[] | null,
   ): Promise<IngestResult> {
     return domainOf(ctx).ingest.append(ctx.principal, 'ecomm_events', events, options(ctx, idempotencyKey, rejected))
+  }
+
+  @Authorized(scopeFor.append('ecomm_events'))
+  @Mutation(() => IngestResult, { description: NDJSON_DESCRIPTION })
+  async ingestEcommEventsNdjson(
+    @Ctx() ctx: Context,
+    @Arg('data', () => String, { description: NDJSON_DATA }) data: string,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+  ): Promise<IngestResult> {
+    return domainOf(ctx).ingest.appendNdjson(ctx.principal, 'ecomm_events', data, { idempotencyKey })
   }
 
   @Authorized(scopeFor.append('warehouse_stock'))
@@ -59,6 +73,16 @@ export class IngestResolver {
     @Arg('rejected', () => [RejectedRowInput], { nullable: true, description: REJECTED_DESCRIPTION }) rejected: RejectedRowInput[] | null,
   ): Promise<IngestResult> {
     return domainOf(ctx).ingest.append(ctx.principal, 'app_events', events, options(ctx, idempotencyKey, rejected))
+  }
+
+  @Authorized(scopeFor.append('app_events'))
+  @Mutation(() => IngestResult, { description: `${NDJSON_DESCRIPTION}. Rows of another workspace than a bound token's are quarantined` })
+  async ingestAppEventsNdjson(
+    @Ctx() ctx: Context,
+    @Arg('data', () => String, { description: NDJSON_DATA }) data: string,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+  ): Promise<IngestResult> {
+    return domainOf(ctx).ingest.appendNdjson(ctx.principal, 'app_events', data, { idempotencyKey })
   }
 
   @Authorized('admin')

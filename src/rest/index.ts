@@ -4,24 +4,22 @@ import { GraphQLError } from 'graphql'
 import { grants, type Principal } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors.js'
 import type { Gateway, HttpRoute, RequestLabel } from '../transport/gateway.js'
-import { sendBody, sendJson } from '../http.js'
+import { sendJson } from '../http.js'
 import { datasourceHttpError, ingestTarget, parseUpload, readUpload } from './datasources.js'
 import { DATASOURCES, parseNdjson, readEventsBody, type Datasource, type ParsedBatch } from './events.js'
-import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
 import { fromGraphQL, HttpError } from './http.js'
-import { servePipeCatalog, PIPES_PATH, OPENAPI_PATH } from './openapi.js'
-import { bodyParams, ParamError } from './params.js'
-import { PIPES } from './pipes.js'
-import { COPY_PATH, ingestProject, serveProjectCatalog, serveProjectCopy, serveProjectDatasources, serveProjectPipe, type PrincipalOf } from './project.js'
-import { serveSql, SQL_PATH, sqlHttpError, sqlOverPipe } from './sql.js'
-import { pipeParams, pipePrincipal } from './tenancy.js'
-import { OperationError, runPipe } from './operation.js'
+import { PIPES_PATH, OPENAPI_PATH } from './openapi.js'
+import { ParamError } from './params.js'
+import { servePipeCatalog } from './pipe-list.js'
+import { PIPE_PATH, servePipeRoute, type PrincipalOf } from './pipe-route.js'
+import { COPY_PATH, ingestProject, serveProjectCopy, serveProjectDatasources } from './project.js'
+import { serveSql, SQL_PATH, sqlHttpError } from './sql.js'
+import { OperationError } from './operation.js'
 import { DomainError } from '../domain/errors.js'
 import { createTokens } from './tokens.js'
 
 export { PIPES } from './pipes.js'
 
-const PIPE_PATH = /^\/v0\/pipes\/([^/]+)\.(\w+)$/
 const EVENTS_PATH = '/v0/events'
 const DATASOURCE_PATH = /^\/v0\/datasources(?:\/([^/]+))?(?:\/(truncate|delete))?\/?$/
 const TOKENS_PATH = /^\/v0\/tokens\/?$/
@@ -55,16 +53,15 @@ export function restRoute(gateway: Gateway): HttpRoute {
     const datasource = DATASOURCE_PATH.exec(url.pathname)
     try {
       if (url.pathname === PIPES_PATH || url.pathname === OPENAPI_PATH) {
-        // A loaded project's pipes are the list (`?builtin=true` lists the built-in ones).
-        const reader = await catalogReader(gateway, req, res, url, requestId)
-        if (!(await serveProjectCatalog(gateway, req, res, url, reader, url.pathname === OPENAPI_PATH))) await servePipeCatalog(req, res, url, reader)
+        // The catalog's list: a loaded project's pipes (`?builtin=true` lists the built-in ones).
+        servePipeCatalog(gateway, req, res, url, await catalogReader(gateway, req, res, url, requestId))
       } else if (COPY_PATH.test(url.pathname)) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         await serveProjectCopy(gateway, req, res, url, COPY_PATH.exec(url.pathname)?.[1] ?? '', who, requestId)
       } else if (pipe) {
-        // A loaded project's endpoint pipes first; other names fall through to the built-in pipes.
+        // One route for every pipe in the catalog: a loaded project's endpoint of that name first, else the built-in pipe.
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
-        if (!(await serveProjectPipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', who, requestId))) await servePipe(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', requestId)
+        await servePipeRoute(gateway, req, res, url, pipe[1] ?? '', pipe[2] ?? '', who, requestId)
       } else if (url.pathname === EVENTS_PATH) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await ingestProject(gateway, req, res, url, who))) await ingest(gateway, req, res, url, requestId)
@@ -129,45 +126,6 @@ async function catalogReader(gateway: Gateway, req: IncomingMessage, res: Server
   const label = { requestId, operation: url.pathname }
   if (url.pathname === OPENAPI_PATH && !req.headers.authorization && !url.searchParams.get('token')) return null
   return principal(gateway, req, url, label, res)
-}
-
-async function servePipe(
-  gateway: Gateway,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  name: string,
-  extension: string,
-  requestId: string,
-): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Pipes are read with GET or POST', { allow: 'GET, POST, OPTIONS' })
-  const pipe = PIPES.get(name)
-  if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
-  if (!FORMATS.includes(extension as Format)) throw new HttpError(400, `Format '${extension}' is not supported; use ${FORMATS.join(', ')}`)
-  const format = extension as Format
-  const who = pipePrincipal(await principal(gateway, req, url, { requestId, operation: pipe.name }, res), pipe)
-  // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
-  const search = new URLSearchParams(url.searchParams)
-  if (req.method === 'POST') {
-    for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
-  }
-  const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
-  if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
-  // Parameters are checked after the token, so an unauthorised caller learns nothing about them.
-  const params = pipeParams(who, pipe.name, search)
-  const started = performance.now()
-  const { rows, rowsBeforeLimit, statistics } = await runPipe(gateway, pipe, who, params, requestId)
-  const elapsed = (performance.now() - started) / 1000
-  const options = { quote64BitIntegers: quote === '1', csvFormulaGuard: gateway.csvFormulaGuard }
-  const q = url.searchParams.get('q')
-  // Tinybird's q=: SQL over the pipe's answer, read as `_`.
-  const answer =
-    q === null
-      ? render(format, pipe.columns(params), rows, { elapsed, ...statistics }, { ...options, rowsBeforeLimit })
-      : await sqlOverPipe(gateway, who, q, pipe.columns(params), rows).then((over) =>
-          render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit }),
-        )
-  sendBody(res, 200, CONTENT_TYPE[format], answer)
 }
 
 /** `Idempotency-Key` / `X-Idempotency-Key` header or `?idempotency_key=`; the mutation checks its length. */

@@ -1,37 +1,20 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Principal } from '../auth/scopes.js'
-import { sendJson } from '../http.js'
 import type { Column } from './format.js'
 import { FORMATS } from './format.js'
-import { HttpError } from './http.js'
-import { mayRead, PIPES, type Pipe, type PipeParameter } from './pipes.js'
-import { pipePrincipal } from './tenancy.js'
+import type { Pipe, PipeParameter } from './pipes.js'
 
 export const PIPES_PATH = '/v0/pipes'
 export const OPENAPI_PATH = '/v0/pipes/openapi.json'
 
 /** The version the OpenAPI document states: the package's (src/rest and dist/rest both sit two levels down). */
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0'
+export const OPENAPI_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0'
 
 /**
  * How the pipes describe themselves: Tinybird's `GET /v0/pipes` list (TINYBIRD.md §6.2) and an OpenAPI 3.0
  * document of every pipe. Both read only the pipe table's own metadata, so they cannot drift from what
  * the routes accept. Just over 300 lines: the list and the document are two views of the same metadata.
  */
-
-/**
- * `GET /v0/pipes` (the pipes `who` may read) and `GET /v0/pipes/openapi.json` (those pipes, or every pipe
- * when `who` is null).
- */
-export async function servePipeCatalog(req: IncomingMessage, res: ServerResponse, url: URL, who: Principal | null): Promise<void> {
-  if (req.method !== 'GET') throw new HttpError(405, `${url.pathname} is read with GET`, { allow: 'GET, OPTIONS' })
-  const pipes = [...PIPES.values()].filter((pipe) => who === null || mayRead(pipePrincipal(who, pipe), pipe))
-  if (url.pathname === OPENAPI_PATH) sendJson(res, 200, openApiDocument(pipes, VERSION))
-  else sendJson(res, 200, pipeList(pipes, ''))
-  return Promise.resolve()
-}
 
 /** A stable Tinybird-style id (`t_` + 32 hex) for a pipe or one of its nodes. */
 function id(...parts: string[]): string {
@@ -133,7 +116,7 @@ function parameterSchema(p: PipeParameter): Schema {
       return { type: 'string', example: '2024-11-01 00:00:00.000' }
     case 'Boolean':
       return { type: 'boolean', ...(p.default !== undefined ? { default: p.default === 'true' || p.default === '1' } : {}) }
-    case 'String':
+    default:
       return { type: 'string', ...(p.enum ? { enum: [...p.enum] } : {}), ...(p.default !== undefined ? { default: p.default } : {}) }
   }
 }

@@ -6,10 +6,11 @@ import {
   GRANULARITIES,
   MAX_PIPE_BUCKETS,
   MAX_PIPE_ROWS,
-  PIPES as PIPE_ENTRIES,
   rankOfStockStatus,
   SESSION_REFERER,
+  PIPES as PIPE_ENTRIES,
   type AppEntry,
+  type Catalog,
   type DimensionEntry,
   type PipeEntry,
 } from '../catalog/index.js'
@@ -240,14 +241,29 @@ export function restPipe(entry: PipeEntry): Pipe | undefined {
   }
 }
 
+const BUILT = new WeakMap<PipeEntry, Pipe | null>()
+
+/** `restPipe`, made once per catalog entry. */
+export function builtinPipe(entry: PipeEntry | undefined): Pipe | undefined {
+  if (!entry) return undefined
+  let pipe = BUILT.get(entry)
+  if (pipe === undefined) BUILT.set(entry, (pipe = restPipe(entry) ?? null))
+  return pipe ?? undefined
+}
+
+/** The built-in pipe of that name in `catalog`, as REST runs it (undefined: no such built-in pipe). */
+export function builtinPipeNamed(catalog: Catalog, name: string): Pipe | undefined {
+  return builtinPipe(catalog.pipe(name, { builtin: true }))
+}
+
 /**
- * Every built-in Tinybird pipe Sightline serves, by name (the catalog's pipes): the seed's two
- * ecommerce endpoints, then for each app one `v2_<app>_<dimension>` pipe per dimension and its
- * `v2_<app>_timeseries`.
+ * The built-in seed pipes as REST runs them, by name: the seed's two ecommerce endpoints, then for each
+ * app one `v2_<app>_<dimension>` pipe per dimension and its `v2_<app>_timeseries`. The server serves the
+ * catalog it is given (`gateway.catalog`), whose built-in entries are these.
  */
 export const PIPES: ReadonlyMap<string, Pipe> = new Map(
   PIPE_ENTRIES.flatMap((entry) => {
-    const pipe = restPipe(entry)
+    const pipe = builtinPipe(entry)
     return pipe ? [[entry.name, pipe] as const] : []
   }),
 )

@@ -8,7 +8,7 @@ import { QueryLimitError, StoreBusyError, StoreUnavailableError } from '../store
 import { readEventsBody } from './events.js'
 import { CONTENT_TYPE, render, type Column, type Format, type Row } from './format.js'
 import { HttpError } from './http.js'
-import { PIPES, type Pipe } from './pipes.js'
+import { builtinPipeNamed, type Pipe } from './pipes.js'
 import { runPipe } from './operation.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 
@@ -62,7 +62,7 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
   // Tinybird's pipeline=<pipe>: the query reads that pipe's answer as `_` too.
   const pipeline = url.searchParams.get('pipeline')
   if (pipeline) {
-    const pipe = PIPES.get(pipeline)
+    const pipe = builtinPipeNamed(gateway.catalog, pipeline)
     if (!pipe) throw new HttpError(404, `The pipe '${pipeline}' does not exist`)
     const { columns, rows } = await pipeAnswer(gateway, who, pipe, url.searchParams, requestId)
     sources.push(inlineSource('_', columns, rows))
@@ -84,7 +84,7 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
  */
 async function pipeSources(gateway: Gateway, who: Principal, sql: string, search: URLSearchParams, requestId: string): Promise<InlineSource[]> {
   const named = [...new Set(sql.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])].flatMap((word) => {
-    const pipe = PIPES.get(word)
+    const pipe = builtinPipeNamed(gateway.catalog, word)
     return pipe ? [pipe] : []
   })
   const sources: InlineSource[] = []

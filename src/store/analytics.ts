@@ -1,6 +1,6 @@
 import { APPS, ASSET, DIMENSIONS, SESSION_REFERER, type AppEntry } from '../catalog/index.js'
-import type { AnalyticsFilter, App, AppMetricsRow, EqualityFilterField, FilterField, Granularity, ListFilterField } from './types.js'
-import { finite } from './clickhouse.js'
+import type { AnalyticsFilter, AnalyticsQuery, App, AppMetricsRow, EqualityFilterField, FilterField, Granularity, ListFilterField } from './types.js'
+import { finite, toChDateTime64 } from './clickhouse.js'
 
 // The query and row types are part of the Store interface: they live in ./types.js (re-exported here).
 export type {
@@ -65,6 +65,78 @@ export function metricsSql(app: App): string {
     // Rounded to 6 decimals: a float sum of amounts carries noise (26237.430000000004), sub-cent values stay.
     `round(toFloat64(${revenue}), 6) AS revenue`,
   ].join(',\n    ')
+}
+
+/**
+ * The SELECT list of an app's metrics over merged parts (the hourly pre-aggregation's rows and the raw
+ * edges' states, columns `action`, `n`, `money`, `s_state`, `v_state`): the same names and values as
+ * metricsSql.
+ */
+export function mergedMetricsSql(app: App): string {
+  const entry = APP_BY_NAME[app]
+  const actions = entry.actions.map((a, i) => `toInt64(uniqExactMergeIf(s_state, action = '${a.action}')) AS action_${i}`)
+  const revenue = entry.revenueAction ? `sumIf(money, action = '${entry.revenueAction}')` : '0'
+  return [
+    'toInt64(sum(n)) AS events',
+    'toInt64(uniqExactMerge(s_state)) AS sessions',
+    'toInt64(uniqExactMerge(v_state)) AS visitors',
+    ...actions,
+    `round(toFloat64(${revenue}), 6) AS revenue`,
+  ].join(',\n    ')
+}
+
+/** Hours in milliseconds: the pre-aggregation's bucket. */
+const HOUR_MS = 3_600_000
+
+/**
+ * How a query reads the hourly pre-aggregation (sql/0081_app_events_hourly.sql): its rows for the whole
+ * UTC hours `[wholeFrom, wholeTo)` of the range, under `hourly` (conditions on its dimension, value and
+ * action columns, bound in `params`), and the per-app table for the ragged edges.
+ */
+export interface HourlyPlan {
+  readonly wholeFrom: Date
+  readonly wholeTo: Date
+  readonly hourly: string
+}
+
+/**
+ * The plan for a query, or undefined when it must read the per-app table alone: when the range holds no
+ * whole hour, or its filters are not the pre-aggregation's (it keeps each dimension — and the asset — on
+ * its own: at most one equality filter, on a non-empty value, and for a breakdown only on the dimension
+ * broken down; no platform list). `by`: the breakdown's dimension. Parameters go in `params`.
+ */
+export function hourlyPlan(query: AnalyticsQuery, params: Record<string, unknown>, by?: FilterField): HourlyPlan | undefined {
+  const wholeFrom = Math.ceil(query.from.getTime() / HOUR_MS) * HOUR_MS
+  const wholeTo = Math.floor(query.to.getTime() / HOUR_MS) * HOUR_MS
+  if (wholeFrom >= wholeTo) return undefined
+  let equality: { field: FilterField; value: string } | undefined
+  let actions: readonly string[] | undefined
+  for (const [key, value] of Object.entries(query.filter) as Array<[string, unknown]>) {
+    if (value === undefined || value === null) continue
+    if (key === 'actions' && Array.isArray(value)) {
+      actions = value as readonly string[]
+      continue
+    }
+    if (typeof value !== 'string' || value === '' || equality) return undefined
+    const field = (key === SESSION_REFERER.field ? SESSION_REFERER.sameAs : key) as FilterField
+    if (!(field in DIMENSION_SQL)) return undefined
+    equality = { field, value }
+  }
+  if (by !== undefined && equality !== undefined && equality.field !== by) return undefined
+  params.wholeFrom = toChDateTime64(new Date(wholeFrom))
+  params.wholeTo = toChDateTime64(new Date(wholeTo))
+  params.app = query.app
+  params.h_dimension = by ?? equality?.field ?? ''
+  let hourly = '\n      AND dimension = {h_dimension:String}'
+  if (equality || by === undefined) {
+    params.h_value = equality?.value ?? ''
+    hourly += ' AND value = {h_value:String}'
+  }
+  if (actions) {
+    params.h_actions = [...actions]
+    hourly += ' AND action IN {h_actions:Array(String)}'
+  }
+  return { wholeFrom: new Date(wholeFrom), wholeTo: new Date(wholeTo), hourly }
 }
 
 /** The expression each equality filter compares (a closed map). */

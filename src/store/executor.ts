@@ -181,6 +181,7 @@ export class Executor {
         const summary = (result as { summary?: { read_rows?: string; read_bytes?: string } }).summary
         const read = { rows_read: Number(summary?.read_rows ?? 0), bytes_read: Number(summary?.read_bytes ?? 0) }
         this.record(call.scope, 'select', performance.now() - started, read)
+        noteTables(call.scope, query)
         return { bytes: Buffer.concat(chunks), rowsRead: read.rows_read, bytesRead: read.bytes_read }
       },
       orElse,
@@ -208,6 +209,7 @@ export class Executor {
           throw limitErrorOf(new Error(text.slice(-1000))) ?? err
         }
         this.record(call.scope, 'select', performance.now() - started, body.statistics)
+        noteTables(call.scope, query)
         return body
       },
       how.orElse,
@@ -287,6 +289,32 @@ interface StatementCall {
 
 function driverParams({ query_id, abort_signal }: StatementCall): { query_id?: string; abort_signal?: AbortSignal } {
   return { ...(query_id !== undefined && { query_id }), ...(abort_signal && { abort_signal }) }
+}
+
+/** A qualified name in SQL text: `db.table`, either part possibly back-quoted. */
+const QUALIFIED = /(?:`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*))\s*\.\s*(?:`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*)\b)/g
+/** The qualified names of recent statement texts (the query files render a few texts, reused). */
+const namedTables = new Map<string, readonly string[]>()
+
+/**
+ * Adds the tables a statement names to its request's `stats.tables`, when the request collects them (the
+ * read cache). Every table of Sightline's SQL is written `{{db}}.name` (the query files, rendered for one
+ * database), so the qualified names of the text are the tables it reads; names that are not tables
+ * (`alias.column`) never change, so they cost nothing. The cache treats an answer that named none of its
+ * databases' tables as reading every table.
+ */
+function noteTables(scope: QueryScope | undefined, query: string): void {
+  const into = scope?.stats?.tables
+  if (!into) return
+  let names = namedTables.get(query)
+  if (!names) {
+    const found = new Set<string>()
+    for (const m of query.matchAll(QUALIFIED)) found.add(`${m[1] ?? m[2]}.${m[3] ?? m[4]}`)
+    names = [...found]
+    if (namedTables.size >= 1000) namedTables.delete(namedTables.keys().next().value as string)
+    namedTables.set(query, names)
+  }
+  for (const name of names) into.add(name)
 }
 
 const executors = new WeakMap<ClickHouseClient, Executor>()

@@ -5,6 +5,11 @@ export interface QueryStats {
   bytesRead: number
   /** Wall time spent waiting on the store, summed over queries. */
   ms: number
+  /**
+   * When set, every SELECT adds the qualified tables (`db.table`) its statement names: the read cache's
+   * dependencies of an answer. Left unset (nothing collected) otherwise.
+   */
+  tables?: Set<string>
 }
 
 /** One finished store call, for latency metrics. */

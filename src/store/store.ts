@@ -17,6 +17,7 @@ import type {
   ProductRow,
   QuarantinedRow,
   StockChange,
+  LoggedStockChange,
   StockLevel,
   TokenRecord,
   TrendPoint,
@@ -96,8 +97,11 @@ export interface Store {
   errorLog(limit: number): Promise<ErrorLogEntry[]>
 
   // ---- live stock
-  /** Stock changes logged after `since`, oldest first; each has an id for de-duplication. */
-  stockChangesSince(since: Date): Promise<Array<StockChange & { id: string; at: Date }>>
+  /**
+   * Stock changes logged after `since`, oldest first; each has an id for de-duplication and its product's
+   * stock at the time of the read.
+   */
+  stockChangesSince(since: Date): Promise<LoggedStockChange[]>
   /**
    * Runs reads that must see whole writes (the change log and the stock levels it is read with): no
    * ingest of this process is half-way through while `read` runs.

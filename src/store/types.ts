@@ -170,6 +170,14 @@ export interface StockChange {
   readonly delta: number
 }
 
+/** A change as the change log holds it: its id (for de-duplication), when it was logged, and its product's stock when read. */
+export interface LoggedStockChange extends StockChange {
+  readonly id: string
+  readonly at: Date
+  /** The product's stock at the time of the read; undefined when the read found none (read it again). */
+  readonly available: number | undefined
+}
+
 // ---- service data (Tinybird's pipe_stats_rt, datasources_ops_log, endpoint_errors)
 
 /** One GraphQL operation as the operation log keeps it. */

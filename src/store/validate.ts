@@ -156,13 +156,22 @@ function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unkno
   if (!entry) throw new Error(`no datasource ${name} in the catalog`)
   const columns = entry.columns.filter((c): c is ColumnEntry & { field: string; rule: ColumnRule } => c.field !== undefined && c.rule !== undefined)
   const ordered = [...columns.filter((c) => FIRST.has(c.rule.kind)), ...columns.filter((c) => !FIRST.has(c.rule.kind))]
-  const checks = ordered.flatMap((c) => {
+  const fields: string[] = []
+  const checks: FieldCheck[] = []
+  for (const c of ordered) {
     const check = fieldCheck(c.field, c.rule)
-    return check ? [[c.field, check] as const] : []
-  })
+    if (check) {
+      fields.push(c.field)
+      checks.push(check)
+    }
+  }
+  // Index loops over two arrays: one call per row of every batch, so no iterator or tuple per field.
   return (r, env) => {
     const out: Record<string, unknown> = {}
-    for (const [field, check] of checks) out[field] = check(r[field], r, env)
+    for (let i = 0; i < checks.length; i++) {
+      const field = fields[i] as string
+      out[field] = (checks[i] as FieldCheck)(r[field], r, env)
+    }
     return out
   }
 }

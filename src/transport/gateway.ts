@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { RateState } from '../auth/rate-limit.js'
 import type { Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
+import type { Catalog } from '../catalog/index.js'
 import type { DatasourceService } from '../domain/datasources.js'
 import type { Domain } from '../domain/index.js'
 import type { ProjectService } from '../domain/project.js'
@@ -31,6 +32,8 @@ export interface Gateway {
   readonly datasources: DatasourceService
   /** Tinybird's Query API (`/v0/sql`): read-only SQL over what a principal may read. */
   readonly sql: SqlService
+  /** What is served (registry): built-in datasources and pipes, and a loaded project's once it is applied. */
+  readonly catalog: Catalog
   /** The loaded Tinybird project (`SIGHTLINE_PROJECT`) once its database is ready; undefined otherwise. */
   readonly project?: ProjectService | undefined
   /** Stored tokens and JWTs (`POST /v0/tokens`). */

@@ -4,14 +4,14 @@ import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import type { Logger } from 'pino'
-import { WebSocketServer } from 'ws'
+import { WebSocket, WebSocketServer } from 'ws'
 import type { Principal } from '../auth/scopes.js'
 import type { Config } from '../config.js'
 import { createContext, type Context, type Services } from '../context.js'
 import { ErrorCode, formatError, RateLimitedError, UnauthenticatedError } from '../errors.js'
 import { introspectionRefusal } from '../introspection.js'
 import { limitedValidate } from '../limits.js'
-import { sharedSubscribe } from '../live/shared-execution.js'
+import { sharedSubscribe, type SubscriptionSink } from '../live/shared-execution.js'
 import type { Metrics } from '../metrics.js'
 import { SocketRegistry } from '../sockets.js'
 import type { Access } from './access.js'
@@ -77,14 +77,23 @@ export function startWebSocket(
   const connections = new Set<{ readonly subscriptions: Readonly<Record<string, unknown>> }>()
   const validate = limitedValidate(config.queryLimits)
   const started = new WeakMap<Context, number>()
+  /** Each subscription's socket and id, by its context, for `sharedSubscribe` to write its messages to. */
+  const sinks = new WeakMap<Context, SubscriptionSink>()
   const cleanup = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; authorization?: string }>(
     {
       schema: () => schema.current,
       isProd: !config.development,
       connectionInitWaitTimeout: config.websocket.initTimeoutMs,
-      subscribe: sharedSubscribe((contextValue) => {
-        const principal = (contextValue as Context).principal
-        return principal ? JSON.stringify([principal.name, [...principal.scopes].sort(), principal.workspaceId]) : ''
+      // A subscription's result depends on its document, variables and the caller's effective scopes and
+      // workspace binding, not on which token it came with: equal subscriptions share one execution and
+      // one serialised payload per event, which `sharedSubscribe` writes to each socket behind its id.
+      subscribe: sharedSubscribe({
+        callerKey: (contextValue) => {
+          const principal = (contextValue as Context).principal
+          return principal ? JSON.stringify([[...principal.scopes].sort(), principal.workspaceId ?? null]) : ''
+        },
+        format: formatResult,
+        sinkOf: (contextValue) => sinks.get(contextValue as Context),
       }),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization
@@ -107,7 +116,7 @@ export function startWebSocket(
       // Every operation on a socket passes the same gates as an HTTP request: the token is checked
       // again (a revoked token or an expired JWT stops at its next operation), the rate limit, the
       // parse and validation limits, and introspection for admins only.
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         let principal: Principal | null
         try {
           principal = ctx.extra.authorization ? await access.authenticate(ctx.extra.authorization) : null
@@ -131,6 +140,7 @@ export function startWebSocket(
         if (refusal) return [refusal]
         const contextValue = createContext(services, principal, randomUUID())
         started.set(contextValue, performance.now())
+        sinks.set(contextValue, socketSink(ctx.extra.socket, id))
         return { schema: schema.current, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
@@ -176,6 +186,28 @@ export function startWebSocket(
       for (const client of wsServer.clients) client.terminate()
     },
     close: () => new Promise<void>((resolve) => wsServer.close(() => resolve())),
+  }
+}
+
+/**
+ * A subscription's messages written straight to its socket. A write the socket could not hand to the
+ * kernel at once (its reader is behind) returns a promise of its flush, and the subscription waits for it.
+ */
+function socketSink(socket: WebSocket, id: string): SubscriptionSink {
+  return {
+    id,
+    write(message) {
+      if (socket.readyState !== WebSocket.OPEN) return undefined
+      let flushed = false
+      let resume: (() => void) | undefined
+      // The connection's `send` calls back once the frame is flushed, or failed because the socket is gone.
+      socket.send(message, () => {
+        flushed = true
+        resume?.()
+      })
+      if (flushed || socket.bufferedAmount === 0) return undefined
+      return new Promise<void>((resolve) => (resume = resolve))
+    },
   }
 }
 

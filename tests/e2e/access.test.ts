@@ -319,6 +319,18 @@ const MATRIX: Record<string, Row> = {
     ok: APP_EVENT_APPENDERS,
     check: ingested('ingestAppEvents'),
   },
+  'Mutation.ingestEcommEventsNdjson': {
+    query: 'mutation Q($d: String!) { ingestEcommEventsNdjson(data: $d) { accepted quarantined } }',
+    variables: () => ({ d: JSON.stringify({ event: 'view', product: uid('p') }) }),
+    ok: APPENDERS,
+    check: ingested('ingestEcommEventsNdjson'),
+  },
+  'Mutation.ingestAppEventsNdjson': {
+    query: 'mutation Q($d: String!) { ingestAppEventsNdjson(data: $d) { accepted quarantined } }',
+    variables: () => ({ d: JSON.stringify({ app: 'page', action: 'view', workspace_id: W, session_id: uid('s'), visitor_id: uid('v') }) }),
+    ok: APP_EVENT_APPENDERS,
+    check: ingested('ingestAppEventsNdjson'),
+  },
   'Mutation.createToken': {
     query: 'mutation Q($n: String!) { createToken(input: { name: $n, scopes: ["read:ecommerce"] }) { name } }',
     variables: () => ({ n: uid('matrix') }),

@@ -140,6 +140,80 @@ describe('read cache', () => {
     }
   })
 
+  const GRID = 'query G($category: String) { productGrid(category: $category, showOutOfStock: true) { id stock } }'
+  const ANALYTICS = 'query A($ws: ID!, $from: DateTime, $to: DateTime) { analytics(app: CART, workspaceId: $ws, from: $from, to: $to) { totals { events } } }'
+  // A fixed range: the answer does not depend on the clock.
+  const analyticsVars = { ws: 'ws_1', from: '2026-01-01T00:00:00Z', to: '2026-01-08T00:00:00Z' }
+  const stockOf = (a: Answer, id: string) => ((a.body.data?.productGrid ?? []) as Array<{ id: string; stock: number }>).find((p) => p.id === id)?.stock
+
+  /**
+   * After a write, the analytics answer (which reads no stock table) must still be served from the cache.
+   * A read the cache sits out (its poll late on a loaded machine: no header) proves nothing either way, so
+   * read again; a miss would mean the write dropped it.
+   */
+  async function stillCached(): Promise<void> {
+    let answer = await post(ANALYTICS, analyticsVars, tokens.read!)
+    for (let i = 0; i < 50 && answer.cache === null; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      answer = await post(ANALYTICS, analyticsVars, tokens.read!)
+    }
+    expect(answer.cache).toBe('hit')
+  }
+
+  it('a write through the gateway drops the answers that read a table it changed, and only those', async () => {
+    const before = await cached(GRID, { category }, tokens.read!)
+    expect(before.cache).toBe('hit')
+    expect((await cached(ANALYTICS, analyticsVars, tokens.read!)).cache).toBe('hit')
+    const stock = stockOf(before, 'p1')!
+    const res = await post(
+      'mutation S($updates: [WarehouseStockInput!]!) { ingestWarehouseStock(updates: $updates) { accepted } }',
+      { updates: [{ product: 'p1', store: 'store_1', amount: 5 }] },
+      server.adminToken,
+    )
+    expect(res.body.errors).toBeUndefined()
+    // The grid reads the stock view that warehouse_stock feeds: never served stale after the write answered.
+    const after = await post(GRID, { category }, tokens.read!)
+    expect(after.cache).not.toBe('hit')
+    expect(stockOf(after, 'p1')).toBe(stock + 5)
+    await stillCached()
+  })
+
+  it('a direct insert into warehouse_stock drops the grid once the poll sees it, and not the analytics answer', async () => {
+    const before = await cached(GRID, { category }, tokens.read!)
+    expect((await cached(ANALYTICS, analyticsVars, tokens.read!)).cache).toBe('hit')
+    const stock = stockOf(before, 'p1')!
+    const now = new Date().toISOString().slice(0, 19).replace('T', ' ')
+    await direct.insert({
+      table: `${server.config.store.database}.warehouse_stock`,
+      values: [{ timestamp: now, product: 'p1', store: 'store_2', amount: 7 }],
+      format: 'JSONEachRow',
+      clickhouse_settings: { insert_deduplication_token: randomUUID() },
+    })
+    const deadline = Date.now() + 60_000
+    let seen: number | undefined
+    while (Date.now() < deadline) {
+      seen = stockOf(await post(GRID, { category }, tokens.read!), 'p1')
+      if (seen === stock + 7) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(seen).toBe(stock + 7)
+    await stillCached()
+  })
+
+  it('reports hits, misses, evictions, entries and bytes on /metrics', async () => {
+    await cached(GRID, { category }, tokens.read!)
+    const text = await (await fetch(new URL('/metrics', server.url))).text()
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+    expect(value('sightline_read_cache_hits_total')).toBeGreaterThan(0)
+    expect(value('sightline_read_cache_misses_total')).toBeGreaterThan(0)
+    expect(value('sightline_read_cache_entries')).toBeGreaterThan(0)
+    expect(value('sightline_read_cache_bytes')).toBeGreaterThan(0)
+    // The writes of the tests above dropped answers that read what they changed.
+    expect(value('sightline_read_cache_evictions_total\\{reason="write"\\}')).toBeGreaterThan(0)
+    expect(text).toMatch(/^# TYPE sightline_read_cache_evictions_total counter$/m)
+    expect(text).toMatch(/^# TYPE sightline_read_cache_bytes gauge$/m)
+  })
+
   it('checks the token on every request: a revoked token gets no cached answer', async () => {
     expect((await cached(PRODUCTS, { category }, tokens.revoked!)).cache).toBe('hit')
     await post('mutation R($name: String!) { revokeToken(name: $name) }', { name: 'cache_revoked' }, server.adminToken)

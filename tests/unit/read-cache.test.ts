@@ -126,3 +126,79 @@ describe('ReadCache', () => {
     expect(t.world.executions).toBe(before + 1)
   })
 })
+
+describe('ReadCache dependencies', () => {
+  /** Two root fields over two tables; each execution notes the table it reads, as the store's executor does. */
+  function setup() {
+    let tables = new Map([['db.products', 'a'], ['db.app_events', 'a']])
+    const data = { products: 1, analytics: 1 }
+    const runs = { products: 0, analytics: 0 }
+    let during: (() => Promise<void>) | undefined
+    const cache = new ReadCache({ maxBytes: 1_000_000, ttlMs: 60_000, pollMs: 100_000, now: () => 0, databases: ['db'], probe: async () => tables })
+    const run = cache.wrap((args): ExecutionResult | Promise<ExecutionResult> => {
+      const field = (args.document.definitions[0] as unknown as { selectionSet: { selections: Array<{ name: { value: string } }> } }).selectionSet.selections[0]!.name.value
+      const reads = (args.contextValue as { reads: { tables?: Set<string> } }).reads
+      if (field === 'mutate') return { data: { mutate: true } }
+      const which = field === 'products' ? 'products' : 'analytics'
+      reads.tables?.add(which === 'products' ? 'db.products' : 'db.app_events').add('p.id') // an alias, not a table
+      runs[which]++
+      const result = { data: { [field]: data[which] } }
+      const pending = during?.()
+      return pending ? pending.then(() => result) : result
+    })
+    const exec = (query: string) => run({ schema, document: parse(query), contextValue: { principal: reader, reads: { queries: 0, rowsRead: 0, bytesRead: 0, ms: 0 } } })
+    const read = async (field: 'products' | 'analytics') => (await exec(`{ ${field} }`)).data![field]
+    return {
+      cache,
+      data,
+      runs,
+      read,
+      mutate: () => exec('mutation { mutate }'),
+      change: (table: string) => (tables = new Map([...tables, [table, `${tables.get(table) ?? ''}+`]])),
+      whileRunning: (fn: (() => Promise<void>) | undefined) => (during = fn),
+    }
+  }
+
+  it('a change seen by the poll drops only the answers that read the changed table', async () => {
+    const t = setup()
+    await t.cache.poll()
+    await t.read('products')
+    await t.read('analytics')
+    t.data.products = 2
+    t.change('db.products')
+    await t.cache.poll()
+    expect(await t.read('products')).toBe(2)
+    expect(await t.read('analytics')).toBe(1)
+    expect(t.runs).toEqual({ products: 2, analytics: 1 })
+    expect(t.cache.stats.evictions.write).toBe(1)
+  })
+
+  it('a mutation answers after the answers reading what it changed are dropped; an unchanged table keeps its answers', async () => {
+    const t = setup()
+    await t.cache.poll()
+    await t.read('products')
+    await t.read('analytics')
+    t.data.analytics = 2
+    t.change('db.app_events')
+    await t.mutate()
+    expect(await t.read('analytics')).toBe(2)
+    expect(await t.read('products')).toBe(1)
+    expect(t.runs).toEqual({ products: 1, analytics: 2 })
+  })
+
+  it('does not keep an answer whose table changed while it was computed', async () => {
+    const t = setup()
+    await t.cache.poll()
+    t.whileRunning(async () => {
+      t.whileRunning(undefined)
+      t.change('db.products')
+      await t.cache.poll()
+    })
+    await t.read('products')
+    expect(t.cache.size.entries).toBe(0)
+    await t.read('products')
+    await t.read('products')
+    expect(t.runs.products).toBe(2)
+    expect(t.cache.size.entries).toBe(1)
+  })
+})

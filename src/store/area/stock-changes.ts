@@ -1,6 +1,6 @@
 import { toChDateTime64 } from '../clickhouse.js'
 import type { SharedExclusiveGate } from '../gate.js'
-import type { StockChange } from '../types.js'
+import type { LoggedStockChange } from '../types.js'
 import type { StoreQueries } from './queries.js'
 
 /**
@@ -14,11 +14,19 @@ export class StockChangeLog {
     private readonly writes: SharedExclusiveGate,
   ) {}
 
-  async since(since: Date): Promise<Array<StockChange & { id: string; at: Date }>> {
-    const rows = await this.q.rows<{ id: string; product: string; delta: number; at_us: number }>('stock_changes_since', {
-      since: toChDateTime64(since),
-    })
-    return rows.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000) }))
+  /** Changes after `since`, each with its product's stock now: one read. */
+  async since(since: Date): Promise<LoggedStockChange[]> {
+    const rows = await this.q.rows<{ id: string; product: string; delta: number; at_us: number; available: number; stocked: string }>(
+      'stock_changes_since',
+      { since: toChDateTime64(since) },
+    )
+    return rows.map((r) => ({
+      id: r.id,
+      product: r.product,
+      delta: Number(r.delta),
+      at: new Date(Number(r.at_us) / 1000),
+      available: r.stocked === r.product ? Number(r.available) : undefined,
+    }))
   }
 
   betweenWrites<T>(read: () => Promise<T>): Promise<T> {

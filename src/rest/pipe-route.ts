@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Principal } from '../auth/scopes.js'
+import type { Catalog, PipeEntry, ProjectPipeSource } from '../catalog/index.js'
+import { ProjectQueryError, TemplateError, type ProjectService } from '../domain/project.js'
+import { sendBody, sendJson } from '../http.js'
+import type { Gateway } from '../transport/gateway.js'
+import { readEventsBody } from './events.js'
+import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
+import { HttpError } from './http.js'
+import { runPipe } from './operation.js'
+import { bodyParams } from './params.js'
+import { builtinPipe, type Pipe } from './pipes.js'
+import { sqlOverPipe } from './sql.js'
+import { pipeParams, pipePrincipal } from './tenancy.js'
+
+/** Who is asking (the REST router's token check: header or `?token=`, rate limit headers), as `operation`. */
+export type PrincipalOf = (operation: string) => Promise<Principal>
+
+/** `/v0/pipes/<name>.<format>` */
+export const PIPE_PATH = /^\/v0\/pipes\/([^/]+)\.(\w+)$/
+
+/**
+ * The content type of a `.parquet` answer: the IANA registration for Parquet (2024). Tinybird's documents
+ * do not say what it sends; clients read the body as bytes whatever the header.
+ */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet'
+
+/**
+ * `?builtin=true` reaches the built-in surface while a project is loaded: `/v0/pipes` and
+ * `/v0/pipes/openapi.json` list the built-in pipes, `/v0/pipes/<name>.<format>` runs the built-in pipe and
+ * `/v0/events?name=<ds>` appends to the built-in datasource, where the project has one of the same name.
+ * Without it, a project's name wins (its pipes and datasources are what `/v0/*` serves); built-in names
+ * the project does not use answer as always.
+ */
+export function wantsBuiltin(url: URL): boolean {
+  return ['1', 'true'].includes(url.searchParams.get('builtin')?.toLowerCase() ?? '')
+}
+
+/** A loaded project's pipe as the route serves it: its catalog entry and the project that runs it. */
+export interface ProjectPipe {
+  readonly entry: PipeEntry & { readonly source: ProjectPipeSource }
+  readonly project: ProjectService
+}
+
+/**
+ * The endpoint `/v0/pipes/<name>.<format>` answers, from the catalog: a loaded project's endpoint pipe of
+ * that name (unless `builtin`), else the built-in pipe; undefined when neither exists.
+ */
+export function servedPipe(catalog: Catalog, project: ProjectService | undefined, name: string, builtin: boolean): ProjectPipe | Pipe | undefined {
+  const entry = builtin || !project ? undefined : catalog.pipe(name)
+  if (entry?.source.kind === 'project' && entry.source.type === 'endpoint' && entry.source.project === project?.database) {
+    return { entry: entry as ProjectPipe['entry'], project: project }
+  }
+  return builtinPipe(catalog.pipe(name, { builtin: true }))
+}
+
+const isProject = (pipe: ProjectPipe | Pipe): pipe is ProjectPipe => 'project' in pipe && 'entry' in pipe
+
+/** What a pipe request asks for, read once for either executor. */
+interface PipeRequest {
+  readonly format: Format
+  readonly search: URLSearchParams
+  readonly quote: boolean
+  /** Tinybird's `q=`: SQL over the pipe's answer, read as `_`. */
+  readonly q: string | null
+}
+
+/**
+ * `GET|POST /v0/pipes/<name>.<format>`, one route for the built-in pipes and a loaded project's endpoints:
+ * the method, the pipe (404), the format (400), the token, then the parameters (query string, then a POST
+ * body's form or JSON fields) and `q=`, and the answer from the pipe's executor — the built-in use case
+ * (domain layer) or the project's rendered SQL — in Tinybird's envelope.
+ */
+export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, name: string, extension: string, principalOf: PrincipalOf, requestId: string): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Pipes are read with GET or POST', { allow: 'GET, POST, OPTIONS' })
+  const pipe = servedPipe(gateway.catalog, gateway.project, name, wantsBuiltin(url))
+  if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
+  // A project's endpoints also answer Parquet (ClickHouse's FORMAT Parquet).
+  const formats: readonly string[] = isProject(pipe) ? [...FORMATS, 'parquet'] : FORMATS
+  if (!formats.includes(extension)) throw new HttpError(400, `Format '${extension}' is not supported; use ${formats.join(', ')}`)
+  const who = await principalOf(isProject(pipe) ? pipe.entry.source.scopeName : pipe.name)
+  // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
+  const search = new URLSearchParams(url.searchParams)
+  if (req.method === 'POST') {
+    for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
+  }
+  const q = url.searchParams.get('q')
+  if (extension === 'parquet' && isProject(pipe)) return serveParquet(res, pipe.project, pipe.entry.name, who, search, q, requestId)
+  const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
+  if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
+  const request: PipeRequest = { format: extension as Format, search, quote: quote === '1', q }
+  if (isProject(pipe)) await serveProjectPipe(gateway, res, pipe.project, pipe.entry.name, who, request, requestId)
+  else await serveBuiltinPipe(gateway, res, pipe, who, request, requestId)
+}
+
+/** A built-in pipe: parameters checked after the token (an unauthorised caller learns nothing about them), then its use case. */
+async function serveBuiltinPipe(gateway: Gateway, res: ServerResponse, pipe: Pipe, caller: Principal, request: PipeRequest, requestId: string): Promise<void> {
+  const who = pipePrincipal(caller, pipe)
+  const params = pipeParams(who, pipe.name, request.search)
+  const started = performance.now()
+  const { rows, rowsBeforeLimit, statistics } = await runPipe(gateway, pipe, who, params, requestId)
+  const elapsed = (performance.now() - started) / 1000
+  const options = { quote64BitIntegers: request.quote, csvFormulaGuard: gateway.csvFormulaGuard }
+  const answer =
+    request.q === null
+      ? render(request.format, pipe.columns(params), rows, { elapsed, ...statistics }, { ...options, rowsBeforeLimit })
+      : await sqlOverPipe(gateway, who, request.q, pipe.columns(params), rows).then((over) =>
+          render(request.format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit }),
+        )
+  sendBody(res, 200, CONTENT_TYPE[request.format], answer)
+}
+
+/** Template errors answer with Tinybird's own body and status; ClickHouse's refusal of the SQL is a 400. */
+export async function answering<T>(res: ServerResponse, work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work()
+  } catch (err) {
+    if (err instanceof TemplateError) {
+      sendJson(res, err.status, err.body)
+      return undefined
+    }
+    if (err instanceof ProjectQueryError) throw new HttpError(400, `[Error] ${err.message}`)
+    throw err
+  }
+}
+
+/** A project endpoint as one Parquet file (no envelope: Parquet has its own schema). */
+async function serveParquet(res: ServerResponse, project: ProjectService, name: string, who: Principal, search: URLSearchParams, q: string | null, requestId: string): Promise<void> {
+  if (q !== null) throw new HttpError(400, 'q= is not supported with .parquet; use .json, .csv or .ndjson')
+  const bytes = await answering(res, () => project.readParquet(who, name, search, requestId))
+  if (bytes !== undefined) sendBody(res, 200, PARQUET_CONTENT_TYPE, bytes)
+}
+
+/**
+ * A project endpoint: the pipe's SQL rendered with the request's parameters (bound, never spliced). `.json`
+ * without `q=` passes ClickHouse's `FORMAT JSON` document (Tinybird's envelope) through as written.
+ */
+async function serveProjectPipe(gateway: Gateway, res: ServerResponse, project: ProjectService, name: string, who: Principal, request: PipeRequest, requestId: string): Promise<void> {
+  const { format, q } = request
+  const started = performance.now()
+  if (format === 'json' && q === null) {
+    const text = await answering(res, () => project.readJson(who, name, request.search, requestId, request.quote))
+    if (text !== undefined) sendBody(res, 200, CONTENT_TYPE.json, text)
+    return
+  }
+  const doc = await answering(res, () => project.read(who, name, request.search, requestId))
+  if (!doc) return
+  const options = { quote64BitIntegers: request.quote, csvFormulaGuard: gateway.csvFormulaGuard }
+  let answer: string
+  if (q === null) {
+    const statistics = { elapsed: doc.statistics?.elapsed ?? 0, rows_read: doc.statistics?.rows_read ?? 0, bytes_read: doc.statistics?.bytes_read ?? 0 }
+    answer = render(format, doc.meta, doc.data, statistics, { ...options, rowsBeforeLimit: doc.rows_before_limit_at_least })
+  } else {
+    const over = await sqlOverPipe(gateway, who, q, doc.meta, doc.data)
+    answer = render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit })
+  }
+  sendBody(res, 200, CONTENT_TYPE[format], answer)
+}
