@@ -42,6 +42,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --app-events N    app events of the small scale (default 30% of --events)
   --subscribers N   graphql-ws subscribers for the live-stock latency (default 1,000; --quick 100)
   --quick           small sizes (about a minute) to check the harness works
+  --brief           the chosen scales' real sizes with --quick's iteration counts (a loaded machine)
   --out PATH        where to write the JSON report (default bench/results/latest.json)
   --prepare         only generate (or find) the histories of the chosen scales, then stop
   --keep            keep the temporary data directories
@@ -88,6 +89,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      brief: { type: 'boolean', default: false },
       scale: { type: 'string', default: 'small' },
       runs: { type: 'string' },
       'soak-minutes': { type: 'string' },
@@ -125,7 +127,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
   const large: Scale = quick ? { events: 500_000, products: 2_500, appEvents: 150_000 } : { events: 10_000_000, products: 10_000, appEvents: 3_000_000 }
   const subscribers = count(values.subscribers, quick ? 100 : 1_000, 1)
   const plan = (name: ScaleName, scale: Scale): Plan => {
-    if (quick) {
+    if (quick || values.brief) {
       return {
         name,
         scale,
