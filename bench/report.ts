@@ -233,6 +233,10 @@ export function summarizeRuns(res: BenchResults): void {
     const k = res.soak
     rows.push({ measure: `soak: max RSS over ${k.minutes} min`, scale: 'soak', unit: 'MB', gateway: k.rss.maxMb, bare: null, ratio: null, target: '< 400', met: k.rss.maxMb < 400 })
     rows.push({ measure: 'soak: median RSS', scale: 'soak', unit: 'MB', gateway: k.rss.medianMb, bare: null, ratio: null, target: null, met: null })
+    rows.push({ measure: 'soak: max anonymous RSS (heaps)', scale: 'soak', unit: 'MB', gateway: k.rss.maxAnonMb, bare: null, ratio: null, target: null, met: null })
+    for (const [kind, v] of Object.entries(k.kinds)) {
+      rows.push({ measure: `soak: ${kind}, ${v.requests} requests, ${v.errors} errors, p99 ${n(v.latency.p99)} ms`, scale: 'soak', unit: 'ms p50', gateway: v.latency.p50, bare: null, ratio: null, target: null, met: null })
+    }
     rows.push({ measure: 'soak: errors', scale: 'soak', unit: 'count', gateway: k.errors, bare: null, ratio: null, target: '0', met: k.errors === 0 })
   }
   res.summary = rows
@@ -247,9 +251,9 @@ const n = (v: number | null | undefined, digits = 1) =>
   v === null || v === undefined || Number.isNaN(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const int = (v: number) => v.toLocaleString('en-US')
 
-function table(head: string[], rows: string[][]): string {
+function table(head: string[], rows: string[][], leftColumns = 1): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  const line = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   return [line(head), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
@@ -323,6 +327,7 @@ export function printResults(res: BenchResults): void {
     table(
       ['scale', 'measure', 'unit', 'gateway', 'bare', 'ratio (spread)', 'target', 'met'],
       res.summary.map((r) => [r.scale, r.measure, r.unit, n(r.gateway, r.unit === 'MB' || r.unit.startsWith('ms') ? 1 : 0), n(r.bare, r.unit.startsWith('ms') ? 1 : 0), ratioText(r.ratio), r.target ?? '', r.met === null ? '' : r.met ? 'yes' : 'NO']),
+      3,
     ),
   )
   if (res.summary.some((r) => r.scale === 'small → large')) console.log('(small → large rows: gateway = the large scale, bare = the small scale, ratio = large ÷ small)')
@@ -331,6 +336,7 @@ export function printResults(res: BenchResults): void {
 
 export function printSoak(k: SoakResult): void {
   console.log(`\nSoak: ${k.minutes} min, ${int(k.subscribers)} live subscribers (${int(k.updates)} updates received), RSS every ${k.rss.everySeconds} s: max ${n(k.rss.maxMb)} MB, median ${n(k.rss.medianMb)} MB, start ${n(k.rss.startMb)} MB, end ${n(k.rss.endMb)} MB; ${k.errors} errors`)
+  console.log(`  of which anonymous (V8 and engine heaps): max ${n(k.rss.maxAnonMb)} MB, median ${n(k.rss.medianAnonMb)} MB; file-backed at the end (mostly chDB's library code): ${n(k.rss.endFileMb)} MB`)
   console.log(
     table(
       ['kind', 'requests', 'errors', 'p50 (ms)', 'p99 (ms)'],

@@ -42,7 +42,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --app-events N    app events of the small scale (default 30% of --events)
   --subscribers N   graphql-ws subscribers for the live-stock latency (default 1,000; --quick 100)
   --quick           small sizes (about a minute) to check the harness works
+  --brief           the chosen scales' real sizes with --quick's iteration counts (a loaded machine)
   --out PATH        where to write the JSON report (default bench/results/latest.json)
+  --prepare         only generate (or find) the histories of the chosen scales, then stop
   --keep            keep the temporary data directories
   --profile DIR     write the gateway's V8 CPU profile (.cpuprofile) to DIR
 
@@ -71,6 +73,7 @@ interface Options {
   readonly out: string
   readonly keep: boolean
   readonly quick: boolean
+  readonly prepare: boolean
   readonly profile: string | undefined
 }
 
@@ -86,6 +89,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      brief: { type: 'boolean', default: false },
       scale: { type: 'string', default: 'small' },
       runs: { type: 'string' },
       'soak-minutes': { type: 'string' },
@@ -95,6 +99,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
       subscribers: { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      prepare: { type: 'boolean', default: false },
       profile: { type: 'string' },
       help: { type: 'boolean', default: false },
       // A child process's job (chDB binds one data directory per process).
@@ -122,7 +127,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
   const large: Scale = quick ? { events: 500_000, products: 2_500, appEvents: 150_000 } : { events: 10_000_000, products: 10_000, appEvents: 3_000_000 }
   const subscribers = count(values.subscribers, quick ? 100 : 1_000, 1)
   const plan = (name: ScaleName, scale: Scale): Plan => {
-    if (quick) {
+    if (quick || values.brief) {
       return {
         name,
         scale,
@@ -170,6 +175,7 @@ function options(argv: string[]): Options | { generate: string; scale: Scale } |
     out: resolve(values.out ?? DEFAULT_OUT),
     keep: values.keep,
     quick,
+    prepare: values.prepare,
     profile: values.profile && resolve(values.profile),
   }
 }
@@ -436,6 +442,7 @@ async function main(): Promise<void> {
     phase(`History for the ${p.name} scale (${fmt(p.scale.events)} events, ${fmt(p.scale.products)} products, ${fmt(p.scale.appEvents)} app events)`)
     histories.set(p.name, await cachedHistory(p.scale, progress))
   }
+  if (o.prepare) return
   const scratch = mkdtempSync(join(tmpdir(), 'sightline-bench-passes-'))
   const passes: PassReport[] = []
   let soak: SoakResult | undefined

@@ -5,7 +5,7 @@
  * report gives max and median RSS, errors, and p50/p99 per kind of request.
  */
 import { randomBytes } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -58,7 +58,21 @@ export interface SoakResult {
   readonly errors: number
   readonly firstErrors: string[]
   readonly kinds: Record<string, SoakKind>
-  readonly rss: { everySeconds: number; maxMb: number; medianMb: number; startMb: number; endMb: number; samples: Array<[seconds: number, mb: number]> }
+  /**
+   * VmRSS of the gateway. `anon*` is its anonymous part (heaps: V8's and the engine's); the rest is mostly
+   * file-backed: the pages of chDB's ~550 MB library the process has touched (clean, shared, reclaimable).
+   */
+  readonly rss: {
+    everySeconds: number
+    maxMb: number
+    medianMb: number
+    startMb: number
+    endMb: number
+    maxAnonMb: number
+    medianAnonMb: number
+    endFileMb: number
+    samples: Array<[seconds: number, rssMb: number, anonMb: number]>
+  }
   /** The gateway's V8 heap at the end (its /metrics); the rest of RSS is native, mostly chDB. */
   readonly memory: { heapUsedMb: number; heapTotalMb: number; externalMb: number } | null
   readonly loadAverage: { start: number[]; end: number[] }
@@ -154,13 +168,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     o.progress(`${subs.length} subscribers connected`)
 
     // ---- the mix, until the deadline
-    const rss: Array<[number, number]> = []
+    const rss: Array<[number, number, number]> = []
     const t0 = performance.now()
     const deadline = t0 + o.minutes * 60_000
     const live = () => performance.now() < deadline
+    let fileMb = Number.NaN
     const sample = () => {
-      const m = gateway.memory()
-      if (m) rss.push([round((performance.now() - t0) / 1000, 1), m.rssMb])
+      const m = procStatus(gateway.pid)
+      if (m) {
+        rss.push([round((performance.now() - t0) / 1000, 1), m.rssMb, m.anonMb])
+        fileMb = m.fileMb
+      }
     }
     sample()
     const sampler = setInterval(() => {
@@ -200,6 +218,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const heap = await gateway.heap()
 
     const mbs = rss.map(([, mb]) => mb).sort((a, b) => a - b)
+    const anon = rss.map(([, , mb]) => mb).sort((a, b) => a - b)
     const result: SoakResult = {
       minutes: o.minutes,
       scale: o.scale,
@@ -218,6 +237,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         medianMb: mbs[Math.floor((mbs.length - 1) / 2)] ?? Number.NaN,
         startMb: rss[0]?.[1] ?? Number.NaN,
         endMb: rss[rss.length - 1]?.[1] ?? Number.NaN,
+        maxAnonMb: anon[anon.length - 1] ?? Number.NaN,
+        medianAnonMb: anon[Math.floor((anon.length - 1) / 2)] ?? Number.NaN,
+        endFileMb: fileMb,
         samples: rss,
       },
       memory: heap ? { heapUsedMb: heap.usedMb, heapTotalMb: heap.totalMb, externalMb: heap.externalMb } : null,
@@ -233,6 +255,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     closeHttp()
     if (!o.keep) rmSync(root, { recursive: true, force: true })
     else process.stderr.write(`kept ${root}\n`)
+  }
+}
+
+function procStatus(pid: number): { rssMb: number; anonMb: number; fileMb: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const mb = (key: string) => Math.round(Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 102.4) / 10
+    return { rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') }
+  } catch {
+    return null
   }
 }
 

@@ -84,6 +84,7 @@ const EnvSchema = z.object({
   SIGHTLINE_CHDB_INDEX_CACHE_MB: z.coerce.number().int().min(0).default(64),
   SIGHTLINE_CHDB_UNCOMPRESSED_CACHE_MB: z.coerce.number().int().min(0).default(0),
   SIGHTLINE_CHDB_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(0),
+  SIGHTLINE_CHDB_PURGE_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_CHDB_ARGS: z.string().default('').transform((v) => v.split(/\s+/).filter(Boolean)),
   SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
   SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
@@ -247,6 +248,11 @@ export interface EngineMemoryConfig {
   readonly uncompressedCacheMb: number
   /** `max_server_memory_usage`, in MiB: all queries together; 0 leaves the engine's 90% of RAM. @default 0 */
   readonly maxMemoryMb: number
+  /**
+   * How often the engine's allocator returns memory that finished queries freed to the OS, in ms
+   * (`SYSTEM JEMALLOC PURGE`); 0 never (it then keeps up to a few hundred MB after large scans). @default 5000
+   */
+  readonly purgeMs: number
   /** More `clickhouse local` arguments (`--name=value`), from `SIGHTLINE_CHDB_ARGS`, space-separated. */
   readonly extraArgs: readonly string[]
 }
@@ -305,6 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         indexCacheMb: e.SIGHTLINE_CHDB_INDEX_CACHE_MB,
         uncompressedCacheMb: e.SIGHTLINE_CHDB_UNCOMPRESSED_CACHE_MB,
         maxMemoryMb: e.SIGHTLINE_CHDB_MAX_MEMORY_MB,
+        purgeMs: e.SIGHTLINE_CHDB_PURGE_MS,
         extraArgs: Object.freeze(e.SIGHTLINE_CHDB_ARGS),
       }),
     }),

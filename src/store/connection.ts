@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { Session } from 'chdb'
 import { createChdbConnection } from 'chdb/connection'
@@ -49,8 +50,69 @@ export function createConnection(config: StoreConfig): ClickHouseClient {
   const connection = createChdbConnection({ path: config.dataDir }) as unknown as NonNullable<
     Parameters<typeof createClient>[0]
   >['connection']
-  starter?.close()
   // chDB keeps settings for its session: statements that carry no limits of their own (migrations, say)
   // must not inherit the last query's, so every statement pins them, unlimited unless it sets its own.
-  return createClient({ connection, clickhouse_settings: { max_execution_time: 0, max_memory_usage: '0', timeout_overflow_mode: 'throw' } })
+  const client = createClient({ connection, clickhouse_settings: { max_execution_time: 0, max_memory_usage: '0', timeout_overflow_mode: 'throw' } })
+  const purgeMs = config.memory?.purgeMs ?? 0
+  if (purgeMs <= 0) {
+    starter?.close()
+    return client
+  }
+  const release = housekeeping(config.dataDir, purgeMs, starter)
+  const close = client.close.bind(client)
+  client.close = async () => {
+    await close()
+    await release()
+  }
+  return client
+}
+
+interface Housekeeper {
+  readonly session: Session
+  readonly timer: NodeJS.Timeout
+  users: number
+  running: Promise<unknown> | undefined
+}
+
+/** One per data directory (the engine, and its allocator, is one per process). */
+const housekeepers = new Map<string, Housekeeper>()
+
+/**
+ * The engine's allocator (jemalloc) keeps the pages a finished query freed, for the next one: after a
+ * dashboard over millions of rows that is a few hundred MB of resident memory nobody uses (measured: a
+ * process's anonymous RSS 229 MB after scans of 10M rows, 58 MB after a purge). Every `purgeMs` a session
+ * of its own (so it never waits behind, or interleaves with, the store's statements) hands them back.
+ * Returns the release for one client; the last release stops it.
+ */
+function housekeeping(dataDir: string, purgeMs: number, starter: Session | undefined): () => Promise<void> {
+  const key = resolve(dataDir)
+  let keeper = housekeepers.get(key)
+  if (keeper) {
+    keeper.users++
+    starter?.close()
+  } else {
+    const session = starter ?? new Session(dataDir)
+    const timer = setInterval(() => {
+      if (!keeper || keeper.running) return
+      const k = keeper
+      k.running = session
+        .queryAsync('SYSTEM JEMALLOC PURGE')
+        .catch(() => undefined)
+        .finally(() => (k.running = undefined))
+    }, purgeMs)
+    timer.unref()
+    keeper = { session, timer, users: 1, running: undefined }
+    housekeepers.set(key, keeper)
+  }
+  const k = keeper
+  let released = false
+  return async () => {
+    if (released) return
+    released = true
+    if (--k.users > 0) return
+    housekeepers.delete(key)
+    clearInterval(k.timer)
+    await k.running
+    k.session.close()
+  }
 }
