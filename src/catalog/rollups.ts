@@ -13,6 +13,12 @@ export interface RollupEntry {
   readonly source: string
   readonly description: string
   readonly columns: readonly ColumnEntry[]
+  /**
+   * The filter fields (dimensions and the asset) the pre-aggregation keeps a row per value of, as its view
+   * names them. A dimension added to the catalog later is not among them until a migration adds it to the
+   * view, and reads by it use the raw tables meanwhile.
+   */
+  readonly keeps?: readonly string[]
 }
 
 export const ROLLUPS: readonly RollupEntry[] = [
@@ -47,6 +53,10 @@ export const ROLLUPS: readonly RollupEntry[] = [
       // ALIAS value: the name the ingest's batch-marker lookup reads (store/batches.ts).
       { name: 'product', type: 'String' },
       { name: 'marked_at', type: 'DateTime' },
+    ],
+    keeps: [
+      'assetId', 'browser', 'os', 'device', 'country', 'region', 'city', 'referer', 'platform', 'emailBroadcastId',
+      'emailTemplateId', 'flowActionId', 'landingPageId', 'metaAdId', 'metaAdSetId', 'metaCampaignId', 'metaPlacementId',
     ],
   },
 ]

@@ -1,4 +1,4 @@
-import { APPS, ASSET, DIMENSIONS, SESSION_REFERER, type AppEntry } from '../catalog/index.js'
+import { APPS, ASSET, DIMENSIONS, ROLLUPS, SESSION_REFERER, type AppEntry } from '../catalog/index.js'
 import type { AnalyticsFilter, AnalyticsQuery, App, AppMetricsRow, EqualityFilterField, FilterField, Granularity, ListFilterField } from './types.js'
 import { finite, toChDateTime64 } from './clickhouse.js'
 
@@ -85,6 +85,9 @@ export function mergedMetricsSql(app: App): string {
   ].join(',\n    ')
 }
 
+/** The filter fields the hourly pre-aggregation keeps; a query on any other reads the per-app table. */
+const HOURLY_KEEPS: ReadonlySet<string> = new Set(ROLLUPS.find((r) => r.name === 'app_events_hourly')?.keeps ?? [])
+
 /** Hours in milliseconds: the pre-aggregation's bucket. */
 const HOUR_MS = 3_600_000
 
@@ -119,10 +122,10 @@ export function hourlyPlan(query: AnalyticsQuery, params: Record<string, unknown
     }
     if (typeof value !== 'string' || value === '' || equality) return undefined
     const field = (key === SESSION_REFERER.field ? SESSION_REFERER.sameAs : key) as FilterField
-    if (!(field in DIMENSION_SQL)) return undefined
+    if (!HOURLY_KEEPS.has(field)) return undefined
     equality = { field, value }
   }
-  if (by !== undefined && equality !== undefined && equality.field !== by) return undefined
+  if (by !== undefined && (!HOURLY_KEEPS.has(by) || (equality !== undefined && equality.field !== by))) return undefined
   params.wholeFrom = toChDateTime64(new Date(wholeFrom))
   params.wholeTo = toChDateTime64(new Date(wholeTo))
   params.app = query.app

@@ -69,6 +69,12 @@ describe('the catalog', () => {
     for (const r of ROLLUPS) {
       const feeding = views.filter((v) => new RegExp(`\\bTO ${database}\\.${r.name}\\b`).test(v.create_table_query))
       expect(feeding.map((v) => new RegExp(`\\bFROM ${database}\\.${r.source}\\b`).test(v.create_table_query)), r.name).toEqual([true])
+      // The fields a pre-aggregation says it keeps are exactly the ones its view names: a read by any
+      // other field must not find it empty.
+      if (r.keeps) {
+        const named = [...(feeding[0]?.create_table_query ?? '').matchAll(/\('(\w+)', /g)].map((m) => m[1])
+        expect([...new Set(named)].sort(), r.name).toEqual([...r.keeps].sort())
+      }
     }
   })
 
