@@ -1,3 +1,8 @@
+/**
+ * The read cache (`SIGHTLINE_READ_CACHE`): serialised answers kept by what determines them, dropped by the
+ * tables they read. Over 300 lines because keys, dependencies, table-state polling and the shared misses
+ * are one consistency argument: an answer is served only while nothing it read can have changed.
+ */
 import { getOperationAST, Kind, type ExecutionArgs, type ExecutionResult, type SelectionNode } from 'graphql'
 import type { Principal } from '../auth/scopes.js'
 import type { QueryStats } from '../store/query-stats.js'

@@ -1,3 +1,7 @@
+/**
+ * Keyed batches: their settings, ids, slices and the ledger that finds what an interrupted attempt left.
+ * Just over 300 lines because the ledger and the encoding it checks must agree on every column and id.
+ */
 import { createHash, randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, selectRows, type InsertSettings } from './clickhouse.js'

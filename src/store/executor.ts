@@ -1,3 +1,8 @@
+/**
+ * The one way statements reach ClickHouse (see `Executor`). Over 300 lines because admission, cancellation,
+ * statistics and the three answer shapes (rows, compact rows, raw text) share one statement lifecycle;
+ * split apart, each piece would need the others' private state.
+ */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
