@@ -8,8 +8,9 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
-    // tests/crash: npm run test:crash; tests/remote: npm run test:remote (they need their own setup).
-    exclude: [...configDefaults.exclude, 'tests/crash/**', 'tests/remote/**'],
+    // tests/crash: npm run test:crash; tests/remote: npm run test:remote (they need their own setup);
+    // the bench harness end to end: npm run test:bench (minutes).
+    exclude: [...configDefaults.exclude, 'tests/crash/**', 'tests/remote/**', 'tests/bench/bench.test.ts'],
     setupFiles: ['tests/setup.ts'],
     globalSetup: ['tests/global-setup.ts'],
     // chDB allows one data directory per process: every test file gets its own fork.
