@@ -177,17 +177,7 @@ export interface SourceRecord {
  * line parsed and typed as it is read (the ingest hot path: no record list in between).
  */
 export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
-  const rows: Input[] = []
-  const rejected: Array<{ row: string; reason: string }> = []
-  const rowSources: Array<{ row: string; label: string }> = []
-  const rejectedSources: Array<{ row: string; label: string }> = []
-  const rowLines: number[] = []
-  const rejectedLines: number[] = []
-  const reject = (text: string, line: number, reason: string) => {
-    rejected.push({ row: text, reason })
-    rejectedSources.push({ row: text, label: `line ${line}` })
-    rejectedLines.push(line)
-  }
+  const batch = new BatchBuilder()
   let start = 0
   for (let line = 1; start <= body.length; line++) {
     let end = body.indexOf('\n', start)
@@ -199,24 +189,13 @@ export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
     try {
       record = JSON.parse(text)
     } catch (err) {
-      reject(text, line, `invalid JSON: ${(err as Error).message}`)
+      batch.reject(text, line, `invalid JSON: ${(err as Error).message}`)
       continue
     }
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      reject(text, line, 'the line is not a JSON object')
-      continue
-    }
-    try {
-      rows.push(datasource.toRow(record as Json))
-    } catch (err) {
-      if (!(err instanceof LineError)) throw err
-      reject(text, line, err.message)
-      continue
-    }
-    rowSources.push({ row: text, label: `line ${line}` })
-    rowLines.push(line)
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) batch.reject(text, line, 'the line is not a JSON object')
+    else batch.type(datasource, record as Json, text, line)
   }
-  return { rows, rejected, sources: rowSources.concat(rejectedSources), lines: rowLines.concat(rejectedLines) }
+  return batch.done()
 }
 
 /**
@@ -224,31 +203,44 @@ export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
  * missing (unreadable) or cannot be typed is rejected with its raw text and a reason.
  */
 export function parseRecords(records: readonly SourceRecord[], datasource: Datasource): ParsedBatch {
-  const rows: Input[] = []
-  const rejected: Array<{ row: string; reason: string }> = []
-  const rowSources: Array<{ row: string; label: string }> = []
-  const rejectedSources: Array<{ row: string; label: string }> = []
-  const rowLines: number[] = []
-  const rejectedLines: number[] = []
+  const batch = new BatchBuilder()
   for (const { raw, line, record, reason } of records) {
-    const source = { row: raw, label: `line ${line}` }
-    if (record === undefined) {
-      rejected.push({ row: raw, reason: reason ?? 'the record has more cells than the datasource has columns' })
-      rejectedSources.push(source)
-      rejectedLines.push(line)
-      continue
-    }
+    if (record === undefined) batch.reject(raw, line, reason ?? 'the record has more cells than the datasource has columns')
+    else batch.type(datasource, record, raw, line)
+  }
+  return batch.done()
+}
+
+/** A batch as its records are read: typed rows and rejected records, each with its raw text and line. */
+class BatchBuilder {
+  private readonly rows: Input[] = []
+  private readonly rejected: Array<{ row: string; reason: string }> = []
+  private readonly rowSources: Array<{ row: string; label: string }> = []
+  private readonly rejectedSources: Array<{ row: string; label: string }> = []
+  private readonly rowLines: number[] = []
+  private readonly rejectedLines: number[] = []
+
+  reject(text: string, line: number, reason: string): void {
+    this.rejected.push({ row: text, reason })
+    this.rejectedSources.push({ row: text, label: `line ${line}` })
+    this.rejectedLines.push(line)
+  }
+
+  /** Types one record as a row of `datasource`, or rejects it with the reason it cannot be typed. */
+  type(datasource: Datasource, record: Json, text: string, line: number): void {
     try {
-      rows.push(datasource.toRow(record))
-      rowSources.push(source)
-      rowLines.push(line)
+      this.rows.push(datasource.toRow(record))
     } catch (err) {
       if (!(err instanceof LineError)) throw err
-      rejected.push({ row: raw, reason: err.message })
-      rejectedSources.push(source)
-      rejectedLines.push(line)
+      this.reject(text, line, err.message)
+      return
     }
+    this.rowSources.push({ row: text, label: `line ${line}` })
+    this.rowLines.push(line)
   }
-  return { rows, rejected, sources: [...rowSources, ...rejectedSources], lines: [...rowLines, ...rejectedLines] }
+
+  done(): ParsedBatch {
+    return { rows: this.rows, rejected: this.rejected, sources: this.rowSources.concat(this.rejectedSources), lines: this.rowLines.concat(this.rejectedLines) }
+  }
 }
 

@@ -284,6 +284,18 @@ function single(file: string, d: Directive, what: string): string {
   return v
 }
 
+/** `VERSION n`, in either file kind. */
+function parseVersion(file: string, d: Directive): number {
+  const version = Number(single(file, d, 'a number'))
+  if (!Number.isInteger(version)) throw new DatafileError(file, d.line, `VERSION must be an integer, found ${JSON.stringify(d.value)}`)
+  return version
+}
+
+/** `INCLUDE` is Classic's, refused in either file kind. */
+function includeRefused(file: string, d: Directive): DatafileError {
+  return new DatafileError(file, d.line, 'INCLUDE (Classic) is not supported; inline the included file')
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Splitting helpers aware of quotes and parentheses
 
@@ -492,11 +504,10 @@ export function parseDatasource(file: string, content: string, name = nameOf(fil
         backfill = single(file, d, 'a value (skip)')
         break
       case 'VERSION':
-        version = Number(single(file, d, 'a number'))
-        if (!Number.isInteger(version)) throw new DatafileError(file, d.line, `VERSION must be an integer, found ${JSON.stringify(d.value)}`)
+        version = parseVersion(file, d)
         break
       case 'INCLUDE':
-        throw new DatafileError(file, d.line, 'INCLUDE (Classic) is not supported; inline the included file')
+        throw includeRefused(file, d)
       case 'ENGINE_SETTINGS':
         settings = parseSettings(file, d, single(file, d, 'a `key=value` list'))
         break
@@ -621,11 +632,10 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
         tokens.push(parseToken(file, d, 'pipe'))
         break
       case 'VERSION':
-        version = Number(single(file, d, 'a number'))
-        if (!Number.isInteger(version)) throw new DatafileError(file, d.line, `VERSION must be an integer, found ${JSON.stringify(d.value)}`)
+        version = parseVersion(file, d)
         break
       case 'INCLUDE':
-        throw new DatafileError(file, d.line, 'INCLUDE (Classic) is not supported; inline the included file')
+        throw includeRefused(file, d)
       case 'FORWARD_QUERY':
         throw new DatafileError(file, d.line, 'FORWARD_QUERY belongs in a .datasource file')
       default:

@@ -1280,6 +1280,18 @@ class Renderer {
     if (this.out.length > MAX_OUTPUT) throw new TemplateError('the rendered SQL is too large')
   }
 
+  /** One pass of a loop's body: true when it ended with `break` (`continue` just ends the pass). */
+  private loopBody(body: readonly Chunk[]): boolean {
+    try {
+      this.exec(body)
+      return false
+    } catch (e) {
+      if (e instanceof Break) return true
+      if (e instanceof Continue) return false
+      throw e
+    }
+  }
+
   private exec(chunks: readonly Chunk[]): void {
     for (const c of chunks) {
       switch (c.t) {
@@ -1302,15 +1314,9 @@ class Renderer {
           for (const item of seq) {
             this.tick(c.line)
             this.assign(c.target, item, c.line)
-            try {
-              this.exec(c.body)
-            } catch (e) {
-              if (e instanceof Break) {
-                broke = true
-                break
-              }
-              if (e instanceof Continue) continue
-              throw e
+            if (this.loopBody(c.body)) {
+              broke = true
+              break
             }
           }
           if (!broke) this.exec(c.orelse)
@@ -1320,15 +1326,9 @@ class Renderer {
           let broke = false
           while (truthy(this.eval(c.cond))) {
             this.tick(c.line)
-            try {
-              this.exec(c.body)
-            } catch (e) {
-              if (e instanceof Break) {
-                broke = true
-                break
-              }
-              if (e instanceof Continue) continue
-              throw e
+            if (this.loopBody(c.body)) {
+              broke = true
+              break
             }
           }
           if (!broke) this.exec(c.orelse)
