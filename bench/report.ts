@@ -300,7 +300,7 @@ export function printPass(r: PassReport): void {
     ),
   )
   console.log(
-    `(${int(sub.deliveredBeforeResponse)} of ${int(sub.delivered)} deliveries arrived before the writer had its response: the gateway answers a write after pushing it to subscribers)`,
+    `(${int(sub.deliveredBeforeResponse)} of ${int(sub.delivered)} deliveries arrived before the writer had its response: a write through the gateway is answered without waiting for its delivery, which follows it)`,
   )
 
   const m = r.memory
