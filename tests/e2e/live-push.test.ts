@@ -1,16 +1,15 @@
-import { print } from 'graphql'
 import type { Client } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CreateTokenDocument,
   IngestEcommEventsDocument,
   IngestWarehouseStockDocument,
-  StockChangedDocument,
   UpsertProductsDocument,
   type StockChangedSubscription,
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
 import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
+import { subscribeStock } from '../helpers/stock.js'
 import { Changes, subscribers } from '../helpers/wait.js'
 
 type Update = StockChangedSubscription['stockChanged']
@@ -19,26 +18,7 @@ type Update = StockChangedSubscription['stockChanged']
 const changes = new Changes()
 const until = (condition: () => boolean, what: string, ms = 60_000) => changes.until(condition, what, ms)
 
-function collect(client: Client, variables: { products?: string[]; category?: string }) {
-  const updates: Update[] = []
-  const errors: unknown[] = []
-  const dispose = client.subscribe<StockChangedSubscription>(
-    { query: print(StockChangedDocument), variables },
-    {
-      next: (msg) => {
-        if (msg.data) updates.push(msg.data.stockChanged)
-        if (msg.errors) errors.push(msg.errors)
-        changes.notify()
-      },
-      error: (err) => {
-        errors.push(err)
-        changes.notify()
-      },
-      complete: () => {},
-    },
-  )
-  return { updates, errors, dispose }
-}
+const collect = (client: Client, variables: { products?: string[]; category?: string }) => subscribeStock(client, variables, () => changes.notify())
 
 const brief = (u: Update) => ({ product: u.product, available: u.available, delta: u.delta })
 

@@ -6,6 +6,7 @@ import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CreateTokenDocument, IngestWarehouseStockDocument, StockChangedDocument, type StockChangedSubscription } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { subscribeStock } from '../helpers/stock.js'
 import { Changes } from '../helpers/wait.js'
 import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 
@@ -51,36 +52,7 @@ async function tokens(server: TestServer) {
 }
 
 /** Subscribes through graphql-ws and records what the sink sees. */
-function collect(client: Client, variables: { products?: string[]; category?: string }) {
-  const updates: Update[] = []
-  const errors: unknown[] = []
-  let completed = 0
-  client.subscribe<StockChangedSubscription>(
-    { query: print(StockChangedDocument), variables },
-    {
-      next: (msg) => {
-        if (msg.data) updates.push(msg.data.stockChanged)
-        if (msg.errors) errors.push(msg.errors)
-        changes.notify()
-      },
-      error: (err) => {
-        errors.push(err)
-        changes.notify()
-      },
-      complete: () => {
-        completed++
-        changes.notify()
-      },
-    },
-  )
-  return {
-    updates,
-    errors,
-    get completed() {
-      return completed
-    },
-  }
-}
+const collect = (client: Client, variables: { products?: string[]; category?: string }) => subscribeStock(client, variables, () => changes.notify())
 
 /**
  * A graphql-transport-ws client on a raw socket with `count` unfiltered subscriptions, which records

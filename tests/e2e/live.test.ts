@@ -1,15 +1,14 @@
-import { print } from 'graphql'
 import type { Client } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CreateTokenDocument,
   IngestEcommEventsDocument,
   IngestWarehouseStockDocument,
-  StockChangedDocument,
   UpsertProductsDocument,
   type StockChangedSubscription,
 } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
+import { subscribeStock } from '../helpers/stock.js'
 import { subscribers } from '../helpers/wait.js'
 import { gqlOk, startTestServer, wsClient, type TestServer } from '../helpers/server.js'
 
@@ -17,28 +16,12 @@ type Update = StockChangedSubscription['stockChanged']
 
 /** Subscribes and collects updates; `until(n)` resolves once n have arrived. */
 function collect(client: Client, variables: { products?: string[]; category?: string }) {
-  const updates: Update[] = []
-  const errors: unknown[] = []
   // Each update or error wakes the waits below; no timer polls.
   const wakers = new Set<() => void>()
   const wake = () => {
     for (const w of wakers) w()
   }
-  const dispose = client.subscribe<StockChangedSubscription>(
-    { query: print(StockChangedDocument), variables },
-    {
-      next: (msg) => {
-        if (msg.data) updates.push(msg.data.stockChanged)
-        if (msg.errors) errors.push(msg.errors)
-        wake()
-      },
-      error: (err) => {
-        errors.push(err)
-        wake()
-      },
-      complete: () => {},
-    },
-  )
+  const { updates, errors, dispose } = subscribeStock(client, variables, wake)
   /** Resolves with the updates once `n` have arrived, an error has, or `ms` have passed. */
   const until = (n: number, ms = 60_000) =>
     new Promise<Update[]>((resolve) => {

@@ -64,6 +64,14 @@ export async function openBrowser(base: string): Promise<BrowserRun> {
   }
 }
 
+/** A browser on `base` with `token` pasted in the page's token form: where the console tests start. */
+export async function openSignedIn(base: string, token: string): Promise<BrowserRun> {
+  const run = await openBrowser(base)
+  await run.page.goto(base, { waitUntil: 'domcontentloaded' })
+  await useToken(run.page, token)
+  return run
+}
+
 /** Pastes a token in the page's token form. */
 export async function useToken(page: Page, token: string): Promise<void> {
   await page.getByTestId('token-input').fill(token)

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildIfStale } from '../../bin/build.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
-import { accessibilityViolations, haveChromium, openBrowser, useToken, WAIT, type BrowserRun } from './web-browser.js'
+import { accessibilityViolations, haveChromium, openSignedIn, WAIT, type BrowserRun } from './web-browser.js'
 
 /** The Forward-layout fixture: clicks (JSON paths, quarantine), endpoints top_pages and page_trend, a copy pipe. */
 const FORWARD = fileURLToPath(new URL('../fixtures/projects/forward', import.meta.url))
@@ -52,9 +52,7 @@ afterAll(async () => {
 describe.skipIf(!haveChromium)('the console in Chromium, on a loaded Tinybird project', () => {
   let run: BrowserRun
   beforeAll(async () => {
-    run = await openBrowser(base)
-    await run.page.goto(base, { waitUntil: 'domcontentloaded' })
-    await useToken(run.page, server.adminToken)
+    run = await openSignedIn(base, server.adminToken)
   }, 120_000)
   afterAll(async () => {
     await run?.close()
