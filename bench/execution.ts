@@ -14,16 +14,8 @@ import { parseInstant } from '../src/time/parse-instant.js'
 import { loadConfig } from '../src/config.js'
 import { pino } from 'pino'
 
-import { DateTime } from 'luxon'
+import { luxonInstant } from '../tests/helpers/luxon-instant.js'
 
-/** The luxon reader `parseInstant` replaced (fromISO, then fromSQL; years 1–9999): the oracle it must agree with. */
-function luxonInstant(raw: string | number, zone: string): string | undefined {
-  const text = String(raw).trim()
-  let parsed = /^\d+(\.\d+)?$/.test(text) ? DateTime.fromMillis(Number(text) * 1000, { zone: 'UTC' }) : DateTime.fromISO(text, { zone })
-  if (!parsed.isValid) parsed = DateTime.fromSQL(text, { zone })
-  if (!parsed.isValid || parsed.year < 1 || parsed.year > 9999) return undefined
-  return parsed.toUTC().toISO() ?? undefined
-}
 
 const ROWS = 1818
 const EVENTS = 10_000

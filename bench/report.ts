@@ -28,6 +28,18 @@ export interface TargetResult {
   readonly met: boolean
 }
 
+/** Where and how long a run or pass ran. */
+export interface RunEnvironment {
+  machine: { cpus: number; cpuModel: string; memoryGb: number }
+  node: string
+  chdb: string
+  clickhouseClient: string
+  commit: string | null
+  durationSeconds: number
+  /** 1, 5 and 15 minute load averages when the run started and ended. */
+  loadAverage: { start: number[]; end: number[] }
+}
+
 /** One pass at one scale (one gateway process and one bare store). */
 export interface PassReport {
   meta: {
@@ -37,15 +49,7 @@ export interface PassReport {
     /** Which repetition (1…runs). */
     run?: number
     scale: Scale
-    machine: { cpus: number; cpuModel: string; memoryGb: number }
-    node: string
-    chdb: string
-    clickhouseClient: string
-    commit: string | null
-    durationSeconds: number
-    /** 1, 5 and 15 minute load averages when the run started and ended. */
-    loadAverage: { start: number[]; end: number[] }
-  }
+  } & RunEnvironment
   method: string
   productGrid: ReadComparison & { rows: number }
   /** The same for one category (fewer rows): the gateway's cost grows with the rows it returns. */
@@ -114,15 +118,8 @@ export interface BenchResults {
     scales: Partial<Record<'small' | 'large', Scale>>
     runs: number
     soakMinutes: number
-    machine: { cpus: number; cpuModel: string; memoryGb: number }
-    node: string
-    chdb: string
-    clickhouseClient: string
-    commit: string | null
-    durationSeconds: number
-    loadAverage: { start: number[]; end: number[] }
     histories: Record<string, { generatedSeconds: number; reused: boolean }>
-  }
+  } & RunEnvironment
   method: string
   summary: SummaryRow[]
   targets: TargetResult[]

@@ -2,16 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { prng } from '../../src/random.js'
 import { fastInstant, instantDate, parseInstant } from '../../src/time/parse-instant.js'
 
-import { DateTime } from 'luxon'
+import { luxonInstant } from '../helpers/luxon-instant.js'
 
-/** The luxon reader `parseInstant` replaced (fromISO, then fromSQL; years 1–9999): the oracle it must agree with. */
-function luxonInstant(raw: string | number, zone: string): string | undefined {
-  const text = String(raw).trim()
-  let parsed = /^\d+(\.\d+)?$/.test(text) ? DateTime.fromMillis(Number(text) * 1000, { zone: 'UTC' }) : DateTime.fromISO(text, { zone })
-  if (!parsed.isValid) parsed = DateTime.fromSQL(text, { zone })
-  if (!parsed.isValid || parsed.year < 1 || parsed.year > 9999) return undefined
-  return parsed.toUTC().toISO() ?? undefined
-}
 
 /** What the REST API and /v0/events accepted before the fast parser (luxon's fromISO, then fromSQL). */
 const reference = (text: string, zone = 'UTC') => luxonInstant(text, zone)
