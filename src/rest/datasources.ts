@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 import { parse as parseCsv } from 'csv-parse/sync'
 import { ConditionError, UnknownDatasourceError } from '../domain/datasources.js'
-import { DATASOURCES as INGEST, parseNdjson, parseRecords, readEventsBody, type Datasource, type ParsedBatch } from './events.js'
+import { DATASOURCES as INGEST, parseNdjson, parseRecords, type Datasource, type ParsedBatch } from '../domain/records.js'
+import { readEventsBody } from './events.js'
 import { HttpError } from './http.js'
 
 /** What a `POST /v0/datasources` carries, whatever way the client sent it. */

@@ -3,9 +3,6 @@ import { createGunzip } from 'node:zlib'
 import { declaresTooLarge, readBody } from '../http.js'
 import { HttpError } from './http.js'
 
-// How NDJSON lines and CSV records become rows lives in the domain, where the GraphQL NDJSON mutation reads them too.
-export { DATASOURCES, parseNdjson, parseRecords, type Datasource, type ParsedBatch, type SourceRecord } from '../domain/records.js'
-
 /**
  * The request body, decompressed when `Content-Encoding: gzip`. The limit applies to the bytes received
  * and to the decompressed bytes, and reading stops as soon as either passes it (413), so a gzip bomb

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DATASOURCES, parseNdjson } from '../../src/rest/events.js'
+import { DATASOURCES, parseNdjson } from '../../src/domain/records.js'
 import { parseInstant } from '../../src/rest/params.js'
 
 describe('/v0/events rows from the catalog', () => {
