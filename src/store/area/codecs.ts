@@ -42,19 +42,31 @@ const DAY_MS = 86_400_000
 const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
 
 /**
- * `toChDateTime` for a batch's rows, one call per row: the date part is formatted once per day seen
- * (rows of a batch cluster in a few days) and the time of day from a table of two-digit strings.
+ * The `YYYY-MM-DD ` text of a day (days since the epoch), formatted once per day seen: rows of a batch
+ * cluster in a few days, in any order. Holds at most a few thousand days (a batch's).
+ */
+export function dayPrefix(): (day: number) => string {
+  const days = new Map<number, string>()
+  return (day) => {
+    let prefix = days.get(day)
+    if (prefix === undefined) {
+      if (days.size >= 4096) days.clear()
+      days.set(day, (prefix = toChDateTime(new Date(day * DAY_MS)).slice(0, 11)))
+    }
+    return prefix
+  }
+}
+
+/**
+ * `toChDateTime` for a batch's rows, one call per row: the date part from `dayPrefix` and the time of day
+ * from a table of two-digit strings.
  */
 export function dateTimeText(): (d: Date) => string {
-  let day = NaN
-  let prefix = ''
+  const days = dayPrefix()
   return (d) => {
     const ms = d.getTime()
     const today = Math.floor(ms / DAY_MS)
-    if (today !== day) {
-      day = today
-      prefix = toChDateTime(new Date(today * DAY_MS)).slice(0, 11)
-    }
+    const prefix = days(today)
     const seconds = Math.floor((ms - today * DAY_MS) / 1000)
     return `${prefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}`
   }
