@@ -72,14 +72,22 @@ export function dateTimeText(): (d: Date) => string {
   }
 }
 
+/** How a stored row moves its product's stock (product → summed delta), by datasource; the typed and the one-pass paths both use it. */
+export const STOCK_MOVES = {
+  ecomm_events: (r: Pick<ValidEcommEvent, 'event' | 'product'>, stock: Map<string, number>): void => {
+    if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
+  },
+  warehouse_stock: (r: Pick<ValidWarehouseStock, 'product' | 'amount'>, stock: Map<string, number>): void => {
+    stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount)
+  },
+} as const satisfies Partial<Record<IngestTable, unknown>>
+
 export function ecommEventCodec(now: Date): RowCodec<EcommEventRow, ValidEcommEvent> {
   const text = dateTimeText()
   return {
     check: (r) => checkEcommEvent(r, now),
     encode: (r) => [text(r.timestamp), r.event, r.product],
-    move: (r, stock) => {
-      if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
-    },
+    move: STOCK_MOVES.ecomm_events,
   }
 }
 
@@ -88,7 +96,7 @@ export function warehouseStockCodec(now: Date, balance: StockBalance): RowCodec<
   return {
     check: (r) => checkWarehouseStock(r, now, balance),
     encode: (r) => [text(r.timestamp), r.product, r.store, r.amount],
-    move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
+    move: STOCK_MOVES.warehouse_stock,
   }
 }
 

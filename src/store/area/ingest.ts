@@ -6,7 +6,7 @@ import type { IngestOutcome, RecordSource } from '../store.js'
 import type { IngestOptions, IngestTable, QuarantinedRow, RowError, StockChange } from '../types.js'
 import { StockBalance } from '../validate.js'
 import { COLUMNS, monthOf, PARTITIONED, type RowCodec } from './codecs.js'
-import { lineEncoder, type EncodedBatch } from './lines.js'
+import { recordEncoder, type EncodedBatch } from './record-encoder.js'
 import type { StoreQueries } from './queries.js'
 
 /** What the one-pass path needs from the rest of the store: product versions and today's stock. */
@@ -71,7 +71,7 @@ export class IngestRepository {
   }
 
   /**
-   * A source's records in one pass (see lines.ts): each becomes its compact line, or its quarantine row,
+   * A source's records in one pass (see record-encoder.ts): each becomes its compact line, or its quarantine row,
    * as it is visited. Warehouse updates are checked against today's stock of the products they name, read
    * first (the records are visited twice).
    */
@@ -90,7 +90,7 @@ export class IngestRepository {
     }
     return this.writes.runShared(() =>
       this.ingestNow(table, options, () => {
-        const encoder = lineEncoder(table, source, { now, workspace: options.workspaceId, version: env.version, balance })
+        const encoder = recordEncoder(table, source, { now, workspace: options.workspaceId, version: env.version, balance })
         source.each(encoder.add)
         return encoder.done()
       }),

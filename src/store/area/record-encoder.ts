@@ -3,14 +3,14 @@ import { toChDateTime64 } from '../clickhouse.js'
 import type { RecordSource } from '../store.js'
 import type { IngestTable, RowError, StockChange } from '../types.js'
 import { rowRules, type CheckEnv, type StockBalance } from '../validate.js'
-import { dayPrefix } from './codecs.js'
+import { dayPrefix, STOCK_MOVES } from './codecs.js'
 
 /**
  * The one-pass path of ingest for records a transport read (NDJSON lines): each record is read by the
  * source (the domain's reading of Tinybird records) into one row object reused for the whole batch,
  * checked by the store's rules (validate.ts, the same ones the typed inputs go through) and turned straight
- * into the values its insert sends, with no typed row or Date in between. Records
- * that cannot be read are quarantined raw after the rows that break a rule, as typed batches' are.
+ * into the values its insert sends, with no typed row or Date in between. Records that cannot be read are
+ * quarantined raw after the rows that break a rule, as a typed batch's rejected records are.
  */
 
 type Json = Record<string, unknown>
@@ -54,19 +54,11 @@ export interface LineEnv extends CheckEnv {
   readonly balance?: StockBalance | undefined
 }
 
-/** How the stock moves per table, by the row's (checked) fields. */
-const MOVES: Partial<Record<IngestTable, (row: Json, stock: Map<string, number>) => void>> = {
-  ecomm_events: (r, stock) => {
-    if (r.event === 'sale') stock.set(r.product as string, (stock.get(r.product as string) ?? 0) - 1)
-  },
-  warehouse_stock: (r, stock) => stock.set(r.product as string, (stock.get(r.product as string) ?? 0) + (r.amount as number)),
-}
-
 /**
- * A datasource's one-pass encoder, compiled once from its catalog columns: `add` takes each record of a
- * source in turn, `done` gives the batch. Build one per batch (it holds the batch's state).
+ * A datasource's one-pass encoder, compiled from its catalog columns: `add` takes each record of a source
+ * in turn, `done` gives the batch. One per batch (it holds the batch's state).
  */
-export function lineEncoder(
+export function recordEncoder(
   table: IngestTable,
   source: Pick<RecordSource, 'fields' | 'read'>,
   env: LineEnv,
@@ -78,7 +70,8 @@ export function lineEncoder(
   const fields = columns.map((c) => c.field)
   const values = columns.map((c) => valueOf(c, env.version))
   const check = rowRules(table)
-  const move = MOVES[table]
+  // The row holds the checked fields the move reads (event, product, amount).
+  const move = (STOCK_MOVES as Partial<Record<IngestTable, (row: never, stock: Map<string, number>) => void>>)[table]
   const balance = table === 'warehouse_stock' ? env.balance : undefined
   // One row object for the whole batch, every field present from the start (one shape).
   const row: Json = Object.fromEntries(source.fields.map((f) => [f, undefined]))
@@ -112,7 +105,7 @@ export function lineEncoder(
         out[i] = to === undefined ? value : to(value)
       }
       rows.push(out)
-      move?.(row, stock)
+      move?.(row as never, stock)
     },
     done() {
       const stockChanges: StockChange[] = []

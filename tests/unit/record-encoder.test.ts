@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { DATASOURCES, ndjsonSource, parseNdjson } from '../../src/domain/records.js'
 import { prng } from '../../src/random.js'
 import { appEventCodec, ecommEventCodec, productCodec, warehouseStockCodec, type RowCodec } from '../../src/store/area/codecs.js'
-import { lineEncoder } from '../../src/store/area/lines.js'
+import { recordEncoder } from '../../src/store/area/record-encoder.js'
 import type { IngestTable } from '../../src/store/types.js'
 import { StockBalance } from '../../src/store/validate.js'
 
@@ -32,7 +32,7 @@ function typedPath(name: string, body: string, codec: RowCodec<never, never>) {
 
 function onePass(name: string, table: IngestTable, body: string, env: { workspace?: string; balance?: StockBalance; version?: () => bigint } = {}) {
   const source = ndjsonSource(body, DATASOURCES.get(name)!)
-  const encoder = lineEncoder(table, source, { now: NOW, version: env.version ?? (() => 0n), workspace: env.workspace, balance: env.balance })
+  const encoder = recordEncoder(table, source, { now: NOW, version: env.version ?? (() => 0n), workspace: env.workspace, balance: env.balance })
   source.each(encoder.add)
   const done = encoder.done()
   return { size: source.size, rows: done.rows, errors: done.errors, bad: done.bad.map(({ row, reason }) => ({ row, reason })), stockChanges: done.stockChanges }
