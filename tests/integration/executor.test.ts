@@ -90,6 +90,14 @@ describe('the store executor', () => {
     expect((await store.productsByIds(['p2'])).map((p) => p?.name)).toEqual(['two'])
   })
 
+  it('sends rows of values as one compact body that any text survives (brackets, commas, quotes, escapes, line breaks, non-ASCII)', async () => {
+    const names = ['a],[b', '["x","y"]', 'say "hi"', 'back\\slash \\u0041', 'two\nlines\r\nend', 'tab\there', 'é ✓ 𝄞 \u2028 end', ',', ']']
+    const products = names.map((name, i) => ({ id: `text-${i}`, category: 'text', name, photo: name, price: i + 0.5 }))
+    expect(await store.upsertProducts(products)).toMatchObject({ accepted: names.length, quarantined: 0 })
+    const stored = await store.productsByIds(products.map((p) => p.id))
+    expect(stored.map((p) => [p?.name, p?.photo, p?.price])).toEqual(products.map((p) => [p.name, p.photo, p.price]))
+  })
+
   it('nested scopes keep the outer signal and share one query-id sequence for the same request', async () => {
     sent.length = 0
     const cancelled = new AbortController()
