@@ -4,7 +4,9 @@ import type { Registry } from 'prom-client'
 import { registerReadCacheMetrics } from '../cache/metrics.js'
 import { ReadCache, type ResponseHeaders } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
+import { productGridPassThrough } from '../resolvers/ecommerce.resolver.js'
 import { CompiledExecution } from './compiled.js'
+import { PassThrough, type PassThroughField } from './pass-through.js'
 import { plainFields } from './plain-fields.js'
 
 /** How GraphQL operations run, for every transport (Apollo over HTTP and REST, graphql-ws). */
@@ -22,11 +24,13 @@ export interface Execution {
   start(): Promise<void>
   close(): void
   readonly compiled: CompiledExecution
+  readonly passThrough: PassThrough
   readonly cache: ReadCache | undefined
 }
 
 /**
- * Plain fields (no per-field resolver), graphql-jit with graphql-js as fallback, and the read cache when
+ * Plain fields (no per-field resolver), the store's own JSON for plain-field lists (PassThrough), graphql-jit
+ * with graphql-js as fallback, and the read cache when
  * `SIGHTLINE_READ_CACHE` is on and the store can report its tables' state. Changes `schema` in place
  * (see plainFields), so build it before handing the schema to Apollo or graphql-ws.
  */
@@ -37,10 +41,14 @@ export function createExecution(
   tableStates: ((databases: readonly string[]) => Promise<ReadonlyMap<string, string>>) | undefined,
   /** Where the read cache's metrics go (the server's `/metrics`). */
   registry?: Registry,
+  /** Root fields whose plain-field answers the store writes itself (see PassThrough). */
+  writers: readonly PassThroughField[] = [productGridPassThrough],
 ): Execution {
   plainFields(schema)
   const compiled = new CompiledExecution(schema)
-  const run = (args: ExecutionArgs) => compiled.execute(args)
+  const passThrough = new PassThrough(schema, writers)
+  const execute = (args: ExecutionArgs) => compiled.execute(args)
+  const run = (args: ExecutionArgs) => passThrough.execute(args, execute)
   if (config.readCache.enabled && !tableStates) log.warn('SIGHTLINE_READ_CACHE is on but this store cannot report its tables: the read cache stays off')
   const databases = [config.store.database, ...(config.project ? [config.project.database] : [])]
   const cache =
@@ -71,6 +79,7 @@ export function createExecution(
     start: async () => cache?.start(),
     close: () => cache?.close(),
     compiled,
+    passThrough,
     cache,
   }
 }

@@ -70,6 +70,12 @@ export interface Store {
   productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]>
   /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON text, passed through. */
   productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string>
+  /**
+   * The grid's items as one JSON array (ClickHouse's bytes, never decoded): each object has `fields`, as
+   * `[key, GridItem field]`, with the values productGrid gives them. Fails when a value would not fit (a
+   * non-finite price, stock or hits outside 32 bits): productGrid then reports it.
+   */
+  productGridRows(query: GridQuery, lowStockThreshold: number, fields: ReadonlyArray<readonly [key: string, field: keyof GridItem]>): Promise<Buffer>
   productFilterOptions(category: string): Promise<UiFilterOption[]>
   ecommTrend(query: TrendQuery): Promise<TrendPoint[]>
 

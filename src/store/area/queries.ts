@@ -65,6 +65,16 @@ export class StoreQueries {
     )
     return (doc as unknown as { text: string }).text
   }
+
+  /**
+   * `sql/queries/<name>.sql` inside `wrap`, whose SQL ends with its FORMAT and output settings, answered as
+   * the bytes ClickHouse wrote (never decoded here); what it read goes to the request's statistics.
+   * `params` must not be empty (a bound statement).
+   */
+  async rawBytes(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<Buffer> {
+    const answer = await this.exec.bytes(wrap(this.files.get(name)), params, (err) => new StoreUnavailableError('store query failed', { cause: err }))
+    return answer.bytes
+  }
 }
 
 /** Strictly increasing versions for ReplacingMergeTree rows: microseconds, bumped on ties. */
