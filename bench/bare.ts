@@ -63,12 +63,6 @@ export async function replayAnswer(client: ClickHouseClient, q: CapturedQuery): 
   return replay(client, q)
 }
 
-/** A `FORMAT JSON` statement whose text is passed on (REST's api_product_grid): its answer read as text, not parsed. */
-export async function replayText(client: ClickHouseClient, q: CapturedQuery): Promise<string> {
-  const rs = await client.query({ query: q.query, query_params: q.params, format: 'JSON' })
-  return rs.text()
-}
-
 /** The `[response key, field]` pairs of a document's first root field (the grid's plain fields). */
 export function selectionOf<F extends string>(document: string): Array<readonly [string, F]> {
   const operation = parse(document).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION)

@@ -26,7 +26,7 @@ import { prng } from '../src/random.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import { toChDateTime } from '../src/store/clickhouse.js'
 import { createConnection } from '../src/store/connection.js'
-import { captureQueries, replay, replayAnswer, replayText, rowsOf, selectionOf, type CapturedQuery } from './bare.js'
+import { captureQueries, replay, replayAnswer, rowsOf, selectionOf, type CapturedQuery } from './bare.js'
 import { fmt, generate, settle, type Dataset } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
 import { percentile, round } from './stats.js'
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
     // The dashboard is ~10× the grid's time: a third of the block keeps the rounds comparable in length.
     const measures: Array<{ name: string; block: number; bare: () => Promise<unknown>; of: (c: Contender) => () => Promise<unknown> }> = [
       { name: 'grid', block, bare: () => replayAnswer(c0, gridSql), of: (c) => () => c.reader!.post(gridBody) },
-      { name: 'restGrid', block, bare: () => replayText(c0, restSql), of: (c) => () => getJson(restGridUrl(c)) },
+      { name: 'restGrid', block, bare: () => replayAnswer(c0, restSql), of: (c) => () => getJson(restGridUrl(c)) },
       { name: 'dashboard', block: Math.max(3, Math.ceil(block / 3)), bare: () => Promise.all(dashSql.map((q: CapturedQuery) => replay(c0, q))), of: (c) => () => c.reader!.post(dashBody) },
     ]
     // per measure, per side ("bare" or a contender): one p50 per round

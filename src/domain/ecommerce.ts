@@ -47,8 +47,8 @@ export class EcommerceService {
     return this.store.productGrid(query, this.lowStockThreshold)
   }
 
-  /** The same grid as REST's `api_product_grid` answers it: the store's JSON text, passed through. */
-  productGridJson(who: Principal | null, request: GridRequest, quote64BitIntegers: boolean): Promise<string> {
+  /** The same grid as REST's `api_product_grid` answers it: the store's JSON bytes, passed through. */
+  productGridJson(who: Principal | null, request: GridRequest, quote64BitIntegers: boolean): Promise<Buffer> {
     withScope(who, READ)
     const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
     return this.store.productGridJson(query, this.lowStockThreshold, quote64BitIntegers)

@@ -1,6 +1,6 @@
 import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
+import { Counter, type Registry } from 'prom-client'
 import { registerReadCacheMetrics } from '../cache/metrics.js'
 import { ReadCache, type ResponseHeaders } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
@@ -63,6 +63,21 @@ export function createExecution(
         })
       : undefined
   if (cache && registry) registerReadCacheMetrics(registry, cache)
+  if (registry) {
+    let reported = { passed: 0, refused: 0 }
+    new Counter({
+      name: 'sightline_graphql_store_written_total',
+      help: 'GraphQL answers of plain-field lists written by the store itself (outcome passed), or refused by it and executed (outcome refused)',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        const now = { ...passThrough.counts }
+        if (now.passed > reported.passed) this.inc({ outcome: 'passed' }, now.passed - reported.passed)
+        if (now.refused > reported.refused) this.inc({ outcome: 'refused' }, now.refused - reported.refused)
+        reported = now
+      },
+    })
+  }
   const cached = cache?.wrap(run)
   // One compiled executor per schema (a reload builds a new one; the previous ones go once unused).
   const bySchema = new WeakMap<GraphQLSchema, CompiledExecution>([[schema, compiled]])

@@ -68,8 +68,8 @@ export interface Store {
   /** Sale events in the last hour, one count per id, in order. */
   recentSales(ids: readonly string[]): Promise<number[]>
   productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]>
-  /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON text, passed through. */
-  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string>
+  /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON bytes, passed through. */
+  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<Buffer>
   /**
    * The grid's items as one JSON array (ClickHouse's bytes, never decoded): each object has `fields`, as
    * `[key, GridItem field]`, with the values productGrid gives them. Fails when a value would not fit (a

@@ -105,10 +105,10 @@ export class EcommerceRepository {
   }
 
   /**
-   * The grid's items as one JSON array of objects, written by ClickHouse and passed on as its bytes: each
-   * object has `fields` (key, then the GridItem field it holds) in that order, with the values `productGrid`
-   * gives them (numbers, strings, booleans, null; `stockStatus` by name). For a GraphQL answer of plain
-   * fields, whose keys are its response keys. Fails (the caller then takes `productGrid`) when a value does
+   * The grid's items as one JSON array of objects, written by ClickHouse (`FORMAT Template`) and passed on
+   * as its bytes: each object has `fields` (key, then the GridItem field it holds) in that order, with the
+   * values `productGrid` gives them (numbers, strings, booleans, null; `stockStatus` by name). For a GraphQL
+   * answer of plain fields, whose keys are its response keys. Fails (the caller then takes `productGrid`) when a value does
    * not fit (see GRID_JSON) or the answer is not one whole array.
    */
   async productGridRows(query: GridQuery, lowStockThreshold: number, fields: ReadonlyArray<readonly [key: string, field: keyof GridItem]>): Promise<Buffer> {
@@ -125,14 +125,18 @@ export class EcommerceRepository {
       lowStock: lowStockThreshold,
       statuses: [...STOCK_STATUSES],
     }
-    const bytes = await this.q.rawBytes('api_product_grid', params, (grid) =>
+    // Each row an object of the requested keys, in order (keys are GraphQL names: no quote, dollar or
+    // backslash to escape), values in JSON; then what the statement read, which templateBytes cuts off.
+    const row = `{${fields.map(([key]) => `"${key}":\${${key}:JSON}`).join(',')}}`
+    const bytes = await this.q.templateBytes('api_product_grid', params, (grid) =>
       [
         `SELECT ${select.join(', ')}`,
         `FROM (SELECT ${GRID_COLUMNS.map((c) => `${c} AS \`#${c}\``).join(', ')} FROM (\n${grid}\n))`,
-        // One array of objects; 64-bit integers (the Int fields, checked to fit 32 bits) as numbers; UTF-8
-        // that is not valid becomes U+FFFD, as decoding the text in JavaScript would.
-        'FORMAT JSONEachRow',
-        'SETTINGS output_format_json_array_of_rows = 1, output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 0,',
+        'FORMAT Template',
+        // 64-bit integers (the Int fields, checked to fit 32 bits) as numbers; UTF-8 that is not valid becomes
+        // U+FFFD, as decoding the text in JavaScript would.
+        `SETTINGS format_template_resultset_format = '[\${data}]\\n\${rows_read:JSON} \${bytes_read:JSON}', format_template_row_format = '${row}',`,
+        "  format_template_rows_between_delimiter = ',', output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 0,",
         '  output_format_json_escape_forward_slashes = 0, output_format_json_validate_utf8 = 1',
       ].join('\n'),
     )
@@ -141,18 +145,19 @@ export class EcommerceRepository {
   }
 
   /**
-   * The grid as the seed's `api_product_grid` endpoint answers it (REST): ClickHouse's `FORMAT JSON` text
+   * The grid as the seed's `api_product_grid` endpoint answers it (REST): ClickHouse's `FORMAT JSON` bytes
    * with the endpoint's columns and types (`stock_status` the status's rank, `rank_status` 'Trending 🔥' for
    * trending rows), in the grid's order, 64-bit integers quoted or not.
    */
-  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string> {
+  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<Buffer> {
     const params = { category: query.category, showOutOfStock: query.showOutOfStock, trendingOrder: query.ranking === 'TRENDING', lowStock: lowStockThreshold }
-    return this.q.jsonText('api_product_grid', params, (grid) =>
+    return this.q.jsonBytes('api_product_grid', params, (grid) =>
       [
         'SELECT id, name, toInt64(stock) AS stock, toUInt8(status_rank) AS stock_status, toUInt64(hits) AS hits,',
         "  if(trending, 'Trending 🔥', NULL) AS rank_status, photo, price",
         `FROM (\n${grid}\n)`,
         `SETTINGS output_format_json_quote_64bit_integers = ${quote64BitIntegers ? 1 : 0}, output_format_json_escape_forward_slashes = 0, output_format_json_quote_denormals = 0`,
+        'FORMAT JSON',
       ].join('\n'),
     )
   }
