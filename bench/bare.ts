@@ -59,7 +59,11 @@ export async function rowsOf(client: ClickHouseClient, q: CapturedQuery): Promis
  * the gateway writes as it is) only those bytes, as the gateway reads them.
  */
 export async function replayAnswer(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[] | Buffer> {
-  if (q.format === 'raw') return (await executorOf(client).bytes(q.query, q.params, (err) => err as Error)).bytes
+  if (q.format === 'raw') {
+    const { bytes } = await executorOf(client).bytes(q.query, q.params, (err) => err as Error)
+    // A template's trailer (what the statement read) is cut off, as the store does.
+    return /\bFORMAT Template\b/.test(q.query) ? bytes.subarray(0, bytes.lastIndexOf(0x0a)) : bytes
+  }
   return replay(client, q)
 }
 
