@@ -28,12 +28,13 @@ export { ConditionError }
  * deleting act on the named datasource only, as in Tinybird: materialized datasources derived from it
  * keep their rows. Truncating the stock datasource (`mv_latest_availability`) zeroes every product's
  * stock, so stock counts from that reset point (the seed frontend's "reset stock"); each product whose
- * level changed is written to the live change log, and `onStockChanged` asks the feed to deliver it.
+ * level changed is written to the live change log, and `onStockChanged` asks the feed to deliver it —
+ * without waiting for that delivery, as ingest's `nudge`: the feed reads and fans out on its own.
  */
 export class DatasourceService {
   constructor(
     private readonly store: Store,
-    private readonly onStockChanged: () => Promise<void>,
+    private readonly onStockChanged: () => void,
     private readonly catalog: Catalog = new Catalog(),
   ) {}
 
@@ -80,7 +81,7 @@ export class DatasourceService {
     if (entry.quarantine) await this.store.datasources.truncate(entry.quarantine)
     if (stock.length > 0) {
       await this.store.datasources.logStockChanges(stock.map((s) => ({ product: s.product, delta: -s.delta })))
-      await this.onStockChanged()
+      this.onStockChanged()
     }
   }
 
