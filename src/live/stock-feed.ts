@@ -35,7 +35,7 @@ export interface StockFeedOptions {
   readonly overlapMs?: number
   /**
    * How long the stock levels the feed keeps (read from the store, then advanced by the logged changes)
-   * are trusted before a poll reads them again: a bound on any drift from changes the log does not show.
+   * are trusted before the poller reads them again: a bound on any drift from changes the log does not show.
    * @default 60000
    */
   readonly levelsMaxAgeMs?: number
@@ -69,6 +69,8 @@ export class StockFeed {
   /** Each product's stock after every change taken so far (absent: 0); undefined until (re)read. */
   private levels: Map<string, number> | undefined
   private levelsReadAt = 0
+  /** The next read is the poller's (not a nudge's): the one that reads stale levels again. */
+  private timed = false
 
   constructor(
     private readonly store: Store,
@@ -211,6 +213,7 @@ export class StockFeed {
     if (this.closed || !this.running) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => {
+      this.timed = true
       void this.poll().finally(() => this.schedule())
     }, this.options.pollMs)
     this.timer.unref()
@@ -223,9 +226,11 @@ export class StockFeed {
     this.polling = (async () => {
       while (this.again && this.running) {
         this.again = false
+        const timed = this.timed
+        this.timed = false
         try {
           // Reads go ahead of heavy reads in the store's queue: subscribers must not wait for dashboards.
-          await asWork('live', () => this.pollOnce())
+          await asWork('live', () => this.pollOnce(timed))
         } catch (err) {
           this.options.onError?.(err)
         }
@@ -237,13 +242,16 @@ export class StockFeed {
     return this.polling
   }
 
-  /** Reads and delivers the unseen changes. */
-  private async pollOnce(): Promise<void> {
+  /**
+   * Reads and delivers the unseen changes. Levels past their age are read again by the poller's reads
+   * (`timed`), so a nudged delivery never waits for that.
+   */
+  private async pollOnce(timed: boolean): Promise<void> {
     const overlap = this.options.overlapMs ?? 5000
     const unseen = async () => (await this.store.stockChangesSince(new Date(this.watermark - overlap), { levels: false })).filter((c) => !this.seen.has(c.id))
     let changes: LoggedStockChange[]
     let levels = this.levels
-    if (levels === undefined || Date.now() - this.levelsReadAt > (this.options.levelsMaxAgeMs ?? 60_000)) {
+    if (levels === undefined || (timed && Date.now() - this.levelsReadAt > (this.options.levelsMaxAgeMs ?? 60_000))) {
       // The log and the levels are read between writes: an insert commits its change-log part and its
       // stock part one after the other, and a read in between would see half a write.
       changes = await this.store.betweenWrites(async () => {
