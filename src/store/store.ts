@@ -114,9 +114,9 @@ export interface Store {
   // ---- live stock
   /**
    * Stock changes logged after `since`, oldest first; each has an id for de-duplication and its product's
-   * stock at the time of the read.
+   * stock at the time of the read (with `levels: false`, none: the log alone, a cheaper read).
    */
-  stockChangesSince(since: Date): Promise<LoggedStockChange[]>
+  stockChangesSince(since: Date, options?: { levels?: boolean }): Promise<LoggedStockChange[]>
   /**
    * Runs reads that must see whole writes (the change log and the stock levels it is read with): no
    * ingest of this process is half-way through while `read` runs.
