@@ -86,7 +86,7 @@ const EnvSchema = z.object({
   SIGHTLINE_CHDB_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(0),
   SIGHTLINE_CHDB_PURGE_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_CHDB_ARGS: z.string().default('').transform((v) => v.split(/\s+/).filter(Boolean)),
-  SIGHTLINE_CHDB_TRIM_MS: z.coerce.number().int().min(0).default(30_000),
+  SIGHTLINE_CHDB_TRIM_MS: z.coerce.number().int().min(0).default(10_000),
   SIGHTLINE_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
   SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
   SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
@@ -264,7 +264,7 @@ export interface EngineMemoryConfig {
   /**
    * How often the pages of chDB's library that the process read once (starting the engine, a first
    * query of a kind) and no longer uses are unmapped from it, in ms (`src/store/resident.ts`): ~150 MB of
-   * clean file-backed RSS; a page used again is mapped back from the page cache. 0 never. @default 30000
+   * clean file-backed RSS; a page used again is mapped back from the page cache. 0 never. @default 10000
    */
   readonly trimMs?: number
   /** More `clickhouse local` arguments (`--name=value`), from `SIGHTLINE_CHDB_ARGS`, space-separated. */
