@@ -10,6 +10,7 @@ import { DatafileError, ProjectRefusedError } from './domain/project.js'
 import { devCommand, DEVTOOLS_USAGE, DevtoolsUsageError, testCommand } from './devtools/cli.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
+import { trimEngineLibrary } from './store/connection.js'
 import { StoreInputError } from './store/errors.js'
 
 const USAGE = `Usage: sightline <command>
@@ -63,6 +64,8 @@ async function start(config: Config): Promise<void> {
         }
       : undefined,
   })
+  // Starting the engine and the server read most of chDB's library once: not kept until the next trim.
+  if (!config.store.url && (config.store.memory?.trimMs ?? 0) > 0) await trimEngineLibrary()
   if (config.demo) {
     const base = server.url
     console.log('\nDemo tokens (new on every demo start):')

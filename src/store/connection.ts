@@ -71,6 +71,14 @@ export function createConnection(config: StoreConfig): ClickHouseClient {
   return client
 }
 
+/**
+ * Unmaps the pages of the embedded engine's library that the process no longer uses, now (see
+ * `dropLibraryPages`): for the CLI once the server is ready, when starting it has read most of them.
+ */
+export async function trimEngineLibrary(): Promise<void> {
+  await dropLibraryPages(CHDB_LIBRARY)
+}
+
 interface Housekeeper {
   readonly session: Session
   readonly timers: readonly NodeJS.Timeout[]
