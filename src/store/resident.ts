@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
  *
  * `MADV_DONTNEED` on the library's read-only mappings unmaps their pages from this process: the page
  * cache keeps them (shared, reclaimable), and a page used again is mapped back on its next access (a
- * minor fault, no I/O). Only mappings that never were written are advised: a private page that was
+ * minor fault; a read from the file only if the kernel had reclaimed it meanwhile). Only mappings that never were written are advised: a private page that was
  * (relocated data, a patched instruction) exists nowhere else and would be lost, so a mapping with any
  * anonymous or dirty page is left alone.
  */
