@@ -341,4 +341,7 @@ export function printSoak(k: SoakResult): void {
     ),
   )
   if (k.memory) console.log(`  gateway at the end: heap ${n(k.memory.heapUsedMb)} MB used of ${n(k.memory.heapTotalMb)} MB, external ${n(k.memory.externalMb)} MB; the rest of RSS is native (mostly chDB)`)
+  const cpu = k.gatewayCpuSeconds === undefined ? '' : `gateway CPU ${n(k.gatewayCpuSeconds)} s; `
+  const env = k.env ? `; gateway env ${Object.entries(k.env).map(([name, value]) => `${name}=${value}`).join(' ')}` : ''
+  console.log(`  ${cpu}load average ${k.loadAverage.start.join(' ')} at the start, ${k.loadAverage.end.join(' ')} at the end${env}`)
 }

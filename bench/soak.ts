@@ -76,6 +76,10 @@ export interface SoakResult {
   /** The gateway's V8 heap at the end (its /metrics); the rest of RSS is native, mostly chDB. */
   readonly memory: { heapUsedMb: number; heapTotalMb: number; externalMb: number } | null
   readonly loadAverage: { start: number[]; end: number[] }
+  /** CPU time the gateway process used during the mix (user + system, from /proc), in seconds. */
+  readonly gatewayCpuSeconds?: number
+  /** Gateway variables the run set on top of the soak's own (`--env`). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface SoakOptions {
@@ -86,6 +90,8 @@ export interface SoakOptions {
   readonly quick: boolean
   readonly keep: boolean
   readonly subscribers?: number
+  /** Gateway variables on top of the soak's own (`--env NAME=VALUE`), to compare a knob's settings. */
+  readonly env?: Readonly<Record<string, string>>
   readonly progress: (line: string) => void
 }
 
@@ -114,7 +120,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     adminToken,
     lowStock: 100,
     // Hundreds of sockets of one token subscribe at once; the per-token rate limit is not what this measures.
-    env: { SIGHTLINE_RATE_LIMIT: '0', SIGHTLINE_DURABILITY: 'none' },
+    env: { SIGHTLINE_RATE_LIMIT: '0', SIGHTLINE_DURABILITY: 'none', ...o.env },
   })
   const subs: Client[] = []
   try {
@@ -181,6 +187,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       }
     }
     sample()
+    const cpuStart = procCpuSeconds(gateway.pid)
     const sampler = setInterval(() => {
       sample()
       const last = rss[rss.length - 1]
@@ -215,6 +222,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     await Promise.all(loops)
     clearInterval(sampler)
     sample()
+    const cpuSeconds = round(procCpuSeconds(gateway.pid) - cpuStart, 1)
     const heap = await gateway.heap()
 
     const mbs = rss.map(([, mb]) => mb).sort((a, b) => a - b)
@@ -244,6 +252,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       },
       memory: heap ? { heapUsedMb: heap.usedMb, heapTotalMb: heap.totalMb, externalMb: heap.externalMb } : null,
       loadAverage: { start: loadStart, end: loadavg().map((v) => round(v)) },
+      gatewayCpuSeconds: cpuSeconds,
+      ...(o.env && Object.keys(o.env).length > 0 && { env: o.env }),
     }
     return result
   } catch (err) {
@@ -265,6 +275,17 @@ function procStatus(pid: number): { rssMb: number; anonMb: number; fileMb: numbe
     return { rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') }
   } catch {
     return null
+  }
+}
+
+/** utime + stime of a process, in seconds (NaN when it cannot be read). */
+function procCpuSeconds(pid: number): number {
+  try {
+    // The fields after the command name (which may hold spaces) start after its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
   }
 }
 
@@ -293,26 +314,35 @@ async function main(): Promise<void> {
       subscribers: { type: 'string' },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      env: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   })
   if (values.help) {
-    console.log(`Usage: npm run bench:soak -- [--minutes M (default 5)] [--subscribers N (default 250)] [--quick] [--out PATH] [--keep]
+    console.log(`Usage: npm run bench:soak -- [--minutes M (default 5)] [--subscribers N (default 250)] [--quick] [--env NAME=VALUE ...] [--out PATH] [--keep]
 
 The built gateway on the small scale's history (1M events; --quick: 50k), under grid, dashboard and REST
-readers, 2,000-event ingest batches every second and N live subscribers; RSS sampled every ${RSS_EVERY_S} s.`)
+readers, 2,000-event ingest batches every second and N live subscribers; RSS sampled every ${RSS_EVERY_S} s.
+--env sets a gateway variable (e.g. --env SIGHTLINE_CHDB_TRIM_MS=0 to compare a memory knob's settings).`)
     return
   }
   const minutes = Number(values.minutes)
   if (!Number.isFinite(minutes) || minutes <= 0) throw new Error(`--minutes is a number > 0, not "${values.minutes}"`)
   const subscribers = values.subscribers === undefined ? undefined : Number(values.subscribers)
+  const env = Object.fromEntries(
+    (values.env ?? []).map((pair) => {
+      const eq = pair.indexOf('=')
+      if (eq <= 0) throw new Error(`--env takes NAME=VALUE, not "${pair}"`)
+      return [pair.slice(0, eq), pair.slice(eq + 1)]
+    }),
+  )
   const scale: Scale = values.quick ? { events: 50_000, products: 500, appEvents: 15_000 } : { events: 1_000_000, products: 2_000, appEvents: 300_000 }
   const progress = (line: string) => process.stderr.write(`  ${line}\n`)
   const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
   const history = await cachedHistory(scale, progress)
-  const result = await runSoak({ repo, history, scale, minutes, quick: values.quick, keep: values.keep, progress, ...(subscribers !== undefined && { subscribers }) })
+  const result = await runSoak({ repo, history, scale, minutes, quick: values.quick, keep: values.keep, progress, env, ...(subscribers !== undefined && { subscribers }) })
   const { printSoak } = await import('./report.js')
   printSoak(result)
   if (values.out) {

@@ -86,6 +86,8 @@ const EnvSchema = z.object({
   SIGHTLINE_CHDB_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(0),
   SIGHTLINE_CHDB_PURGE_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_CHDB_ARGS: z.string().default('').transform((v) => v.split(/\s+/).filter(Boolean)),
+  SIGHTLINE_CHDB_TRIM_MS: z.coerce.number().int().min(0).default(10_000),
+  SIGHTLINE_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
   SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
   SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
   SIGHTLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -119,6 +121,12 @@ export interface Config {
   readonly demo: boolean
   /** In demo mode, how often a trickle of new events is written, in ms; 0 turns it off. @default 2000 */
   readonly demoTrickleMs: number
+  /**
+   * How far V8 lets the JavaScript heap grow past what survived its last full collection, in percent
+   * (V8's `--heap-growing-percent`, set by the CLI at start); 0 leaves V8's own factor, up to 300%.
+   * @default 25
+   */
+  readonly heapGrowingPercent: number
   /**
    * Origins allowed to call /graphql from a browser (CORS): exact origins (`https://app.example.com`),
    * `localhost` (any port on localhost, 127.0.0.1 or [::1]) or `*`. Same-origin pages need no entry.
@@ -253,6 +261,12 @@ export interface EngineMemoryConfig {
    * (`SYSTEM JEMALLOC PURGE`); 0 never (it then keeps up to a few hundred MB after large scans). @default 5000
    */
   readonly purgeMs: number
+  /**
+   * How often the pages of chDB's library that the process read once (starting the engine, a first
+   * query of a kind) and no longer uses are unmapped from it, in ms (`src/store/resident.ts`): ~150 MB of
+   * clean file-backed RSS; a page used again is mapped back from the page cache. 0 never. @default 10000
+   */
+  readonly trimMs?: number
   /** More `clickhouse local` arguments (`--name=value`), from `SIGHTLINE_CHDB_ARGS`, space-separated. */
   readonly extraArgs: readonly string[]
 }
@@ -312,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         uncompressedCacheMb: e.SIGHTLINE_CHDB_UNCOMPRESSED_CACHE_MB,
         maxMemoryMb: e.SIGHTLINE_CHDB_MAX_MEMORY_MB,
         purgeMs: e.SIGHTLINE_CHDB_PURGE_MS,
+        trimMs: e.SIGHTLINE_CHDB_TRIM_MS,
         extraArgs: Object.freeze(e.SIGHTLINE_CHDB_ARGS),
       }),
     }),
@@ -336,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
           }),
     demo: e.SIGHTLINE_DEMO,
     demoTrickleMs: e.SIGHTLINE_DEMO_TRICKLE_MS,
+    heapGrowingPercent: e.SIGHTLINE_HEAP_GROWING_PERCENT,
     corsOrigins: Object.freeze(e.SIGHTLINE_CORS_ORIGINS ?? (e.SIGHTLINE_DEMO ? ['localhost'] : [])),
     lowStockThreshold: e.SIGHTLINE_LOW_STOCK_THRESHOLD,
     pollMs: e.SIGHTLINE_POLL_MS,

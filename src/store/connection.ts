@@ -5,8 +5,11 @@ import { Session } from 'chdb'
 import { createChdbConnection } from 'chdb/connection'
 import type { EngineMemoryConfig, StoreConfig } from '../config.js'
 import { SHARDED_SETTINGS } from './cluster.js'
+import { dropLibraryPages } from './resident.js'
 
 const MB = 1024 * 1024
+/** The file the engine is mapped from (the platform package of chdb). */
+const CHDB_LIBRARY = 'libchdb.so'
 
 /**
  * Server settings of the embedded engine that bound its memory. chDB's defaults are a server's: 5 GiB
@@ -54,11 +57,12 @@ export function createConnection(config: StoreConfig): ClickHouseClient {
   // must not inherit the last query's, so every statement pins them, unlimited unless it sets its own.
   const client = createClient({ connection, clickhouse_settings: { max_execution_time: 0, max_memory_usage: '0', timeout_overflow_mode: 'throw' } })
   const purgeMs = config.memory?.purgeMs ?? 0
-  if (purgeMs <= 0) {
+  const trimMs = config.memory?.trimMs ?? 0
+  if (purgeMs <= 0 && trimMs <= 0) {
     starter?.close()
     return client
   }
-  const release = housekeeping(config.dataDir, purgeMs, starter)
+  const release = housekeeping(config.dataDir, purgeMs, trimMs, starter)
   const close = client.close.bind(client)
   client.close = async () => {
     await close()
@@ -67,9 +71,17 @@ export function createConnection(config: StoreConfig): ClickHouseClient {
   return client
 }
 
+/**
+ * Unmaps the pages of the embedded engine's library that the process no longer uses, now (see
+ * `dropLibraryPages`): for the CLI once the server is ready, when starting it has read most of them.
+ */
+export async function trimEngineLibrary(): Promise<void> {
+  await dropLibraryPages(CHDB_LIBRARY)
+}
+
 interface Housekeeper {
   readonly session: Session
-  readonly timer: NodeJS.Timeout
+  readonly timers: readonly NodeJS.Timeout[]
   users: number
   running: Promise<unknown> | undefined
 }
@@ -82,9 +94,10 @@ const housekeepers = new Map<string, Housekeeper>()
  * dashboard over millions of rows that is a few hundred MB of resident memory nobody uses (measured: a
  * process's anonymous RSS 229 MB after scans of 10M rows, 58 MB after a purge). Every `purgeMs` a session
  * of its own (so it never waits behind, or interleaves with, the store's statements) hands them back.
- * Returns the release for one client; the last release stops it.
+ * Every `trimMs` the library's pages the process no longer uses are unmapped (`dropLibraryPages`).
+ * Returns the release for one client; the last release stops both.
  */
-function housekeeping(dataDir: string, purgeMs: number, starter: Session | undefined): () => Promise<void> {
+function housekeeping(dataDir: string, purgeMs: number, trimMs: number, starter: Session | undefined): () => Promise<void> {
   const key = resolve(dataDir)
   let keeper = housekeepers.get(key)
   if (keeper) {
@@ -92,16 +105,27 @@ function housekeeping(dataDir: string, purgeMs: number, starter: Session | undef
     starter?.close()
   } else {
     const session = starter ?? new Session(dataDir)
-    const timer = setInterval(() => {
-      if (!keeper || keeper.running) return
-      const k = keeper
-      k.running = session
-        .queryAsync('SYSTEM JEMALLOC PURGE')
-        .catch(() => undefined)
-        .finally(() => (k.running = undefined))
-    }, purgeMs)
-    timer.unref()
-    keeper = { session, timer, users: 1, running: undefined }
+    const timers: NodeJS.Timeout[] = []
+    if (purgeMs > 0) {
+      timers.push(
+        setInterval(() => {
+          if (!keeper || keeper.running) return
+          const k = keeper
+          k.running = session
+            .queryAsync('SYSTEM JEMALLOC PURGE')
+            .catch(() => undefined)
+            .finally(() => (k.running = undefined))
+        }, purgeMs),
+      )
+    }
+    // The library's pages that starting the engine read once go soon after the start, the rest of what
+    // is no longer used at every later tick (what is still used comes back on its next access).
+    if (trimMs > 0) {
+      const trim = () => void dropLibraryPages(CHDB_LIBRARY).catch(() => undefined)
+      timers.push(setTimeout(trim, Math.min(trimMs, 5_000)), setInterval(trim, trimMs))
+    }
+    for (const timer of timers) timer.unref()
+    keeper = { session, timers, users: 1, running: undefined }
     housekeepers.set(key, keeper)
   }
   const k = keeper
@@ -111,7 +135,7 @@ function housekeeping(dataDir: string, purgeMs: number, starter: Session | undef
     released = true
     if (--k.users > 0) return
     housekeepers.delete(key)
-    clearInterval(k.timer)
+    for (const timer of k.timers) clearTimeout(timer)
     await k.running
     k.session.close()
   }

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { createConnection, engineArgs } from '../../src/store/connection.js'
+import { droppable, dropLibraryPages, parseSmaps } from '../../src/store/resident.js'
 
 const root = mkdtempSync(join(tmpdir(), 'sightline-engine-memory-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -13,7 +15,10 @@ const MB = 1024 * 1024
 describe('the embedded engine’s memory settings', () => {
   it('reads SIGHTLINE_CHDB_* into engine arguments, with bounded caches by default', () => {
     const defaults = loadConfig({}).store.memory!
-    expect(defaults).toMatchObject({ markCacheMb: 64, indexCacheMb: 64, uncompressedCacheMb: 0, maxMemoryMb: 0, purgeMs: 5000, extraArgs: [] })
+    expect(defaults).toMatchObject({ markCacheMb: 64, indexCacheMb: 64, uncompressedCacheMb: 0, maxMemoryMb: 0, purgeMs: 5000, trimMs: 10_000, extraArgs: [] })
+    expect(loadConfig({}).heapGrowingPercent).toBe(25)
+    expect(loadConfig({ SIGHTLINE_CHDB_TRIM_MS: '0', SIGHTLINE_HEAP_GROWING_PERCENT: '0' })).toMatchObject({ heapGrowingPercent: 0, store: { memory: { trimMs: 0 } } })
+    expect(() => loadConfig({ SIGHTLINE_HEAP_GROWING_PERCENT: '400' })).toThrow(/SIGHTLINE_HEAP_GROWING_PERCENT/)
     const set = loadConfig({
       SIGHTLINE_CHDB_MARK_CACHE_MB: '3',
       SIGHTLINE_CHDB_INDEX_CACHE_MB: '5',
@@ -58,5 +63,60 @@ describe('the embedded engine’s memory settings', () => {
     const one = await (await other.query({ query: 'SELECT 1 AS x', format: 'JSONEachRow' })).json()
     expect(one).toEqual([{ x: 1 }])
     await other.close()
+  })
+
+  it('picks only read-only, never-written mappings of the library to drop', () => {
+    const smaps = [
+      '7f0000000000-7f0000100000 r--p 00000000 08:01 42    /opt/x/libchdb.so',
+      'Rss:                 800 kB',
+      'Private_Dirty:         0 kB',
+      'Anonymous:             0 kB',
+      '7f0000100000-7f0000300000 r-xp 00100000 08:01 42    /opt/x/libchdb.so',
+      'Rss:                1500 kB',
+      'Private_Dirty:         0 kB',
+      'Anonymous:             0 kB',
+      // relocated data, made read-only after: its pages exist nowhere else
+      '7f0000300000-7f0000310000 r--p 00300000 08:01 42    /opt/x/libchdb.so',
+      'Rss:                  64 kB',
+      'Private_Dirty:        64 kB',
+      'Anonymous:            64 kB',
+      '7f0000310000-7f0000320000 rw-p 00310000 08:01 42    /opt/x/libchdb.so',
+      'Rss:                  64 kB',
+      'Anonymous:             0 kB',
+      '7f0000400000-7f0000500000 r-xp 00000000 08:01 43    /usr/bin/node',
+      'Rss:                 900 kB',
+      'Anonymous:             0 kB',
+      '7f0000600000-7f0000700000 rw-p 00000000 00:00 0 ',
+      'Rss:                1024 kB',
+      'Anonymous:          1024 kB',
+    ].join('\n')
+    const all = parseSmaps(smaps)
+    expect(all).toHaveLength(6)
+    expect(all[5]).toMatchObject({ path: '', privateKb: 1024, rssKb: 1024 })
+    expect(droppable(all, 'libchdb.so').map((m) => [m.start.toString(16), m.perms, m.rssKb])).toEqual([
+      ['7f0000000000', 'r--p', 800],
+      ['7f0000100000', 'r-xp', 1500],
+    ])
+  })
+
+  it.runIf(process.platform === 'linux')('unmaps the library pages the engine no longer uses, and the engine goes on working', async () => {
+    const client = createConnection({ ...loadConfig({ SIGHTLINE_CHDB_TRIM_MS: '0', SIGHTLINE_CHDB_PURGE_MS: '0' }).store, dataDir: join(root, 'c') })
+    const sum = async () => (await (await client.query({ query: 'SELECT sum(number) AS s FROM numbers(1000)', format: 'JSONEachRow' })).json<{ s: number | string }>())[0]!.s
+    expect(Number(await sum())).toBe(499500)
+    const libraryKb = async () => droppable(parseSmaps(await readFile('/proc/self/smaps', 'utf8')), 'libchdb.so').reduce((kb, m) => kb + m.rssKb, 0)
+    const before = await libraryKb()
+    // Starting the engine reads tens of MB of its code and data once.
+    expect(before).toBeGreaterThan(20 * 1024)
+    const advised = await dropLibraryPages('libchdb.so')
+    expect(advised).toBeGreaterThan(before * 1024)
+    expect(await libraryKb()).toBeLessThan(before / 2)
+    // What the next statement needs is mapped back from the file.
+    expect(Number(await sum())).toBe(499500)
+    const back = await libraryKb()
+    expect(back).toBeGreaterThan(0)
+    // Again: the mappings found the first time are dropped again.
+    expect(await dropLibraryPages('libchdb.so')).toBe(advised)
+    expect(await libraryKb()).toBeLessThan(back)
+    await client.close()
   })
 })
