@@ -10,14 +10,17 @@
  * which goes first. Each round gives one ratio per route (direct ms ÷ route ms, i.e. rows/s ÷ rows/s);
  * the report is the median ratio with its min–max, wall clock and CPU time (process.cpuUsage, which
  * includes chDB's threads). The client runs in the same process as the server, so a route's time also
- * holds its HTTP client's send; request bodies are built before the clock starts, as the direct side's rows.
+ * holds its HTTP client's send (node:http with a keep-alive agent: fetch's web streams cost a few ms of
+ * this process's CPU per 10k rows that are the harness's, not the gateway's); request bodies are built
+ * and encoded to bytes before the clock starts, as the direct side's rows are built.
  * The fsync cost is the route's median ms under fsync ÷ under none (separate processes, not interleaved).
  *
  *   npm run bench:ingest -- [--rounds 12] [--batch 10000] [--keyed 0|1] [--durability none,fsync] [--out file.json]
  */
 import { spawnSync } from 'node:child_process'
+import { Agent, request } from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,6 +54,18 @@ type Route = (typeof ROUTES)[number]
 interface Sample {
   readonly ms: number
   readonly cpuMs: number
+  /** CPU of the main thread alone (the gateway's and the client's JavaScript, no chDB thread); NaN where /proc is absent. */
+  readonly mainMs: number
+}
+
+/** This process's main-thread CPU in ms (Linux: /proc/self/task/<pid>/stat, in clock ticks of 10 ms); NaN elsewhere. */
+function mainThreadMs(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return NaN
+  }
 }
 type ChildResult = Record<Route, Sample[]>
 
@@ -79,11 +94,22 @@ async function child(durability: 'none' | 'fsync'): Promise<ChildResult> {
       }
     })
   const ndjson = () => events().map((e) => JSON.stringify({ timestamp: e.timestamp.toISOString(), event: e.event, product: e.product })).join('\n')
-  const post = async (path: string, body: string, headers: Record<string, string>, expect: string) => {
-    const res = await fetch(`${base}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${admin}`, ...headers } })
-    const text = await res.text()
-    if (!text.includes(expect)) throw new Error(`${path}: ${res.status} ${text.slice(0, 300)}`)
-  }
+  const agent = new Agent({ keepAlive: true })
+  const post = (path: string, body: Buffer, headers: Record<string, string>, expect: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(`${base}${path}`, { method: 'POST', agent, headers: { authorization: `Bearer ${admin}`, 'content-length': String(body.length), ...headers } }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('error', reject)
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          if (text.includes(expect)) resolve()
+          else reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`))
+        })
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
   const key = () => (KEYED ? randomUUID() : null)
   // Each route: build its request (untimed), then the timed send.
   const routes: Record<Route, () => () => Promise<void>> = {
@@ -95,17 +121,17 @@ async function child(durability: 'none' | 'fsync'): Promise<ChildResult> {
       }
     },
     '/v0/events': () => {
-      const body = ndjson()
+      const body = Buffer.from(ndjson())
       const k = key()
       return () => post('/v0/events?name=ecomm_events&wait=true', body, { 'content-type': 'application/x-ndjson', ...(k && { 'idempotency-key': k }) }, `"successful_rows":${BATCH}`)
     },
     mutation: () => {
       const vars = { events: events().map((e) => ({ timestamp: e.timestamp.toISOString(), event: e.event.toUpperCase(), product: e.product })), key: key() }
-      const body = JSON.stringify({ query: MUTATION, variables: vars })
+      const body = Buffer.from(JSON.stringify({ query: MUTATION, variables: vars }))
       return () => post('/graphql', body, { 'content-type': 'application/json' }, `"accepted":${BATCH}`)
     },
     'mutation NDJSON': () => {
-      const body = JSON.stringify({ query: NDJSON, variables: { data: ndjson(), key: key() } })
+      const body = Buffer.from(JSON.stringify({ query: NDJSON, variables: { data: ndjson(), key: key() } }))
       return () => post('/graphql', body, { 'content-type': 'application/json' }, `"accepted":${BATCH}`)
     },
   }
@@ -116,13 +142,15 @@ async function child(durability: 'none' | 'fsync'): Promise<ChildResult> {
       const route = ROUTES[(i + round) % ROUTES.length]!
       const send = routes[route]()
       const cpu = process.cpuUsage()
+      const main = mainThreadMs()
       const t0 = performance.now()
       await send()
       const ms = performance.now() - t0
       const used = process.cpuUsage(cpu)
-      out[route].push({ ms, cpuMs: (used.user + used.system) / 1000 })
+      out[route].push({ ms, cpuMs: (used.user + used.system) / 1000, mainMs: mainThreadMs() - main })
     }
   }
+  agent.destroy()
   await direct.close()
   await server.stop()
   rmSync(dataDir, { recursive: true, force: true })
@@ -155,6 +183,8 @@ if (values.child) {
             rowsPerSec: Math.round(BATCH / (median(r[route].map((s) => s.ms)) / 1000)),
             ratio: spread(r[route].map((s, i) => r.direct[i]!.ms / s.ms)),
             cpuRatio: spread(r[route].map((s, i) => r.direct[i]!.cpuMs / s.cpuMs)),
+            // Ticks are 10 ms: the mean over the rounds, not a median of a few ticks.
+            mainThreadMs: round(r[route].reduce((sum, s) => sum + s.mainMs, 0) / r[route].length, 1),
           },
         ]),
       ),
@@ -171,7 +201,9 @@ if (values.child) {
   for (const [durability, routes] of Object.entries(report)) {
     for (const [route, r] of Object.entries(routes)) {
       const cost = durability === 'fsync' && fsyncCost ? `  fsync cost ×${fsyncCost[route as Route]?.toFixed(2)}` : ''
-      console.log(`${durability.padEnd(5)} ${route.padEnd(15)} ${String(r.rowsPerSec).padStart(7)} rows/s  ms ${s(r.msPerBatch)}  ÷direct ${s(r.ratio)}  cpu ÷direct ${s(r.cpuRatio)}${cost}`)
+      console.log(
+        `${durability.padEnd(5)} ${route.padEnd(15)} ${String(r.rowsPerSec).padStart(7)} rows/s  ms ${s(r.msPerBatch)}  ÷direct ${s(r.ratio)}  cpu ÷direct ${s(r.cpuRatio)}  main thread ${r.mainThreadMs} ms${cost}`,
+      )
     }
   }
 }

@@ -16,7 +16,7 @@ import type {
 import type { ProjectRepository, QuarantineEntry } from '../store/project.js'
 import { INGEST_TABLES } from '../store/types.js'
 import { badInput, withScope } from './errors.js'
-import { datasourceReader, parseNdjson } from './records.js'
+import { datasourceReader, ndjsonSource } from './records.js'
 
 const MAX_KEY = 256
 
@@ -80,23 +80,48 @@ export class IngestService {
   ) {}
 
   async append<T extends IngestTable>(who: Principal | null, table: T, rows: IngestRows[T], options: AppendOptions = {}): Promise<AppendResult> {
+    const size = rows.length + (options.rejected?.length ?? 0)
+    return this.run(who, table, size, options.idempotencyKey, (storeOptions) =>
+      this.write(table, rows, {
+        ...storeOptions,
+        rejected: options.rejected?.map((r) => ({ row: r.row, reason: r.reason })),
+        sources: options.sources,
+      }),
+    )
+  }
+
+  /**
+   * An NDJSON text into `table`, each line read as `POST /v0/events` reads it (the catalog's field names
+   * and aliases, lenient numbers, any date-time form); lines that cannot become rows are quarantined raw
+   * with their reason, like invalid rows. `/v0/events` and the GraphQL `…Ndjson` mutations use it (one
+   * String variable instead of one input object per row, so no per-object variable coercion): the store
+   * reads, checks and encodes each line in one pass. Each error's `index` is its line's (from 0, blank
+   * lines counted).
+   */
+  async appendNdjson(who: Principal | null, table: IngestTable, text: string, options: Pick<AppendOptions, 'idempotencyKey'> = {}): Promise<AppendResult> {
+    withScope(who, datasource(table)?.appendScope ?? `append:${table}`)
+    const reader = datasourceReader(table)
+    if (!reader) throw badInput(`${table} takes no NDJSON`)
+    const source = ndjsonSource(text, reader)
+    return this.run(who, table, source.size, options.idempotencyKey, (storeOptions) => this.store.ingestRecords(table, source, storeOptions))
+  }
+
+  /** Scope and limits -> `write` (validation and storage) -> ingest log -> live nudge: what every append goes through. */
+  private async run(
+    who: Principal | null,
+    table: IngestTable,
+    size: number,
+    key: string | null | undefined,
+    write: (options: { idempotencyKey: string | undefined; workspaceId: string | undefined; tokenName: string }) => Promise<IngestOutcome>,
+  ): Promise<AppendResult> {
     const entry = datasource(table)
     const principal = withScope(who, entry?.appendScope ?? `append:${table}`)
-    const size = rows.length + (options.rejected?.length ?? 0)
     if (size > this.ports.maxBatch) throw badInput(`a batch holds at most ${this.ports.maxBatch} rows; this one has ${size}`)
-    const key = options.idempotencyKey
     if (key !== null && key !== undefined && (key.length === 0 || key.length > MAX_KEY)) {
       throw badInput(`idempotencyKey must be 1 to ${MAX_KEY} characters`)
     }
-    const storeOptions = {
-      idempotencyKey: key ?? undefined,
-      workspaceId: principal.workspaceId ?? undefined,
-      tokenName: principal.name,
-      rejected: options.rejected?.map((r) => ({ row: r.row, reason: r.reason })),
-      sources: options.sources,
-    }
     const started = performance.now()
-    const outcome = await this.write(table, rows, storeOptions)
+    const outcome = await write({ idempotencyKey: key ?? undefined, workspaceId: principal.workspaceId ?? undefined, tokenName: principal.name })
     this.ports.ingested({
       at: new Date(),
       table,
@@ -108,22 +133,6 @@ export class IngestService {
     })
     if (outcome.stockChanges.length > 0) this.ports.nudge()
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
-  }
-
-  /**
-   * An NDJSON text into `table`, each line read as `POST /v0/events` reads it (the catalog's field names
-   * and aliases, lenient numbers, any date-time form); lines that cannot become rows are quarantined raw
-   * with their reason, like invalid rows. The GraphQL `…Ndjson` mutations use it: one String variable
-   * instead of one input object per row, so no per-object variable coercion. Each error's `index` is its
-   * line's (from 0, blank lines counted).
-   */
-  async appendNdjson(who: Principal | null, table: IngestTable, text: string, options: Pick<AppendOptions, 'idempotencyKey'> = {}): Promise<AppendResult> {
-    withScope(who, datasource(table)?.appendScope ?? `append:${table}`)
-    const reader = datasourceReader(table)
-    if (!reader) throw badInput(`${table} takes no NDJSON`)
-    const batch = parseNdjson(text, reader)
-    const result = await this.append(who, table, batch.rows as never, { idempotencyKey: options.idempotencyKey, rejected: batch.rejected, sources: batch.sources })
-    return { ...result, errors: result.errors.map((e) => ({ index: (batch.lines[e.index] ?? e.index + 1) - 1, message: e.message })) }
   }
 
   /**

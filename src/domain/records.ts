@@ -1,4 +1,5 @@
 import { APPS, LANDING, type ColumnEntry, type DatasourceEntry } from '../catalog/index.js'
+import type { RecordSource } from '../store/store.js'
 import type { IngestTable } from '../store/types.js'
 import { fastInstant, parseInstant } from '../time/parse-instant.js'
 
@@ -21,6 +22,10 @@ export interface Datasource {
   /** The operation the append runs as, named after the datasource (metrics and logs show it). */
   readonly operationName: string
   toRow(record: Json): Input
+  /** The row fields `readInto` fills. */
+  readonly fields: readonly string[]
+  /** Reads `record` into `row` as `toRow` does, timestamps as epoch milliseconds; returns why it cannot, else undefined. */
+  readInto(record: Json, row: Input): string | undefined
 }
 
 function pick(record: Json, names: readonly string[]): unknown {
@@ -70,24 +75,27 @@ function choice(record: Json, names: readonly string[], values: readonly string[
   return found
 }
 
-/** A DateTime column as ClickHouse reads NDJSON (UTC without an offset); absent means "now", validation's default. */
-function timestamp(record: Json, names: readonly string[]): Date | null {
+/**
+ * A DateTime column as ClickHouse reads NDJSON (UTC without an offset), as epoch milliseconds (no Date
+ * per row on the one-pass path); absent means "now", validation's default.
+ */
+function timestamp(record: Json, names: readonly string[]): number | null {
   const value = pick(record, names)
   if (value === undefined || value === null || value === '') return null
-  const date = typeof value === 'string' || typeof value === 'number' ? instantDateOf(value) : undefined
-  if (date === undefined || Number.isNaN(date.getTime())) throw new LineError(`timestamp ${JSON.stringify(value)} is not a date-time`)
-  return date
+  const ms = typeof value === 'string' || typeof value === 'number' ? instantOf(value) : undefined
+  if (ms === undefined || Number.isNaN(ms)) throw new LineError(`timestamp ${JSON.stringify(value)} is not a date-time`)
+  return ms
 }
 
 /** A timestamp's instant: the common forms straight to epoch milliseconds (no ISO text in between), the rest as `parseInstant` reads them. */
-function instantDateOf(value: string | number): Date | undefined {
+function instantOf(value: string | number): number | undefined {
   if (typeof value === 'string') {
     const ms = fastInstant(value, 'UTC')
     if (ms === null) return undefined
-    if (ms !== undefined) return new Date(ms)
+    if (ms !== undefined) return ms
   }
   const iso = parseInstant(value, 'UTC')
-  return iso === undefined ? undefined : new Date(iso)
+  return iso === undefined ? undefined : new Date(iso).getTime()
 }
 
 const APP_NAMES: readonly string[] = APPS.map((a) => a.name)
@@ -123,20 +131,37 @@ function reader(column: ColumnEntry): ((record: Json) => unknown) | undefined {
 function ingestDatasource(entry: DatasourceEntry): Datasource {
   const fields: string[] = []
   const reads: Array<(record: Json) => unknown> = []
+  const timestamps: string[] = []
   for (const c of entry.columns) {
     const read = reader(c)
     if (read && c.field) {
       fields.push(c.field)
       reads.push(read)
+      if (c.rule?.kind === 'timestamp') timestamps.push(c.field)
     }
+  }
+  const readInto = (record: Json, row: Input): void => {
+    for (let i = 0; i < reads.length; i++) row[fields[i] as string] = (reads[i] as (record: Json) => unknown)(record)
   }
   return {
     name: entry.name as IngestTable,
     operationName: `events_${entry.name}`,
+    fields,
     toRow: (record) => {
       const row: Input = {}
-      for (let i = 0; i < reads.length; i++) row[fields[i] as string] = (reads[i] as (record: Json) => unknown)(record)
+      readInto(record, row)
+      // Typed rows carry Dates, as the GraphQL inputs do.
+      for (const f of timestamps) if (row[f] !== null) row[f] = new Date(row[f] as number)
       return row
+    },
+    readInto: (record, row) => {
+      try {
+        readInto(record, row)
+        return undefined
+      } catch (err) {
+        if (err instanceof LineError) return err.message
+        throw err
+      }
     },
   }
 }
@@ -173,29 +198,64 @@ export interface SourceRecord {
 }
 
 /**
- * Splits an NDJSON body into typed inputs and raw rejected lines; blank lines are skipped. One pass, each
- * line parsed and typed as it is read (the ingest hot path: no record list in between).
+ * Visits an NDJSON body's records in order: each line's text (without its CR), its number (from 1, blank
+ * lines counted but skipped) and its object, or why it is not one.
  */
-export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
-  const batch = new BatchBuilder()
+function eachNdjsonRecord(body: string, visit: (raw: string, line: number, record: Json | undefined, reason?: string) => void): void {
   let start = 0
   for (let line = 1; start <= body.length; line++) {
     let end = body.indexOf('\n', start)
     if (end === -1) end = body.length
     const text = body.charCodeAt(end - 1) === 13 /* \r */ && end > start ? body.slice(start, end - 1) : body.slice(start, end)
     start = end + 1
-    if (text.trim() === '') continue
+    // Nearly every line opens with `{`; only the others can be blank.
+    if (text.charCodeAt(0) !== 123 && text.trim() === '') continue
     let record: unknown
     try {
       record = JSON.parse(text)
     } catch (err) {
-      batch.reject(text, line, `invalid JSON: ${(err as Error).message}`)
+      visit(text, line, undefined, `invalid JSON: ${(err as Error).message}`)
       continue
     }
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) batch.reject(text, line, 'the line is not a JSON object')
-    else batch.type(datasource, record as Json, text, line)
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) visit(text, line, undefined, 'the line is not a JSON object')
+    else visit(text, line, record as Json)
   }
+}
+
+/** How many records an NDJSON body holds (its lines that are not blank), without parsing them. */
+function countNdjsonRecords(body: string): number {
+  let n = 0
+  let start = 0
+  while (start <= body.length) {
+    let end = body.indexOf('\n', start)
+    if (end === -1) end = body.length
+    if (body.charCodeAt(start) === 123 || body.slice(start, end).trim() !== '') n++
+    start = end + 1
+  }
+  return n
+}
+
+/** Splits an NDJSON body into typed inputs and raw rejected lines; blank lines are skipped. */
+export function parseNdjson(body: string, datasource: Datasource): ParsedBatch {
+  const batch = new BatchBuilder()
+  eachNdjsonRecord(body, (raw, line, record, reason) => {
+    if (record === undefined) batch.reject(raw, line, reason ?? 'the line is not a JSON object')
+    else batch.type(datasource, record, raw, line)
+  })
   return batch.done()
+}
+
+/**
+ * An NDJSON body as the store's one-pass ingest reads it (`Store.ingestRecords`): the lines as
+ * `parseNdjson` reads them, each record read into the store's row by the datasource's columns.
+ */
+export function ndjsonSource(body: string, datasource: Datasource): RecordSource {
+  return {
+    size: countNdjsonRecords(body),
+    fields: datasource.fields,
+    each: (visit) => eachNdjsonRecord(body, visit),
+    read: datasource.readInto,
+  }
 }
 
 /**

@@ -299,72 +299,76 @@ function includeRefused(file: string, d: Directive): DatafileError {
 // ---------------------------------------------------------------------------------------------------
 // Splitting helpers aware of quotes and parentheses
 
-/** Index of the first `token` outside quotes/backquotes/parentheses, or -1. */
-function findTopLevel(input: string, token: RegExp, from = 0): { index: number; length: number } | undefined {
+/**
+ * Walks `text` outside quotes (`'`, `"`, `` ` ``, with backslash escapes), calling `visit` with each
+ * character and the bracket depth before it; `(`/`[` open and `)`/`]` close. A `false` from `visit`
+ * stops the walk, which starts at `from`. Returns the depth and the open quote at the end (or at the stop).
+ */
+function walkTopLevel(
+  text: string,
+  visit: (c: string, i: number, depth: number) => boolean | void,
+  from = 0,
+): { depth: number; quote: string | undefined } {
   let depth = 0
   let quote: string | undefined
-  for (let i = from; i < input.length; i++) {
-    const c = input[i]!
+  for (let i = from; i < text.length; i++) {
+    const c = text[i]!
     if (quote) {
       if (c === '\\') i++
       else if (c === quote) quote = undefined
       continue
     }
-    if (c === "'" || c === '"' || c === '`') {
-      quote = c
-      continue
-    }
-    if (c === '(' || c === '[') depth++
+    if (visit(c, i, depth) === false) break
+    if (c === "'" || c === '"' || c === '`') quote = c
+    else if (c === '(' || c === '[') depth++
     else if (c === ')' || c === ']') depth--
-    else if (depth === 0) {
+  }
+  return { depth, quote }
+}
+
+/** The first match of `token` outside quotes and brackets, at or after `from`. */
+function findTopLevel(input: string, token: RegExp, from = 0): { index: number; length: number } | undefined {
+  let found: { index: number; length: number } | undefined
+  walkTopLevel(
+    input,
+    (c, i, depth) => {
+      if (depth !== 0 || "'\"`()[]".includes(c)) return
       token.lastIndex = 0
       const m = token.exec(input.slice(i))
-      if (m && m.index === 0) return { index: i, length: m[0].length }
-    }
-  }
-  return undefined
+      if (m && m.index === 0) {
+        found = { index: i, length: m[0].length }
+        return false
+      }
+    },
+    from,
+  )
+  return found
 }
 
 /** Splits on top-level commas (outside quotes and brackets). */
-export function splitTopLevel(input: string, separator = ','): string[] {
+export function splitTopLevel(input: string): string[] {
   const parts: string[] = []
-  let depth = 0
-  let quote: string | undefined
   let start = 0
-  for (let i = 0; i < input.length; i++) {
-    const c = input[i]!
-    if (quote) {
-      if (c === '\\') i++
-      else if (c === quote) quote = undefined
-    } else if (c === "'" || c === '"' || c === '`') quote = c
-    else if (c === '(' || c === '[') depth++
-    else if (c === ')' || c === ']') depth--
-    else if (c === separator && depth === 0) {
+  walkTopLevel(input, (c, i, depth) => {
+    if (c === ',' && depth === 0) {
       parts.push(input.slice(start, i))
       start = i + 1
     }
-  }
+  })
   parts.push(input.slice(start))
   return parts.map((p) => p.trim()).filter((p) => p !== '')
 }
 
 /** Checks that brackets and quotes balance (a cheap guard against truncated types or expressions). */
 function balanced(text: string): boolean {
-  let depth = 0
-  let quote: string | undefined
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
-    if (quote) {
-      if (c === '\\') i++
-      else if (c === quote) quote = undefined
-    } else if (c === "'" || c === '"' || c === '`') quote = c
-    else if (c === '(' || c === '[') depth++
-    else if (c === ')' || c === ']') {
-      depth--
-      if (depth < 0) return false
+  let closedTooSoon = false
+  const end = walkTopLevel(text, (c, _i, depth) => {
+    if ((c === ')' || c === ']') && depth === 0) {
+      closedTooSoon = true
+      return false
     }
-  }
-  return depth === 0 && quote === undefined
+  })
+  return !closedTooSoon && end.depth === 0 && end.quote === undefined
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { UnauthenticatedError } from '../errors.js'
 import type { Gateway, HttpRoute, RequestLabel } from '../transport/gateway.js'
 import { sendJson } from '../http.js'
 import { datasourceHttpError, ingestTarget, parseUpload, readUpload } from './datasources.js'
-import { DATASOURCES, parseNdjson, type Datasource, type ParsedBatch } from '../domain/records.js'
+import { DATASOURCES, type Datasource, type ParsedBatch } from '../domain/records.js'
 import { readEventsBody } from './events.js'
 import { fromGraphQL, HttpError } from './http.js'
 import { PIPES_PATH, OPENAPI_PATH } from './openapi.js'
@@ -150,8 +150,11 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
   }
   const key = idempotencyKey(req, url)
   const who = await principal(gateway, req, url, { requestId, operation: datasource.operationName }, res)
-  const body = await readEventsBody(req, gateway.maxBodyBytes)
-  const result = await append(gateway, datasource, parseNdjson(body.toString('utf8'), datasource), key, who, requestId)
+  const body = (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8')
+  // One pass from the lines to the insert: the store reads, checks and encodes each line (domain/ingest.ts).
+  const { value: result } = await gateway.run(datasource.operationName, who, requestId, () =>
+    gateway.domain.ingest.appendNdjson(who, datasource.name, body, { idempotencyKey: key }),
+  )
   const wait = url.searchParams.get('wait')?.toLowerCase()
   sendJson(res, wait === 'true' || wait === '1' ? 200 : 202, { successful_rows: result.accepted, quarantined_rows: result.quarantined })
 }

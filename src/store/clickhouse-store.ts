@@ -175,6 +175,12 @@ export class ClickHouseStore implements Store {
   ingestAppEvents: Store['ingestAppEvents'] = (rows, options = {}) =>
     this.ingestion.ingest('app_events', rows, options, appEventCodec(new Date(), options.workspaceId))
 
+  ingestRecords: Store['ingestRecords'] = (table, source, options = {}) =>
+    this.ingestion.ingestRecords(table, source, options, {
+      version: () => this.versions.next(),
+      stock: async (products) => (await this.stock(products)).map((s) => [s.product, s.available] as const),
+    })
+
   quarantine: Store['quarantine'] = (table, limit) => this.ingestion.quarantine(table, limit)
 
   // ---- service data
@@ -219,6 +225,7 @@ const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi' | 'for
   ingestWarehouseStock: 'ingest',
   upsertProducts: 'ingest',
   ingestAppEvents: 'ingest',
+  ingestRecords: 'ingest',
   quarantine: 'service',
   writeServiceLog: 'service',
   setServiceLogTtl: 'service',

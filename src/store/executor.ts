@@ -5,6 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 import { limitErrorOf, QueryLimitError, StoreUnavailableError } from './errors.js'
 import type { QueryListener, QueryScope } from './query-stats.js'
@@ -144,7 +145,8 @@ export class Executor {
    *
    * Rows are objects sent as JSONEachRow, or, when `columns` is given, arrays of values in that order
    * sent as JSONCompactEachRow: the large ingest batches then carry no key per value, which roughly
-   * halves the text to build and parse.
+   * halves the text to build and parse. Those are serialised in one `JSON.stringify` of the whole batch
+   * (ClickHouse reads JSONCompactEachRow rows separated by commas), not one call per row and a join.
    *
    * Every insert carries an explicit deduplication token: the caller's idempotency token, or a fresh
    * one. Without it, tables with a deduplication window drop a legitimately repeated identical block,
@@ -165,22 +167,35 @@ export class Executor {
     await this.admitted(
       async (limits, target, call) => {
         const started = performance.now()
-        await target.insert({
-          table,
-          values: rows as object[],
-          ...(columns ? { format: 'JSONCompactEachRow', columns: [...columns] as [string, ...string[]] } : { format: 'JSONEachRow' }),
-          clickhouse_settings: {
-            ...limits,
-            insert_deduplication_token: dedupToken ?? randomUUID(),
-            insert_deduplicate: 1,
-            deduplicate_blocks_in_dependent_materialized_views: 1,
-            async_insert: 0,
-            insert_allow_materialized_columns: 0,
-            input_format_parallel_parsing: 1,
-            ...settings,
-          },
-          ...driverParams(call),
-        })
+        const clickhouse_settings: ClickHouseSettings = {
+          ...limits,
+          insert_deduplication_token: dedupToken ?? randomUUID(),
+          insert_deduplicate: 1,
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          async_insert: 0,
+          insert_allow_materialized_columns: 0,
+          input_format_parallel_parsing: 1,
+          ...settings,
+        }
+        if (columns) {
+          // `[[…],[…]]` without its brackets: the rows, comma-separated, as one chunk.
+          const json = JSON.stringify(rows)
+          const result = await target.exec({
+            query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT JSONCompactEachRow`,
+            values: Readable.from([json.slice(1, -1)]),
+            clickhouse_settings,
+            ...driverParams(call),
+          })
+          result.stream.destroy()
+        } else {
+          await target.insert({
+            table,
+            values: rows as object[],
+            format: 'JSONEachRow',
+            clickhouse_settings,
+            ...driverParams(call),
+          })
+        }
         this.record(call.scope, 'insert', performance.now() - started)
       },
       (err) => new StoreUnavailableError(`insert into ${table} failed`, { cause: err }),

@@ -85,6 +85,13 @@ export interface Store {
   ingestWarehouseStock(rows: readonly WarehouseStockRow[], options?: IngestOptions): Promise<IngestOutcome>
   upsertProducts(rows: readonly ProductRow[], options?: IngestOptions): Promise<IngestOutcome>
   ingestAppEvents(rows: readonly AppEventRow[], options?: IngestOptions): Promise<IngestOutcome>
+  /**
+   * Records a transport read (an NDJSON body's lines) into `table` in one pass: each read by the source,
+   * checked by the same rules as the typed rows and written straight to the insert. Rows that break a
+   * rule, then records the source cannot read, are quarantined raw (`line N: reason`); errors are
+   * indexed by line (from 0). `rejected` and `sources` of the options are not used.
+   */
+  ingestRecords(table: IngestTable, source: RecordSource, options?: IngestOptions): Promise<IngestOutcome>
   quarantine(table: IngestTable, limit: number): Promise<QuarantinedRow[]>
 
   // ---- service data
@@ -115,6 +122,21 @@ export interface Store {
 
   /** Callers' read-only SQL (`/v0/sql`), over what the domain allows. */
   readonly sqlApi: SqlRepository
+}
+
+/**
+ * Records of a body a transport read (NDJSON lines), for the store to check and write in one pass: the
+ * transport (the domain's reading of Tinybird records) knows where the values are, the store the rules.
+ */
+export interface RecordSource {
+  /** How many records `each` visits (what the batch limit counts). */
+  readonly size: number
+  /** The row fields `read` fills (the datasource's columns that clients send). */
+  readonly fields: readonly string[]
+  /** Visits each record in order: its raw text, its line (from 1), and its object (undefined when unreadable, with why). */
+  each(visit: (raw: string, line: number, record: Record<string, unknown> | undefined, reason?: string) => void): void
+  /** Fills `row` (by field name; timestamps as epoch milliseconds or null) from `record`; returns why it cannot, else undefined. */
+  read(record: Record<string, unknown>, row: Record<string, unknown>): string | undefined
 }
 
 /** An ingest result plus the stock changes it caused, for the live feed. */

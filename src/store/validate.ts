@@ -34,12 +34,13 @@ function text(value: string | null | undefined, field: string): string {
   return v
 }
 
-function timestamp(value: Date | null | undefined, now: Date): Date {
+/** A date-time as a Date or epoch milliseconds (the NDJSON path's form), kept in the form it came in. */
+function timestamp(value: Date | number | null | undefined, now: Date): Date | number {
   if (value === null || value === undefined) return now
-  const t = value.getTime()
+  const t = typeof value === 'number' ? value : value.getTime()
   if (Number.isNaN(t)) throw new RowProblem('timestamp is not a valid date')
-  if (t < EARLIEST) throw new RowProblem(`timestamp ${value.toISOString()} is before 2000-01-01`)
-  if (t > now.getTime() + MAX_AHEAD_MS) throw new RowProblem(`timestamp ${value.toISOString()} is more than a day ahead`)
+  if (t < EARLIEST) throw new RowProblem(`timestamp ${new Date(t).toISOString()} is before 2000-01-01`)
+  if (t > now.getTime() + MAX_AHEAD_MS) throw new RowProblem(`timestamp ${new Date(t).toISOString()} is more than a day ahead`)
   return value
 }
 
@@ -62,11 +63,16 @@ export class StockBalance {
 
   /** Applies `amount` to `product`; throws (a row problem) when the result leaves Int's range. */
   apply(product: string, amount: number): void {
+    const refused = this.refusal(product, amount)
+    if (refused !== undefined) throw new RowProblem(refused)
+  }
+
+  /** Applies `amount` to `product`, or says why not (the result would leave Int's range) and leaves the balance as it was. */
+  refusal(product: string, amount: number): string | undefined {
     const next = (this.stock.get(product) ?? 0) + amount
-    if (next < INT32_MIN || next > INT32_MAX) {
-      throw new RowProblem(`amount ${amount} would take the stock of ${product} to ${next}, outside the 32-bit range`)
-    }
+    if (next < INT32_MIN || next > INT32_MAX) return `amount ${amount} would take the stock of ${product} to ${next}, outside the 32-bit range`
     this.stock.set(product, next)
+    return undefined
   }
 }
 
@@ -89,8 +95,8 @@ function check<T>(fn: () => T): Checked<T> {
   }
 }
 
-/** What a row's checks may need beyond the row: the time, a bound token's workspace, the stock balance. */
-interface CheckEnv {
+/** What a row's checks may need beyond the row: the time, a bound token's workspace. */
+export interface CheckEnv {
   readonly now: Date
   readonly workspace?: string | undefined
 }
@@ -148,10 +154,10 @@ function fieldCheck(field: string, rule: ColumnRule): FieldCheck | undefined {
 const FIRST: ReadonlySet<ColumnRule['kind']> = new Set(['choice', 'app', 'action', 'workspace', 'amount'])
 
 /**
- * A landing datasource's row check, compiled from its catalog columns: each column's rule in turn
- * (choices and the app first), giving the normalized row by field name.
+ * A landing datasource's rules, compiled from its catalog columns: each column's rule in turn (choices and
+ * the app first), over a row by field name.
  */
-function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unknown> {
+function compileRules(name: string): { readonly fields: readonly string[]; readonly checks: readonly FieldCheck[] } {
   const entry = datasource(name)
   if (!entry) throw new Error(`no datasource ${name} in the catalog`)
   const columns = entry.columns.filter((c): c is ColumnEntry & { field: string; rule: ColumnRule } => c.field !== undefined && c.rule !== undefined)
@@ -165,6 +171,12 @@ function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unkno
       checks.push(check)
     }
   }
+  return { fields, checks }
+}
+
+/** A landing datasource's row check: the normalized row by field name. */
+function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unknown> {
+  const { fields, checks } = compileRules(name)
   // Index loops over two arrays: one call per row of every batch, so no iterator or tuple per field.
   return (r, env) => {
     const out: Record<string, unknown> = {}
@@ -173,6 +185,27 @@ function rowCheck(name: string): (r: Row, env: CheckEnv) => Record<string, unkno
       out[field] = (checks[i] as FieldCheck)(r[field], r, env)
     }
     return out
+  }
+}
+
+/**
+ * A landing datasource's rules over a row the caller reuses for every record (the NDJSON path: no object
+ * per row): the same checks as the typed inputs', each value replaced by its normalized one in place.
+ * Returns why the row is refused, or undefined for a good row.
+ */
+export function rowRules(name: string): (r: Record<string, unknown>, env: CheckEnv) => string | undefined {
+  const { fields, checks } = compileRules(name)
+  return (r, env) => {
+    try {
+      for (let i = 0; i < checks.length; i++) {
+        const field = fields[i] as string
+        r[field] = (checks[i] as FieldCheck)(r[field], r, env)
+      }
+      return undefined
+    } catch (err) {
+      if (err instanceof RowProblem) return err.message
+      throw err
+    }
   }
 }
 

@@ -648,7 +648,10 @@ function switchableClient(real: ClickHouseClient, dead: ClickHouseClient, failin
     get(target, prop, receiver) {
       if (prop === 'query' || prop === 'insert' || prop === 'command' || prop === 'exec') {
         return (params: { table?: string; query?: string }) => {
-          const client = failing.pick({ method: prop, table: params.table, query: params.query }) ? dead : target
+          // Encoded ingest lines are inserted through exec (`INSERT INTO <table> (…) FORMAT …` and a body).
+          const into = prop === 'exec' ? /^INSERT INTO (\S+)/.exec(params.query ?? '')?.[1] : undefined
+          const call: Call = into ? { method: 'insert', table: into, query: params.query } : { method: prop, table: params.table, query: params.query }
+          const client = failing.pick(call) ? dead : target
           return (client[prop] as (p: unknown) => Promise<unknown>).call(client, params)
         }
       }

@@ -42,32 +42,52 @@ const DAY_MS = 86_400_000
 const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
 
 /**
- * `toChDateTime` for a batch's rows, one call per row: the date part is formatted once per day seen
- * (rows of a batch cluster in a few days) and the time of day from a table of two-digit strings.
+ * The `YYYY-MM-DD ` text of a day (days since the epoch), formatted once per day seen: rows of a batch
+ * cluster in a few days, in any order. Holds at most a few thousand days (a batch's).
+ */
+export function dayPrefix(): (day: number) => string {
+  const days = new Map<number, string>()
+  return (day) => {
+    let prefix = days.get(day)
+    if (prefix === undefined) {
+      if (days.size >= 4096) days.clear()
+      days.set(day, (prefix = toChDateTime(new Date(day * DAY_MS)).slice(0, 11)))
+    }
+    return prefix
+  }
+}
+
+/**
+ * `toChDateTime` for a batch's rows, one call per row: the date part from `dayPrefix` and the time of day
+ * from a table of two-digit strings.
  */
 export function dateTimeText(): (d: Date) => string {
-  let day = NaN
-  let prefix = ''
+  const days = dayPrefix()
   return (d) => {
     const ms = d.getTime()
     const today = Math.floor(ms / DAY_MS)
-    if (today !== day) {
-      day = today
-      prefix = toChDateTime(new Date(today * DAY_MS)).slice(0, 11)
-    }
+    const prefix = days(today)
     const seconds = Math.floor((ms - today * DAY_MS) / 1000)
     return `${prefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}`
   }
 }
+
+/** How a stored row moves its product's stock (product → summed delta), by datasource; the typed and the one-pass paths both use it. */
+export const STOCK_MOVES = {
+  ecomm_events: (r: Pick<ValidEcommEvent, 'event' | 'product'>, stock: Map<string, number>): void => {
+    if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
+  },
+  warehouse_stock: (r: Pick<ValidWarehouseStock, 'product' | 'amount'>, stock: Map<string, number>): void => {
+    stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount)
+  },
+} as const satisfies Partial<Record<IngestTable, unknown>>
 
 export function ecommEventCodec(now: Date): RowCodec<EcommEventRow, ValidEcommEvent> {
   const text = dateTimeText()
   return {
     check: (r) => checkEcommEvent(r, now),
     encode: (r) => [text(r.timestamp), r.event, r.product],
-    move: (r, stock) => {
-      if (r.event === 'sale') stock.set(r.product, (stock.get(r.product) ?? 0) - 1)
-    },
+    move: STOCK_MOVES.ecomm_events,
   }
 }
 
@@ -76,7 +96,7 @@ export function warehouseStockCodec(now: Date, balance: StockBalance): RowCodec<
   return {
     check: (r) => checkWarehouseStock(r, now, balance),
     encode: (r) => [text(r.timestamp), r.product, r.store, r.amount],
-    move: (r, stock) => stock.set(r.product, (stock.get(r.product) ?? 0) + r.amount),
+    move: STOCK_MOVES.warehouse_stock,
   }
 }
 

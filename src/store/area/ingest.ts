@@ -2,10 +2,18 @@ import { batchId, BatchLedger, keyedInsert, QUARANTINE_COLUMNS, quarantineId, sl
 import { toChDateTime64 } from '../clickhouse.js'
 import type { SharedExclusiveGate } from '../gate.js'
 import type { IngestJournal } from '../journal.js'
-import type { IngestOutcome } from '../store.js'
+import type { IngestOutcome, RecordSource } from '../store.js'
 import type { IngestOptions, IngestTable, QuarantinedRow, RowError, StockChange } from '../types.js'
+import { StockBalance } from '../validate.js'
 import { COLUMNS, monthOf, PARTITIONED, type RowCodec } from './codecs.js'
+import { recordEncoder, type EncodedBatch } from './record-encoder.js'
 import type { StoreQueries } from './queries.js'
+
+/** What the one-pass path needs from the rest of the store: product versions and today's stock. */
+export interface RecordEnv {
+  readonly version: () => bigint
+  stock(products: readonly string[]): Promise<ReadonlyArray<readonly [string, number]>>
+}
 
 /** What a keyed batch's answer reports, recorded in `ingest_batches`. */
 interface BatchResult {
@@ -59,7 +67,34 @@ export class IngestRepository {
    * order) as soon as it is checked, with no intermediate list of checked rows.
    */
   ingest<In, Valid>(table: IngestTable, input: readonly In[], options: IngestOptions, codec: RowCodec<In, Valid>): Promise<IngestOutcome> {
-    return this.writes.runShared(() => this.ingestNow(table, input, options, codec))
+    return this.writes.runShared(() => this.ingestNow(table, options, () => this.encode(input, options, codec)))
+  }
+
+  /**
+   * A source's records in one pass (see record-encoder.ts): each becomes its compact line, or its quarantine row,
+   * as it is visited. Warehouse updates are checked against today's stock of the products they name, read
+   * first (the records are visited twice).
+   */
+  async ingestRecords(table: IngestTable, source: RecordSource, options: IngestOptions, env: RecordEnv): Promise<IngestOutcome> {
+    const now = new Date()
+    let balance: StockBalance | undefined
+    if (table === 'warehouse_stock') {
+      const products = new Set<string>()
+      const row: Record<string, unknown> = {}
+      source.each((_raw, _line, record) => {
+        if (record === undefined || source.read(record, row) !== undefined) return
+        const product = typeof row.product === 'string' ? row.product.trim() : ''
+        if (product !== '' && product.length <= 256) products.add(product)
+      })
+      balance = new StockBalance(await env.stock([...products]))
+    }
+    return this.writes.runShared(() =>
+      this.ingestNow(table, options, () => {
+        const encoder = recordEncoder(table, source, { now, workspace: options.workspaceId, version: env.version, balance })
+        source.each(encoder.add)
+        return encoder.done()
+      }),
+    )
   }
 
   async quarantine(table: IngestTable, limit: number): Promise<QuarantinedRow[]> {
@@ -89,19 +124,28 @@ export class IngestRepository {
     return pending.length
   }
 
-  private async ingestNow<In, Valid>(table: IngestTable, input: readonly In[], options: IngestOptions, codec: RowCodec<In, Valid>): Promise<IngestOutcome> {
+  private async ingestNow(table: IngestTable, options: IngestOptions, encode: () => EncodedBatch): Promise<IngestOutcome> {
+    const outcomeOf = (b: EncodedBatch): IngestOutcome => ({
+      accepted: b.rows.length,
+      quarantined: b.bad.length,
+      errors: b.errors,
+      deduplicated: false,
+      stockChanges: b.stockChanges,
+    })
     // A key names a batch of one caller (token): two callers that happen to choose the same key send
     // two batches, and neither is dropped as the other's retry nor answered with the other's result.
     const key = options.idempotencyKey === undefined ? undefined : JSON.stringify([options.tokenName ?? '', options.idempotencyKey])
     if (key === undefined) {
-      const { outcome, rows, bad } = this.encode(input, options, codec)
+      const encoded = encode()
       // Two statements at most (an empty part sends none): the quarantine's rows, then the datasource's.
-      await this.q.exec.insert(this.q.table(`${table}_quarantine`), bad)
-      await this.q.exec.insert(this.q.table(table), rows, undefined, COLUMNS[table])
-      return outcome
+      await this.q.exec.insert(this.q.table(`${table}_quarantine`), encoded.bad)
+      await this.q.exec.insert(this.q.table(table), encoded.rows, undefined, COLUMNS[table])
+      return outcomeOf(encoded)
     }
     return this.oneAtATime(`${table}\n${key}`, async () => {
-      const { outcome, rows, bad, errors } = this.encode(input, options, codec)
+      const encoded = encode()
+      const { rows, bad, errors } = encoded
+      const outcome = outcomeOf(encoded)
       const id = batchId(table, key)
       const batch: PreparedBatch = {
         table,
@@ -127,15 +171,11 @@ export class IngestRepository {
   }
 
   /**
-   * One pass over the batch: each good row becomes the array of values ClickHouse reads (in `COLUMNS`
-   * order) as soon as it is checked, with no intermediate list of checked rows; each bad row (and each
-   * record the transport rejected) becomes a quarantine row with its reason.
+   * One pass over the typed rows: each good row becomes the array of values ClickHouse reads (in `COLUMNS`
+   * order) as soon as it is checked, with no intermediate list of checked rows; each bad row (and each record
+   * the transport rejected) becomes a quarantine row with its reason.
    */
-  private encode<In, Valid>(
-    input: readonly In[],
-    options: IngestOptions,
-    codec: RowCodec<In, Valid>,
-  ): { outcome: IngestOutcome; rows: unknown[][]; bad: Array<{ row: string; reason: string; at: string }>; errors: RowError[] } {
+  private encode<In, Valid>(input: readonly In[], options: IngestOptions, codec: RowCodec<In, Valid>): EncodedBatch {
     const rows: unknown[][] = []
     const stock = new Map<string, number>()
     const errors: RowError[] = []
@@ -160,7 +200,7 @@ export class IngestRepository {
     })
     const stockChanges: StockChange[] = []
     for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
-    return { outcome: { accepted: rows.length, quarantined: bad.length, errors, deduplicated: false, stockChanges }, rows, bad, errors }
+    return { rows, bad, errors, stockChanges }
   }
 
   /**
