@@ -64,7 +64,7 @@ function makeBatch(b: number, now: number): AppEventRow[] {
       sessionId: `s_${b}_${s}`,
       visitorId: `v_${b}_${s >> 1}`,
       assetId: `asset_${Math.floor(rand() * 12)}`,
-      revenue: action === app.revenueAction ? Math.round(rand() * 20000) / 100 : 0,
+      revenue: 'revenueAction' in app && action === app.revenueAction ? Math.round(rand() * 20000) / 100 : 0,
       ...dims[s],
     } as AppEventRow
   })
