@@ -1,14 +1,17 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { Kind, parse } from 'graphql'
 import { selectRows } from '../src/store/clickhouse.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import { executorOf } from '../src/store/executor.js'
 
 type QueryArgs = Parameters<ClickHouseClient['query']>[0]
+type ExecArgs = Parameters<ClickHouseClient['exec']>[0]
 
 /** One SELECT exactly as the store sent it: rendered text, bound parameters and answer format. */
 export interface CapturedQuery {
   readonly query: string
   readonly params: Record<string, unknown>
+  /** The driver's format; `raw` for a statement whose SQL names its own FORMAT (answered as bytes). */
   readonly format?: string | undefined
 }
 
@@ -31,12 +34,48 @@ export async function captureQueries(
           return target.query(args)
         }
       }
+      if (prop === 'exec') {
+        return (args: ExecArgs) => {
+          if (/^\s*SELECT\b/i.test(args.query)) captured.push({ query: args.query, params: { ...(args.query_params ?? {}) }, format: 'raw' })
+          return target.exec(args)
+        }
+      }
       const value: unknown = Reflect.get(target, prop, target)
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
     },
   })
   await call(new ClickHouseStore(recording, { database, cluster: undefined }))
   return captured
+}
+
+/** How many rows a replayed query answers (a raw answer, one JSON array, is parsed for that). */
+export async function rowsOf(client: ClickHouseClient, q: CapturedQuery): Promise<number> {
+  const answer = await replayAnswer(client, q)
+  return Buffer.isBuffer(answer) ? (JSON.parse(answer.toString('utf8')) as unknown[]).length : answer.length
+}
+
+/**
+ * `replay`, or for a statement answered as bytes (the store's own JSON, productGrid of plain fields, which
+ * the gateway writes as it is) only those bytes, as the gateway reads them.
+ */
+export async function replayAnswer(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[] | Buffer> {
+  if (q.format === 'raw') {
+    const { bytes } = await executorOf(client).bytes(q.query, q.params, (err) => err as Error)
+    // A template's trailer (what the statement read) is cut off, as the store does.
+    return /\bFORMAT Template\b/.test(q.query) ? bytes.subarray(0, bytes.lastIndexOf(0x0a)) : bytes
+  }
+  return replay(client, q)
+}
+
+/** The `[response key, field]` pairs of a document's first root field (the grid's plain fields). */
+export function selectionOf<F extends string>(document: string): Array<readonly [string, F]> {
+  const operation = parse(document).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION)
+  const root = operation?.selectionSet.selections[0]
+  if (root?.kind !== Kind.FIELD || !root.selectionSet) throw new Error('the document has no root field with a selection')
+  return root.selectionSet.selections.map((s) => {
+    if (s.kind !== Kind.FIELD) throw new Error('only plain fields are expected here')
+    return [s.alias?.value ?? s.name.value, s.name.value as F] as const
+  })
 }
 
 /**
@@ -46,6 +85,7 @@ export async function captureQueries(
  * mapping to domain objects.
  */
 export async function replay(client: ClickHouseClient, q: CapturedQuery): Promise<unknown[]> {
+  if (q.format === 'raw') throw new Error('a raw answer is replayed with replayAnswer')
   if (q.format !== 'JSONCompact') return selectRows<unknown>(client, q.query, q.params)
   const doc = await executorOf(client).selectCompact(q.query, q.params)
   const names = doc.meta.map((m) => m.name)

@@ -15,7 +15,7 @@
  * the same table on the bare copy. Gateways run with `SIGHTLINE_DURABILITY=none`, like the direct insert.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -26,7 +26,7 @@ import { prng } from '../src/random.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import { toChDateTime } from '../src/store/clickhouse.js'
 import { createConnection } from '../src/store/connection.js'
-import { captureQueries, replay, type CapturedQuery } from './bare.js'
+import { captureQueries, replay, replayAnswer, rowsOf, selectionOf, type CapturedQuery } from './bare.js'
 import { fmt, generate, settle, type Dataset } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
 import { percentile, round } from './stats.js'
@@ -138,14 +138,18 @@ async function main(): Promise<void> {
     const c0 = client
 
     const gridArgs = { category: 'all', showOutOfStock: false, ranking: 'PRICE' } as const
-    const [gridSql] = await captureQueries(c0, DATABASE, (s) => s.productGrid(gridArgs, LOW_STOCK))
+    // The SQL the gateway sends for GRID: the store writes its plain fields as JSON (src/execution/pass-through.ts).
+    const [gridSql] = await captureQueries(c0, DATABASE, (s) => s.productGridRows(gridArgs, LOW_STOCK, selectionOf(GRID)))
     if (!gridSql) throw new Error('productGrid ran no query')
+    // REST's api_product_grid.json: ClickHouse's FORMAT JSON text, passed on.
+    const [restSql] = await captureQueries(c0, DATABASE, (s) => s.productGridJson(gridArgs, LOW_STOCK, false))
+    if (!restSql) throw new Error('productGridJson ran no query')
     const to = new Date(data.now.getTime() + 60_000)
     const from = new Date(to.getTime() - 7 * 24 * 3600e3)
     const dashSql = await captureQueries(c0, DATABASE, (s) => dashboardCalls(s, data, from, to))
     const gridBody = JSON.stringify({ query: GRID, variables: { category: 'all' } })
     const dashBody = JSON.stringify({ query: DASHBOARD, variables: { ws: data.workspace, from: from.toISOString(), to: to.toISOString() } })
-    const rows = (await replay(c0, gridSql)).length
+    const rows = await rowsOf(c0, gridSql)
     for (const c of contenders) {
       const items = (await c.reader!.post<{ productGrid: unknown[] }>(gridBody)).productGrid.length
       const rest = (await getJson<{ data: unknown[] }>(restGridUrl(c))).data.length
@@ -156,14 +160,17 @@ async function main(): Promise<void> {
     // ---- reads, interleaved
     // The dashboard is ~10× the grid's time: a third of the block keeps the rounds comparable in length.
     const measures: Array<{ name: string; block: number; bare: () => Promise<unknown>; of: (c: Contender) => () => Promise<unknown> }> = [
-      { name: 'grid', block, bare: () => replay(c0, gridSql), of: (c) => () => c.reader!.post(gridBody) },
-      { name: 'restGrid', block, bare: () => replay(c0, gridSql), of: (c) => () => getJson(restGridUrl(c)) },
+      { name: 'grid', block, bare: () => replayAnswer(c0, gridSql), of: (c) => () => c.reader!.post(gridBody) },
+      { name: 'restGrid', block, bare: () => replayAnswer(c0, restSql), of: (c) => () => getJson(restGridUrl(c)) },
       { name: 'dashboard', block: Math.max(3, Math.ceil(block / 3)), bare: () => Promise.all(dashSql.map((q: CapturedQuery) => replay(c0, q))), of: (c) => () => c.reader!.post(dashBody) },
     ]
     // per measure, per side ("bare" or a contender): one p50 per round
     const p50s: Record<string, Samples> = {}
+    // per measure, per contender: the gateway's main-thread CPU per request, one figure per round
+    const mainCpu: Record<string, Samples> = {}
     for (const m of measures) {
       p50s[m.name] = { bare: [] }
+      mainCpu[m.name] = {}
       for (const c of contenders) p50s[m.name]![c.name] = []
       const sides: Array<[string, () => Promise<unknown>]> = [['bare', m.bare], ...contenders.map((c): [string, () => Promise<unknown>] => [c.name, m.of(c)])]
       for (const [, fn] of sides) for (let i = 0; i < 5; i++) await fn() // warm-up
@@ -172,12 +179,16 @@ async function main(): Promise<void> {
         const order = sides.map((_, i) => sides[(i + r) % sides.length]!)
         for (const [name, fn] of order) {
           const times: number[] = []
+          const pid = contenders.find((c) => c.name === name)?.gateway?.pid
+          const cpu0 = mainThreadCpuMs(pid)
           for (let i = 0; i < m.block; i++) {
             const t0 = performance.now()
             await fn()
             times.push(performance.now() - t0)
           }
           p50s[m.name]![name]!.push(median(times))
+          const cpu1 = mainThreadCpuMs(pid)
+          if (cpu0 !== undefined && cpu1 !== undefined) (mainCpu[m.name]![name] ??= []).push((cpu1 - cpu0) / m.block)
         }
       }
       progress(`${m.name}: ${Object.entries(p50s[m.name]!).map(([k, v]) => `${k} ${round(median(v))} ms`).join(', ')}`)
@@ -266,6 +277,7 @@ async function main(): Promise<void> {
           {
             p50Ms: Object.fromEntries(Object.entries(p50s[m.name]!).map(([k, v]) => [k, spread(v)])),
             ratioToBare: Object.fromEntries(contenders.map((c) => [c.name, ratio(m.name, c.name)])),
+            mainThreadCpuMsPerRequest: Object.fromEntries(Object.entries(mainCpu[m.name]!).map(([k, v]) => [k, spread(v)])),
           },
         ]),
       ),
@@ -314,6 +326,22 @@ function dashboardCalls(s: ClickHouseStore, data: Dataset, from: Date, to: Date)
 
 const base = (c: Contender) => c.gateway!.url.replace(/\/graphql$/, '')
 const restGridUrl = (c: Contender) => `${base(c)}/v0/pipes/api_product_grid.json?token=${encodeURIComponent(c.readToken!)}`
+
+/**
+ * CPU time (user + system, ms) of a process's main thread, the one that runs JavaScript (its thread id is
+ * the process id), from Linux's /proc; undefined elsewhere. chDB's and the GC's threads are not counted.
+ * Ticks are 10 ms: a block's figure is coarse, the median over rounds is not.
+ */
+function mainThreadCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  } catch {
+    return undefined
+  }
+}
 
 function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50)

@@ -71,6 +71,16 @@ async function once(repo: string): Promise<Measured> {
         mainCpu = cpuMs(gateway.pid, main)
         clientCpu = process.cpuUsage()
       },
+      // The gateway's own record of each write being stored (newest first): the measured writes are the
+      // writer's last ones, sequential, so in time order they are the writes in order.
+      storedAt: async (n) => {
+        const { ingestLog } = await admin.request<{ ingestLog: Array<{ token: string; at: string }> }>('query L($n: Int) { ingestLog(limit: $n) { token at } }', { n: n + 50 })
+        return ingestLog
+          .filter((e) => e.token === 'live_append')
+          .map((e) => Date.parse(e.at))
+          .sort((a, b) => a - b)
+          .slice(-n)
+      },
       beforeDisconnect: () => {
         gatewayCpu = cpuMs(gateway.pid) - gatewayCpu
         mainCpu = cpuMs(gateway.pid, main) - mainCpu
@@ -103,6 +113,8 @@ for (let r = 0; r < rounds; r++) {
       delivered: `${res.delivered}/${res.expected}`,
       duplicates: res.duplicates,
       afterCommit: { p50: res.afterCommitMs.p50, p99: res.afterCommitMs.p99 },
+      afterStored: { p50: res.afterStoredMs.p50, p99: res.afterStoredMs.p99 },
+      firstAfterStored: { p50: res.firstAfterStoredMs.p50, p99: res.firstAfterStoredMs.p99 },
       afterSend: { p50: res.afterSendMs.p50, p99: res.afterSendMs.p99 },
       mutation: { p50: res.mutationMs.p50, p99: res.mutationMs.p99 },
       firstDelivery: { p50: res.firstDeliveryMs.p50, p99: res.firstDeliveryMs.p99 },
@@ -118,10 +130,12 @@ for (let r = 0; r < rounds; r++) {
 for (const [repo, list] of results) {
   const p99 = list.map((r) => r.afterCommitMs.p99).sort((a, b) => a - b)
   const p50 = list.map((r) => r.afterCommitMs.p50).sort((a, b) => a - b)
+  const storedP50 = list.map((r) => r.afterStoredMs.p50).sort((a, b) => a - b)
+  const storedP99 = list.map((r) => r.afterStoredMs.p99).sort((a, b) => a - b)
   const cpu = list.map((r) => r.gatewayCpuMsPerWrite).sort((a, b) => a - b)
   const mainCpu = list.map((r) => r.mainThreadCpuMsPerWrite).sort((a, b) => a - b)
   process.stdout.write(
-    `${repo}: afterCommit p50 ${p50.join(', ')} | p99 ${p99.join(', ')} | gateway CPU per write ${cpu.join(', ')} | main thread ${mainCpu.join(', ')} (ms, sorted)\n`,
+    `${repo}: afterCommit p50 ${p50.join(', ')} | p99 ${p99.join(', ')} | afterStored p50 ${storedP50.join(', ')} | p99 ${storedP99.join(', ')} | gateway CPU per write ${cpu.join(', ')} | main thread ${mainCpu.join(', ')} (ms, sorted)\n`,
   )
 }
 closeHttp()

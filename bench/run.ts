@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import type { DimensionField } from '../src/store/types.js'
-import { captureQueries, replay } from './bare.js'
+import { captureQueries, replay, replayAnswer, rowsOf, selectionOf } from './bare.js'
 import { addRecent, buildHistory, cachedHistory, DATABASE, fmt, openBenchClient, type CachedHistory, type Dataset, type Scale } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
 import { measureIngest } from './ingest.js'
@@ -252,17 +252,18 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
     const c = client
     const compareGrid = async (category: string, iterations: number) => {
       const args = { category, showOutOfStock: false, ranking: 'PRICE' } as const
-      const [sql] = await captureQueries(c, DATABASE, (s) => s.productGrid(args, LOW_STOCK))
+      // The SQL the gateway sends for GRID (its plain fields written by the store: src/execution/pass-through.ts).
+      const [sql] = await captureQueries(c, DATABASE, (s) => s.productGridRows(args, LOW_STOCK, selectionOf(GRID)))
       if (!sql) throw new Error('productGrid ran no query')
       const body = JSON.stringify({ query: GRID, variables: { category } })
-      const rows = (await replay(c, sql)).length
+      const rows = await rowsOf(c, sql)
       const items = (await reader.post<{ productGrid: unknown[] }>(body)).productGrid.length
       if (rows !== items) throw new Error(`productGrid(${category}): gateway returned ${items} rows, the bare SQL ${rows}`)
       progress(`category ${category}: ${rows} rows per request`)
       const samples = await interleaved(
         {
           gateway: () => reader.post(body),
-          bare: () => replay(c, sql),
+          bare: () => replayAnswer(c, sql),
           storeApi: () => store.productGrid(args, LOW_STOCK),
         },
         { ...p.grid, iterations },
@@ -316,7 +317,7 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
     phase(`productGrid throughput: ${p.concurrency.clients} concurrent clients, ${p.concurrency.seconds} s each side`)
     const loadGateway = await closedLoop(() => reader.post(gridBody), p.concurrency.clients, p.concurrency.seconds * 1000)
     progress(`gateway: ${loadGateway.latencies.length} requests`)
-    const loadBare = await closedLoop(() => replay(c, gridSql), p.concurrency.clients, p.concurrency.seconds * 1000)
+    const loadBare = await closedLoop(() => replayAnswer(c, gridSql), p.concurrency.clients, p.concurrency.seconds * 1000)
     progress(`bare store: ${loadBare.latencies.length} queries`)
     mark('after concurrency')
 

@@ -14,10 +14,19 @@ export interface SubscriptionResult {
   /** Updates for products no measured write touched (e.g. history from before subscribing). */
   readonly stray: number
   /**
-   * From the acknowledged write in the store to each delivery: the update's `at` is stamped by the
-   * change log's materialized view inside the insert (same machine, same clock as this process).
+   * From the change log's stamp to each delivery: the update's `at` is stamped by the change log's
+   * materialized view inside the insert (same machine, same clock as this process). The insert goes on
+   * after it (the other views of the table: rollups, stock), so this spans the rest of the insert too.
    */
   readonly afterCommitMs: Summary
+  /**
+   * From the gateway's store acknowledging the write (its ingest log's `at`, taken when the insert
+   * returned, ms precision) to each delivery: what the live path adds after the write is stored. Empty
+   * without `storedAt`.
+   */
+  readonly afterStoredMs: Summary
+  /** Per write, from its store acknowledgement to its first delivery. */
+  readonly firstAfterStoredMs: Summary
   /** From sending the mutation to each delivery: the write, the change-log poll and the fan-out. */
   readonly afterSendMs: Summary
   /** From the mutation's HTTP response reaching the writer to each delivery; 0 when the delivery came first. */
@@ -59,12 +68,15 @@ export async function measureSubscriptions(o: {
   beforeWrites?: () => void
   /** Called once the writes are measured, while every subscriber is still connected. */
   beforeDisconnect?: () => void
+  /** When the store acknowledged each measured write (wall-clock ms, in write order), asked once they are all delivered. */
+  storedAt?: (writes: number) => Promise<number[]>
 }): Promise<SubscriptionResult> {
   if (o.products.length < o.writes + 1) throw new Error('need more products than writes')
   const clients: Client[] = []
   // Per product a write touches: delivery times (monotonic), commit-to-delivery times (wall clock, the
   // same clock ClickHouse stamps `at` with) and deliveries per subscriber.
   const times = new Map<string, number[]>()
+  const walls = new Map<string, number[]>()
   const commits = new Map<string, number[]>()
   const counts = new Map<string, Uint16Array>()
   const seenAny = new Uint8Array(o.subscribers)
@@ -84,11 +96,13 @@ export async function measureSubscriptions(o: {
     }
     perSub[i] = perSub[i]! + 1
     list.push(t)
+    walls.get(update.product)!.push(wall)
     commits.get(update.product)!.push(wall - Date.parse(update.at))
     if (waiter && waiter.product === update.product && list.length >= o.subscribers) waiter.resolve()
   }
   const track = (product: string) => {
     times.set(product, [])
+    walls.set(product, [])
     commits.set(product, [])
     counts.set(product, new Uint16Array(o.subscribers))
   }
@@ -178,6 +192,8 @@ export async function measureSubscriptions(o: {
     let delivered = 0
     o.beforeWrites?.()
     let duplicates = 0
+    /** Per measured write, the wall-clock times of its deliveries. */
+    const deliveredAt: number[][] = []
     for (let w = 0; w < o.writes; w++) {
       const product = o.products[w + 1]!
       track(product)
@@ -202,12 +218,25 @@ export async function measureSubscriptions(o: {
         if (c > 0) delivered++
         if (c > 1) duplicates += c - 1
       }
+      deliveredAt.push(walls.get(product)!)
       times.delete(product)
+      walls.delete(product)
       commits.delete(product)
       counts.delete(product)
       if ((w + 1) % 10 === 0 || w + 1 === o.writes) o.progress(`subscription writes: ${w + 1}/${o.writes}`)
     }
     o.beforeDisconnect?.()
+    const afterStored: number[] = []
+    const firstAfterStored: number[] = []
+    if (o.storedAt) {
+      const stored = await o.storedAt(o.writes)
+      deliveredAt.forEach((list, w) => {
+        const at = stored[w]
+        if (at === undefined || list.length === 0) return
+        for (const t of list) afterStored.push(t - at)
+        firstAfterStored.push(Math.min(...list) - at)
+      })
+    }
     return {
       subscribers: o.subscribers,
       writes: o.writes,
@@ -217,6 +246,8 @@ export async function measureSubscriptions(o: {
       duplicates,
       stray,
       afterCommitMs: summarize(afterCommit),
+      afterStoredMs: summarize(afterStored),
+      firstAfterStoredMs: summarize(firstAfterStored),
       afterSendMs: summarize(afterSend),
       afterResponseMs: summarize(afterResponse),
       deliveredBeforeResponse: beforeResponse,

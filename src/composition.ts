@@ -97,7 +97,7 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
     services: { config, store, tokens, feed, telemetry },
     metrics,
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
-    datasources: new DatasourceService(store, () => feed.nudge(), catalog),
+    datasources: new DatasourceService(store, () => void feed.resync(), catalog),
     // /v0/sql reads the catalog's datasources: the built-in ones and a loaded project's (read:datasource:<ds>).
     sql: new SqlService(store, catalog),
     catalog,

@@ -56,6 +56,30 @@ interface Entry {
 const serialised = new WeakMap<object, string>()
 /** Those texts' UTF-8 bytes while their answers are kept: a hit is written without encoding its text again. */
 const encoded = new Map<string, Buffer>()
+/** Answers written by the store (src/execution/pass-through.ts): their response body as bytes, by `data`. */
+const written = new WeakMap<object, Buffer>()
+/** Bytes of store-written answers being serialised, by their text, until the response takes them. */
+const pending = new Map<string, Buffer>()
+const MAX_PENDING = 64
+
+/**
+ * `data`'s response body is `utf8` (`{"data":…}` and a newline): written as those bytes, never serialised
+ * from `data`, and kept as them by the cache.
+ */
+export function answeredWith(data: object, utf8: Buffer): void {
+  written.set(data, utf8)
+}
+
+/** The response body of an answer whose text is known (kept by the cache, or written by the store). */
+function textOf(data: object): string | undefined {
+  const known = serialised.get(data)
+  if (known !== undefined) return known
+  const utf8 = written.get(data)
+  if (!utf8) return undefined
+  const text = utf8.toString('utf8')
+  serialised.set(data, text)
+  return text
+}
 
 /**
  * The response body for `value` when it is a cache answer without errors or extensions (`{"data":…}` and
@@ -63,11 +87,25 @@ const encoded = new Map<string, Buffer>()
  */
 export function serialisedAnswer(value: { readonly data?: unknown; readonly errors?: unknown; readonly extensions?: unknown }): string | undefined {
   if (value.errors !== undefined || value.extensions !== undefined || typeof value.data !== 'object' || value.data === null) return undefined
-  return serialised.get(value.data)
+  const text = textOf(value.data)
+  const utf8 = written.get(value.data)
+  if (text !== undefined && utf8 && !encoded.has(text)) {
+    pending.set(text, utf8)
+    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value as string)
+  }
+  return text
 }
 
-/** The UTF-8 bytes of a kept answer's text (see `serialisedAnswer`), while it is kept; else undefined. */
+/**
+ * The UTF-8 bytes of an answer's text (see `serialisedAnswer`): a kept answer's while it is kept, a
+ * store-written one's once (the response that serialised it takes them); else undefined.
+ */
 export function encodedAnswer(text: string): Buffer | undefined {
+  const once = pending.get(text)
+  if (once) {
+    pending.delete(text)
+    return once
+  }
   return encoded.get(text)
 }
 
@@ -254,8 +292,8 @@ export class ReadCache {
     if (!result.errors?.length) {
       const reads = stats ? this.dependencies(named) : 'all'
       if (this.fresh() && !this.changedSince(seq, reads) && isObject(result.data) && result.extensions === undefined) {
-        const text = `${JSON.stringify({ data: result.data })}\n`
-        const utf8 = Buffer.from(text, 'utf8')
+        const text = textOf(result.data) ?? `${JSON.stringify({ data: result.data })}\n`
+        const utf8 = written.get(result.data) ?? Buffer.from(text, 'utf8')
         serialised.set(result.data, text)
         this.keep(key, { at, result, text, utf8, bytes: utf8.length, reads })
       }

@@ -28,12 +28,15 @@ export { ConditionError }
  * deleting act on the named datasource only, as in Tinybird: materialized datasources derived from it
  * keep their rows. Truncating the stock datasource (`mv_latest_availability`) zeroes every product's
  * stock, so stock counts from that reset point (the seed frontend's "reset stock"); each product whose
- * level changed is written to the live change log, and `onStockChanged` asks the feed to deliver it.
+ * level changed is written to the live change log, and `onStockChanged` asks the feed to deliver it —
+ * without waiting for that delivery, as ingest's `nudge`: the feed reads and fans out on its own. A
+ * delete from the stock datasource moves levels without logging a change: `onStockChanged` then has the
+ * feed read the levels again.
  */
 export class DatasourceService {
   constructor(
     private readonly store: Store,
-    private readonly onStockChanged: () => Promise<void>,
+    private readonly onStockChanged: () => void,
     private readonly catalog: Catalog = new Catalog(),
   ) {}
 
@@ -80,7 +83,7 @@ export class DatasourceService {
     if (entry.quarantine) await this.store.datasources.truncate(entry.quarantine)
     if (stock.length > 0) {
       await this.store.datasources.logStockChanges(stock.map((s) => ({ product: s.product, delta: -s.delta })))
-      await this.onStockChanged()
+      this.onStockChanged()
     }
   }
 
@@ -94,7 +97,11 @@ export class DatasourceService {
     const { columns } = await this.get(entry.name)
     const where = bindCondition(condition, new Map(columns.map((c) => [c.name, c.type])))
     const rows = await this.store.datasources.count(entry.name, where.sql, where.params)
-    if (!dryRun && rows > 0) await this.store.datasources.delete(entry.name, where.sql, where.params)
+    if (!dryRun && rows > 0) {
+      await this.store.datasources.delete(entry.name, where.sql, where.params)
+      // Stock levels that moved without a logged change: the feed reads them again.
+      if (entry.holdsStock) this.onStockChanged()
+    }
     return { rows }
   }
 }

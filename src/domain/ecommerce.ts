@@ -47,11 +47,21 @@ export class EcommerceService {
     return this.store.productGrid(query, this.lowStockThreshold)
   }
 
-  /** The same grid as REST's `api_product_grid` answers it: the store's JSON text, passed through. */
-  productGridJson(who: Principal | null, request: GridRequest, quote64BitIntegers: boolean): Promise<string> {
+  /** The same grid as REST's `api_product_grid` answers it: the store's JSON bytes, passed through. */
+  productGridJson(who: Principal | null, request: GridRequest, quote64BitIntegers: boolean): Promise<Buffer> {
     withScope(who, READ)
     const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
     return this.store.productGridJson(query, this.lowStockThreshold, quote64BitIntegers)
+  }
+
+  /**
+   * The same grid as one JSON array written by the store (see `Store.productGridRows`): each item with
+   * `fields` (`[key, field]`) only. For GraphQL answers that select plain fields (src/execution).
+   */
+  productGridRows(who: Principal | null, request: GridRequest, fields: ReadonlyArray<readonly [key: string, field: keyof GridItem]>): Promise<Buffer> {
+    withScope(who, READ)
+    const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
+    return this.store.productGridRows(query, this.lowStockThreshold, fields)
   }
 
   /** PRODUCT: an All row, then the category's products by name; VALUE: the KPI names. */

@@ -1,10 +1,12 @@
 import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
+import { Counter, type Registry } from 'prom-client'
 import { registerReadCacheMetrics } from '../cache/metrics.js'
 import { ReadCache, type ResponseHeaders } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
+import { productGridPassThrough } from '../resolvers/ecommerce.resolver.js'
 import { CompiledExecution } from './compiled.js'
+import { PassThrough, type PassThroughField } from './pass-through.js'
 import { plainFields } from './plain-fields.js'
 
 /** How GraphQL operations run, for every transport (Apollo over HTTP and REST, graphql-ws). */
@@ -22,11 +24,13 @@ export interface Execution {
   start(): Promise<void>
   close(): void
   readonly compiled: CompiledExecution
+  readonly passThrough: PassThrough
   readonly cache: ReadCache | undefined
 }
 
 /**
- * Plain fields (no per-field resolver), graphql-jit with graphql-js as fallback, and the read cache when
+ * Plain fields (no per-field resolver), the store's own JSON for plain-field lists (PassThrough), graphql-jit
+ * with graphql-js as fallback, and the read cache when
  * `SIGHTLINE_READ_CACHE` is on and the store can report its tables' state. Changes `schema` in place
  * (see plainFields), so build it before handing the schema to Apollo or graphql-ws.
  */
@@ -37,10 +41,14 @@ export function createExecution(
   tableStates: ((databases: readonly string[]) => Promise<ReadonlyMap<string, string>>) | undefined,
   /** Where the read cache's metrics go (the server's `/metrics`). */
   registry?: Registry,
+  /** Root fields whose plain-field answers the store writes itself (see PassThrough). */
+  writers: readonly PassThroughField[] = [productGridPassThrough],
 ): Execution {
   plainFields(schema)
   const compiled = new CompiledExecution(schema)
-  const run = (args: ExecutionArgs) => compiled.execute(args)
+  const passThrough = new PassThrough(schema, writers)
+  const execute = (args: ExecutionArgs) => compiled.execute(args)
+  const run = (args: ExecutionArgs) => passThrough.execute(args, execute)
   if (config.readCache.enabled && !tableStates) log.warn('SIGHTLINE_READ_CACHE is on but this store cannot report its tables: the read cache stays off')
   const databases = [config.store.database, ...(config.project ? [config.project.database] : [])]
   const cache =
@@ -55,6 +63,21 @@ export function createExecution(
         })
       : undefined
   if (cache && registry) registerReadCacheMetrics(registry, cache)
+  if (registry) {
+    let reported = { passed: 0, refused: 0 }
+    new Counter({
+      name: 'sightline_graphql_store_written_total',
+      help: 'GraphQL answers of plain-field lists written by the store itself (outcome passed), or refused by it and executed (outcome refused)',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        const now = { ...passThrough.counts }
+        if (now.passed > reported.passed) this.inc({ outcome: 'passed' }, now.passed - reported.passed)
+        if (now.refused > reported.refused) this.inc({ outcome: 'refused' }, now.refused - reported.refused)
+        reported = now
+      },
+    })
+  }
   const cached = cache?.wrap(run)
   // One compiled executor per schema (a reload builds a new one; the previous ones go once unused).
   const bySchema = new WeakMap<GraphQLSchema, CompiledExecution>([[schema, compiled]])
@@ -71,6 +94,7 @@ export function createExecution(
     start: async () => cache?.start(),
     close: () => cache?.close(),
     compiled,
+    passThrough,
     cache,
   }
 }

@@ -6,7 +6,7 @@
 import type { Store } from '../store/store.js'
 import { asWork } from '../store/workload.js'
 import { stockStatus } from '../catalog/index.js'
-import type { StockStatus } from '../store/types.js'
+import type { LoggedStockChange, StockStatus } from '../store/types.js'
 
 /** One stock change of one product, as a subscriber sees it. */
 export interface StockUpdate {
@@ -33,6 +33,12 @@ export interface StockFeedOptions {
   readonly queueLimit?: number
   /** How far behind the watermark each poll looks again, for inserts that become visible late. @default 5000 */
   readonly overlapMs?: number
+  /**
+   * How long the stock levels the feed keeps (read from the store, then advanced by the logged changes)
+   * are trusted before the poller reads them again: a bound on any drift from changes the log does not show.
+   * @default 60000
+   */
+  readonly levelsMaxAgeMs?: number
   readonly onError?: (err: unknown) => void
 }
 
@@ -42,6 +48,11 @@ export interface StockFeedOptions {
  * without waiting for the poll; writes that bypassed it arrive within `pollMs`. Each change has an
  * id; ids seen within the overlap window are skipped, so a change that shows up late is sent once and
  * one that shows up twice is not sent again. With no subscriber the poller stops.
+ *
+ * The stock after each change comes from levels the feed keeps: every product's stock read from the
+ * store together with the change log (between writes, so both show the same writes), then advanced by
+ * each change as it is taken, so a poll reads the log alone. They are read again every
+ * `levelsMaxAgeMs`, and after `resync` (the stock datasource truncated or deleted from).
  */
 export class StockFeed {
   private readonly subscribers = new Set<Subscriber>()
@@ -55,6 +66,11 @@ export class StockFeed {
   private readonly categories = new Map<string, string>()
   private starting: Promise<void> | undefined
   private running = false
+  /** Each product's stock after every change taken so far (absent: 0); undefined until (re)read. */
+  private levels: Map<string, number> | undefined
+  private levelsReadAt = 0
+  /** The next read is the poller's (not a nudge's): the one that reads stale levels again. */
+  private timed = false
 
   constructor(
     private readonly store: Store,
@@ -119,6 +135,20 @@ export class StockFeed {
     return this.poll()
   }
 
+  /**
+   * The store's stock levels changed other than by logged changes (the stock datasource truncated or
+   * deleted from): the next read takes them again from the store. Resolves as `nudge` does.
+   */
+  resync(): Promise<void> {
+    this.levels = undefined
+    return this.nudge()
+  }
+
+  /** Each product's stock as the feed has it now (absent: 0): what the store says once the feed has read every change. */
+  stockLevels(): ReadonlyMap<string, number> {
+    return new Map(this.levels)
+  }
+
   /** Completes every subscription and stops polling. */
   close(): void {
     this.closed = true
@@ -137,9 +167,19 @@ export class StockFeed {
     const startedAt = Date.now()
     this.watermark = startedAt
     this.seen.clear()
+    this.levels = undefined
     try {
-      const existing = await asWork('live', () => this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000))))
-      for (const c of existing) if (c.at.getTime() <= startedAt) this.remember(c.id, c.at.getTime())
+      await asWork('live', () =>
+        this.store.betweenWrites(async () => {
+          const existing = await this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000)), { levels: false })
+          const unseen: LoggedStockChange[] = []
+          for (const c of existing) {
+            if (c.at.getTime() <= startedAt) this.remember(c.id, c.at.getTime())
+            else unseen.push(c)
+          }
+          await this.readLevels(unseen)
+        }),
+      )
     } catch (err) {
       // Not running, so the next subscriber tries again instead of joining a poller that never started.
       this.running = false
@@ -152,12 +192,28 @@ export class StockFeed {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     this.running = false
+    this.levels = undefined
+  }
+
+  /**
+   * Reads every product's stock; `unseen` are the changes of the same read of the log (between writes)
+   * not taken yet: the levels are kept as they were before them, and taking them advances the levels.
+   */
+  private async readLevels(unseen: readonly LoggedStockChange[]): Promise<Map<string, number>> {
+    const readAt = Date.now()
+    const levels = new Map<string, number>()
+    for (const s of await this.store.datasources.stockLevels()) levels.set(s.product, s.delta)
+    for (const c of unseen) levels.set(c.product, (levels.get(c.product) ?? 0) - c.delta)
+    this.levels = levels
+    this.levelsReadAt = readAt
+    return levels
   }
 
   private schedule(): void {
     if (this.closed || !this.running) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => {
+      this.timed = true
       void this.poll().finally(() => this.schedule())
     }, this.options.pollMs)
     this.timer.unref()
@@ -170,9 +226,11 @@ export class StockFeed {
     this.polling = (async () => {
       while (this.again && this.running) {
         this.again = false
+        const timed = this.timed
+        this.timed = false
         try {
           // Reads go ahead of heavy reads in the store's queue: subscribers must not wait for dashboards.
-          await asWork('live', () => this.pollOnce())
+          await asWork('live', () => this.pollOnce(timed))
         } catch (err) {
           this.options.onError?.(err)
         }
@@ -184,44 +242,43 @@ export class StockFeed {
     return this.polling
   }
 
-  /** Reads and delivers the unseen changes. */
-  private async pollOnce(): Promise<void> {
+  /**
+   * Reads and delivers the unseen changes. Levels past their age are read again by the poller's reads
+   * (`timed`), so a nudged delivery never waits for that.
+   */
+  private async pollOnce(timed: boolean): Promise<void> {
     const overlap = this.options.overlapMs ?? 5000
-    // The changes and today's stock are read between writes: an insert commits its change-log part and
-    // its stock part one after the other, and a read in between would compute a level from half a write.
-    const { changes, current } = await this.store.betweenWrites(async () => {
-      const changes = (await this.store.stockChangesSince(new Date(this.watermark - overlap))).filter((c) => !this.seen.has(c.id))
-      const current = new Map<string, number>()
-      const unknown = new Set<string>()
-      for (const c of changes) {
-        if (c.available === undefined) unknown.add(c.product)
-        else current.set(c.product, c.available)
-      }
-      // A change logged between the query's two reads of the log: its product's stock read on its own.
-      if (unknown.size > 0) for (const s of await this.store.stock([...unknown])) current.set(s.product, s.available)
-      return { changes, current }
-    })
+    const unseen = async () => (await this.store.stockChangesSince(new Date(this.watermark - overlap), { levels: false })).filter((c) => !this.seen.has(c.id))
+    let changes: LoggedStockChange[]
+    let levels = this.levels
+    if (levels === undefined || (timed && Date.now() - this.levelsReadAt > (this.options.levelsMaxAgeMs ?? 60_000))) {
+      // The log and the levels are read between writes: an insert commits its change-log part and its
+      // stock part one after the other, and a read in between would see half a write.
+      changes = await this.store.betweenWrites(async () => {
+        const found = await unseen()
+        levels = await this.readLevels(found)
+        return found
+      })
+    } else {
+      changes = await unseen()
+    }
+    // Levels dropped while this read ran (`resync`, a stop): read again with them read afresh.
+    const current = this.levels
+    if (current === undefined || current !== levels) {
+      this.again = true
+      return
+    }
     if (changes.length === 0) return
     for (const c of changes) this.remember(c.id, c.at.getTime())
     this.prune(overlap)
 
-    const touched = [...new Set(changes.map((c) => c.product))]
-    await this.loadCategories(touched)
-    // The stock after each change: today's stock minus the later changes of this batch.
-    const after = new Map(current)
-    const updates: StockUpdate[] = new Array(changes.length)
-    for (let i = changes.length - 1; i >= 0; i--) {
-      const c = changes[i]!
-      const available = after.get(c.product) ?? 0
-      updates[i] = {
-        product: c.product,
-        available,
-        status: stockStatus(available, this.options.lowStockThreshold),
-        delta: c.delta,
-        at: c.at,
-      }
-      after.set(c.product, available - c.delta)
-    }
+    // The stock after each change: the level before it, advanced by it (in the order they were logged).
+    const updates: StockUpdate[] = changes.map((c) => {
+      const available = (current.get(c.product) ?? 0) + c.delta
+      current.set(c.product, available)
+      return { product: c.product, available, status: stockStatus(available, this.options.lowStockThreshold), delta: c.delta, at: c.at }
+    })
+    await this.loadCategories([...new Set(changes.map((c) => c.product))])
     for (const update of updates) {
       const category = this.categories.get(update.product)
       for (const s of this.subscribers) if (s.matches(update.product, category)) s.push(update)

@@ -1,5 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql'
 import type { Context } from '../context.js'
+import type { PassThroughField } from '../execution/pass-through.js'
+import type { GridItem } from '../store/types.js'
 import { BadUserInputError } from '../errors.js'
 import { EcommTrendPoint, Product, ProductGridItem, Stock, UiFilterOption } from '../schema/ecommerce.type.js'
 import { Granularity, GridRanking, UiFilterKind } from '../schema/enums.js'
@@ -7,6 +9,23 @@ import { domainOf } from './domain.js'
 
 const READ = 'read:ecommerce'
 const MAX_IDS = 1000
+/** ProductGridItem's fields, all plain (the store's GridItem as it is). */
+const GRID_FIELDS: ReadonlyArray<keyof GridItem & keyof ProductGridItem> = ['id', 'name', 'category', 'photo', 'price', 'stock', 'stockExact', 'stockStatus', 'hits', 'trending', 'rankStatus']
+
+/**
+ * `productGrid` answered with the store's own JSON when only plain fields are selected (src/execution/
+ * pass-through.ts): the resolver's call (the domain checks the same scope as `@Authorized`), the items
+ * written by ClickHouse.
+ */
+export const productGridPassThrough: PassThroughField = {
+  field: 'productGrid',
+  fields: new Set(GRID_FIELDS),
+  write(context, args, selected) {
+    const ctx = context as Context
+    const request = { category: args.category as string | null, showOutOfStock: args.showOutOfStock as boolean | null, ranking: args.ranking as GridRanking | null }
+    return domainOf(ctx).ecommerce.productGridRows(ctx.principal, request, selected as ReadonlyArray<readonly [string, keyof GridItem]>)
+  },
+}
 
 function toStock(ctx: Context, s: { product: string; available: number }): Stock {
   return { product: s.product, available: s.available, status: domainOf(ctx).ecommerce.status(s.available) }

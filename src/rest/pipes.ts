@@ -41,9 +41,9 @@ export interface Pipe extends PipeEntry {
   answer(domain: Domain, who: Principal, params: PipeParams): Promise<PipeRows>
   /**
    * Where the store's own answer already has the pipe's shape: its `.json` answer (Tinybird's envelope) as
-   * the store's JSON text, streamed through without being decoded, mapped and written again.
+   * the store's JSON bytes, streamed through without being decoded, mapped and written again.
    */
-  json?(domain: Domain, who: Principal, params: PipeParams, quote64BitIntegers: boolean): Promise<string>
+  json?(domain: Domain, who: Principal, params: PipeParams, quote64BitIntegers: boolean): Promise<Buffer>
 }
 
 /** Whether `who` may read `pipe`: its scope, or a `read:pipe:<name>` grant. */

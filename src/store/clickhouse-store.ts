@@ -149,6 +149,7 @@ export class ClickHouseStore implements Store {
   recentSales: Store['recentSales'] = (ids) => this.ecommerce.recentSales(ids)
   productGrid: Store['productGrid'] = (q, lowStockThreshold) => this.ecommerce.productGrid(q, lowStockThreshold)
   productGridJson: Store['productGridJson'] = (q, lowStockThreshold, quote) => this.ecommerce.productGridJson(q, lowStockThreshold, quote)
+  productGridRows: Store['productGridRows'] = (q, lowStockThreshold, fields) => this.ecommerce.productGridRows(q, lowStockThreshold, fields)
   productFilterOptions: Store['productFilterOptions'] = (category) => this.ecommerce.productFilterOptions(category)
   ecommTrend: Store['ecommTrend'] = (q) => this.ecommerce.ecommTrend(q)
 
@@ -191,7 +192,7 @@ export class ClickHouseStore implements Store {
   errorLog: Store['errorLog'] = (limit) => this.serviceLog.errorLog(limit)
 
   // ---- live stock
-  stockChangesSince: Store['stockChangesSince'] = (since) => this.changes.since(since)
+  stockChangesSince: Store['stockChangesSince'] = (since, options) => this.changes.since(since, options)
   betweenWrites: Store['betweenWrites'] = (read) => this.changes.betweenWrites(read)
 }
 
@@ -215,6 +216,7 @@ const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi' | 'for
   recentSales: 'read',
   productGrid: 'read',
   productGridJson: 'read',
+  productGridRows: 'read',
   productFilterOptions: 'read',
   ecommTrend: 'read',
   analyticsTotals: 'dashboard',

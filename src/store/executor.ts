@@ -205,21 +205,32 @@ export class Executor {
 
   /**
    * A query's answer as bytes, in the FORMAT its SQL ends with (Parquet, say: binary, never read as text
-   * or split into rows), under the current kind's limits and queue. What the statement read (the driver's
-   * summary) goes to the request's statistics and is returned. Always bound (`params` must not be empty).
+   * or split into rows), under the current kind's limits and queue. What the statement read goes to the
+   * request's statistics and is returned: the driver's summary, or, when the answer writes it itself (FORMAT
+   * JSON's statistics, a template's trailer), what `split` reads there; `split` also returns the part to
+   * keep, and throws when the answer is not whole (the session is then flushed, as after a limit).
+   * Always bound (`params` must not be empty).
    */
-  bytes(query: string, params: QueryParams, orElse: (err: unknown) => Error): Promise<{ bytes: Buffer; rowsRead: number; bytesRead: number }> {
+  bytes(
+    query: string,
+    params: QueryParams,
+    orElse: (err: unknown) => Error,
+    split?: (bytes: Buffer) => { readonly body: Buffer; readonly read: { readonly rows_read: number; readonly bytes_read: number } },
+  ): Promise<{ bytes: Buffer; rowsRead: number; bytesRead: number }> {
     return this.admitted(
       async (settings, target, call) => {
         const started = performance.now()
         const result = await target.exec({ query, query_params: params, clickhouse_settings: settings, ...driverParams(call) })
         const chunks: Buffer[] = []
         for await (const chunk of result.stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array))
+        // chDB hands over its whole answer as one chunk: kept as it is rather than copied once more.
+        const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+        // chDB's summary counts the answer's rows and bytes, not what was read: only a split knows that.
         const summary = (result as { summary?: { read_rows?: string; read_bytes?: string } }).summary
-        const read = { rows_read: Number(summary?.read_rows ?? 0), bytes_read: Number(summary?.read_bytes ?? 0) }
+        const { body, read } = split?.(whole) ?? { body: whole, read: { rows_read: Number(summary?.read_rows ?? 0), bytes_read: Number(summary?.read_bytes ?? 0) } }
         this.record(call.scope, 'select', performance.now() - started, read)
         noteTables(call.scope, query)
-        return { bytes: Buffer.concat(chunks), rowsRead: read.rows_read, bytesRead: read.bytes_read }
+        return { bytes: body, rowsRead: read.rows_read, bytesRead: read.bytes_read }
       },
       orElse,
       false,

@@ -68,8 +68,14 @@ export interface Store {
   /** Sale events in the last hour, one count per id, in order. */
   recentSales(ids: readonly string[]): Promise<number[]>
   productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]>
-  /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON text, passed through. */
-  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string>
+  /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON bytes, passed through. */
+  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<Buffer>
+  /**
+   * The grid's items as one JSON array (ClickHouse's bytes, never decoded): each object has `fields`, as
+   * `[key, GridItem field]`, with the values productGrid gives them. Fails when a value would not fit (a
+   * non-finite price, stock or hits outside 32 bits): productGrid then reports it.
+   */
+  productGridRows(query: GridQuery, lowStockThreshold: number, fields: ReadonlyArray<readonly [key: string, field: keyof GridItem]>): Promise<Buffer>
   productFilterOptions(category: string): Promise<UiFilterOption[]>
   ecommTrend(query: TrendQuery): Promise<TrendPoint[]>
 
@@ -108,9 +114,9 @@ export interface Store {
   // ---- live stock
   /**
    * Stock changes logged after `since`, oldest first; each has an id for de-duplication and its product's
-   * stock at the time of the read.
+   * stock at the time of the read (with `levels: false`, none: the log alone, a cheaper read).
    */
-  stockChangesSince(since: Date): Promise<LoggedStockChange[]>
+  stockChangesSince(since: Date, options?: { levels?: boolean }): Promise<LoggedStockChange[]>
   /**
    * Runs reads that must see whole writes (the change log and the stock levels it is read with): no
    * ingest of this process is half-way through while `read` runs.

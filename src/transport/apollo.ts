@@ -120,9 +120,10 @@ export async function startApollo(
       if (response.body.kind === 'complete') {
         // Bytes, not the string: Node would measure the string's UTF-8 length for Content-Length and then
         // encode it again to write it (a grid answer is ~300 KB; its emoji makes it a two-byte string).
-        // A read-cache hit is written from the bytes kept with its text.
+        // A read-cache hit, or an answer the store wrote (src/execution/pass-through.ts), is written from the
+        // bytes kept with its text.
         const text = response.body.string
-        res.end((response.headers.get('x-sightline-cache') === 'hit' && encodedAnswer(text)) || Buffer.from(text, 'utf8'))
+        res.end(encodedAnswer(text) ?? Buffer.from(text, 'utf8'))
         return
       }
       for await (const chunk of response.body.asyncIterator) res.write(chunk)

@@ -38,18 +38,28 @@ describe('gateway writes pushed to subscribers', () => {
     read = await mk(['read:ecommerce'])
     append = await mk(['append'])
     const store = server.services.store
+    // Reads between writes (the levels read again with the log) are held before they take their gate:
+    // a read holding the gate holds writes back for as long. Reads of the log alone are held themselves.
+    let gated = 0
     const real = store.stockChangesSince.bind(store)
-    store.stockChangesSince = async (since) => {
-      const found = await real(since)
+    store.stockChangesSince = async (since, options) => {
+      while (held && gated === 0) await held
+      const found = await real(since, options)
       reads++
       changes.notify()
       return found
     }
-    // Held before the read takes its gate: a read holding the gate holds writes back for as long.
     const between = store.betweenWrites.bind(store)
     store.betweenWrites = async (read) => {
       while (held) await held
-      return between(read)
+      return between(async () => {
+        gated++
+        try {
+          return await read()
+        } finally {
+          gated--
+        }
+      })
     }
   })
   afterAll(async () => {

@@ -48,8 +48,8 @@ describe('StockFeed on the real store', () => {
   })
 
   /** A feed that polls only when nudged, so every poll is one the test asked for. */
-  const feedOf = (queueLimit: number, over: { pollMs?: number; store?: Store } = {}) => {
-    const feed = new StockFeed(over.store ?? store, { pollMs: over.pollMs ?? 3_600_000, lowStockThreshold: 100, queueLimit })
+  const feedOf = (queueLimit: number, over: { pollMs?: number; store?: Store; levelsMaxAgeMs?: number } = {}) => {
+    const feed = new StockFeed(over.store ?? store, { pollMs: over.pollMs ?? 3_600_000, lowStockThreshold: 100, queueLimit, levelsMaxAgeMs: over.levelsMaxAgeMs })
     feeds.push(feed)
     return feed
   }
@@ -231,6 +231,71 @@ describe('StockFeed on the real store', () => {
     const [u] = await take(sub, 1)
     expect(brief(u!)).toEqual({ product, available: 3, delta: 3 })
     await sub.return?.()
+  })
+
+  it("keeps each product's stock as the store has it through nudged and polled writes, a re-read of the levels, a truncate and a delete", async () => {
+    // Re-read every 300 ms: some writes are taken with levels just read, others with levels advanced.
+    const feed = feedOf(1000, { pollMs: 40, levelsMaxAgeMs: 300 })
+    const [a, b, c] = [uid('a'), uid('b'), uid('c')]
+    // Stock from before the feed started: the levels it reads at start.
+    await store.ingestWarehouseStock([{ product: a, store: 'main', amount: 40, timestamp: new Date() }])
+    const sub = read(await feed.subscribe({}))
+    const ours = () => sub.got.filter((u) => [a, b, c].includes(u.product))
+    const stock = new Map([[a, 40], [b, 0], [c, 0]])
+    const expected: Array<ReturnType<typeof brief>> = []
+    const steps: Array<[string, number, 'nudged' | 'polled']> = [
+      [a, 5, 'nudged'], [b, 7, 'polled'], [a, -1, 'polled'], [c, 3, 'nudged'], [b, -1, 'nudged'],
+      [a, 2, 'polled'], [c, -1, 'polled'], [b, 11, 'nudged'], [a, -1, 'nudged'], [c, 6, 'polled'],
+    ]
+    for (const [i, [product, delta, how]] of steps.entries()) {
+      // A delta of -1 is a sale, any other a stock movement; a polled write is found by the poller alone.
+      if (delta === -1) await store.ingestEcommEvents([{ event: 'sale', product, timestamp: new Date() }])
+      else await store.ingestWarehouseStock([{ product, store: 'main', amount: delta, timestamp: new Date() }])
+      if (how === 'nudged') await feed.nudge()
+      else await until(() => ours().length > expected.length, `polled write ${i}`)
+      stock.set(product, stock.get(product)! + delta)
+      expected.push({ product, available: stock.get(product)!, delta })
+      if (i === 4) await new Promise((r) => setTimeout(r, 350)) // the levels are read again
+    }
+    await until(() => ours().length >= expected.length, 'every write')
+    expect(ours().map(brief)).toEqual(expected)
+    const inStore = new Map((await store.stock([a, b, c])).map((s) => [s.product, s.available]))
+    const inFeed = feed.stockLevels()
+    for (const p of [a, b, c]) {
+      expect(inStore.get(p)).toBe(stock.get(p))
+      expect(inFeed.get(p) ?? 0).toBe(inStore.get(p))
+    }
+
+    // A truncate of the stock logs every level's reset; the levels are read again at once.
+    const levels = await store.datasources.stockLevels()
+    await store.datasources.truncate('mv_latest_availability')
+    await store.datasources.logStockChanges(levels.map((l) => ({ product: l.product, delta: -l.delta })))
+    await feed.resync()
+    expect([a, b, c].map((p) => feed.stockLevels().get(p) ?? 0)).toEqual([0, 0, 0])
+    await until(() => ours().length >= expected.length + 3, 'the resets')
+    // One insert logs the resets, in no particular order between products.
+    const resets = ours().slice(expected.length).map(brief)
+    expect(resets.sort((x, y) => x.product.localeCompare(y.product))).toEqual(
+      [a, b, c].sort().map((p) => ({ product: p, available: 0, delta: -stock.get(p)! })),
+    )
+
+    // A delete moves a level without a logged change: after `resync`, the next change counts from the store's level.
+    await store.ingestWarehouseStock([{ product: a, store: 'main', amount: 9, timestamp: new Date() }])
+    await feed.nudge()
+    await store.datasources.delete('mv_latest_availability', 'product = {p:String}', { p: a })
+    await feed.resync()
+    await store.ingestWarehouseStock([{ product: a, store: 'main', amount: 2, timestamp: new Date() }])
+    await feed.nudge()
+    await until(() => ours().length >= expected.length + 5, 'the changes after the delete')
+    const [after] = await store.stock([a])
+    expect(after?.available ?? 0).toBe(2)
+    expect(ours().slice(-2).map(brief)).toEqual([
+      { product: a, available: 9, delta: 9 },
+      { product: a, available: 2, delta: 2 },
+    ])
+    expect(feed.stockLevels().get(a)).toBe(2)
+    feed.close()
+    await sub.done
   })
 
   it('ends every subscription on close, waiting or not, and refuses new ones', async () => {

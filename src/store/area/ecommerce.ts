@@ -1,7 +1,8 @@
-import { stockStatusOfRank } from '../../catalog/index.js'
+import { STOCK_STATUSES, stockStatusOfRank } from '../../catalog/index.js'
 import { BUCKET_SQL } from '../analytics.js'
 import { bucketEnd, bucketStarts, zeroFill } from '../buckets.js'
 import { finite, toChDateTime } from '../clickhouse.js'
+import { StoreInputError, StoreUnavailableError } from '../errors.js'
 import type { GridItem, GridQuery, Product, StockLevel, TrendPoint, TrendQuery, UiFilterOption } from '../types.js'
 import { columnsOf } from '../executor.js'
 import type { StoreQueries } from './queries.js'
@@ -10,6 +11,28 @@ const HOUR_MS = 3_600_000
 /** The columns api_product_grid answers, in the order the grid reads them. */
 const GRID_COLUMNS = ['id', 'category', 'name', 'photo', 'price', 'stock', 'status_rank', 'hits', 'trending'] as const
 const DAY_MS = 24 * HOUR_MS
+
+/**
+ * Each GridItem field as a JSON value of `productGridRows`, from the grid's columns renamed `#column`
+ * (so that a requested key never shadows a column): the same value `productGrid` builds for it. A value
+ * the item cannot carry as `productGrid` would answer it (a non-finite price; stock or hits outside 32
+ * bits, which GraphQL's Int refuses) fails the statement instead, and the caller takes `productGrid`'s path.
+ */
+const GRID_JSON: Readonly<Record<keyof GridItem, string>> = {
+  id: '`#id`',
+  category: '`#category`',
+  name: '`#name`',
+  photo: '`#photo`',
+  price: "`#price` + throwIf(NOT isFinite(`#price`), 'the stored price is not a finite number')",
+  stock: "`#stock` + throwIf(`#stock` NOT BETWEEN -2147483648 AND 2147483647, 'the stock does not fit 32 bits')",
+  stockExact: 'toString(`#stock`)',
+  stockStatus: "if(`#status_rank` < length({statuses:Array(String)}), {statuses:Array(String)}[`#status_rank` + 1], 'OUT_OF_STOCK')",
+  hits: "`#hits` + throwIf(`#hits` NOT BETWEEN -2147483648 AND 2147483647, 'the hits do not fit 32 bits')",
+  trending: 'toBool(`#trending`)',
+  rankStatus: "if(`#trending`, 'Trending 🔥', NULL)",
+}
+/** A key `productGridRows` may write (a GraphQL name: safe as a quoted identifier). */
+const KEY = /^[_A-Za-z][_0-9A-Za-z]*$/
 
 interface ProductRecord {
   id: string
@@ -82,18 +105,59 @@ export class EcommerceRepository {
   }
 
   /**
-   * The grid as the seed's `api_product_grid` endpoint answers it (REST): ClickHouse's `FORMAT JSON` text
+   * The grid's items as one JSON array of objects, written by ClickHouse (`FORMAT Template`) and passed on
+   * as its bytes: each object has `fields` (key, then the GridItem field it holds) in that order, with the
+   * values `productGrid` gives them (numbers, strings, booleans, null; `stockStatus` by name). For a GraphQL
+   * answer of plain fields, whose keys are its response keys. Fails (the caller then takes `productGrid`) when a value does
+   * not fit (see GRID_JSON) or the answer is not one whole array.
+   */
+  async productGridRows(query: GridQuery, lowStockThreshold: number, fields: ReadonlyArray<readonly [key: string, field: keyof GridItem]>): Promise<Buffer> {
+    if (fields.length === 0) throw new StoreInputError('the grid rows need at least one field')
+    const select = fields.map(([key, field]) => {
+      const expression = GRID_JSON[field]
+      if (!KEY.test(key) || expression === undefined) throw new StoreInputError(`cannot write the grid field ${field} as ${key}`)
+      return `${expression} AS \`${key}\``
+    })
+    const params = {
+      category: query.category,
+      showOutOfStock: query.showOutOfStock,
+      trendingOrder: query.ranking === 'TRENDING',
+      lowStock: lowStockThreshold,
+      statuses: [...STOCK_STATUSES],
+    }
+    // Each row an object of the requested keys, in order (keys are GraphQL names: no quote, dollar or
+    // backslash to escape), values in JSON; then what the statement read, which templateBytes cuts off.
+    const row = `{${fields.map(([key]) => `"${key}":\${${key}:JSON}`).join(',')}}`
+    const bytes = await this.q.templateBytes('api_product_grid', params, (grid) =>
+      [
+        `SELECT ${select.join(', ')}`,
+        `FROM (SELECT ${GRID_COLUMNS.map((c) => `${c} AS \`#${c}\``).join(', ')} FROM (\n${grid}\n))`,
+        'FORMAT Template',
+        // 64-bit integers (the Int fields, checked to fit 32 bits) as numbers; UTF-8 that is not valid becomes
+        // U+FFFD, as decoding the text in JavaScript would.
+        `SETTINGS format_template_resultset_format = '[\${data}]\\n\${rows_read:JSON} \${bytes_read:JSON}', format_template_row_format = '${row}',`,
+        "  format_template_rows_between_delimiter = ',', output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 0,",
+        '  output_format_json_escape_forward_slashes = 0, output_format_json_validate_utf8 = 1',
+      ].join('\n'),
+    )
+    if (!wholeArray(bytes)) throw new StoreUnavailableError('the grid rows are not one whole JSON array')
+    return bytes
+  }
+
+  /**
+   * The grid as the seed's `api_product_grid` endpoint answers it (REST): ClickHouse's `FORMAT JSON` bytes
    * with the endpoint's columns and types (`stock_status` the status's rank, `rank_status` 'Trending 🔥' for
    * trending rows), in the grid's order, 64-bit integers quoted or not.
    */
-  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<string> {
+  productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<Buffer> {
     const params = { category: query.category, showOutOfStock: query.showOutOfStock, trendingOrder: query.ranking === 'TRENDING', lowStock: lowStockThreshold }
-    return this.q.jsonText('api_product_grid', params, (grid) =>
+    return this.q.jsonBytes('api_product_grid', params, (grid) =>
       [
         'SELECT id, name, toInt64(stock) AS stock, toUInt8(status_rank) AS stock_status, toUInt64(hits) AS hits,',
         "  if(trending, 'Trending 🔥', NULL) AS rank_status, photo, price",
         `FROM (\n${grid}\n)`,
         `SETTINGS output_format_json_quote_64bit_integers = ${quote64BitIntegers ? 1 : 0}, output_format_json_escape_forward_slashes = 0, output_format_json_quote_denormals = 0`,
+        'FORMAT JSON',
       ].join('\n'),
     )
   }
@@ -138,4 +202,11 @@ export class EcommerceRepository {
 
 function toProduct(r: ProductRecord): Product {
   return { id: r.id, category: r.category, name: r.name, photo: r.photo, price: finite(r.price, 'price') }
+}
+
+/** Whether `bytes` start with `[` and end with `]` (ClickHouse's array of rows, trailing newline aside). */
+function wholeArray(bytes: Buffer): boolean {
+  let end = bytes.length - 1
+  while (end >= 0 && (bytes[end] === 0x0a || bytes[end] === 0x20)) end--
+  return bytes[0] === 0x5b && end > 0 && bytes[end] === 0x5d
 }

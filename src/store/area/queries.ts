@@ -47,25 +47,39 @@ export class StoreQueries {
   }
 
   /**
-   * `sql/queries/<name>.sql` inside `wrap` (which shapes its columns and pins its output settings), answered
-   * as ClickHouse's `FORMAT JSON` text: passed on as written, never parsed, only its statistics read (for
-   * the request's counts). `params` must not be empty (a bound statement).
+   * `sql/queries/<name>.sql` inside `wrap` (which shapes its columns, pins its output settings and ends with
+   * `FORMAT JSON`), answered as ClickHouse's JSON document: its bytes passed on as written, never decoded
+   * or parsed; its statistics (read from its tail) go to the request's. `params` must not be empty.
    */
-  async jsonText(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<string> {
-    const doc = await this.exec.document<never>(
-      wrap(this.files.get(name)),
-      params,
-      (err) => new StoreUnavailableError('store query failed', { cause: err }),
-      (text) => {
-        // An answer that does not end with its statistics was cut by an exception (a limit hit mid-answer).
-        const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(text.slice(-400))?.[1]
-        if (statistics === undefined) throw new Error('the answer ends without its statistics')
-        return { text, statistics: JSON.parse(statistics) as unknown }
-      },
-    )
-    return (doc as unknown as { text: string }).text
+  async jsonBytes(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<Buffer> {
+    const answer = await this.exec.bytes(wrap(this.files.get(name)), params, unavailable, (bytes) => {
+      // An answer that does not end with its statistics was cut by an exception (a limit hit mid-answer).
+      const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(bytes.subarray(-400).toString('latin1'))?.[1]
+      if (statistics === undefined) throw new Error('the answer ends without its statistics')
+      const read = JSON.parse(statistics) as { rows_read?: number; bytes_read?: number }
+      return { body: bytes, read: { rows_read: Number(read.rows_read ?? 0), bytes_read: Number(read.bytes_read ?? 0) } }
+    })
+    return answer.bytes
+  }
+
+  /**
+   * `sql/queries/<name>.sql` inside `wrap`, whose SQL ends with `FORMAT Template` and a result-set format
+   * ending in `\n${rows_read:JSON} ${bytes_read:JSON}`: the bytes before that trailer, as written (never
+   * decoded here); what it read goes to the request's statistics. `params` must not be empty.
+   */
+  async templateBytes(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<Buffer> {
+    const answer = await this.exec.bytes(wrap(this.files.get(name)), params, unavailable, (bytes) => {
+      const end = bytes.lastIndexOf(0x0a)
+      const trailer = end < 0 ? null : /^(\d+) (\d+)\s*$/.exec(bytes.subarray(end + 1).toString('latin1'))
+      // No trailer: the answer was cut by an exception (a limit hit mid-answer).
+      if (!trailer) throw new Error('the answer ends without what it read')
+      return { body: bytes.subarray(0, end), read: { rows_read: Number(trailer[1]), bytes_read: Number(trailer[2]) } }
+    })
+    return answer.bytes
   }
 }
+
+const unavailable = (err: unknown) => new StoreUnavailableError('store query failed', { cause: err })
 
 /** Strictly increasing versions for ReplacingMergeTree rows: microseconds, bumped on ties. */
 export class Versions {
