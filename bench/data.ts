@@ -58,12 +58,14 @@ WHERE ${part === 'recent' ? 'recent' : 'NOT recent'}`
 
 /**
  * One dimension's generating SQL expression and its bound pools, from its catalog demo rule (the
- * demo draws the same values in TypeScript). `i` spreads the hash seeds.
+ * demo draws the same values in TypeScript). `i` spreads the hash seeds. Values are the session's (a
+ * visit has one browser, device, referer, campaign…), the place the visitor's: hashes of `visitor` and
+ * `session`, columns of APP_EVENTS_SQL.
  */
 function dimensionSql(d: DimensionEntry, i: number): { sql: string; params: Record<string, readonly string[]> } {
   const rule = d.demo
   const p = `d_${d.column}`
-  const h = (k: number) => `cityHash64(number, ${600 + i * 8 + k})`
+  const h = (k: number) => `cityHash64(visitor, session, ${600 + i * 8 + k})`
   const from = (name: string, n: number, k = 0) => `{${name}:Array(String)}[1 + ${h(k)} % ${n}]`
   if ('pool' in rule) {
     const plain = from(p, rule.pool.length)
@@ -80,7 +82,16 @@ function dimensionSql(d: DimensionEntry, i: number): { sql: string; params: Reco
 
 const DIMENSION_SQL = DIMENSIONS.map((d, i) => dimensionSql(d, i))
 
-/** App events for two workspaces and all four apps; actions and dimension values come from the catalog. */
+/** How long a session lasts at most: its events fall within this window from its start. */
+const SESSION_MS = 30 * 60 * 1000
+
+/**
+ * App events for two workspaces and all four apps; actions and dimension values come from the catalog.
+ * A visitor belongs to one workspace (65% to the first) and returns over the week: each has 3 sessions, each starting at its own instant of the week (a
+ * hash of visitor and session), and a session's events fall within 30 minutes of its start, as real
+ * web/app sessions do; its browser, device, referer, campaign… are the session's, its place the
+ * visitor's (README, Benchmarks: "The data"). The app, action and asset vary per event.
+ */
 const APP_EVENTS_SQL = (db: string) => `
 INSERT INTO ${db}.app_events (timestamp, event_type, action, workspace_id, session_id, visitor_id, asset_id,
     ${DIMENSIONS.map((d) => d.column).join(', ')}, revenue)
@@ -88,23 +99,23 @@ WITH
     cityHash64(number, 11) AS h0,
     cityHash64(number, 12) AS h1,
     cityHash64(number, 13) AS h2,
-    cityHash64(number, 14) AS h3,
     cityHash64(number, 15) AS h4,
-    cityHash64(number, 16) AS h5,
     cityHash64(number, 17) AS h6,
     cityHash64(number, 18) AS h7,
     {apps:Array(String)}[1 + h0 % ${APPS.length}] AS app,
     {actions:Array(Array(String))}[indexOf({apps:Array(String)}, app)] AS actions,
     actions[1 + h1 % length(actions)] AS act,
     h2 % {visitors:UInt32} AS visitor,
-    1 + (h3 % ${PLACES.length}) AS place,
-    cityHash64(number, 19) % 100 < 30 AS from_meta
+    h6 % 3 AS session,
+    cityHash64(visitor, session, 20) % ${(WEEK_S * 1000) - SESSION_MS} AS session_start,
+    1 + (cityHash64(visitor, 14) % ${PLACES.length}) AS place,
+    cityHash64(visitor, session, 19) % 100 < 30 AS from_meta
 SELECT
-    fromUnixTimestamp64Milli(toInt64({nowMs:Int64} - h4 % ${WEEK_S * 1000}), 'UTC'),
+    fromUnixTimestamp64Milli(toInt64({nowMs:Int64} - ${WEEK_S * 1000} + session_start + h4 % ${SESSION_MS}), 'UTC'),
     app,
     act,
-    if(h5 % 100 < 65, {ws0:String}, {ws1:String}),
-    concat('s_', toString(visitor), '_', toString(h6 % 3)),
+    if(cityHash64(visitor, 21) % 100 < 65, {ws0:String}, {ws1:String}),
+    concat('s_', toString(visitor), '_', toString(session)),
     concat('v_', toString(visitor)),
     concat('asset_', toString(h7 % 12)),
     ${DIMENSION_SQL.map((d) => d.sql).join(',\n    ')},
