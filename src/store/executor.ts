@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 import { limitErrorOf, QueryLimitError, StoreUnavailableError } from './errors.js'
 import type { QueryListener, QueryScope } from './query-stats.js'
@@ -186,7 +187,8 @@ export class Executor {
             clickhouse_settings,
             ...driverParams(call),
           })
-          result.stream.destroy()
+          // Drained, not destroyed: over HTTP a destroyed answer closes the keep-alive socket.
+          await finished(result.stream.resume())
         } else {
           await target.insert({
             table,
