@@ -69,6 +69,8 @@ export class StockFeed {
   /** Each product's stock after every change taken so far (absent: 0); undefined until (re)read. */
   private levels: Map<string, number> | undefined
   private levelsReadAt = 0
+  /** Advances whenever the levels are dropped (`resync`, a stop or start): a read begun before keeps none it took. */
+  private generation = 0
   /** The next read is the poller's (not a nudge's): the one that reads stale levels again. */
   private timed = false
 
@@ -140,6 +142,7 @@ export class StockFeed {
    * deleted from): the next read takes them again from the store. Resolves as `nudge` does.
    */
   resync(): Promise<void> {
+    this.generation++
     this.levels = undefined
     return this.nudge()
   }
@@ -168,6 +171,7 @@ export class StockFeed {
     this.watermark = startedAt
     this.seen.clear()
     this.levels = undefined
+    const generation = ++this.generation
     try {
       await asWork('live', () =>
         this.store.betweenWrites(async () => {
@@ -177,7 +181,7 @@ export class StockFeed {
             if (c.at.getTime() <= startedAt) this.remember(c.id, c.at.getTime())
             else unseen.push(c)
           }
-          await this.readLevels(unseen)
+          await this.readLevels(unseen, generation)
         }),
       )
     } catch (err) {
@@ -192,20 +196,25 @@ export class StockFeed {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     this.running = false
+    this.generation++
     this.levels = undefined
   }
 
   /**
    * Reads every product's stock; `unseen` are the changes of the same read of the log (between writes)
    * not taken yet: the levels are kept as they were before them, and taking them advances the levels.
+   * They become the feed's only if nothing dropped the levels since `generation` (a truncate racing
+   * this read could otherwise leave levels read after it with changes read before its reset was logged).
    */
-  private async readLevels(unseen: readonly LoggedStockChange[]): Promise<Map<string, number>> {
+  private async readLevels(unseen: readonly LoggedStockChange[], generation: number): Promise<Map<string, number>> {
     const readAt = Date.now()
     const levels = new Map<string, number>()
     for (const s of await this.store.datasources.stockLevels()) levels.set(s.product, s.delta)
     for (const c of unseen) levels.set(c.product, (levels.get(c.product) ?? 0) - c.delta)
-    this.levels = levels
-    this.levelsReadAt = readAt
+    if (generation === this.generation) {
+      this.levels = levels
+      this.levelsReadAt = readAt
+    }
     return levels
   }
 
@@ -249,6 +258,7 @@ export class StockFeed {
   private async pollOnce(timed: boolean): Promise<void> {
     const overlap = this.options.overlapMs ?? 5000
     const unseen = async () => (await this.store.stockChangesSince(new Date(this.watermark - overlap), { levels: false })).filter((c) => !this.seen.has(c.id))
+    const generation = this.generation
     let changes: LoggedStockChange[]
     let levels = this.levels
     if (levels === undefined || (timed && Date.now() - this.levelsReadAt > (this.options.levelsMaxAgeMs ?? 60_000))) {
@@ -256,7 +266,7 @@ export class StockFeed {
       // stock part one after the other, and a read in between would see half a write.
       changes = await this.store.betweenWrites(async () => {
         const found = await unseen()
-        levels = await this.readLevels(found)
+        levels = await this.readLevels(found, generation)
         return found
       })
     } else {
@@ -264,7 +274,7 @@ export class StockFeed {
     }
     // Levels dropped while this read ran (`resync`, a stop): read again with them read afresh.
     const current = this.levels
-    if (current === undefined || current !== levels) {
+    if (generation !== this.generation || current === undefined || current !== levels) {
       this.again = true
       return
     }
