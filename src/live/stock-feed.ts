@@ -175,7 +175,7 @@ export class StockFeed {
     try {
       await asWork('live', () =>
         this.store.betweenWrites(async () => {
-          const existing = await this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000)), { levels: false })
+          const existing = await this.store.stockChangesSince(new Date(startedAt - 2 * (this.options.overlapMs ?? 5000)))
           const unseen: LoggedStockChange[] = []
           for (const c of existing) {
             if (c.at.getTime() <= startedAt) this.remember(c.id, c.at.getTime())
@@ -257,7 +257,7 @@ export class StockFeed {
    */
   private async pollOnce(timed: boolean): Promise<void> {
     const overlap = this.options.overlapMs ?? 5000
-    const unseen = async () => (await this.store.stockChangesSince(new Date(this.watermark - overlap), { levels: false })).filter((c) => !this.seen.has(c.id))
+    const unseen = async () => (await this.store.stockChangesSince(new Date(this.watermark - overlap))).filter((c) => !this.seen.has(c.id))
     const generation = this.generation
     let changes: LoggedStockChange[]
     let levels = this.levels

@@ -192,7 +192,7 @@ export class ClickHouseStore implements Store {
   errorLog: Store['errorLog'] = (limit) => this.serviceLog.errorLog(limit)
 
   // ---- live stock
-  stockChangesSince: Store['stockChangesSince'] = (since, options) => this.changes.since(since, options)
+  stockChangesSince: Store['stockChangesSince'] = (since) => this.changes.since(since)
   betweenWrites: Store['betweenWrites'] = (read) => this.changes.betweenWrites(read)
 }
 

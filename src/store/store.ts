@@ -112,11 +112,8 @@ export interface Store {
   errorLog(limit: number): Promise<ErrorLogEntry[]>
 
   // ---- live stock
-  /**
-   * Stock changes logged after `since`, oldest first; each has an id for de-duplication and its product's
-   * stock at the time of the read (with `levels: false`, none: the log alone, a cheaper read).
-   */
-  stockChangesSince(since: Date, options?: { levels?: boolean }): Promise<LoggedStockChange[]>
+  /** Stock changes logged after `since`, oldest first; each has an id for de-duplication. */
+  stockChangesSince(since: Date): Promise<LoggedStockChange[]>
   /**
    * Runs reads that must see whole writes (the change log and the stock levels it is read with): no
    * ingest of this process is half-way through while `read` runs.

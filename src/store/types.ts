@@ -174,8 +174,6 @@ export interface StockChange {
 export interface LoggedStockChange extends StockChange {
   readonly id: string
   readonly at: Date
-  /** The product's stock at the time of the read; undefined when the read found none (read it again). */
-  readonly available: number | undefined
 }
 
 // ---- service data (Tinybird's pipe_stats_rt, datasources_ops_log, endpoint_errors)

@@ -42,9 +42,9 @@ describe('gateway writes pushed to subscribers', () => {
     // a read holding the gate holds writes back for as long. Reads of the log alone are held themselves.
     let gated = 0
     const real = store.stockChangesSince.bind(store)
-    store.stockChangesSince = async (since, options) => {
+    store.stockChangesSince = async (since) => {
       while (held && gated === 0) await held
-      const found = await real(since, options)
+      const found = await real(since)
       reads++
       changes.notify()
       return found

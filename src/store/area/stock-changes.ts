@@ -1,4 +1,3 @@
-import { toChDateTime64 } from '../clickhouse.js'
 import type { SharedExclusiveGate } from '../gate.js'
 import type { LoggedStockChange } from '../types.js'
 import type { StoreQueries } from './queries.js'
@@ -14,28 +13,12 @@ export class StockChangeLog {
     private readonly writes: SharedExclusiveGate,
   ) {}
 
-  /**
-   * Changes after `since`, each with its product's stock now: one read. With `levels: false`, the log
-   * alone (every `available` undefined), a cheaper read for a reader that knows the levels.
-   */
-  async since(since: Date, options: { levels?: boolean } = {}): Promise<LoggedStockChange[]> {
-    if (options.levels === false) {
-      // An integer, never text from outside: the statement stays unbound (see the query file).
-      const sinceUs = String(Math.trunc(since.getTime()) * 1000)
-      const log = await this.q.rows<{ id: string; product: string; delta: number; at_us: number }>('stock_changes_log_since', {}, { since_us: sinceUs })
-      return log.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000), available: undefined }))
-    }
-    const rows = await this.q.rows<{ id: string; product: string; delta: number; at_us: number; available: number; stocked: string }>(
-      'stock_changes_since',
-      { since: toChDateTime64(since) },
-    )
-    return rows.map((r) => ({
-      id: r.id,
-      product: r.product,
-      delta: Number(r.delta),
-      at: new Date(Number(r.at_us) / 1000),
-      available: r.stocked === r.product ? Number(r.available) : undefined,
-    }))
+  /** Changes logged after `since`, oldest first: the log alone (the feed keeps the stock levels itself). */
+  async since(since: Date): Promise<LoggedStockChange[]> {
+    // An integer, never text from outside: the statement stays unbound (see the query file).
+    const sinceUs = String(Math.trunc(since.getTime()) * 1000)
+    const log = await this.q.rows<{ id: string; product: string; delta: number; at_us: number }>('stock_changes_log_since', {}, { since_us: sinceUs })
+    return log.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000) }))
   }
 
   betweenWrites<T>(read: () => Promise<T>): Promise<T> {
