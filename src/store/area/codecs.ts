@@ -1,5 +1,5 @@
 import { toChDateTime, toChDateTime64 } from '../clickhouse.js'
-import type { AppEventRow, EcommEventRow, IngestTable, ProductRow, WarehouseStockRow } from '../types.js'
+import type { AppEventRow, EcommEventRow, IngestTable, ProductRow, StockChange, WarehouseStockRow } from '../types.js'
 import {
   checkAppEvent,
   checkEcommEvent,
@@ -58,18 +58,29 @@ export function dayPrefix(): (day: number) => string {
 }
 
 /**
- * `toChDateTime` for a batch's rows, one call per row: the date part from `dayPrefix` and the time of day
- * from a table of two-digit strings.
+ * `toChDateTime` of epoch milliseconds for a batch's rows, one call per row: the date part from
+ * `dayPrefix` and the time of day from a table of two-digit strings.
  */
-export function dateTimeText(): (d: Date) => string {
+export function msDateTimeText(): (ms: number) => string {
   const days = dayPrefix()
-  return (d) => {
-    const ms = d.getTime()
+  return (ms) => {
     const today = Math.floor(ms / DAY_MS)
-    const prefix = days(today)
     const seconds = Math.floor((ms - today * DAY_MS) / 1000)
-    return `${prefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}`
+    return `${days(today)}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}`
   }
+}
+
+/** `msDateTimeText` for Dates. */
+export function dateTimeText(): (d: Date) => string {
+  const text = msDateTimeText()
+  return (d) => text(d.getTime())
+}
+
+/** The non-zero moves of `stock` (product → summed delta), as a batch reports them. */
+export function stockChangesOf(stock: ReadonlyMap<string, number>): StockChange[] {
+  const changes: StockChange[] = []
+  for (const [product, delta] of stock) if (delta !== 0) changes.push({ product, delta })
+  return changes
 }
 
 /** How a stored row moves its product's stock (product → summed delta), by datasource; the typed and the one-pass paths both use it. */

@@ -3,9 +3,9 @@ import { toChDateTime64 } from '../clickhouse.js'
 import type { SharedExclusiveGate } from '../gate.js'
 import type { IngestJournal } from '../journal.js'
 import type { IngestOutcome, RecordSource } from '../store.js'
-import type { IngestOptions, IngestTable, QuarantinedRow, RowError, StockChange } from '../types.js'
+import type { IngestOptions, IngestTable, QuarantinedRow, RowError } from '../types.js'
 import { StockBalance } from '../validate.js'
-import { COLUMNS, monthOf, PARTITIONED, type RowCodec } from './codecs.js'
+import { COLUMNS, monthOf, PARTITIONED, stockChangesOf, type RowCodec } from './codecs.js'
 import { recordEncoder, type EncodedBatch } from './record-encoder.js'
 import type { StoreQueries } from './queries.js'
 
@@ -198,9 +198,7 @@ export class IngestRepository {
       errors.push({ index, message: record.reason })
       bad.push({ row: record.row, reason: `${options.sources?.[index]?.label ?? `row ${index}`}: ${record.reason}`, at })
     })
-    const stockChanges: StockChange[] = []
-    for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
-    return { rows, bad, errors, stockChanges }
+    return { rows, bad, errors, stockChanges: stockChangesOf(stock) }
   }
 
   /**

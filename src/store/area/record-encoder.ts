@@ -3,7 +3,7 @@ import { toChDateTime64 } from '../clickhouse.js'
 import type { RecordSource } from '../store.js'
 import type { IngestTable, RowError, StockChange } from '../types.js'
 import { rowRules, type CheckEnv, type StockBalance } from '../validate.js'
-import { dayPrefix, STOCK_MOVES } from './codecs.js'
+import { msDateTimeText, STOCK_MOVES, stockChangesOf } from './codecs.js'
 
 /**
  * The one-pass path of ingest for records a transport read (NDJSON lines): each record is read by the
@@ -15,18 +15,12 @@ import { dayPrefix, STOCK_MOVES } from './codecs.js'
 
 type Json = Record<string, unknown>
 
-const DAY_MS = 86_400_000
-const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
-
 /** A checked timestamp (epoch milliseconds, or the Date validation gave for "now") as ClickHouse's DateTime text. */
 function dateTimeValue(withMillis: boolean): (v: unknown) => string {
-  const days = dayPrefix()
+  const text = msDateTimeText()
   return (v) => {
     const ms = typeof v === 'number' ? v : (v as Date).getTime()
-    if (withMillis) return toChDateTime64(new Date(ms))
-    const today = Math.floor(ms / DAY_MS)
-    const seconds = Math.floor((ms - today * DAY_MS) / 1000)
-    return `${days(today)}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}`
+    return withMillis ? toChDateTime64(new Date(ms)) : text(ms)
   }
 }
 
@@ -108,9 +102,7 @@ export function recordEncoder(
       move?.(row as never, stock)
     },
     done() {
-      const stockChanges: StockChange[] = []
-      for (const [product, delta] of stock) if (delta !== 0) stockChanges.push({ product, delta })
-      return { rows, bad: bad.concat(rejectedBad), errors: errors.concat(rejectedErrors), stockChanges }
+      return { rows, bad: bad.concat(rejectedBad), errors: errors.concat(rejectedErrors), stockChanges: stockChangesOf(stock) }
     },
   }
 }
