@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/scopes.js'
 import { stockStatus, type Granularity, type StockStatus } from '../catalog/index.js'
 import type { Store } from '../store/store.js'
-import type { GridItem, GridRanking, Product, TrendPoint, UiFilterOption } from '../store/types.js'
+import type { GridItem, GridQuery, GridRanking, Product, TrendPoint, UiFilterOption } from '../store/types.js'
 import { badInput, withScope } from './errors.js'
 
 const READ = 'read:ecommerce'
@@ -33,6 +33,11 @@ export interface TrendRequest {
   readonly timezone?: string | null | undefined
 }
 
+/** A grid request with its defaults: every category, in-stock products only, by price. */
+function gridQuery(request: GridRequest): GridQuery {
+  return { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
+}
+
 /** The seed's ecommerce endpoints as use cases; every one needs `read:ecommerce`. */
 export class EcommerceService {
   constructor(
@@ -43,15 +48,13 @@ export class EcommerceService {
   /** A category's products ('all': every one) with stock, status, last-hour sales and the trending flag. */
   productGrid(who: Principal | null, request: GridRequest = {}): Promise<GridItem[]> {
     withScope(who, READ)
-    const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
-    return this.store.productGrid(query, this.lowStockThreshold)
+    return this.store.productGrid(gridQuery(request), this.lowStockThreshold)
   }
 
   /** The same grid as REST's `api_product_grid` answers it: the store's JSON bytes, passed through. */
   productGridJson(who: Principal | null, request: GridRequest, quote64BitIntegers: boolean): Promise<Buffer> {
     withScope(who, READ)
-    const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
-    return this.store.productGridJson(query, this.lowStockThreshold, quote64BitIntegers)
+    return this.store.productGridJson(gridQuery(request), this.lowStockThreshold, quote64BitIntegers)
   }
 
   /**
@@ -60,8 +63,7 @@ export class EcommerceService {
    */
   productGridRows(who: Principal | null, request: GridRequest, fields: ReadonlyArray<readonly [key: string, field: keyof GridItem]>): Promise<Buffer> {
     withScope(who, READ)
-    const query = { category: request.category ?? 'all', showOutOfStock: request.showOutOfStock ?? false, ranking: request.ranking ?? 'PRICE' }
-    return this.store.productGridRows(query, this.lowStockThreshold, fields)
+    return this.store.productGridRows(gridQuery(request), this.lowStockThreshold, fields)
   }
 
   /** PRODUCT: an All row, then the category's products by name; VALUE: the KPI names. */
