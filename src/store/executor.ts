@@ -64,6 +64,17 @@ export interface ExecutorOptions {
  * request's signal, turns driver errors into store errors and records what it read on the request's
  * statistics. Repositories hold an Executor, never a bare client.
  */
+/**
+ * The `statistics` object at the end of a `FORMAT JSON` answer (`tail`: its last few hundred characters).
+ * Throws when the answer does not end with it: an exception cut the answer (a limit hit after the first rows).
+ */
+export function jsonAnswerStatistics(tail: string): { rows_read: number; bytes_read: number } {
+  const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(tail)?.[1]
+  if (statistics === undefined) throw new Error('the answer ends without its statistics')
+  const read = JSON.parse(statistics) as { rows_read?: number; bytes_read?: number }
+  return { ...read, rows_read: Number(read.rows_read ?? 0), bytes_read: Number(read.bytes_read ?? 0) }
+}
+
 export class Executor {
   private readonly scopes = new AsyncLocalStorage<ActiveScope>()
   workload: Workload | undefined

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, runCommand, selectBytes, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
+import { jsonAnswerStatistics } from './executor.js'
 import { parseExact } from './sql-query.js'
 import { asWork } from './workload.js'
 
@@ -207,13 +208,8 @@ export class ProjectRepository {
   selectText(sql: string, params: QueryParams): Promise<string> {
     const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
     return asWork('read', async () => {
-      // Kept as text; only its statistics are read (for the request's counts). An answer that does not end
-      // with them was cut by an exception (a limit hit after the first rows): that fails here.
-      const doc = await selectDocument<never>(this.client, sql, bound, projectError, (text) => {
-        const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(text.slice(-400))?.[1]
-        if (statistics === undefined) throw new Error('the answer ends without its statistics')
-        return { text, statistics: JSON.parse(statistics) as unknown }
-      })
+      // Kept as text; only its statistics are read (for the request's counts).
+      const doc = await selectDocument<never>(this.client, sql, bound, projectError, (text) => ({ text, statistics: jsonAnswerStatistics(text.slice(-400)) }))
       return (doc as unknown as { text: string }).text
     })
   }

@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '../errors.js'
-import type { CompactDocument, Executor, QueryParams } from '../executor.js'
+import { jsonAnswerStatistics, type CompactDocument, type Executor, type QueryParams } from '../executor.js'
 import { QueryFiles, type RenderOptions } from '../sql.js'
 
 /**
@@ -52,13 +52,10 @@ export class StoreQueries {
    * or parsed; its statistics (read from its tail) go to the request's. `params` must not be empty.
    */
   async jsonBytes(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<Buffer> {
-    const answer = await this.exec.bytes(wrap(this.files.get(name)), params, unavailable, (bytes) => {
-      // An answer that does not end with its statistics was cut by an exception (a limit hit mid-answer).
-      const statistics = /"statistics":\s*(\{[^{}]*\})\s*\}\s*$/.exec(bytes.subarray(-400).toString('latin1'))?.[1]
-      if (statistics === undefined) throw new Error('the answer ends without its statistics')
-      const read = JSON.parse(statistics) as { rows_read?: number; bytes_read?: number }
-      return { body: bytes, read: { rows_read: Number(read.rows_read ?? 0), bytes_read: Number(read.bytes_read ?? 0) } }
-    })
+    const answer = await this.exec.bytes(wrap(this.files.get(name)), params, unavailable, (bytes) => ({
+      body: bytes,
+      read: jsonAnswerStatistics(bytes.subarray(-400).toString('latin1')),
+    }))
     return answer.bytes
   }
 
