@@ -7,6 +7,7 @@ import { sendJson } from './http.js'
 import { restRoute } from './rest/index.js'
 import { operationRunner } from './rest/operation.js'
 import { domainOf } from './resolvers/domain.js'
+import { productGridPassThrough } from './resolvers/ecommerce.resolver.js'
 import { createSchema } from './schema/index.js'
 import { LiveSchema, type ProjectHost } from './graphql-project/host.js'
 import { createExecution, tableStatesOf, writesThrough } from './execution/index.js'
@@ -63,8 +64,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { store, feed, tokens } = services
   // The built-in schema, plus the loaded project's `pipes` once applied (and after each `sightline dev` reload).
   const base = await createSchema()
-  // perf (src/execution): plain fields, graphql-jit, and the read cache when SIGHTLINE_READ_CACHE is on.
-  const execution = createExecution(base, config, log, tableStatesOf(store), metrics.registry)
+  // perf (src/execution): plain fields, the store-written grid, graphql-jit, and the read cache when SIGHTLINE_READ_CACHE is on.
+  const execution = createExecution(base, config, log, tableStatesOf(store), metrics.registry, [productGridPassThrough])
   const schema = new LiveSchema(base, app.project, (s) => execution.executorFor(s))
   const access = new Access(tokens, app.limiter, services.telemetry, config.trustProxy)
   const http = new HttpServer(config.keepAliveMs, log)

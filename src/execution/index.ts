@@ -4,7 +4,6 @@ import { Counter, type Registry } from 'prom-client'
 import { registerReadCacheMetrics } from '../cache/metrics.js'
 import { ReadCache, type ResponseHeaders } from '../cache/read-cache.js'
 import type { Config } from '../config.js'
-import { productGridPassThrough } from '../resolvers/ecommerce.resolver.js'
 import { CompiledExecution } from './compiled.js'
 import { PassThrough, type PassThroughField } from './pass-through.js'
 import { plainFields } from './plain-fields.js'
@@ -24,7 +23,6 @@ export interface Execution {
   start(): Promise<void>
   close(): void
   readonly compiled: CompiledExecution
-  readonly passThrough: PassThrough
   readonly cache: ReadCache | undefined
 }
 
@@ -41,12 +39,20 @@ export function createExecution(
   tableStates: ((databases: readonly string[]) => Promise<ReadonlyMap<string, string>>) | undefined,
   /** Where the read cache's metrics go (the server's `/metrics`). */
   registry?: Registry,
-  /** Root fields whose plain-field answers the store writes itself (see PassThrough). */
-  writers: readonly PassThroughField[] = [productGridPassThrough],
+  /** Root fields whose plain-field answers the store writes itself (see PassThrough); none by default. */
+  writers: readonly PassThroughField[] = [],
 ): Execution {
   plainFields(schema)
   const compiled = new CompiledExecution(schema)
-  const passThrough = new PassThrough(schema, writers)
+  const written = registry
+    ? new Counter({
+        name: 'sightline_graphql_store_written_total',
+        help: 'GraphQL answers of plain-field lists written by the store itself (outcome passed), or refused by it and executed (outcome refused)',
+        labelNames: ['outcome'] as const,
+        registers: [registry],
+      })
+    : undefined
+  const passThrough = new PassThrough(schema, writers, (outcome) => written?.inc({ outcome }))
   const execute = (args: ExecutionArgs) => compiled.execute(args)
   const run = (args: ExecutionArgs) => passThrough.execute(args, execute)
   if (config.readCache.enabled && !tableStates) log.warn('SIGHTLINE_READ_CACHE is on but this store cannot report its tables: the read cache stays off')
@@ -63,21 +69,6 @@ export function createExecution(
         })
       : undefined
   if (cache && registry) registerReadCacheMetrics(registry, cache)
-  if (registry) {
-    let reported = { passed: 0, refused: 0 }
-    new Counter({
-      name: 'sightline_graphql_store_written_total',
-      help: 'GraphQL answers of plain-field lists written by the store itself (outcome passed), or refused by it and executed (outcome refused)',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        const now = { ...passThrough.counts }
-        if (now.passed > reported.passed) this.inc({ outcome: 'passed' }, now.passed - reported.passed)
-        if (now.refused > reported.refused) this.inc({ outcome: 'refused' }, now.refused - reported.refused)
-        reported = now
-      },
-    })
-  }
   const cached = cache?.wrap(run)
   // One compiled executor per schema (a reload builds a new one; the previous ones go once unused).
   const bySchema = new WeakMap<GraphQLSchema, CompiledExecution>([[schema, compiled]])
@@ -94,7 +85,6 @@ export function createExecution(
     start: async () => cache?.start(),
     close: () => cache?.close(),
     compiled,
-    passThrough,
     cache,
   }
 }

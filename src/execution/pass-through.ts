@@ -60,12 +60,12 @@ const MAX_PLANS = 500
 export class PassThrough {
   private readonly writers: ReadonlyMap<string, PassThroughField>
   private readonly plans = new Map<string, Plan | typeof NONE>()
-  /** Requests answered from the store's bytes, and those the writer refused (then executed). */
-  readonly counts = { passed: 0, refused: 0 }
 
   constructor(
     private readonly schema: GraphQLSchema,
     writers: readonly PassThroughField[],
+    /** Each request answered from the store's bytes (passed), or refused by the writer and then executed. */
+    private readonly counted: (outcome: 'passed' | 'refused') => void = () => undefined,
   ) {
     this.writers = new Map(writers.map((w) => [w.field, w]))
   }
@@ -85,11 +85,11 @@ export class PassThrough {
     // A refusal may be thrown at once (a scope check) or later (the store): either way the executor runs.
     return new Promise<Buffer>((resolve) => resolve(plan.writer.write(args.contextValue, values, plan.selected))).then(
       (bytes) => {
-        this.counts.passed++
+        this.counted('passed')
         return answer(plan.key, bytes)
       },
       () => {
-        this.counts.refused++
+        this.counted('refused')
         return next(args)
       },
     )
