@@ -8,8 +8,8 @@
  *
  *   npx tsx bench/app-ingest.ts [--runs 4] [--batches 12] [--rows 10000]
  *
- * The batches look like live traffic: the last 10 minutes of ~7 events per session, a session's browser,
- * device, place and referer its own, the action and asset per event.
+ * The batches look like live traffic: the last 10 minutes of ~7 events per session, a session's app and
+ * dimensions (the demo's values) its own, the action and asset per event.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -18,11 +18,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { APPS, DIMENSIONS } from '../src/catalog/index.js'
-import { DEMO_WORKSPACES } from '../src/demo.js'
+import { APPS } from '../src/catalog/index.js'
+import { DEMO_WORKSPACES, demoDimensions } from '../src/demo.js'
 import { prng } from '../src/random.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import type { AppEventRow } from '../src/store/types.js'
+import { median } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -35,26 +36,19 @@ const { values } = parseArgs({
 const batches = Number(values.batches)
 const rows = Number(values.rows)
 
-/** A value for each dimension from its demo pool or prefix; drawn once per session. */
-function sessionDimensions(rand: () => number): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const d of DIMENSIONS) {
-    const rule = d.demo as Record<string, unknown>
-    const pool = (rule.pool ?? rule.metaChoice) as readonly string[] | undefined
-    if (pool) out[d.field] = pool[Math.floor(rand() * pool.length)]!
-    else if (typeof rule.prefix === 'string') out[d.field] = rand() < 0.3 ? `${rule.prefix}${Math.floor(rand() * Number(rule.count))}` : ''
-    else out[d.field] = `place_${Math.floor(rand() * 40)}`
-  }
-  return out
+/** A session: one app, its dimensions (the demo's values, drawn once per session). */
+function session(rand: () => number): { app: (typeof APPS)[number]; dimensions: Record<string, string> } {
+  const app = APPS[Math.floor(rand() * APPS.length)]!
+  return { app, dimensions: demoDimensions(rand, app.name) }
 }
 
 function makeBatch(b: number, now: number): AppEventRow[] {
   const rand = prng(1000 + b)
   const sessions = Math.ceil(rows / 7)
-  const dims = Array.from({ length: sessions }, () => sessionDimensions(rand))
+  const drawn = Array.from({ length: sessions }, () => session(rand))
   return Array.from({ length: rows }, () => {
     const s = Math.floor(rand() * sessions)
-    const app = APPS[Math.floor(rand() * APPS.length)]!
+    const { app, dimensions } = drawn[s]!
     const action = app.actions[Math.floor(rand() * app.actions.length)]!.action
     return {
       timestamp: new Date(now - Math.floor(rand() * 600_000)),
@@ -65,7 +59,7 @@ function makeBatch(b: number, now: number): AppEventRow[] {
       visitorId: `v_${b}_${s >> 1}`,
       assetId: `asset_${Math.floor(rand() * 12)}`,
       revenue: 'revenueAction' in app && action === app.revenueAction ? Math.round(rand() * 20000) / 100 : 0,
-      ...dims[s],
+      ...dimensions,
     } as AppEventRow
   })
 }
@@ -113,9 +107,4 @@ if (values.child) {
     const ratios = results.hourly!.map((h, i) => h[k] / results.none![i]![k])
     console.log(`${k}: hourly ${span(results.hourly!.map((x) => x[k]))} ms/batch, none ${span(results.none!.map((x) => x[k]))}; ratio ${span(ratios)}`)
   }
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
 }

@@ -29,7 +29,7 @@ import { createConnection } from '../src/store/connection.js'
 import { captureQueries, replay, replayAnswer, rowsOf, selectionOf, type CapturedQuery } from './bare.js'
 import { fmt, generate, settle, type Dataset } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
-import { percentile, round } from './stats.js'
+import { median, round, spread } from './stats.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const DATABASE = 'sightline'
@@ -343,13 +343,6 @@ function mainThreadCpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50)
-}
-
-function spread(values: readonly number[]): { median: number; min: number; max: number; n: number } {
-  return { median: round(median(values), 3), min: round(Math.min(...values), 3), max: round(Math.max(...values), 3), n: values.length }
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 

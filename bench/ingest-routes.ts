@@ -31,7 +31,7 @@ import { prng } from '../src/random.js'
 import { startServer } from '../src/server.js'
 import { toChDateTime } from '../src/store/clickhouse.js'
 import { createConnection } from '../src/store/connection.js'
-import { round } from './stats.js'
+import { median, round, spread } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -69,8 +69,6 @@ function mainThreadMs(): number {
 }
 type ChildResult = Record<Route, Sample[]>
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN
-const spread = (xs: readonly number[]) => ({ median: round(median(xs), 3), min: round(Math.min(...xs), 3), max: round(Math.max(...xs), 3) })
 
 async function child(durability: 'none' | 'fsync'): Promise<ChildResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-ingest-bench-'))

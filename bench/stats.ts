@@ -16,6 +16,16 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
 }
 
+/** The median (the lower one of an even count, as `percentile`). */
+export function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50)
+}
+
+/** A figure over runs: its median with the min–max spread and the count. */
+export function spread(values: readonly number[], digits = 3): { median: number; min: number; max: number; n: number } {
+  return { median: round(median(values), digits), min: round(Math.min(...values), digits), max: round(Math.max(...values), digits), n: values.length }
+}
+
 export function summarize(values: readonly number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b)
   const sum = sorted.reduce((s, v) => s + v, 0)

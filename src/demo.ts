@@ -140,14 +140,22 @@ function demoValue(rand: () => number, rule: DemoValues, row: { app: App; fromMe
   return applies ? `${rule.prefix}${Math.floor(rand() * rule.count)}` : ''
 }
 
+/** Every dimension's demo value for an event of `app` at `place`, from Meta's ads or not (by default one of PLACES, 30% from Meta). */
+export function demoDimensions(
+  rand: () => number,
+  app: App,
+  at: { place: readonly string[]; fromMeta: boolean } = { place: pick(rand, PLACES), fromMeta: rand() < 0.3 },
+): Record<string, string> {
+  return Object.fromEntries(DIMENSIONS.map((d) => [d.field, demoValue(rand, d.demo, { app, ...at })]))
+}
+
 function appEvent(rand: () => number, apps: readonly App[], now: number): AppEventRow {
   const app = pick(rand, apps)
   const workspaceId = rand() < 0.65 ? DEMO_WORKSPACES[0]! : DEMO_WORKSPACES[1]!
   const visitor = Math.floor(rand() * 3000)
   const place = pick(rand, PLACES)
   const action = pick(rand, APP_ACTIONS[app])
-  const fromMeta = rand() < 0.3
-  const dimensions = Object.fromEntries(DIMENSIONS.map((d) => [d.field, demoValue(rand, d.demo, { app, fromMeta, place })]))
+  const dimensions = demoDimensions(rand, app, { place, fromMeta: rand() < 0.3 })
   const revenueAction = appByName(app)?.revenueAction
   return {
     ...dimensions,
