@@ -1,3 +1,4 @@
+import 'reflect-metadata'
 import { pino, type Logger } from 'pino'
 import { compose } from './composition.js'
 import type { Config } from './config.js'
