@@ -160,8 +160,8 @@ async function main(): Promise<void> {
     // ---- reads, interleaved
     // The dashboard is ~10× the grid's time: a third of the block keeps the rounds comparable in length.
     const measures: Array<{ name: string; block: number; bare: () => Promise<unknown>; of: (c: Contender) => () => Promise<unknown> }> = [
-      { name: 'grid', block, bare: () => replayAnswer(c0, gridSql), of: (c) => () => c.reader!.post(gridBody) },
-      { name: 'restGrid', block, bare: () => replayAnswer(c0, restSql), of: (c) => () => getJson(restGridUrl(c)) },
+      { name: 'grid', block, bare: () => replayAnswer(c0, gridSql), of: (c) => () => c.reader!.answer(gridBody) },
+      { name: 'restGrid', block, bare: () => replayAnswer(c0, restSql), of: (c) => () => getBytes(restGridUrl(c)) },
       { name: 'dashboard', block: Math.max(3, Math.ceil(block / 3)), bare: () => Promise.all(dashSql.map((q: CapturedQuery) => replay(c0, q))), of: (c) => () => c.reader!.post(dashBody) },
     ]
     // per measure, per side ("bare" or a contender): one p50 per round
@@ -347,11 +347,15 @@ function mainThreadCpuMs(pid: number | undefined): number | undefined {
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 
 function send(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return sendBytes(url, method, body, headers).then(({ status, bytes }) => ({ status, text: bytes.toString('utf8') }))
+}
+
+function sendBytes(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; bytes: Buffer }> {
   return new Promise((resolvePromise, reject) => {
     const req = request(url, { method, agent, headers }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
       res.on('error', reject)
     })
     req.on('error', reject)
@@ -360,9 +364,14 @@ function send(url: string, method: string, body: string | undefined, headers: Re
 }
 
 async function getJson<T>(url: string): Promise<T> {
-  const res = await send(url, 'GET', undefined, {})
-  if (res.status !== 200) throw new Error(`GET ${url.replace(/token=[^&]+/, 'token=…')}: ${res.status} ${res.text.slice(0, 300)}`)
-  return JSON.parse(res.text) as T
+  return JSON.parse((await getBytes(url)).toString('utf8')) as T
+}
+
+/** A GET's answer, unparsed: what a measured read compares with the bare store's bytes. Throws unless 200. */
+async function getBytes(url: string): Promise<Buffer> {
+  const res = await sendBytes(url, 'GET', undefined, {})
+  if (res.status !== 200) throw new Error(`GET ${url.replace(/token=[^&]+/, 'token=…')}: ${res.status} ${res.bytes.subarray(0, 300).toString('utf8')}`)
+  return res.bytes
 }
 
 function postText(url: string, body: string, token: string, contentType: string): Promise<{ status: number; text: string }> {

@@ -175,12 +175,33 @@ export class GraphQLHttp {
     return parsed.data
   }
 
+  /**
+   * Posts a body and returns the answer's bytes, unparsed: what a measured read compares with the bare
+   * store's bytes (parsing them is the client's work whoever wrote them). Throws on a status other than 200
+   * or an answer that does not open with its data (GraphQL errors come before it).
+   */
+  async answer(body: string): Promise<Buffer> {
+    this.bytesSent += Buffer.byteLength(body)
+    const { status, bytes } = await postBytes(this.url, body, this.token)
+    if (status !== 200 || !bytes.subarray(0, DATA_OPENING.length).equals(DATA_OPENING)) {
+      throw new Error(`GraphQL request failed (${status}): ${bytes.subarray(0, 500).toString('utf8')}`)
+    }
+    return bytes
+  }
+
   request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     return this.post<T>(JSON.stringify({ query, variables }))
   }
 }
 
-function postJson(url: string, body: string, token: string): Promise<{ status: number; text: string }> {
+const DATA_OPENING = Buffer.from('{"data":{')
+
+async function postJson(url: string, body: string, token: string): Promise<{ status: number; text: string }> {
+  const { status, bytes } = await postBytes(url, body, token)
+  return { status, text: bytes.toString('utf8') }
+}
+
+function postBytes(url: string, body: string, token: string): Promise<{ status: number; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -192,7 +213,7 @@ function postJson(url: string, body: string, token: string): Promise<{ status: n
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
         res.on('error', reject)
       },
     )

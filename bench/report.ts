@@ -101,7 +101,7 @@ export interface Spread {
 /** One line of the summary table: medians over the runs of a scale, the ratio's spread, the target. */
 export interface SummaryRow {
   readonly measure: string
-  readonly scale: 'small' | 'large' | 'small → large' | 'soak'
+  readonly scale: 'small' | 'large' | 'small → large' | 'soak' | 'fresh'
   readonly unit: string
   readonly gateway: number | null
   readonly bare: number | null
@@ -125,6 +125,19 @@ export interface BenchResults {
   targets: TargetResult[]
   passes: PassReport[]
   soak: SoakResult | null
+  /** `npm run bench:ingest` on a fresh store (every ingest route, SIGHTLINE_DURABILITY none and fsync), or null when skipped. */
+  ingestRoutes: IngestRoutes | null
+}
+
+type Route = '/v0/events' | 'mutation' | 'mutation NDJSON' | 'direct'
+
+/** What `bench/ingest-routes.ts --out` writes: per durability and route, ratios to the direct insert over its rounds. */
+export interface IngestRoutes {
+  readonly batch: number
+  readonly rounds: number
+  readonly report: Partial<Record<'none' | 'fsync', Record<Route, { readonly rowsPerSec: number; readonly ratio: Spread; readonly mainThreadMs: number }>>>
+  /** Per route, its median batch time under fsync ÷ under none. */
+  readonly fsyncCost?: Record<Route, number>
 }
 
 export function spread(values: ReadonlyArray<number | null>): Spread | null {
@@ -225,6 +238,23 @@ export function summarizeRuns(res: BenchResults): void {
       1.2,
     )
     growth(`dashboard at ${fmtM(l0.meta.scale.appEvents)} ÷ at ${fmtM(s0.meta.scale.appEvents)} app events, same week`, (p) => p.dashboard, (p) => p.dashboard, 2)
+  }
+  const routes = res.ingestRoutes
+  for (const [route, limit] of [['/v0/events', 0.9], ['mutation', 0.7], ['mutation NDJSON', 0.7]] as const) {
+    const r = routes?.report.none?.[route]
+    if (!routes || !r) continue
+    const direct = routes.report.none!.direct
+    const cost = routes.fsyncCost?.[route]
+    rows.push({
+      measure: `ingest, ${routes.batch.toLocaleString('en-US')}-row batches, ${route}, durability none (fsync costs ×${n(cost, 2)})`,
+      scale: 'fresh',
+      unit: 'rows/s',
+      gateway: r.rowsPerSec,
+      bare: direct.rowsPerSec,
+      ratio: r.ratio,
+      target: `≥ ${limit}`,
+      met: r.ratio.median >= limit,
+    })
   }
   if (res.soak) {
     const k = res.soak

@@ -187,6 +187,9 @@ export class Executor {
           async_insert: 0,
           insert_allow_materialized_columns: 0,
           input_format_parallel_parsing: 1,
+          // The views of a table (change log, stock, rollups) written side by side rather than one after
+          // another: under fsync each writes and syncs its own part, and a one-row sale waited for them in turn.
+          parallel_view_processing: 1,
           ...settings,
         }
         if (columns) {
