@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
 
 export interface GatewayProcess {
   readonly url: string
@@ -30,8 +29,8 @@ export interface GatewayOptions {
 }
 
 /**
- * Runs the built gateway (`node dist/main.js start`, with the node flags of `bin/sightline.js`) as its own
- * process on the embedded store in `dataDir`, the way a user runs it, and resolves once /readyz answers 200.
+ * Runs the built gateway (`node dist/main.js start`) as its own process on the embedded store in
+ * `dataDir`, the way a user runs it, and resolves once /readyz answers 200.
  */
 export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
   const port = await freePort()
@@ -50,7 +49,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
     SIGHTLINE_LOW_STOCK_THRESHOLD: String(o.lowStock),
     ...o.env,
   }
-  const child = spawn(process.execPath, [...serverNodeFlags(o.repo), ...(o.nodeArgs ?? []), 'dist/main.js', 'start'], { cwd: o.repo, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), 'dist/main.js', 'start'], { cwd: o.repo, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
   const keep = (chunk: Buffer) => {
     log.push(...chunk.toString('utf8').split('\n').filter(Boolean))
@@ -87,12 +86,6 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
     logTail,
     stop: () => stopChild(child, exited),
   }
-}
-
-/** The node flags the CLI starts the server with: those on the first line of the repository's bin/sightline.js (none in older builds). */
-export function serverNodeFlags(repo: string): string[] {
-  const shebang = readFileSync(join(repo, 'bin', 'sightline.js'), 'utf8').split('\n', 1)[0]!
-  return /\bnode\s+(.*)$/.exec(shebang)?.[1]?.split(/\s+/).filter(Boolean) ?? []
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {

@@ -1,7 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// The node flags above are the server's: V8 sizes its young generation when it starts, never after, and
-// 4 MB semi-spaces (instead of up to 16) keep the gateway's resident memory under its 400 MB target through
-// the soak (README, Memory). `npm start`, `npm run demo` and the benchmarks start the server with them.
+#!/usr/bin/env node
 // Builds what is missing or older than its sources (nothing, on a second start), then runs the CLI.
 import { buildIfStale } from './build.js'
 

@@ -210,7 +210,7 @@ async function signJwt(config: Config, args: string[]): Promise<void> {
  * its collection speed, up to 4: under the gateway's allocation rate (decoded rows, serialised answers,
  * thousands of live frames a second) that let the heap reach 400 MB around 45 MB of live objects. A
  * smaller factor collects more often instead. V8 reads it at every collection, so it can be set here;
- * the size of the young generation cannot: the CLI's node flags set it (bin/sightline.js, first line).
+ * the size of the young generation cannot (NODE_OPTIONS=--max-semi-space-size=N, see the README).
  */
 function limitHeapGrowth(percent: number): void {
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`)
