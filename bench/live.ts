@@ -4,7 +4,10 @@
  * `measureSubscriptions` against each in turn, round after round, so builds are compared as
  * interleaved pairs on the same machine load. Prints one JSON line per run and a summary.
  *
- *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR ...] [--profile DIR]
+ *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR[@KEY=VALUE,…] ...] [--profile DIR]
+ *
+ * `--repo DIR@SIGHTLINE_X=1,SIGHTLINE_Y=2` runs that build with those variables set (the same build under
+ * two settings: `--repo .@SIGHTLINE_CHDB_TRIM_MS=0 --repo .`).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -27,7 +30,12 @@ const { values } = parseArgs({
 const subscribers = Number(values.subscribers)
 const writes = Number(values.writes)
 const rounds = Number(values.rounds)
-const repos = (values.repo ?? ['.']).map((r) => resolve(r))
+/** Each contender: a build, and the variables it runs with on top of the bench's. */
+const repos = (values.repo ?? ['.']).map((spec) => {
+  const [dir, vars] = spec.split('@', 2) as [string, string | undefined]
+  const env = Object.fromEntries((vars ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  return { name: spec, repo: resolve(dir), env }
+})
 
 /** User + system CPU time so far, in ms, of a process or (`/task/<tid>`) one thread (Linux /proc; 10 ms ticks). */
 function cpuMs(pid: number, thread = ''): number {
@@ -37,10 +45,10 @@ function cpuMs(pid: number, thread = ''): number {
 
 type Measured = SubscriptionResult & { gatewayCpuMsPerWrite: number; mainThreadCpuMsPerWrite: number; clientCpuMsPerWrite: number }
 
-async function once(repo: string): Promise<Measured> {
+async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-'))
   const adminToken = `bench_admin_${randomBytes(16).toString('hex')}`
-  const gateway = await startGateway({ repo, dataDir, database: 'bench', adminToken, lowStock: 100, env: { SIGHTLINE_RATE_LIMIT: '0' },
+  const gateway = await startGateway({ repo, dataDir, database: 'bench', adminToken, lowStock: 100, env: { SIGHTLINE_RATE_LIMIT: '0', ...env },
     nodeArgs: values.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(values.profile)] : [],
   })
   try {
@@ -100,14 +108,14 @@ async function once(repo: string): Promise<Measured> {
   }
 }
 
-const results = new Map<string, Measured[]>(repos.map((r) => [r, []]))
+const results = new Map<string, Measured[]>(repos.map((r) => [r.name, []]))
 for (let r = 0; r < rounds; r++) {
-  for (const repo of repos) {
+  for (const contender of repos) {
     const load = loadavg()[0]!
-    const res = await once(repo)
-    results.get(repo)!.push(res)
+    const res = await once(contender)
+    results.get(contender.name)!.push(res)
     const line = {
-      repo,
+      repo: contender.name,
       round: r,
       load: round(load),
       delivered: `${res.delivered}/${res.expected}`,
@@ -116,7 +124,7 @@ for (let r = 0; r < rounds; r++) {
       afterStored: { p50: res.afterStoredMs.p50, p99: res.afterStoredMs.p99 },
       firstAfterStored: { p50: res.firstAfterStoredMs.p50, p99: res.firstAfterStoredMs.p99 },
       afterSend: { p50: res.afterSendMs.p50, p99: res.afterSendMs.p99 },
-      mutation: { p50: res.mutationMs.p50, p99: res.mutationMs.p99 },
+      mutation: { p50: res.mutationMs.p50, p99: res.mutationMs.p99, max: res.mutationMs.max },
       firstDelivery: { p50: res.firstDeliveryMs.p50, p99: res.firstDeliveryMs.p99 },
       fanOut: { p50: res.fanOutMs.p50, p99: res.fanOutMs.p99 },
       beforeResponse: res.deliveredBeforeResponse,

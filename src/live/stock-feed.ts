@@ -329,6 +329,14 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
   private queue: StockUpdate[] = []
   /** Waiting updates per product. */
   private readonly waitingPerProduct = new Map<string, number>()
+  /**
+   * Where each waiting product's latest update is, as a position counted from the subscription's first
+   * update (`queue[i - taken]`): a full queue merges into it at once instead of searching for it, so a
+   * subscriber that fell behind costs no more per update than one that keeps up.
+   */
+  private readonly latestAt = new Map<string, number>()
+  /** Updates taken off the queue so far (the position of `queue[0]`). */
+  private taken = 0
   private waiting: ((r: IteratorResult<StockUpdate>) => void) | undefined
   private drained = 0
   private done = false
@@ -367,15 +375,16 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
       return
     }
     if (this.queue.length >= this.limit) {
-      if (this.waitingPerProduct.has(update.product)) {
-        const i = this.queue.findLastIndex((u) => u.product === update.product)
-        const prev = this.queue[i]!
-        this.queue[i] = { ...update, delta: prev.delta + update.delta }
+      const at = this.latestAt.get(update.product)
+      if (at !== undefined) {
+        const prev = this.queue[at - this.taken]!
+        this.queue[at - this.taken] = { ...update, delta: prev.delta + update.delta }
         return
       }
       // A new product: make room by merging each product's updates into its latest.
       if (this.waitingPerProduct.size < this.queue.length) this.compact()
     }
+    this.latestAt.set(update.product, this.taken + this.queue.length)
     this.queue.push(update)
     this.waitingPerProduct.set(update.product, (this.waitingPerProduct.get(update.product) ?? 0) + 1)
   }
@@ -383,9 +392,12 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
   next(): Promise<IteratorResult<StockUpdate>> {
     const value = this.queue.shift()
     if (value) {
+      this.taken++
       const left = this.waitingPerProduct.get(value.product)! - 1
-      if (left === 0) this.waitingPerProduct.delete(value.product)
-      else this.waitingPerProduct.set(value.product, left)
+      if (left === 0) {
+        this.waitingPerProduct.delete(value.product)
+        this.latestAt.delete(value.product)
+      } else this.waitingPerProduct.set(value.product, left)
       // A backlog yields to the event loop every few updates: a burst to a thousand subscribers then
       // interleaves with HTTP requests instead of starving them until it is all sent.
       if (++this.drained % YIELD_EVERY !== 0) return Promise.resolve({ value, done: false })
@@ -407,6 +419,7 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
     this.done = true
     this.queue.length = 0
     this.waitingPerProduct.clear()
+    this.latestAt.clear()
     this.waiting?.({ value: undefined, done: true })
     this.waiting = undefined
     this.onClose()
@@ -432,6 +445,9 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
     }
     this.queue = kept.reverse()
     this.waitingPerProduct.clear()
-    for (const u of this.queue) this.waitingPerProduct.set(u.product, 1)
+    this.queue.forEach((u, i) => {
+      this.waitingPerProduct.set(u.product, 1)
+      this.latestAt.set(u.product, this.taken + i)
+    })
   }
 }
