@@ -51,6 +51,26 @@ const NDJSON = 'mutation Ingest($data: String!, $key: String) { ingestEcommEvent
 const ROUTES = ['direct', '/v0/events', 'mutation', 'mutation NDJSON'] as const
 type Route = (typeof ROUTES)[number]
 
+/** What `--out` writes (and `npm run bench` reads back into its report as `ingestRoutes`). */
+export interface IngestRoutesSummary {
+  readonly batch: number
+  readonly rounds: number
+  readonly keyed: boolean
+  readonly loadAverage: { readonly start: number[]; readonly end: number[] }
+  /** Per durability and route: batch times, rows/s and ratios to the direct insert over the rounds. */
+  readonly report: Partial<Record<'none' | 'fsync', Record<Route, RouteFigures>>>
+  /** Per route, its median batch time under fsync ÷ under none (both durabilities run). */
+  readonly fsyncCost: Record<Route, number> | undefined
+}
+
+interface RouteFigures {
+  readonly msPerBatch: ReturnType<typeof spread>
+  readonly rowsPerSec: number
+  readonly ratio: ReturnType<typeof spread>
+  readonly cpuRatio: ReturnType<typeof spread>
+  readonly mainThreadMs: number
+}
+
 interface Sample {
   readonly ms: number
   readonly cpuMs: number
@@ -192,7 +212,14 @@ if (values.child) {
     results.none && results.fsync
       ? Object.fromEntries(ROUTES.map((route) => [route, round(median(results.fsync![route].map((s) => s.ms)) / median(results.none![route].map((s) => s.ms)), 3)]))
       : undefined
-  const summary = { batch: BATCH, rounds: ROUNDS, keyed: KEYED, loadAverage: { start: load, end: loadavg().map((v) => round(v)) }, report, fsyncCost }
+  const summary: IngestRoutesSummary = {
+    batch: BATCH,
+    rounds: ROUNDS,
+    keyed: KEYED,
+    loadAverage: { start: load, end: loadavg().map((v) => round(v)) },
+    report: report as IngestRoutesSummary['report'],
+    fsyncCost: fsyncCost as IngestRoutesSummary['fsyncCost'],
+  }
   if (values.out) writeFileSync(values.out, `${JSON.stringify(summary, null, 2)}\n`)
   const s = (x: { median: number; min: number; max: number }) => `${x.median.toFixed(2)} (${x.min.toFixed(2)}–${x.max.toFixed(2)})`
   console.log(`ingest, ${ROUNDS} interleaved rounds of ${BATCH}-row batches${KEYED ? ', keyed' : ''}; load ${summary.loadAverage.start.join(' ')} → ${summary.loadAverage.end.join(' ')}`)

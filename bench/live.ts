@@ -33,7 +33,13 @@ const rounds = Number(values.rounds)
 /** Each contender: a build, and the variables it runs with on top of the bench's. */
 const repos = (values.repo ?? ['.']).map((spec) => {
   const [dir, vars] = spec.split('@', 2) as [string, string | undefined]
-  const env = Object.fromEntries((vars ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  const env = Object.fromEntries(
+    (vars ?? '').split(',').filter(Boolean).map((kv) => {
+      const eq = kv.indexOf('=')
+      if (eq < 1) throw new Error(`--repo ${spec}: "${kv}" is not NAME=VALUE`)
+      return [kv.slice(0, eq), kv.slice(eq + 1)]
+    }),
+  )
   return { name: spec, repo: resolve(dir), env }
 })
 

@@ -1,5 +1,6 @@
 import type { Scale } from './data.js'
 import type { IngestResult } from './ingest.js'
+import type { IngestRoutesSummary } from './ingest-routes.js'
 import type { SoakResult } from './soak.js'
 import type { Summary } from './stats.js'
 import type { SubscriptionResult } from './subscriptions.js'
@@ -126,18 +127,7 @@ export interface BenchResults {
   passes: PassReport[]
   soak: SoakResult | null
   /** `npm run bench:ingest` on a fresh store (every ingest route, SIGHTLINE_DURABILITY none and fsync), or null when skipped. */
-  ingestRoutes: IngestRoutes | null
-}
-
-type Route = '/v0/events' | 'mutation' | 'mutation NDJSON' | 'direct'
-
-/** What `bench/ingest-routes.ts --out` writes: per durability and route, ratios to the direct insert over its rounds. */
-export interface IngestRoutes {
-  readonly batch: number
-  readonly rounds: number
-  readonly report: Partial<Record<'none' | 'fsync', Record<Route, { readonly rowsPerSec: number; readonly ratio: Spread; readonly mainThreadMs: number }>>>
-  /** Per route, its median batch time under fsync ÷ under none. */
-  readonly fsyncCost?: Record<Route, number>
+  ingestRoutes: IngestRoutesSummary | null
 }
 
 export function spread(values: ReadonlyArray<number | null>): Spread | null {

@@ -19,7 +19,8 @@ import { captureQueries, replay, replayAnswer, rowsOf, selectionOf } from './bar
 import { addRecent, buildHistory, cachedHistory, DATABASE, fmt, openBenchClient, type CachedHistory, type Dataset, type Scale } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
 import { measureIngest } from './ingest.js'
-import { printPass, printResults, summarizeRuns, TARGETS, type BenchResults, type IngestRoutes, type PassReport } from './report.js'
+import type { IngestRoutesSummary } from './ingest-routes.js'
+import { printPass, printResults, summarizeRuns, TARGETS, type BenchResults, type PassReport } from './report.js'
 import { DASHBOARD as SOAK_DASHBOARD, DASHBOARD_DIMENSIONS, GRID as SOAK_GRID, runSoak, type SoakResult } from './soak.js'
 import { closedLoop, interleaved, round, summarize } from './stats.js'
 import { measureSubscriptions } from './subscriptions.js'
@@ -449,7 +450,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'sightline-bench-passes-'))
   const passes: PassReport[] = []
   let soak: SoakResult | undefined
-  let ingestRoutes: IngestRoutes | undefined
+  let ingestRoutes: IngestRoutesSummary | undefined
   try {
     // Run 1 of every scale, then run 2 of every scale…: drift on the machine spreads over all of them.
     for (let run = 1; run <= o.runs; run++) {
@@ -500,9 +501,9 @@ async function main(): Promise<void> {
 }
 
 /** `bench/ingest-routes.ts` in its own process (it starts one child per durability), its report read back. */
-function runIngestRoutes(rounds: number, out: string): IngestRoutes {
+function runIngestRoutes(rounds: number, out: string): IngestRoutesSummary {
   execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'ingest-routes.ts'), '--rounds', String(rounds), '--out', out], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
-  return JSON.parse(readFileSync(out, 'utf8')) as IngestRoutes
+  return JSON.parse(readFileSync(out, 'utf8')) as IngestRoutesSummary
 }
 
 function dashboardCalls(s: ClickHouseStore, data: Dataset, from: Date, to: Date): Promise<unknown[]> {

@@ -327,12 +327,11 @@ const YIELD_EVERY = 4
  */
 class Subscriber implements AsyncIterableIterator<StockUpdate> {
   private queue: StockUpdate[] = []
-  /** Waiting updates per product. */
-  private readonly waitingPerProduct = new Map<string, number>()
   /**
-   * Where each waiting product's latest update is, as a position counted from the subscription's first
-   * update (`queue[i - taken]`): a full queue merges into it at once instead of searching for it, so a
-   * subscriber that fell behind costs no more per update than one that keeps up.
+   * Each waiting product's latest update, as a position counted from the subscription's first update
+   * (`queue[i - taken]`): a full queue merges into it at once instead of searching for it, so a subscriber
+   * that fell behind costs no more per update than one that keeps up. A product stops waiting when the
+   * update taken is its latest; fewer entries than queued updates means some product waits twice.
    */
   private readonly latestAt = new Map<string, number>()
   /** Updates taken off the queue so far (the position of `queue[0]`). */
@@ -382,22 +381,17 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
         return
       }
       // A new product: make room by merging each product's updates into its latest.
-      if (this.waitingPerProduct.size < this.queue.length) this.compact()
+      if (this.latestAt.size < this.queue.length) this.compact()
     }
     this.latestAt.set(update.product, this.taken + this.queue.length)
     this.queue.push(update)
-    this.waitingPerProduct.set(update.product, (this.waitingPerProduct.get(update.product) ?? 0) + 1)
   }
 
   next(): Promise<IteratorResult<StockUpdate>> {
     const value = this.queue.shift()
     if (value) {
+      if (this.latestAt.get(value.product) === this.taken) this.latestAt.delete(value.product)
       this.taken++
-      const left = this.waitingPerProduct.get(value.product)! - 1
-      if (left === 0) {
-        this.waitingPerProduct.delete(value.product)
-        this.latestAt.delete(value.product)
-      } else this.waitingPerProduct.set(value.product, left)
       // A backlog yields to the event loop every few updates: a burst to a thousand subscribers then
       // interleaves with HTTP requests instead of starving them until it is all sent.
       if (++this.drained % YIELD_EVERY !== 0) return Promise.resolve({ value, done: false })
@@ -418,7 +412,6 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
     if (this.done) return
     this.done = true
     this.queue.length = 0
-    this.waitingPerProduct.clear()
     this.latestAt.clear()
     this.waiting?.({ value: undefined, done: true })
     this.waiting = undefined
@@ -444,10 +437,6 @@ class Subscriber implements AsyncIterableIterator<StockUpdate> {
       }
     }
     this.queue = kept.reverse()
-    this.waitingPerProduct.clear()
-    this.queue.forEach((u, i) => {
-      this.waitingPerProduct.set(u.product, 1)
-      this.latestAt.set(u.product, this.taken + i)
-    })
+    this.queue.forEach((u, i) => this.latestAt.set(u.product, this.taken + i))
   }
 }
