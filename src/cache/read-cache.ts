@@ -42,71 +42,36 @@ type Dependencies = ReadonlySet<string> | 'all'
 interface Entry {
   readonly at: number
   readonly result: ExecutionResult
-  /** The response body it is written as, and that text in UTF-8 (what its size counts). */
-  readonly text: string
-  readonly utf8: Buffer
+  /** The response body it is written as (what its size counts). */
+  readonly body: AnswerBytes
   readonly bytes: number
   readonly reads: Dependencies
 }
 
 /**
- * The JSON text of kept answers, by their `data` object: an answer served from the cache (or just kept)
- * is written to the client as that text rather than serialised again (see `serialisedAnswer`).
+ * Response bodies known as bytes, by the answer's `data`: answers the store wrote (src/execution/pass-through.ts)
+ * and answers the cache keeps. Such an answer is written as those bytes, never serialised or encoded again.
  */
-const serialised = new WeakMap<object, string>()
-/** Those texts' UTF-8 bytes while their answers are kept: a hit is written without encoding its text again. */
-const encoded = new Map<string, Buffer>()
-/** Answers written by the store (src/execution/pass-through.ts): their response body as bytes, by `data`. */
-const written = new WeakMap<object, Buffer>()
-/** Bytes of store-written answers being serialised, by their text, until the response takes them. */
-const pending = new Map<string, Buffer>()
-const MAX_PENDING = 64
+const written = new WeakMap<object, AnswerBytes>()
+
+/** A response body as the parts it is written from, in order (a store-written answer is not copied into one). */
+export type AnswerBytes = readonly Buffer[]
 
 /**
- * `data`'s response body is `utf8` (`{"data":…}` and a newline): written as those bytes, never serialised
+ * `data`'s response body is `parts` (`{"data":…}` and a newline): written as those bytes, never serialised
  * from `data`, and kept as them by the cache.
  */
-export function answeredWith(data: object, utf8: Buffer): void {
-  written.set(data, utf8)
-}
-
-/** The response body of an answer whose text is known (kept by the cache, or written by the store). */
-function textOf(data: object): string | undefined {
-  const known = serialised.get(data)
-  if (known !== undefined) return known
-  const utf8 = written.get(data)
-  if (!utf8) return undefined
-  const text = utf8.toString('utf8')
-  serialised.set(data, text)
-  return text
+export function answeredWith(data: object, parts: AnswerBytes): void {
+  written.set(data, parts)
 }
 
 /**
- * The response body for `value` when it is a cache answer without errors or extensions (`{"data":…}` and
+ * The response body of `value` as bytes when they are known and it has nothing but `data` (`{"data":…}` and
  * a newline, exactly what Apollo's default serialiser writes for it), else undefined.
  */
-export function serialisedAnswer(value: { readonly data?: unknown; readonly errors?: unknown; readonly extensions?: unknown }): string | undefined {
-  if (value.errors !== undefined || value.extensions !== undefined || typeof value.data !== 'object' || value.data === null) return undefined
-  const text = textOf(value.data)
-  const utf8 = written.get(value.data)
-  if (text !== undefined && utf8 && !encoded.has(text)) {
-    pending.set(text, utf8)
-    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value as string)
-  }
-  return text
-}
-
-/**
- * The UTF-8 bytes of an answer's text (see `serialisedAnswer`): a kept answer's while it is kept, a
- * store-written one's once (the response that serialised it takes them); else undefined.
- */
-export function encodedAnswer(text: string): Buffer | undefined {
-  const once = pending.get(text)
-  if (once) {
-    pending.delete(text)
-    return once
-  }
-  return encoded.get(text)
+export function answerBytes(value: { readonly data?: unknown; readonly errors?: unknown; readonly extensions?: unknown }): AnswerBytes | undefined {
+  if (value.errors !== undefined || value.extensions !== undefined || !isObject(value.data)) return undefined
+  return written.get(value.data)
 }
 
 /** Why answers left the cache (the `reason` label of the evictions metric). */
@@ -190,7 +155,6 @@ export class ReadCache {
   close(): void {
     clearInterval(this.timer)
     this.timer = undefined
-    for (const entry of this.entries.values()) forget(entry)
     this.entries.clear()
     this.bytes = 0
   }
@@ -292,10 +256,9 @@ export class ReadCache {
     if (!result.errors?.length) {
       const reads = stats ? this.dependencies(named) : 'all'
       if (this.fresh() && !this.changedSince(seq, reads) && isObject(result.data) && result.extensions === undefined) {
-        const text = textOf(result.data) ?? `${JSON.stringify({ data: result.data })}\n`
-        const utf8 = written.get(result.data) ?? Buffer.from(text, 'utf8')
-        serialised.set(result.data, text)
-        this.keep(key, { at, result, text, utf8, bytes: utf8.length, reads })
+        const body = written.get(result.data) ?? [Buffer.from(`${JSON.stringify({ data: result.data })}\n`, 'utf8')]
+        written.set(result.data, body)
+        this.keep(key, { at, result, body, bytes: lengthOf(body), reads })
       }
     }
     return result
@@ -344,7 +307,6 @@ export class ReadCache {
     const old = this.entries.get(key)
     if (old) this.drop(key, old, 'write')
     this.entries.set(key, entry)
-    encoded.set(entry.text, entry.utf8)
     this.bytes += entry.bytes
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.options.maxBytes) break
@@ -354,7 +316,6 @@ export class ReadCache {
 
   private drop(key: string, entry: Entry, reason: EvictionReason): void {
     this.entries.delete(key)
-    forget(entry)
     this.bytes -= entry.bytes
     this.stats.evictions[reason]++
   }
@@ -383,9 +344,11 @@ function statsOf(args: ExecutionArgs): QueryStats | undefined {
   return (args.contextValue as { reads?: QueryStats } | undefined)?.reads
 }
 
-/** Drops an answer's bytes from `encoded` (unless an equal text kept since put its own there). */
-function forget(entry: Entry): void {
-  if (encoded.get(entry.text) === entry.utf8) encoded.delete(entry.text)
+/** The length in bytes of a response body. */
+export function lengthOf(body: AnswerBytes): number {
+  let n = 0
+  for (const part of body) n += part.length
+  return n
 }
 
 function isObject(value: unknown): value is object {

@@ -147,13 +147,15 @@ function writesAsIs(type: Parameters<typeof getNamedType>[0]): boolean {
   return isSpecifiedScalarType(named)
 }
 
+const CLOSING = Buffer.from('}}\n')
+
 /**
- * `{"data":{"<key>": <items>}}` as the response's text, kept with the answer so that it is written as it is
+ * `{"data":{"<key>": <items>}}` as the response's body, kept with the answer so that it is written as it is
  * (see `answeredWith`); its `data` parses the items only if something reads them (a subscription's message,
  * a test calling the executor).
  */
 function answer(key: string, items: Buffer): ExecutionResult {
-  const utf8 = Buffer.concat([Buffer.from(`{"data":{${JSON.stringify(key)}:`), items, Buffer.from('}}\n')])
+  const parts = [Buffer.from(`{"data":{${JSON.stringify(key)}:`), items, CLOSING]
   let parsed: unknown
   const data: Record<string, unknown> = {}
   Object.defineProperty(data, key, {
@@ -161,6 +163,6 @@ function answer(key: string, items: Buffer): ExecutionResult {
     configurable: true,
     get: () => (parsed ??= JSON.parse(items.toString('utf8'))),
   })
-  answeredWith(data, utf8)
+  answeredWith(data, parts)
   return { data }
 }

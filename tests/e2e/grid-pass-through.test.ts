@@ -30,6 +30,8 @@ describe('productGrid passed through from the store', () => {
       body: JSON.stringify({ query, variables }),
     })
     const text = await res.text()
+    // A written answer goes out in parts (src/transport/apollo.ts): its length is declared, not chunked.
+    expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text))
     return { status: res.status, text, body: JSON.parse(text) as unknown }
   }
 
