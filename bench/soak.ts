@@ -11,11 +11,10 @@ import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createClient, type Client } from 'graphql-ws'
-import WebSocket from 'ws'
 import { prng } from '../src/random.js'
 import { addRecent, cachedHistory, DATABASE, fmt, openBenchClient, type CachedHistory, type Scale } from './data.js'
 import { closeHttp, GraphQLHttp, startGateway } from './gateway.js'
+import { startSubscribers, type SoakSubscribers } from './soak-subscribers.js'
 import { round, summarize, timed, type Summary } from './stats.js'
 
 export const GRID = 'query Grid($category: String) { productGrid(category: $category) { id name category photo price stock stockStatus hits trending rankStatus } }'
@@ -40,7 +39,6 @@ ${DASHBOARD_DIMENSIONS.map(([d]) => `    ${d.toLowerCase()}: breakdown(by: ${d})
 fragment M on AppMetrics { events sessions visitors ... on CartMetrics { views addToCarts purchases revenue } }`
 
 const INGEST = 'mutation Ingest($events: [EcommEventInput!]!) { ingestEcommEvents(events: $events) { accepted } }'
-const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
 
 export interface SoakKind {
   readonly requests: number
@@ -122,7 +120,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // Hundreds of sockets of one token subscribe at once; the per-token rate limit is not what this measures.
     env: { SIGHTLINE_RATE_LIMIT: '0', SIGHTLINE_DURABILITY: 'none', ...o.env },
   })
-  const subs: Client[] = []
+  let subs: SoakSubscribers | undefined
   try {
     o.progress(`gateway pid ${gateway.pid} at ${gateway.url}`)
     const admin = new GraphQLHttp(gateway.url, adminToken)
@@ -149,29 +147,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       }
     }
 
-    // ---- live subscribers
-    let updates = 0
+    // ---- live subscribers, in a process of their own (see bench/soak-subscribers.ts)
     kinds.subscription = { ms: [], errors: 0 }
-    for (let start = 0; start < subscribersWanted; start += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, subscribersWanted - start) }, () =>
-          new Promise<void>((connected, reject) => {
-            const c = createClient({
-              url: gateway.wsUrl,
-              webSocketImpl: WebSocket,
-              connectionParams: { authorization: `Bearer ${readToken}` },
-              lazy: false,
-              retryAttempts: 0,
-              onNonLazyError: reject,
-            })
-            subs.push(c)
-            c.on('connected', () => connected())
-            c.subscribe({ query: SUBSCRIPTION }, { next: () => void updates++, error: (err) => failed('subscription', err), complete: () => {} })
-          }),
-        ),
-      )
-    }
-    o.progress(`${subs.length} subscribers connected`)
+    subs = await startSubscribers({ wsUrl: gateway.wsUrl, token: readToken, count: subscribersWanted })
+    const updates = subs.updates
+    o.progress(`${subscribersWanted} subscribers connected`)
 
     // ---- the mix, until the deadline
     const rss: Array<[number, number, number]> = []
@@ -191,7 +171,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const sampler = setInterval(() => {
       sample()
       const last = rss[rss.length - 1]
-      if (last && Math.round(last[0]) % 30 < RSS_EVERY_S) o.progress(`${Math.round(last[0])} s: RSS ${last[1]} MB, ${fmt(updates)} updates delivered`)
+      if (last && Math.round(last[0]) % 30 < RSS_EVERY_S) o.progress(`${Math.round(last[0])} s: RSS ${last[1]} MB, ${fmt(updates())} updates delivered`)
     }, RSS_EVERY_S * 1000)
 
     const categories = ['all', ...data.categories]
@@ -222,6 +202,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     await Promise.all(loops)
     clearInterval(sampler)
     sample()
+    // The subscribers' final counts; their errors count with the requests'.
+    await subs.stop()
+    for (const err of subs.errors()) failed('subscription', new Error(err))
     const cpuSeconds = round(procCpuSeconds(gateway.pid) - cpuStart, 1)
     const heap = await gateway.heap()
 
@@ -230,8 +213,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const result: SoakResult = {
       minutes: o.minutes,
       scale: o.scale,
-      subscribers: subs.length,
-      updates,
+      subscribers: subscribersWanted,
+      updates: updates(),
       errors: Object.values(kinds).reduce((s, k) => s + k.errors, 0),
       firstErrors,
       kinds: Object.fromEntries(
@@ -260,7 +243,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     process.stderr.write(`\ngateway log tail:\n${gateway.logTail()}\n`)
     throw err
   } finally {
-    await Promise.all(subs.map((c) => c.dispose()))
+    await subs?.stop()
     await gateway.stop()
     closeHttp()
     if (!o.keep) rmSync(root, { recursive: true, force: true })
