@@ -3,6 +3,7 @@ import { Kind, parse } from 'graphql'
 import { selectRows } from '../src/store/clickhouse.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import { executorOf } from '../src/store/executor.js'
+import type { GridQuery } from '../src/store/types.js'
 
 type QueryArgs = Parameters<ClickHouseClient['query']>[0]
 type ExecArgs = Parameters<ClickHouseClient['exec']>[0]
@@ -48,10 +49,32 @@ export async function captureQueries(
   return captured
 }
 
-/** How many rows a replayed query answers (a raw answer, one JSON array, is parsed for that). */
+/**
+ * The statement the gateway sends for a productGrid `document` of plain fields (the store writes their JSON:
+ * src/execution/pass-through.ts).
+ */
+export async function gridQuery(client: ClickHouseClient, database: string, args: GridQuery, lowStock: number, document: string): Promise<CapturedQuery> {
+  const [q] = await captureQueries(client, database, (s) => s.productGridRows(args, lowStock, selectionOf(document)))
+  if (!q) throw new Error('productGrid ran no query')
+  return q
+}
+
+/**
+ * The statement REST's `api_product_grid.json` sends for the same grid: ClickHouse's FORMAT JSON, passed on as
+ * its bytes (64-bit integers unquoted, the pipe's default).
+ */
+export async function restGridQuery(client: ClickHouseClient, database: string, args: GridQuery, lowStock: number): Promise<CapturedQuery> {
+  const [q] = await captureQueries(client, database, (s) => s.productGridJson(args, lowStock, false))
+  if (!q) throw new Error('productGridJson ran no query')
+  return q
+}
+
+/** How many rows a replayed query answers (a raw answer, one JSON array or FORMAT JSON's `data`, is parsed for that). */
 export async function rowsOf(client: ClickHouseClient, q: CapturedQuery): Promise<number> {
   const answer = await replayAnswer(client, q)
-  return Buffer.isBuffer(answer) ? (JSON.parse(answer.toString('utf8')) as unknown[]).length : answer.length
+  if (!Buffer.isBuffer(answer)) return answer.length
+  const parsed = JSON.parse(answer.toString('utf8')) as unknown[] | { data: unknown[] }
+  return Array.isArray(parsed) ? parsed.length : parsed.data.length
 }
 
 /**

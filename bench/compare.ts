@@ -16,7 +16,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,9 +25,9 @@ import { prng } from '../src/random.js'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
 import { toChDateTime } from '../src/store/clickhouse.js'
 import { createConnection } from '../src/store/connection.js'
-import { captureQueries, replay, replayAnswer, rowsOf, selectionOf, type CapturedQuery } from './bare.js'
+import { captureQueries, gridQuery, replay, replayAnswer, restGridQuery, rowsOf, type CapturedQuery } from './bare.js'
 import { fmt, generate, settle, type Dataset } from './data.js'
-import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
+import { closeHttp, getBytes, getJson, GraphQLHttp, pipeUrl, sendBytes, startGateway, type GatewayProcess } from './gateway.js'
 import { median, round, spread } from './stats.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -138,12 +137,8 @@ async function main(): Promise<void> {
     const c0 = client
 
     const gridArgs = { category: 'all', showOutOfStock: false, ranking: 'PRICE' } as const
-    // The SQL the gateway sends for GRID: the store writes its plain fields as JSON (src/execution/pass-through.ts).
-    const [gridSql] = await captureQueries(c0, DATABASE, (s) => s.productGridRows(gridArgs, LOW_STOCK, selectionOf(GRID)))
-    if (!gridSql) throw new Error('productGrid ran no query')
-    // REST's api_product_grid.json: ClickHouse's FORMAT JSON text, passed on.
-    const [restSql] = await captureQueries(c0, DATABASE, (s) => s.productGridJson(gridArgs, LOW_STOCK, false))
-    if (!restSql) throw new Error('productGridJson ran no query')
+    const gridSql = await gridQuery(c0, DATABASE, gridArgs, LOW_STOCK, GRID)
+    const restSql = await restGridQuery(c0, DATABASE, gridArgs, LOW_STOCK)
     const to = new Date(data.now.getTime() + 60_000)
     const from = new Date(to.getTime() - 7 * 24 * 3600e3)
     const dashSql = await captureQueries(c0, DATABASE, (s) => dashboardCalls(s, data, from, to))
@@ -306,7 +301,6 @@ async function main(): Promise<void> {
     for (const c of contenders) await c.gateway?.stop()
     await client?.close()
     closeHttp()
-    agent.destroy()
     rmSync(root, { recursive: true, force: true })
   }
 }
@@ -325,7 +319,7 @@ function dashboardCalls(s: ClickHouseStore, data: Dataset, from: Date, to: Date)
 }
 
 const base = (c: Contender) => c.gateway!.url.replace(/\/graphql$/, '')
-const restGridUrl = (c: Contender) => `${base(c)}/v0/pipes/api_product_grid.json?token=${encodeURIComponent(c.readToken!)}`
+const restGridUrl = (c: Contender) => pipeUrl(c.gateway!.url, 'api_product_grid', c.readToken!)
 
 /**
  * CPU time (user + system, ms) of a process's main thread, the one that runs JavaScript (its thread id is
@@ -343,39 +337,9 @@ function mainThreadCpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-
-const agent = new Agent({ keepAlive: true, maxSockets: 16 })
-
-function send(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  return sendBytes(url, method, body, headers).then(({ status, bytes }) => ({ status, text: bytes.toString('utf8') }))
-}
-
-function sendBytes(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; bytes: Buffer }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request(url, { method, agent, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  return JSON.parse((await getBytes(url)).toString('utf8')) as T
-}
-
-/** A GET's answer, unparsed: what a measured read compares with the bare store's bytes. Throws unless 200. */
-async function getBytes(url: string): Promise<Buffer> {
-  const res = await sendBytes(url, 'GET', undefined, {})
-  if (res.status !== 200) throw new Error(`GET ${url.replace(/token=[^&]+/, 'token=…')}: ${res.status} ${res.bytes.subarray(0, 300).toString('utf8')}`)
-  return res.bytes
-}
-
-function postText(url: string, body: string, token: string, contentType: string): Promise<{ status: number; text: string }> {
-  return send(url, 'POST', body, { 'content-type': contentType, authorization: `Bearer ${token}`, 'content-length': String(Buffer.byteLength(body)) })
+async function postText(url: string, body: string, token: string, contentType: string): Promise<{ status: number; text: string }> {
+  const { status, bytes } = await sendBytes(url, 'POST', body, { 'content-type': contentType, authorization: `Bearer ${token}`, 'content-length': String(Buffer.byteLength(body)) })
+  return { status, text: bytes.toString('utf8') }
 }
 
 main().then(

@@ -11,9 +11,19 @@ export interface GatewayProcess {
   memory(): { rssMb: number; peakMb: number } | null
   /** The V8 heap of the gateway from its Prometheus metrics, in MB (the rest of RSS is mostly chDB). */
   heap(): Promise<{ usedMb: number; totalMb: number; externalMb: number } | null>
+  /** The read cache's counters since start from its Prometheus metrics; null when it is off (no such metrics). */
+  readCache(): Promise<ReadCacheCounts | null>
   /** The last lines the gateway wrote, for error messages. */
   logTail(): string
   stop(): Promise<void>
+}
+
+/** What `sightline_read_cache_*_total` counted: reads answered from the cache, computed, shared with one computing, run without it. */
+export interface ReadCacheCounts {
+  readonly hits: number
+  readonly misses: number
+  readonly shared: number
+  readonly bypassed: number
 }
 
 export interface GatewayOptions {
@@ -83,6 +93,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
     pid: child.pid!,
     memory: () => readMemory(child.pid!),
     heap: () => readHeap(`${base}/metrics`),
+    readCache: () => readCacheCounts(`${base}/metrics`),
     logTail,
     stop: () => stopChild(child, exited),
   }
@@ -106,27 +117,24 @@ function readMemory(pid: number): { rssMb: number; peakMb: number } | null {
   }
 }
 
+/** One sample of a Prometheus text exposition (the first series of that name), NaN when absent. */
+const sample = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+
 async function readHeap(url: string): Promise<{ usedMb: number; totalMb: number; externalMb: number } | null> {
   try {
-    const text = await getText(url)
-    const mb = (name: string) => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1e5) / 10
+    const text = (await getBytes(url)).toString('utf8')
+    const mb = (name: string) => Math.round(sample(text, name) / 1e5) / 10
     return { usedMb: mb('nodejs_heap_size_used_bytes'), totalMb: mb('nodejs_heap_size_total_bytes'), externalMb: mb('nodejs_external_memory_bytes') }
   } catch {
     return null
   }
 }
 
-function getText(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end()
-  })
+async function readCacheCounts(url: string): Promise<ReadCacheCounts | null> {
+  const text = (await getBytes(url)).toString('utf8')
+  const count = (name: string) => sample(text, `sightline_read_cache_${name}_total`)
+  const counts = { hits: count('hits'), misses: count('misses'), shared: count('shared'), bypassed: count('bypassed') }
+  return Number.isNaN(counts.hits) ? null : counts
 }
 
 function freePort(): Promise<number> {
@@ -202,24 +210,44 @@ async function postJson(url: string, body: string, token: string): Promise<{ sta
 }
 
 function postBytes(url: string, body: string, token: string): Promise<{ status: number; bytes: Buffer }> {
+  return sendBytes(url, 'POST', body, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: `Bearer ${token}` })
+}
+
+/** One HTTP request on the bench's keep-alive sockets; the answer's status and bytes, whatever the status. */
+export function sendBytes(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
-        res.on('error', reject)
-      },
-    )
+    const req = request(url, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/**
+ * A GET's answer, unparsed: what a measured REST read compares with the bare store's bytes (parsing them is
+ * the client's work). Throws unless 200.
+ */
+export async function getBytes(url: string): Promise<Buffer> {
+  const res = await sendBytes(url, 'GET', undefined, {})
+  if (res.status !== 200) throw new Error(`GET ${url.replace(/token=[^&]+/, 'token=…')}: ${res.status} ${res.bytes.subarray(0, 300).toString('utf8')}`)
+  return res.bytes
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  return JSON.parse((await getBytes(url)).toString('utf8')) as T
+}
+
+/**
+ * The URL of a REST pipe's `.json` answer (`/v0/pipes/<pipe>.json`) on the gateway serving `graphqlUrl`, the
+ * token in the query string as Tinybird's clients send it.
+ */
+export function pipeUrl(graphqlUrl: string, pipe: string, token: string, params: Record<string, string> = {}): string {
+  const query = new URLSearchParams({ ...params, token })
+  return `${graphqlUrl.replace(/\/graphql$/, '')}/v0/pipes/${pipe}.json?${query}`
 }
 
 /** Closes idle keep-alive sockets so the process can exit. */

@@ -1,17 +1,18 @@
 import type { Scale } from './data.js'
+import type { ReadCacheCounts } from './gateway.js'
 import type { IngestResult } from './ingest.js'
 import type { IngestRoutesSummary } from './ingest-routes.js'
 import type { SoakResult } from './soak.js'
 import type { Summary } from './stats.js'
 import type { SubscriptionResult } from './subscriptions.js'
 
-interface ReadComparison {
+export interface ReadComparison {
   readonly query: string
   readonly gateway: Summary
   /** The store's SQL replayed on the bare store. */
   readonly bare: Summary
-  /** The store's method called in-process (SQL + row mapping), for locating overhead. */
-  readonly storeApi: Summary
+  /** The store's method called in-process (SQL + row mapping), for locating overhead; not measured with the read cache on. */
+  readonly storeApi?: Summary
   readonly ratioP50: number
   readonly ratioP99: number
 }
@@ -20,6 +21,28 @@ interface Load {
   readonly requests: number
   readonly rps: number
   readonly latency: Summary
+}
+
+/** Requests/s of concurrent clients in closed loops, the gateway's then the bare store's. */
+interface Throughput {
+  clients: number
+  gateway: Load
+  bare: Load
+}
+
+/**
+ * The reads again on the gateway restarted with `SIGHTLINE_READ_CACHE=1` (on the same copy, before the cache-off
+ * gateway of the pass starts), against the same bare store.
+ */
+export interface CacheOnReads {
+  productGrid: ReadComparison & { rows: number }
+  dashboard: ReadComparison
+  restGrid: ReadComparison & { rows: number }
+  concurrency: Throughput
+  /** What the read cache counted during each measure (its /metrics): the proof its answers came from the cache. */
+  readCache: Record<'productGrid' | 'dashboard' | 'restGrid' | 'concurrency', ReadCacheCounts>
+  /** That gateway's RSS after these reads (the cache's answers included). */
+  rssMb: number | null
 }
 
 export interface TargetResult {
@@ -56,8 +79,12 @@ export interface PassReport {
   /** The same for one category (fewer rows): the gateway's cost grows with the rows it returns. */
   productGridCategory: ReadComparison & { rows: number }
   dashboard: ReadComparison
+  /** REST `api_product_grid.json` (every product), as bytes, vs its statement's bytes on the bare store; absent from reports before it was measured. */
+  restGrid?: ReadComparison & { rows: number }
   ingest: IngestResult
-  concurrency: { clients: number; gateway: Load; bare: Load }
+  concurrency: Throughput
+  /** The reads with the read cache on; absent from reports before it was measured. */
+  cacheOn?: CacheOnReads
   subscriptions: SubscriptionResult
   memory: {
     afterRunRssMb: number | null
@@ -81,6 +108,10 @@ export const TARGETS: ReadonlyArray<{
 }> = [
   { name: 'productGrid p50 ÷ bare store', limit: '≤ 1.2', value: (r) => r.productGrid.ratioP50, met: (v) => v <= 1.2 },
   { name: 'dashboard p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.dashboard.ratioP50, met: (v) => v <= 1.1 },
+  { name: 'REST api_product_grid p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.restGrid?.ratioP50 ?? null, met: (v) => v <= 1.1 },
+  { name: 'read cache on: productGrid p50 ÷ bare store', limit: '≤ 1.2', value: (r) => r.cacheOn?.productGrid.ratioP50 ?? null, met: (v) => v <= 1.2 },
+  { name: 'read cache on: dashboard p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.cacheOn?.dashboard.ratioP50 ?? null, met: (v) => v <= 1.1 },
+  { name: 'read cache on: REST api_product_grid p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.cacheOn?.restGrid.ratioP50 ?? null, met: (v) => v <= 1.1 },
   { name: 'ingest rows/s ÷ direct insert', limit: '≥ 0.7', value: (r) => r.ingest.ratio, met: (v) => v >= 0.7 },
   {
     name: 'subscription p99, write → delivery (ms)',
@@ -145,38 +176,56 @@ const median = (values: ReadonlyArray<number | null>) => spread(values)?.median 
 export function summarizeRuns(res: BenchResults): void {
   const rows: SummaryRow[] = []
   const of = (scale: 'small' | 'large') => res.passes.filter((p) => p.meta.scaleName === scale)
-  const readRow = (scale: 'small' | 'large', label: string, pick: (p: PassReport) => ReadComparison, limit?: [string, (v: number) => boolean]) => {
-    const ps = of(scale)
-    const ratio = spread(ps.map((p) => pick(p).ratioP50))
+  type Limit = [text: string, met: (v: number) => boolean]
+  // A measure absent from a pass (a report from before it was measured) is left out of its medians.
+  const readRow = (scale: 'small' | 'large', label: string, pick: (p: PassReport) => ReadComparison | undefined, limit: Limit) => {
+    const cs = of(scale).flatMap((p) => pick(p) ?? [])
+    if (cs.length === 0) return
+    const ratio = spread(cs.map((c) => c.ratioP50))
     rows.push({
       measure: label,
       scale,
       unit: 'ms p50',
-      gateway: median(ps.map((p) => pick(p).gateway.p50)),
-      bare: median(ps.map((p) => pick(p).bare.p50)),
+      gateway: median(cs.map((c) => c.gateway.p50)),
+      bare: median(cs.map((c) => c.bare.p50)),
       ratio,
-      target: limit?.[0] ?? null,
-      met: limit && ratio ? limit[1](ratio.median) : null,
+      target: limit[0],
+      met: ratio ? limit[1](ratio.median) : null,
     })
   }
-  for (const scale of ['small', 'large'] as const) {
-    const ps = of(scale)
-    if (ps.length === 0) continue
-    const gridRows = ps[0]!.productGrid.rows
-    readRow(scale, `productGrid, ${gridRows.toLocaleString('en-US')} rows`, (p) => p.productGrid, gridRows > 5000 ? ['≤ 1.5', (v) => v <= 1.5] : ['≤ 1.2', (v) => v <= 1.2])
-    readRow(scale, `productGrid, 1 category (${ps[0]!.productGridCategory.rows.toLocaleString('en-US')} rows)`, (p) => p.productGridCategory, ['≤ 1.2', (v) => v <= 1.2])
-    readRow(scale, 'dashboard (8 queries)', (p) => p.dashboard, ['≤ 1.1', (v) => v <= 1.1])
-    const rps = spread(ps.map((p) => p.concurrency.gateway.rps / p.concurrency.bare.rps))
+  const loadRow = (scale: 'small' | 'large', label: string, pick: (p: PassReport) => Throughput | undefined, suffix = '') => {
+    const ls = of(scale).flatMap((p) => pick(p) ?? [])
+    if (ls.length === 0) return
+    const rps = spread(ls.map((l) => l.gateway.rps / l.bare.rps))
     rows.push({
-      measure: `productGrid throughput, ${ps[0]!.concurrency.clients} clients`,
+      measure: `${label}, ${ls[0]!.clients} clients${suffix}`,
       scale,
       unit: 'req/s',
-      gateway: median(ps.map((p) => p.concurrency.gateway.rps)),
-      bare: median(ps.map((p) => p.concurrency.bare.rps)),
+      gateway: median(ls.map((l) => l.gateway.rps)),
+      bare: median(ls.map((l) => l.bare.rps)),
       ratio: rps,
       target: '≥ 1.0',
       met: rps ? rps.median >= 1 : null,
     })
+  }
+  const rowsText = (v: number) => v.toLocaleString('en-US')
+  for (const scale of ['small', 'large'] as const) {
+    const ps = of(scale)
+    if (ps.length === 0) continue
+    const gridRows = ps[0]!.productGrid.rows
+    const gridLimit: Limit = gridRows > 5000 ? ['≤ 1.5', (v) => v <= 1.5] : ['≤ 1.2', (v) => v <= 1.2]
+    const restRows = ps.find((p) => p.restGrid)?.restGrid?.rows ?? gridRows
+    readRow(scale, `productGrid, ${rowsText(gridRows)} rows`, (p) => p.productGrid, gridLimit)
+    readRow(scale, `productGrid, 1 category (${rowsText(ps[0]!.productGridCategory.rows)} rows)`, (p) => p.productGridCategory, ['≤ 1.2', (v) => v <= 1.2])
+    readRow(scale, 'dashboard (8 queries)', (p) => p.dashboard, ['≤ 1.1', (v) => v <= 1.1])
+    readRow(scale, `REST api_product_grid.json, ${rowsText(restRows)} rows`, (p) => p.restGrid, ['≤ 1.1', (v) => v <= 1.1])
+    loadRow(scale, 'productGrid throughput', (p) => p.concurrency)
+    // The same reads on a gateway restarted with the read cache on; the REST row says so when the cache answered none of it.
+    const restHits = ps.reduce((sum, p) => sum + (p.cacheOn?.readCache.restGrid.hits ?? 0), 0)
+    readRow(scale, `productGrid, ${rowsText(gridRows)} rows, cache on`, (p) => p.cacheOn?.productGrid, gridLimit)
+    readRow(scale, 'dashboard (8 queries), cache on', (p) => p.cacheOn?.dashboard, ['≤ 1.1', (v) => v <= 1.1])
+    readRow(scale, `REST api_product_grid.json, ${rowsText(restRows)} rows, cache on${restHits === 0 ? ' (REST not cached: 0 hits)' : ''}`, (p) => p.cacheOn?.restGrid, ['≤ 1.1', (v) => v <= 1.1])
+    loadRow(scale, 'productGrid throughput', (p) => p.cacheOn?.concurrency, ', cache on')
     const ingest = spread(ps.map((p) => p.ingest.ratio))
     rows.push({
       measure: `ingest, ${ps[0]!.ingest.batchSize.toLocaleString('en-US')}-row batches, mutation`,
@@ -283,10 +332,21 @@ export function printPass(r: PassReport): void {
     `${r.meta.machine.cpus} × ${r.meta.machine.cpuModel}, node ${r.meta.node}, chdb ${r.meta.chdb}, ${r.meta.durationSeconds} s; load average ${load(r.meta.loadAverage.start)} → ${load(r.meta.loadAverage.end)}\n`,
   )
 
-  const read = (label: string, c: ReadComparison) => [
-    [`${label} p50 (ms)`, n(c.gateway.p50, 2), n(c.bare.p50, 2), n(c.storeApi.p50, 2), n(c.ratioP50, 2)],
-    [`${label} p99 (ms)`, n(c.gateway.p99, 2), n(c.bare.p99, 2), n(c.storeApi.p99, 2), n(c.ratioP99, 2)],
-  ]
+  const read = (label: string, c: ReadComparison | undefined): string[][] =>
+    c
+      ? [
+          [`${label} p50 (ms)`, n(c.gateway.p50, 2), n(c.bare.p50, 2), n(c.storeApi?.p50, 2), n(c.ratioP50, 2)],
+          [`${label} p99 (ms)`, n(c.gateway.p99, 2), n(c.bare.p99, 2), n(c.storeApi?.p99, 2), n(c.ratioP99, 2)],
+        ]
+      : []
+  const throughput = (label: string, l: Throughput | undefined): string[][] =>
+    l
+      ? [
+          [`${label} req/s, ${l.clients} clients`, n(l.gateway.rps), n(l.bare.rps), '', n(l.gateway.rps / l.bare.rps, 2)],
+          [`  … p50 / p99 (ms) under load`, `${n(l.gateway.latency.p50)} / ${n(l.gateway.latency.p99)}`, `${n(l.bare.latency.p50)} / ${n(l.bare.latency.p99)}`, '', ''],
+        ]
+      : []
+  const cached = r.cacheOn
   console.log(
     table(
       ['measure', 'gateway', 'bare store', 'store API', 'ratio'],
@@ -294,14 +354,24 @@ export function printPass(r: PassReport): void {
         ...read(`productGrid (${r.productGrid.rows} rows)`, r.productGrid),
         ...read(`productGrid 1 category (${r.productGridCategory.rows} rows)`, r.productGridCategory),
         ...read('dashboard (8 queries)', r.dashboard),
-        [`productGrid req/s, ${r.concurrency.clients} clients`, n(r.concurrency.gateway.rps), n(r.concurrency.bare.rps), '', n(r.concurrency.gateway.rps / r.concurrency.bare.rps, 2)],
-        [`  … p50 / p99 (ms) under load`, `${n(r.concurrency.gateway.latency.p50)} / ${n(r.concurrency.gateway.latency.p99)}`, `${n(r.concurrency.bare.latency.p50)} / ${n(r.concurrency.bare.latency.p99)}`, '', ''],
+        ...read(`REST api_product_grid.json (${r.restGrid?.rows} rows)`, r.restGrid),
+        ...throughput('productGrid', r.concurrency),
+        ...read(`cache on: productGrid (${cached?.productGrid.rows} rows)`, cached?.productGrid),
+        ...read('cache on: dashboard (8 queries)', cached?.dashboard),
+        ...read(`cache on: REST api_product_grid.json (${cached?.restGrid.rows} rows)`, cached?.restGrid),
+        ...throughput('cache on: productGrid', cached?.concurrency),
         [`ingest rows/s (${r.ingest.batches} × ${int(r.ingest.batchSize)})`, int(r.ingest.gateway.rowsPerSec), int(r.ingest.direct.rowsPerSec), '', n(r.ingest.ratio, 2)],
         ['ingest MB/s (rows as JSONEachRow)', n(r.ingest.gateway.mbPerSec, 2), n(r.ingest.direct.mbPerSec, 2), '', ''],
         ['ingest MB/s (GraphQL request bodies)', n(r.ingest.gateway.requestMbPerSec, 2), '', '', ''],
       ],
     ),
   )
+
+  if (cached) {
+    const names = { productGrid: 'productGrid', dashboard: 'dashboard', restGrid: 'REST grid', concurrency: 'throughput' } as const
+    const counts = Object.entries(cached.readCache).map(([k, c]) => `${names[k as keyof typeof names]} ${int(c.hits)} hits, ${int(c.misses)} misses${c.shared ? `, ${int(c.shared)} shared` : ''}${c.bypassed ? `, ${int(c.bypassed)} bypassed` : ''}`)
+    console.log(`\nRead cache during the "cache on" rows (a gateway process with SIGHTLINE_READ_CACHE=1 on the same copy, run before the cache-off one): ${counts.join('; ')}; its RSS after those reads ${n(cached.rssMb)} MB`)
+  }
 
   const sub = r.subscriptions
   console.log(`\nLive stock: ${int(sub.subscribers)} subscribers × ${sub.writes} writes = ${int(sub.expected)} expected, ${int(sub.delivered)} delivered, ${sub.lost} lost, ${sub.duplicates} duplicated, ${sub.stray} stray`)
@@ -348,6 +418,7 @@ export function printResults(res: BenchResults): void {
     ),
   )
   if (res.summary.some((r) => r.scale === 'small → large')) console.log('(small → large rows: gateway = the large scale, bare = the small scale, ratio = large ÷ small)')
+  if (res.summary.some((r) => r.measure.includes('cache on'))) console.log('(cache on rows: a gateway process with SIGHTLINE_READ_CACHE=1 on the same data, run before the cache-off one; every other row runs with the read cache off, the default)')
   if (res.soak) printSoak(res.soak)
 }
 

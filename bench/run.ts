@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: for each scale, a generated history (cached, see data.ts) is copied twice; the gateway
  * runs as its own process on one copy and the bare store in a child of this process on the other; each
- * pass measures both, and passes are repeated (`--runs`) interleaved across scales; then a mixed soak
+ * pass measures both (the reads with the gateway's read cache on, then everything with it off, the default),
+ * and passes are repeated (`--runs`) interleaved across scales; then a mixed soak
  * (soak.ts). Prints a table of medians with spreads and writes every pass's figures to one JSON report.
  * `--help` lists the options; the README's Benchmarks section explains the method.
  */
@@ -14,13 +15,13 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { ClickHouseStore } from '../src/store/clickhouse-store.js'
-import type { DimensionField } from '../src/store/types.js'
-import { captureQueries, replay, replayAnswer, rowsOf, selectionOf } from './bare.js'
+import type { DimensionField, GridQuery } from '../src/store/types.js'
+import { captureQueries, gridQuery, replay, replayAnswer, restGridQuery, rowsOf, type CapturedQuery } from './bare.js'
 import { addRecent, buildHistory, cachedHistory, DATABASE, fmt, openBenchClient, type CachedHistory, type Dataset, type Scale } from './data.js'
-import { closeHttp, GraphQLHttp, startGateway, type GatewayProcess } from './gateway.js'
+import { closeHttp, getBytes, getJson, GraphQLHttp, pipeUrl, startGateway, type GatewayProcess, type ReadCacheCounts } from './gateway.js'
 import { measureIngest } from './ingest.js'
 import type { IngestRoutesSummary } from './ingest-routes.js'
-import { printPass, printResults, summarizeRuns, TARGETS, type BenchResults, type PassReport } from './report.js'
+import { printPass, printResults, summarizeRuns, TARGETS, type BenchResults, type PassReport, type ReadComparison } from './report.js'
 import { DASHBOARD as SOAK_DASHBOARD, DASHBOARD_DIMENSIONS, GRID as SOAK_GRID, runSoak, type SoakResult } from './soak.js'
 import { closedLoop, interleaved, round, summarize } from './stats.js'
 import { measureSubscriptions } from './subscriptions.js'
@@ -192,6 +193,18 @@ interface DashboardData {
   analytics: Record<string, unknown> & { totals: { events: number } }
 }
 
+/**
+ * The gateway's environment in every pass (the cache-on phase adds `SIGHTLINE_READ_CACHE=1`). 1,000 sockets of
+ * one read token subscribe at once: the per-token rate limit (on by default) would refuse most of them, and it
+ * is not what this bench measures (bench:flood runs with it on). Ingest is compared with a direct insert that
+ * does not fsync (the issue's terms); the fsync cost is measured beside it by bench:ingest (ingestRoutes). Reads
+ * do not depend on it.
+ */
+const GATEWAY_ENV = { SIGHTLINE_RATE_LIMIT: '0', SIGHTLINE_DURABILITY: 'none' }
+
+/** The Tinybird-compatible REST pipe measured against the bare store: the product grid as `.json`. */
+const REST_GRID_PIPE = 'api_product_grid'
+
 /** One pass at one scale, in its own process: copies of the cached history, the gateway on one. */
 async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; profile: string | undefined }): Promise<PassReport> {
   const root = mkdtempSync(join(tmpdir(), 'sightline-bench-'))
@@ -214,21 +227,28 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
     cpSync(bareDir, gatewayDir, { recursive: true })
     progress(`copied the history (generated in ${history.generatedSeconds} s${history.reused ? ', reused' : ''}) twice: the gateway serves one copy, the bare store reads the other`)
     const data = history.dataset
+    client = openBenchClient(bareDir)
+    const c = client
+    const store = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
+    const reads = await captureReads(c, data)
+    const gatewayOn = (env: Record<string, string>, nodeArgs: string[] = []) =>
+      startGateway({ repo: REPO, dataDir: gatewayDir, database: DATABASE, adminToken, lowStock: LOW_STOCK, nodeArgs, env: { ...GATEWAY_ENV, ...env } })
 
-    phase('Starting the gateway (node dist/main.js start) on its copy')
-    gateway = await startGateway({
-      repo: REPO,
-      dataDir: gatewayDir,
-      database: DATABASE,
-      adminToken,
-      lowStock: LOW_STOCK,
-      nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [],
-      // 1,000 sockets of one read token subscribe at once: the per-token rate limit (on by default) would
-      // refuse most of them, and it is not what this bench measures (bench:flood runs with it on).
-      // Ingest is compared with a direct insert that does not fsync (the issue's terms); the fsync cost is
-      // measured beside it by bench:ingest (ingestRoutes). Reads do not depend on it.
-      env: { SIGHTLINE_RATE_LIMIT: '0', SIGHTLINE_DURABILITY: 'none' },
-    })
+    // ---- read cache on: its own gateway process on the same copy, before the one the rest of the pass measures.
+    // Only one process may open a chDB directory, so this one is stopped first. Running it before (not after)
+    // the cache-off process leaves that process's phases, order and memory trail as they were, with one restart,
+    // and the cached reads see the same data as the uncached ones (live and ingest write to the gateway's copy only).
+    phase(`Read cache on: the gateway with SIGHTLINE_READ_CACHE=1 on its copy, stopped before the cache-off gateway starts (grid, dashboard, REST grid, ${p.concurrency.clients}-client throughput)`)
+    gateway = await gatewayOn({ SIGHTLINE_READ_CACHE: '1' })
+    progress(`gateway pid ${gateway.pid} at ${gateway.url}, read cache on`)
+    // Tokens are stored in the data directory: the one created here reads through the next process too.
+    const readToken = await createToken(gateway.url, adminToken, 'bench_read', ['read'])
+    const cacheOn = await measureCachedReads(p, reads, { gateway, reader: new GraphQLHttp(gateway.url, readToken), readToken, client: c })
+    await gateway.stop()
+    gateway = undefined
+
+    phase('Starting the gateway (node dist/main.js start) on its copy, read cache off (the default)')
+    gateway = await gatewayOn({}, profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [])
     progress(`gateway pid ${gateway.pid} at ${gateway.url}`)
     const gw = gateway
     // The gateway's resident memory after each phase, to see what grows it.
@@ -237,98 +257,35 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
       rssTrail[name] = gw.memory()?.rssMb ?? null
     }
     mark('ready')
-    client = openBenchClient(bareDir)
-    const store = new ClickHouseStore(client, { database: DATABASE, cluster: undefined })
-
-    const admin = new GraphQLHttp(gateway.url, adminToken)
-    const token = async (name: string, scopes: string[]) =>
-      (
-        await admin.request<{ createToken: { token: string } }>(
-          'mutation T($input: TokenInput!) { createToken(input: $input) { token } }',
-          { input: { name, scopes } },
-        )
-      ).createToken.token
-    const reader = new GraphQLHttp(gateway.url, await token('bench_read', ['read']))
-    const writer = new GraphQLHttp(gateway.url, await token('bench_append', ['append:ecomm_events']))
+    const sides: ReadSides = { gateway, reader: new GraphQLHttp(gateway.url, readToken), readToken, client: c, store }
+    const writer = new GraphQLHttp(gateway.url, await createToken(gateway.url, adminToken, 'bench_append', ['append:ecomm_events']))
 
     // ---- productGrid
-    const c = client
-    const compareGrid = async (category: string, iterations: number) => {
-      const args = { category, showOutOfStock: false, ranking: 'PRICE' } as const
-      // The SQL the gateway sends for GRID (its plain fields written by the store: src/execution/pass-through.ts).
-      const [sql] = await captureQueries(c, DATABASE, (s) => s.productGridRows(args, LOW_STOCK, selectionOf(GRID)))
-      if (!sql) throw new Error('productGrid ran no query')
-      const body = JSON.stringify({ query: GRID, variables: { category } })
-      const rows = await rowsOf(c, sql)
-      const items = (await reader.post<{ productGrid: unknown[] }>(body)).productGrid.length
-      if (rows !== items) throw new Error(`productGrid(${category}): gateway returned ${items} rows, the bare SQL ${rows}`)
-      progress(`category ${category}: ${rows} rows per request`)
-      const samples = await interleaved(
-        {
-          gateway: () => reader.answer(body),
-          bare: () => replayAnswer(c, sql),
-          storeApi: () => store.productGrid(args, LOW_STOCK),
-        },
-        { ...p.grid, iterations },
-        (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
-      )
-      const gatewayS = summarize(samples.gateway!)
-      const bareS = summarize(samples.bare!)
-      return {
-        comparison: {
-          query: `productGrid(category: "${category}") with every field, PRICE order`,
-          rows,
-          gateway: gatewayS,
-          bare: bareS,
-          storeApi: summarize(samples.storeApi!),
-          ratioP50: round(gatewayS.p50 / bareS.p50, 3),
-          ratioP99: round(gatewayS.p99 / bareS.p99, 3),
-        },
-        sql,
-        body,
-      }
-    }
     phase(`productGrid: gateway over HTTP vs the same SQL on the bare store (${p.grid.iterations} each, interleaved)`)
-    const gridAll = await compareGrid('all', p.grid.iterations)
-    const gridCategory = await compareGrid(data.categories[0]!, Math.ceil(p.grid.iterations / 2))
-    const gridSql = gridAll.sql
-    const gridBody = gridAll.body
+    const gridAll = await compareGrid(sides, reads.grid, p.grid)
+    const gridCategory = await compareGrid(sides, reads.gridCategory, { ...p.grid, iterations: Math.ceil(p.grid.iterations / 2) })
     mark('after productGrid')
 
     // ---- dashboard
     phase(`Analytics dashboard (totals + ${DIMENSIONS.length} breakdowns + hourly series): gateway vs bare (${p.dashboard.iterations} each)`)
-    const to = new Date(data.now.getTime() + 60_000)
-    const from = new Date(to.getTime() - 7 * 24 * 3600e3)
-    const dashSql = await captureQueries(client, DATABASE, (s) => dashboardCalls(s, data, from, to))
-    if (dashSql.length !== DIMENSIONS.length + 2) throw new Error(`dashboard ran ${dashSql.length} queries`)
-    const dashBody = JSON.stringify({ query: DASHBOARD, variables: { ws: data.workspace, from: from.toISOString(), to: to.toISOString() } })
-    const dashGateway = await reader.post<DashboardData>(dashBody)
-    const dashBare = await Promise.all(dashSql.map((q) => replay(c, q)))
-    checkDashboard(dashGateway, dashBare)
-    const dashboard = await interleaved(
-      {
-        gateway: () => reader.post(dashBody),
-        bare: () => Promise.all(dashSql.map((q) => replay(c, q))),
-        storeApi: () => dashboardCalls(store, data, from, to),
-      },
-      p.dashboard,
-      (done, total) => done % 50 === 0 && progress(`${done}/${total}`),
-    )
+    const dashboard = await compareDashboard(sides, reads.dashboard, p.dashboard)
     mark('after dashboard')
 
     // ---- concurrency
     phase(`productGrid throughput: ${p.concurrency.clients} concurrent clients, ${p.concurrency.seconds} s each side`)
-    const loadGateway = await closedLoop(() => reader.answer(gridBody), p.concurrency.clients, p.concurrency.seconds * 1000)
-    progress(`gateway: ${loadGateway.latencies.length} requests`)
-    const loadBare = await closedLoop(() => replayAnswer(c, gridSql), p.concurrency.clients, p.concurrency.seconds * 1000)
-    progress(`bare store: ${loadBare.latencies.length} queries`)
+    const concurrency = await compareLoad(sides, reads.grid, p.concurrency)
     mark('after concurrency')
+
+    // ---- REST
+    phase(`REST ${REST_GRID_PIPE}.json (every product, as bytes): gateway vs the same SQL on the bare store (${p.grid.iterations} each, interleaved)`)
+    const restGrid = await compareRestGrid(sides, reads, p.grid)
+    mark('after REST')
 
     // ---- subscriptions
     phase(`Live stock: ${fmt(p.subscribers)} graphql-ws subscribers, ${p.writes} sequential sale mutations`)
     const subscriptions = await measureSubscriptions({
       wsUrl: gateway.wsUrl,
-      readToken: await token('bench_live', ['read:ecommerce']),
+      readToken: await createToken(gateway.url, adminToken, 'bench_live', ['read:ecommerce']),
       writer,
       subscribers: p.subscribers,
       writes: p.writes,
@@ -355,8 +312,6 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
       trail: rssTrail,
     }
 
-    const dashGatewayS = summarize(dashboard.gateway!)
-    const dashBareS = summarize(dashboard.bare!)
     const report: PassReport = {
       meta: {
         date: new Date().toISOString(),
@@ -372,22 +327,13 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
         loadAverage: { start: loadAverage, end: [] },
       },
       method: METHOD,
-      productGrid: gridAll.comparison,
-      productGridCategory: gridCategory.comparison,
-      dashboard: {
-        query: `analytics(CART): totals + ${DIMENSIONS.length} breakdowns + HOUR timeseries over 7 days (${dashSql.length} SQL queries)`,
-        gateway: dashGatewayS,
-        bare: dashBareS,
-        storeApi: summarize(dashboard.storeApi!),
-        ratioP50: round(dashGatewayS.p50 / dashBareS.p50, 3),
-        ratioP99: round(dashGatewayS.p99 / dashBareS.p99, 3),
-      },
+      productGrid: gridAll,
+      productGridCategory: gridCategory,
+      dashboard,
+      restGrid,
       ingest,
-      concurrency: {
-        clients: p.concurrency.clients,
-        gateway: { requests: loadGateway.latencies.length, rps: round(loadGateway.latencies.length / loadGateway.seconds, 1), latency: summarize(loadGateway.latencies) },
-        bare: { requests: loadBare.latencies.length, rps: round(loadBare.latencies.length / loadBare.seconds, 1), latency: summarize(loadBare.latencies) },
-      },
+      concurrency,
+      cacheOn,
       subscriptions,
       memory,
       targets: [],
@@ -506,6 +452,162 @@ function runIngestRoutes(rounds: number, out: string): IngestRoutesSummary {
   return JSON.parse(readFileSync(out, 'utf8')) as IngestRoutesSummary
 }
 
+/** One productGrid request, the statement it makes the gateway send, and the rows that answers. */
+interface GridRead {
+  readonly args: GridQuery
+  readonly sql: CapturedQuery
+  readonly body: string
+  readonly rows: number
+}
+
+/** What a pass reads, captured once on the bare store: each request with the exact SQL the gateway sends for it. */
+interface Reads {
+  /** Every product. */
+  readonly grid: GridRead
+  readonly gridCategory: GridRead
+  /** REST `api_product_grid.json` with no parameters: the same grid as `grid`, in the pipe's FORMAT JSON. */
+  readonly restGrid: CapturedQuery
+  readonly dashboard: {
+    readonly sql: readonly CapturedQuery[]
+    readonly body: string
+    /** The same dashboard through the store's methods (SQL + row mapping). */
+    readonly storeCalls: (s: ClickHouseStore) => Promise<unknown[]>
+  }
+}
+
+async function captureReads(c: ClickHouseClient, data: Dataset): Promise<Reads> {
+  const grid = async (category: string): Promise<GridRead> => {
+    const args = { category, showOutOfStock: false, ranking: 'PRICE' } as const
+    const sql = await gridQuery(c, DATABASE, args, LOW_STOCK, GRID)
+    return { args, sql, body: JSON.stringify({ query: GRID, variables: { category } }), rows: await rowsOf(c, sql) }
+  }
+  const all = await grid('all')
+  const to = new Date(data.now.getTime() + 60_000)
+  const from = new Date(to.getTime() - 7 * 24 * 3600e3)
+  const storeCalls = (s: ClickHouseStore) => dashboardCalls(s, data, from, to)
+  const dashSql = await captureQueries(c, DATABASE, storeCalls)
+  if (dashSql.length !== DIMENSIONS.length + 2) throw new Error(`dashboard ran ${dashSql.length} queries`)
+  return {
+    grid: all,
+    gridCategory: await grid(data.categories[0]!),
+    restGrid: await restGridQuery(c, DATABASE, all.args, LOW_STOCK),
+    dashboard: {
+      sql: dashSql,
+      body: JSON.stringify({ query: DASHBOARD, variables: { ws: data.workspace, from: from.toISOString(), to: to.toISOString() } }),
+      storeCalls,
+    },
+  }
+}
+
+/** The sides a read phase compares: the gateway over HTTP with a read token, the bare store in this process. */
+interface ReadSides {
+  readonly gateway: GatewayProcess
+  readonly reader: GraphQLHttp
+  readonly readToken: string
+  readonly client: ClickHouseClient
+  /** The store's methods in-process, measured beside them where given (locating overhead; not for the cache-on phase). */
+  readonly store?: ClickHouseStore
+}
+
+type Iterations = Plan['grid']
+
+/** Gateway and bare calls (and the store's method) interleaved in blocks after a warm-up, with the ratios of their p50s and p99s. */
+async function compareRead(
+  query: string,
+  calls: { gateway: () => Promise<unknown>; bare: () => Promise<unknown>; storeApi: (() => Promise<unknown>) | undefined },
+  it: Iterations,
+): Promise<ReadComparison> {
+  const contenders: Record<string, () => Promise<unknown>> = { gateway: calls.gateway, bare: calls.bare }
+  if (calls.storeApi) contenders.storeApi = calls.storeApi
+  const samples = await interleaved(contenders, it, (done, total) => done % 50 === 0 && progress(`${done}/${total}`))
+  const gateway = summarize(samples.gateway!)
+  const bare = summarize(samples.bare!)
+  const storeApi = samples.storeApi && summarize(samples.storeApi)
+  return { query, gateway, bare, ...(storeApi && { storeApi }), ratioP50: round(gateway.p50 / bare.p50, 3), ratioP99: round(gateway.p99 / bare.p99, 3) }
+}
+
+/** productGrid over GraphQL, its answer as bytes, vs the same statement's bytes on the bare store. */
+async function compareGrid(s: ReadSides, g: GridRead, it: Iterations): Promise<ReadComparison & { rows: number }> {
+  const items = (await s.reader.post<{ productGrid: unknown[] }>(g.body)).productGrid.length
+  if (items !== g.rows) throw new Error(`productGrid(${g.args.category}): gateway returned ${items} rows, the bare SQL ${g.rows}`)
+  progress(`category ${g.args.category}: ${g.rows} rows per request`)
+  const store = s.store
+  const calls = { gateway: () => s.reader.answer(g.body), bare: () => replayAnswer(s.client, g.sql), storeApi: store && (() => store.productGrid(g.args, LOW_STOCK)) }
+  return { ...(await compareRead(`productGrid(category: "${g.args.category}") with every field, PRICE order`, calls, it)), rows: g.rows }
+}
+
+/** The analytics dashboard over GraphQL vs its statements replayed on the bare store, after checking both see the same data. */
+async function compareDashboard(s: ReadSides, d: Reads['dashboard'], it: Iterations): Promise<ReadComparison> {
+  const bare = () => Promise.all(d.sql.map((q) => replay(s.client, q)))
+  checkDashboard(await s.reader.post<DashboardData>(d.body), await bare())
+  const store = s.store
+  const query = `analytics(CART): totals + ${DIMENSIONS.length} breakdowns + HOUR timeseries over 7 days (${d.sql.length} SQL queries)`
+  return compareRead(query, { gateway: () => s.reader.post(d.body), bare, storeApi: store && (() => d.storeCalls(store)) }, it)
+}
+
+/**
+ * REST `api_product_grid.json` (every product: the grid's rows in Tinybird's envelope), its answer as bytes, vs
+ * the statement the store sends for it replayed on the bare store, its bytes.
+ */
+async function compareRestGrid(s: ReadSides, r: Reads, it: Iterations): Promise<ReadComparison & { rows: number }> {
+  const url = pipeUrl(s.gateway.url, REST_GRID_PIPE, s.readToken)
+  const rows = (await getJson<{ data: unknown[] }>(url)).data.length
+  const bareRows = await rowsOf(s.client, r.restGrid)
+  if (rows !== bareRows) throw new Error(`${REST_GRID_PIPE}.json: gateway returned ${rows} rows, the bare SQL ${bareRows}`)
+  progress(`${REST_GRID_PIPE}.json: ${rows} rows per request`)
+  const store = s.store
+  const calls = { gateway: () => getBytes(url), bare: () => replayAnswer(s.client, r.restGrid), storeApi: store && (() => store.productGridJson(r.grid.args, LOW_STOCK, false)) }
+  return { ...(await compareRead(`${REST_GRID_PIPE}.json (every product, PRICE order) as bytes`, calls, it)), rows }
+}
+
+/** The grid (every product) from concurrent clients in closed loops: the gateway's requests/s, then the bare store's. */
+async function compareLoad(s: ReadSides, g: GridRead, o: Plan['concurrency']): Promise<PassReport['concurrency']> {
+  const load = async (name: string, fn: () => Promise<unknown>) => {
+    const { latencies, seconds } = await closedLoop(fn, o.clients, o.seconds * 1000)
+    progress(`${name}: ${latencies.length} requests`)
+    return { requests: latencies.length, rps: round(latencies.length / seconds, 1), latency: summarize(latencies) }
+  }
+  return { clients: o.clients, gateway: await load('gateway', () => s.reader.answer(g.body)), bare: await load('bare store', () => replayAnswer(s.client, g.sql)) }
+}
+
+/**
+ * The reads again on a gateway started with `SIGHTLINE_READ_CACHE=1`: the grid of every product, the dashboard, the
+ * REST grid and the grid's throughput against the bare store, each with what the read cache counted meanwhile (its
+ * /metrics). Throws when a GraphQL read recorded no hit: its figures would be the uncached gateway's.
+ */
+async function measureCachedReads(p: Plan, r: Reads, s: ReadSides): Promise<NonNullable<PassReport['cacheOn']>> {
+  const counted = async <T>(name: string, measure: () => Promise<T>): Promise<[T, ReadCacheCounts]> => {
+    const before = await s.gateway.readCache()
+    const result = await measure()
+    const after = await s.gateway.readCache()
+    if (!before || !after) throw new Error('the gateway started with SIGHTLINE_READ_CACHE=1 shows no read cache counters on /metrics')
+    const counts = { hits: after.hits - before.hits, misses: after.misses - before.misses, shared: after.shared - before.shared, bypassed: after.bypassed - before.bypassed }
+    progress(`read cache during ${name}: ${fmt(counts.hits)} hits, ${fmt(counts.misses)} misses, ${fmt(counts.shared)} shared, ${fmt(counts.bypassed)} bypassed`)
+    return [result, counts]
+  }
+  progress(`productGrid, every product (${p.grid.iterations} each, interleaved)`)
+  const [productGrid, gridCounts] = await counted('productGrid', () => compareGrid(s, r.grid, p.grid))
+  progress(`dashboard (${p.dashboard.iterations} each)`)
+  const [dashboard, dashboardCounts] = await counted('dashboard', () => compareDashboard(s, r.dashboard, p.dashboard))
+  progress(`REST ${REST_GRID_PIPE}.json (${p.grid.iterations} each)`)
+  const [restGrid, restCounts] = await counted('REST grid', () => compareRestGrid(s, r, p.grid))
+  progress(`productGrid throughput, ${p.concurrency.clients} clients, ${p.concurrency.seconds} s each side`)
+  const [concurrency, loadCounts] = await counted('throughput', () => compareLoad(s, r.grid, p.concurrency))
+  const readCache = { productGrid: gridCounts, dashboard: dashboardCounts, restGrid: restCounts, concurrency: loadCounts }
+  const uncached = (['productGrid', 'dashboard', 'concurrency'] as const).filter((k) => readCache[k].hits === 0)
+  if (uncached.length > 0) {
+    throw new Error(`the read cache was on but answered none of ${uncached.join(', ')} (${JSON.stringify(readCache)}): those cache-on figures would be uncached ones`)
+  }
+  return { productGrid, dashboard, restGrid, concurrency, readCache, rssMb: s.gateway.memory()?.rssMb ?? null }
+}
+
+/** A token created through the gateway's `createToken` mutation; tokens are stored in the gateway's data directory. */
+async function createToken(url: string, adminToken: string, name: string, scopes: string[]): Promise<string> {
+  const admin = new GraphQLHttp(url, adminToken)
+  const mutation = 'mutation T($input: TokenInput!) { createToken(input: $input) { token } }'
+  return (await admin.request<{ createToken: { token: string } }>(mutation, { input: { name, scopes } })).createToken.token
+}
+
 function dashboardCalls(s: ClickHouseStore, data: Dataset, from: Date, to: Date): Promise<unknown[]> {
   const q = { app: 'cart', workspaceId: data.workspace, from, to, filter: {} } as const
   return Promise.all([
@@ -546,6 +648,8 @@ const METHOD = [
   'The gateway runs as its own process (node dist/main.js start, log level warn) on one copy; this process opens the other copy through the same @clickhouse/client + chDB connection the store uses.',
   "Bare-store baselines replay the exact SQL text and parameters the store sends (captured by running ClickHouseStore over a recording client, i.e. sql/queries/*.sql rendered by QueryFiles), and read the answer as the store does: rows parsed where the store parses them, the grid's store-written JSON kept as bytes; 'storeApi' adds the store's row mapping.",
   'Reads interleave blocks of gateway and bare calls after a warm-up, so drift affects both alike; the two chDB processes never query at the same time.',
+  'REST: api_product_grid.json (every product) read as bytes against the statement the store sends for it (its FORMAT JSON) replayed on the bare store, its bytes.',
+  'Read cache on: before the rest of the pass, a gateway process with SIGHTLINE_READ_CACHE=1 on the same copy (then stopped: one process per chDB directory) measures the grid of every product, the dashboard, the REST grid and the grid throughput against the bare store again; its /metrics read-cache counters are recorded per measure, and the pass fails if a GraphQL read recorded no hit. The cache-off gateway then starts on the copy and runs every other phase as before; tokens, stored in the copy, serve both.',
   'A read through the gateway is timed until its answer is received, as bytes (checked to open with its data), as the bare store returns its bytes: parsing either is the client\'s work.',
   'Ingest sends the same rows in 10,000-row batches, alternating batch by batch: ingestEcommEvents on the gateway copy (SIGHTLINE_DURABILITY=none) vs a direct JSONEachRow insert into the same table (same materialized views, no fsync) on the bare copy; each side includes its client serialising the batch. MB/s counts the rows as JSONEachRow.',
   'Ingest routes (bench:ingest, after the passes): a fresh store per durability, /v0/events, ingestEcommEvents and ingestEcommEventsNdjson against a direct insert, round by round; the fsync cost is each route\'s median batch time under fsync ÷ under none.',
