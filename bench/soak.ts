@@ -90,6 +90,8 @@ export interface SoakOptions {
   readonly subscribers?: number
   /** Gateway variables on top of the soak's own (`--env NAME=VALUE`), to compare a knob's settings. */
   readonly env?: Readonly<Record<string, string>>
+  /** A directory for the gateway's CPU profile (`node --cpu-prof`), written when it stops. */
+  readonly profile?: string
   readonly progress: (line: string) => void
 }
 
@@ -117,6 +119,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     database: DATABASE,
     adminToken,
     lowStock: 100,
+    nodeArgs: o.profile ? ['--cpu-prof', '--cpu-prof-dir', o.profile] : [],
     // Hundreds of sockets of one token subscribe at once; the per-token rate limit is not what this measures.
     env: { SIGHTLINE_RATE_LIMIT: '0', SIGHTLINE_DURABILITY: 'none', ...o.env },
   })
@@ -299,16 +302,18 @@ async function main(): Promise<void> {
       keep: { type: 'boolean', default: false },
       env: { type: 'string', multiple: true },
       out: { type: 'string' },
+      profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   })
   if (values.help) {
-    console.log(`Usage: npm run bench:soak -- [--minutes M (default 5)] [--subscribers N (default 250)] [--quick] [--env NAME=VALUE ...] [--out PATH] [--keep]
+    console.log(`Usage: npm run bench:soak -- [--minutes M (default 5)] [--subscribers N (default 250)] [--quick] [--env NAME=VALUE ...] [--out PATH] [--profile DIR] [--keep]
 
 The built gateway on the small scale's history (1M events; --quick: 50k), under grid, dashboard and REST
 readers, 2,000-event ingest batches every second and N live subscribers; RSS sampled every ${RSS_EVERY_S} s.
---env sets a gateway variable (e.g. --env SIGHTLINE_CHDB_TRIM_MS=0 to compare a memory knob's settings).`)
+--env sets a gateway variable (e.g. --env SIGHTLINE_CHDB_TRIM_MS=0 to compare a memory knob's settings).
+--profile DIR writes the gateway's CPU profile (node --cpu-prof) there when it stops.`)
     return
   }
   const minutes = Number(values.minutes)
@@ -325,7 +330,7 @@ readers, 2,000-event ingest batches every second and N live subscribers; RSS sam
   const progress = (line: string) => process.stderr.write(`  ${line}\n`)
   const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
   const history = await cachedHistory(scale, progress)
-  const result = await runSoak({ repo, history, scale, minutes, quick: values.quick, keep: values.keep, progress, env, ...(subscribers !== undefined && { subscribers }) })
+  const result = await runSoak({ repo, history, scale, minutes, quick: values.quick, keep: values.keep, progress, env, ...(subscribers !== undefined && { subscribers }), ...(values.profile && { profile: resolve(values.profile) }) })
   const { printSoak } = await import('./report.js')
   printSoak(result)
   if (values.out) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
+import type { Socket } from 'node:net'
 import { ApolloServerErrorCode } from '@apollo/server/errors'
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
@@ -140,7 +141,7 @@ export function startWebSocket(
         if (refusal) return [refusal]
         const contextValue = createContext(services, principal, randomUUID())
         started.set(contextValue, performance.now())
-        sinks.set(contextValue, socketSink(ctx.extra.socket, id))
+        sinks.set(contextValue, socketSink(ctx.extra.socket, ctx.extra.request.socket, id))
         return { schema: schema.current, document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
       },
       // Queries and mutations over the socket count what ClickHouse read, as over HTTP.
@@ -190,25 +191,57 @@ export function startWebSocket(
 }
 
 /**
- * A subscription's messages written straight to its socket. A write the socket could not hand to the
- * kernel at once (its reader is behind) returns a promise of its flush, and the subscription waits for it.
+ * A subscription's messages written straight to its socket. A write the socket could not take at once
+ * (more than `BACKED_UP_BYTES` wait to go out: its reader is behind) returns a promise of its flush, and
+ * the subscription waits for it.
  */
-function socketSink(socket: WebSocket, id: string): SubscriptionSink {
+function socketSink(socket: WebSocket, tcp: Socket, id: string): SubscriptionSink {
   return {
     id,
     write(message) {
       if (socket.readyState !== WebSocket.OPEN) return undefined
       let flushed = false
       let resume: (() => void) | undefined
+      batchWrites(tcp)
       // The connection's `send` calls back once the frame is flushed, or failed because the socket is gone.
       socket.send(message, () => {
         flushed = true
         resume?.()
       })
-      if (flushed || socket.bufferedAmount === 0) return undefined
+      if (flushed || socket.bufferedAmount < BACKED_UP_BYTES) return undefined
       return new Promise<void>((resolve) => (resume = resolve))
     },
   }
+}
+
+/** Bytes a socket may hold unsent before its subscriptions wait for them to flush (Node's default high-water mark). */
+const BACKED_UP_BYTES = 16 * 1024
+
+/** Sockets written to since the event loop last reached its check phase, and those of them corked. */
+const writtenThisTurn = new Set<Socket>()
+const corked = new Set<Socket>()
+
+/**
+ * A burst of updates to one socket goes out in one system call per turn of the event loop instead of one
+ * each (a write costs ~25 µs of the main thread on this VM; 250 subscribers of a 2,000-event-a-second
+ * ingest get ~45,000 updates a second). A socket's first write of a turn goes out at once, so a lone update
+ * waits for nothing; the ones after it are corked until the check phase.
+ */
+function batchWrites(tcp: Socket): void {
+  if (!writtenThisTurn.has(tcp)) {
+    if (writtenThisTurn.size === 0) setImmediate(endTurn)
+    writtenThisTurn.add(tcp)
+    return
+  }
+  if (corked.has(tcp)) return
+  corked.add(tcp)
+  tcp.cork()
+}
+
+function endTurn(): void {
+  for (const tcp of corked) tcp.uncork()
+  corked.clear()
+  writtenThisTurn.clear()
 }
 
 function formatResult(result: ExecutionResult): ExecutionResult {
