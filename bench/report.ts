@@ -37,10 +37,14 @@ interface Throughput {
 export interface CacheOnReads {
   productGrid: ReadComparison & { rows: number }
   dashboard: ReadComparison
-  restGrid: ReadComparison & { rows: number }
+  /**
+   * Reports before 2026-12-01 07:40 UTC only: REST pipes do not go through the read cache (a project pipe's
+   * `CACHE` does, not the built-in ones), so this repeated the cache-off REST row and is no longer measured.
+   */
+  restGrid?: ReadComparison & { rows: number }
   concurrency: Throughput
   /** What the read cache counted during each measure (its /metrics): the proof its answers came from the cache. */
-  readCache: Record<'productGrid' | 'dashboard' | 'restGrid' | 'concurrency', ReadCacheCounts>
+  readCache: Record<'productGrid' | 'dashboard' | 'concurrency', ReadCacheCounts> & { restGrid?: ReadCacheCounts }
   /** That gateway's RSS after these reads (the cache's answers included). */
   rssMb: number | null
 }
@@ -111,7 +115,6 @@ export const TARGETS: ReadonlyArray<{
   { name: 'REST api_product_grid p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.restGrid?.ratioP50 ?? null, met: (v) => v <= 1.1 },
   { name: 'read cache on: productGrid p50 ÷ bare store', limit: '≤ 1.2', value: (r) => r.cacheOn?.productGrid.ratioP50 ?? null, met: (v) => v <= 1.2 },
   { name: 'read cache on: dashboard p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.cacheOn?.dashboard.ratioP50 ?? null, met: (v) => v <= 1.1 },
-  { name: 'read cache on: REST api_product_grid p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.cacheOn?.restGrid.ratioP50 ?? null, met: (v) => v <= 1.1 },
   { name: 'ingest rows/s ÷ direct insert', limit: '≥ 0.7', value: (r) => r.ingest.ratio, met: (v) => v >= 0.7 },
   {
     name: 'subscription p99, write → delivery (ms)',
@@ -220,11 +223,9 @@ export function summarizeRuns(res: BenchResults): void {
     readRow(scale, 'dashboard (8 queries)', (p) => p.dashboard, ['≤ 1.1', (v) => v <= 1.1])
     readRow(scale, `REST api_product_grid.json, ${rowsText(restRows)} rows`, (p) => p.restGrid, ['≤ 1.1', (v) => v <= 1.1])
     loadRow(scale, 'productGrid throughput', (p) => p.concurrency)
-    // The same reads on a gateway restarted with the read cache on; the REST row says so when the cache answered none of it.
-    const restHits = ps.reduce((sum, p) => sum + (p.cacheOn?.readCache.restGrid.hits ?? 0), 0)
+    // The same reads on a gateway restarted with the read cache on.
     readRow(scale, `productGrid, ${rowsText(gridRows)} rows, cache on`, (p) => p.cacheOn?.productGrid, gridLimit)
     readRow(scale, 'dashboard (8 queries), cache on', (p) => p.cacheOn?.dashboard, ['≤ 1.1', (v) => v <= 1.1])
-    readRow(scale, `REST api_product_grid.json, ${rowsText(restRows)} rows, cache on${restHits === 0 ? ' (REST not cached: 0 hits)' : ''}`, (p) => p.cacheOn?.restGrid, ['≤ 1.1', (v) => v <= 1.1])
     loadRow(scale, 'productGrid throughput', (p) => p.cacheOn?.concurrency, ', cache on')
     const ingest = spread(ps.map((p) => p.ingest.ratio))
     rows.push({
@@ -358,7 +359,6 @@ export function printPass(r: PassReport): void {
         ...throughput('productGrid', r.concurrency),
         ...read(`cache on: productGrid (${cached?.productGrid.rows} rows)`, cached?.productGrid),
         ...read('cache on: dashboard (8 queries)', cached?.dashboard),
-        ...read(`cache on: REST api_product_grid.json (${cached?.restGrid.rows} rows)`, cached?.restGrid),
         ...throughput('cache on: productGrid', cached?.concurrency),
         [`ingest rows/s (${r.ingest.batches} × ${int(r.ingest.batchSize)})`, int(r.ingest.gateway.rowsPerSec), int(r.ingest.direct.rowsPerSec), '', n(r.ingest.ratio, 2)],
         ['ingest MB/s (rows as JSONEachRow)', n(r.ingest.gateway.mbPerSec, 2), n(r.ingest.direct.mbPerSec, 2), '', ''],

@@ -238,7 +238,7 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
     // Only one process may open a chDB directory, so this one is stopped first. Running it before (not after)
     // the cache-off process leaves that process's phases, order and memory trail as they were, with one restart,
     // and the cached reads see the same data as the uncached ones (live and ingest write to the gateway's copy only).
-    phase(`Read cache on: the gateway with SIGHTLINE_READ_CACHE=1 on its copy, stopped before the cache-off gateway starts (grid, dashboard, REST grid, ${p.concurrency.clients}-client throughput)`)
+    phase(`Read cache on: the gateway with SIGHTLINE_READ_CACHE=1 on its copy, stopped before the cache-off gateway starts (grid, dashboard, ${p.concurrency.clients}-client throughput)`)
     gateway = await gatewayOn({ SIGHTLINE_READ_CACHE: '1' })
     progress(`gateway pid ${gateway.pid} at ${gateway.url}, read cache on`)
     // Tokens are stored in the data directory: the one created here reads through the next process too.
@@ -571,8 +571,8 @@ async function compareLoad(s: ReadSides, g: GridRead, o: Plan['concurrency']): P
 }
 
 /**
- * The reads again on a gateway started with `SIGHTLINE_READ_CACHE=1`: the grid of every product, the dashboard, the
- * REST grid and the grid's throughput against the bare store, each with what the read cache counted meanwhile (its
+ * The reads again on a gateway started with `SIGHTLINE_READ_CACHE=1`: the grid of every product, the dashboard and
+ * the grid's throughput against the bare store (not the REST grid: built-in pipes do not go through the cache), each with what the read cache counted meanwhile (its
  * /metrics). Throws when a GraphQL read recorded no hit: its figures would be the uncached gateway's.
  */
 async function measureCachedReads(p: Plan, r: Reads, s: ReadSides): Promise<NonNullable<PassReport['cacheOn']>> {
@@ -589,16 +589,14 @@ async function measureCachedReads(p: Plan, r: Reads, s: ReadSides): Promise<NonN
   const [productGrid, gridCounts] = await counted('productGrid', () => compareGrid(s, r.grid, p.grid))
   progress(`dashboard (${p.dashboard.iterations} each)`)
   const [dashboard, dashboardCounts] = await counted('dashboard', () => compareDashboard(s, r.dashboard, p.dashboard))
-  progress(`REST ${REST_GRID_PIPE}.json (${p.grid.iterations} each)`)
-  const [restGrid, restCounts] = await counted('REST grid', () => compareRestGrid(s, r, p.grid))
   progress(`productGrid throughput, ${p.concurrency.clients} clients, ${p.concurrency.seconds} s each side`)
   const [concurrency, loadCounts] = await counted('throughput', () => compareLoad(s, r.grid, p.concurrency))
-  const readCache = { productGrid: gridCounts, dashboard: dashboardCounts, restGrid: restCounts, concurrency: loadCounts }
+  const readCache = { productGrid: gridCounts, dashboard: dashboardCounts, concurrency: loadCounts }
   const uncached = (['productGrid', 'dashboard', 'concurrency'] as const).filter((k) => readCache[k].hits === 0)
   if (uncached.length > 0) {
     throw new Error(`the read cache was on but answered none of ${uncached.join(', ')} (${JSON.stringify(readCache)}): those cache-on figures would be uncached ones`)
   }
-  return { productGrid, dashboard, restGrid, concurrency, readCache, rssMb: s.gateway.memory()?.rssMb ?? null }
+  return { productGrid, dashboard, concurrency, readCache, rssMb: s.gateway.memory()?.rssMb ?? null }
 }
 
 /** A token created through the gateway's `createToken` mutation; tokens are stored in the gateway's data directory. */

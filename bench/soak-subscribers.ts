@@ -10,8 +10,8 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createClient } from 'graphql-ws'
 import WebSocket from 'ws'
+import { SUBSCRIPTION } from './subscriptions.js'
 
-const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
 const REPORT_EVERY_MS = 1_000
 
 /** What the child reports: updates received so far, and the subscriptions that errored or ended early. */

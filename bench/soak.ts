@@ -6,14 +6,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { request } from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { prng } from '../src/random.js'
 import { addRecent, cachedHistory, DATABASE, fmt, openBenchClient, type CachedHistory, type Scale } from './data.js'
-import { closeHttp, GraphQLHttp, startGateway } from './gateway.js'
+import { closeHttp, getJson, GraphQLHttp, pipeUrl, startGateway } from './gateway.js'
 import { startSubscribers, type SoakSubscribers } from './soak-subscribers.js'
 import { round, summarize, timed, type Summary } from './stats.js'
 
@@ -190,7 +189,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // Two grid readers, one dashboard reader, one REST reader, back to back; one writer at a steady rate.
     for (let i = 0; i < 2; i++) loop(() => run('grid', () => reader.post(JSON.stringify({ query: GRID, variables: { category: pick(categories) } }))))
     loop(() => run('dashboard', () => reader.post(dashBody)))
-    loop(() => run('rest', () => getJson(`${gateway.url.replace(/\/graphql$/, '')}/v0/pipes/api_product_grid.json?category=${pick(categories)}`, readToken)))
+    loop(() => run('rest', () => getJson(pipeUrl(gateway.url, 'api_product_grid', readToken, { category: pick(categories) }))))
     loop(async () => {
       const started = performance.now()
       const now = Date.now()
@@ -273,23 +272,6 @@ function procCpuSeconds(pid: number): number {
   } catch {
     return Number.NaN
   }
-}
-
-function getJson(url: string, token: string): Promise<unknown> {
-  return new Promise((done, fail) => {
-    const req = request(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        if (res.statusCode !== 200) fail(new Error(`REST ${res.statusCode}: ${text.slice(0, 200)}`))
-        else done(JSON.parse(text))
-      })
-      res.on('error', fail)
-    })
-    req.on('error', fail)
-    req.end()
-  })
 }
 
 async function main(): Promise<void> {

@@ -42,7 +42,8 @@ export interface SubscriptionResult {
   readonly connectSeconds: number
 }
 
-const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
+/** Every stock change, every field: what the live bench's and the soak's subscribers ask for. */
+export const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
 const SALE = 'mutation Sale($events: [EcommEventInput!]!) { ingestEcommEvents(events: $events) { accepted } }'
 const WAIT_MS = 5_000
 

@@ -217,9 +217,8 @@ function socketSink(socket: WebSocket, tcp: Socket, id: string): SubscriptionSin
 /** Bytes a socket may hold unsent before its subscriptions wait for them to flush (Node's default high-water mark). */
 const BACKED_UP_BYTES = 16 * 1024
 
-/** Sockets written to since the event loop last reached its check phase, and those of them corked. */
+/** Sockets written to since the event loop last reached its check phase. */
 const writtenThisTurn = new Set<Socket>()
-const corked = new Set<Socket>()
 
 /**
  * A burst of updates to one socket goes out in one system call per turn of the event loop instead of one
@@ -233,14 +232,12 @@ function batchWrites(tcp: Socket): void {
     writtenThisTurn.add(tcp)
     return
   }
-  if (corked.has(tcp)) return
-  corked.add(tcp)
-  tcp.cork()
+  // ws corks and uncorks within each send, so between sends a socket is corked only by this.
+  if (tcp.writableCorked === 0) tcp.cork()
 }
 
 function endTurn(): void {
-  for (const tcp of corked) tcp.uncork()
-  corked.clear()
+  for (const tcp of writtenThisTurn) if (tcp.writableCorked > 0) tcp.uncork()
   writtenThisTurn.clear()
 }
 
