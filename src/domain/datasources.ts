@@ -29,7 +29,7 @@ export { ConditionError }
  * keep their rows. Truncating the stock datasource (`mv_latest_availability`) zeroes every product's
  * stock, so stock counts from that reset point (the seed frontend's "reset stock"); each product whose
  * level changed is written to the live change log, and `onStockChanged` asks the feed to deliver it —
- * without waiting for that delivery, as ingest's `nudge`: the feed reads and fans out on its own. A
+ * without waiting for that delivery, as ingest does: the feed reads and fans out on its own. A
  * delete from the stock datasource moves levels without logging a change: `onStockChanged` then has the
  * feed read the levels again.
  */

@@ -11,6 +11,7 @@ import type {
   RejectedRecord,
   RowError,
   RowSource,
+  StockChange,
   WarehouseStockRow,
 } from '../store/types.js'
 import type { ProjectRepository, QuarantineEntry } from '../store/project.js'
@@ -45,16 +46,17 @@ export interface AppendOptions {
   readonly sources?: ReadonlyArray<RowSource | undefined> | undefined
 }
 
-/** What ingest reports beyond the store: the ingest log and metrics, and the live feed's nudge. */
+/** What ingest reports beyond the store: the ingest log and metrics, and the live feed's stock changes. */
 export interface IngestPorts {
   /** Most rows (and rejected records) one append takes. */
   readonly maxBatch: number
   ingested(entry: IngestLogEntry): void
   /**
-   * Tells the live feed a stored batch moved stock, for it to deliver the changes at once. The append
-   * does not wait for that delivery: the feed reads and fans out on its own.
+   * Tells the live feed a stored batch moved stock, for it to deliver the changes at once: `writeId` is
+   * the id the change log carries them under (absent: the feed reads the log for them). The append does
+   * not wait for that delivery: the feed fans out on its own.
    */
-  nudge(): void
+  stockMoved(writeId: string | undefined, changes: readonly StockChange[]): void
   /** The loaded Tinybird project's database (`SIGHTLINE_PROJECT_DATABASE`), whose quarantine tables `quarantine` reads too. */
   readonly projectDatabase?: string | undefined
 }
@@ -71,7 +73,7 @@ function hasProjects(store: Store): store is Store & ProjectStore {
 /**
  * The one append path of every transport (GraphQL mutations, `/v0/events`, `POST /v0/datasources`):
  * scope and limits -> validation and storage (the store, against the catalog's rules) -> ingest log ->
- * live nudge.
+ * live stock.
  */
 export class IngestService {
   constructor(
@@ -106,7 +108,7 @@ export class IngestService {
     return this.run(who, table, source.size, options.idempotencyKey, (storeOptions) => this.store.ingestRecords(table, source, storeOptions))
   }
 
-  /** Scope and limits -> `write` (validation and storage) -> ingest log -> live nudge: what every append goes through. */
+  /** Scope and limits -> `write` (validation and storage) -> ingest log -> live stock: what every append goes through. */
   private async run(
     who: Principal | null,
     table: IngestTable,
@@ -131,7 +133,7 @@ export class IngestService {
       token: principal.name,
       deduplicated: outcome.deduplicated,
     })
-    if (outcome.stockChanges.length > 0) this.ports.nudge()
+    if (outcome.stockChanges.length > 0) this.ports.stockMoved(outcome.writeId, outcome.stockChanges)
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
   }
 

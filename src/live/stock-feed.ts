@@ -6,7 +6,7 @@
 import type { Store } from '../store/store.js'
 import { asWork } from '../store/workload.js'
 import { stockStatus } from '../catalog/index.js'
-import type { LoggedStockChange, StockStatus } from '../store/types.js'
+import type { LoggedStockChange, StockChange, StockStatus } from '../store/types.js'
 
 /** One stock change of one product, as a subscriber sees it. */
 export interface StockUpdate {
@@ -43,11 +43,12 @@ export interface StockFeedOptions {
 }
 
 /**
- * Live stock for subscribers, from one source: the store's change log. A write through this gateway
- * has the feed read it at once (`nudge`, which the write does not wait for), so its changes arrive
- * without waiting for the poll; writes that bypassed it arrive within `pollMs`. Each change has an
- * id; ids seen within the overlap window are skipped, so a change that shows up late is sent once and
- * one that shows up twice is not sent again. With no subscriber the poller stops.
+ * Live stock for subscribers, from the store's change log and this gateway's own writes. A write through
+ * this gateway is sent as soon as it is stored (`stored`, which the write does not wait for), without a
+ * read of the log: the write's id is on its rows in the log, so when the log shows them they are not sent
+ * again. Writes that bypassed it (another replica, a direct insert) arrive within `pollMs`. Each change
+ * in the log has an id; ids seen within the overlap window are skipped, so a change that shows up late is
+ * sent once and one that shows up twice is not sent again. With no subscriber the poller stops.
  *
  * The stock after each change comes from levels the feed keeps: every product's stock read from the
  * store together with the change log (between writes, so both show the same writes), then advanced by
@@ -73,6 +74,18 @@ export class StockFeed {
   private generation = 0
   /** The next read is the poller's (not a nudge's): the one that reads stale levels again. */
   private timed = false
+  /** Gateway writes stored and not yet sent (`stored`), in the order they were stored. */
+  private writes: Array<{ readonly write: string; readonly changes: readonly StockChange[] }> = []
+  /**
+   * Per write and product (`write\nproduct`), what was sent ahead of the log and is not in it yet: the
+   * log's changes of that write are taken without being sent until they add up to it. `levels`: the
+   * levels' version it advanced (levels read since do not hold it, so the log's change advances them).
+   */
+  private readonly ahead = new Map<string, { remaining: number; readonly at: number; readonly levels: number }>()
+  /** Per write and product, what the log showed (and was sent) before its write was: not sent twice. */
+  private readonly shown = new Map<string, { delta: number; at: number }>()
+  /** Advances whenever the levels are replaced by a read. */
+  private levelsVersion = 0
 
   constructor(
     private readonly store: Store,
@@ -126,15 +139,29 @@ export class StockFeed {
   }
 
   /**
-   * Reads the change log now: called once a write through this gateway is stored, so its changes go out
-   * at once instead of at the next poll. Resolves once they are in the subscribers' queues; never rejects
-   * (a failed read goes to `onError`, and the next read catches up). A change is sent once, by id,
-   * whichever read finds it first; each read takes every unseen change, so changes still go out in the
-   * order they were logged, whoever wrote them.
+   * Reads the change log now, instead of at the next poll. Resolves once what it found is in the
+   * subscribers' queues; never rejects (a failed read goes to `onError`, and the next read catches up).
+   * A change is sent once, by id, whichever read finds it first; each read takes every unseen change, so
+   * changes go out in the order they were logged, whoever wrote them.
    */
   nudge(): Promise<void> {
     if (!this.running) return Promise.resolve()
     return this.poll()
+  }
+
+  /**
+   * A write through this gateway stored `changes`. With its id in the change log (`write`, the store's
+   * `IngestOutcome.writeId`) they are sent now, each product's stock advanced by them, without reading
+   * the log; when a read of the log then finds them they are not sent again (and what a read found first
+   * is not sent twice). Without an id (a retry that completed an earlier attempt, whose changes may have
+   * gone out already) the log is read instead. So a gateway write's update can reach subscribers before
+   * a write that bypassed the gateway and was stored just before it. Resolves as `nudge` does.
+   */
+  stored(write: string | undefined, changes: readonly StockChange[]): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    if (write === undefined) return this.poll()
+    this.writes.push({ write, changes })
+    return this.work()
   }
 
   /**
@@ -198,6 +225,9 @@ export class StockFeed {
     this.running = false
     this.generation++
     this.levels = undefined
+    this.writes = []
+    this.ahead.clear()
+    this.shown.clear()
   }
 
   /**
@@ -214,6 +244,7 @@ export class StockFeed {
     if (generation === this.generation) {
       this.levels = levels
       this.levelsReadAt = readAt
+      this.levelsVersion++
     }
     return levels
   }
@@ -231,24 +262,79 @@ export class StockFeed {
   /** One read at a time; requests made during a read are answered by one more read right after it. */
   private poll(): Promise<void> {
     this.again = true
+    return this.work()
+  }
+
+  /**
+   * Sends stored writes and reads the log, one thing at a time (so updates go out in the order their
+   * levels were advanced): writes first (no store read), then a read when one was asked for.
+   */
+  private work(): Promise<void> {
     if (this.polling) return this.polling
     this.polling = (async () => {
-      while (this.again && this.running) {
-        this.again = false
-        const timed = this.timed
-        this.timed = false
+      while ((this.again || this.writes.length > 0) && this.running) {
         try {
+          if (this.writes.length > 0) {
+            const writes = this.writes
+            this.writes = []
+            await this.sendWrites(writes)
+            continue
+          }
+          this.again = false
+          const timed = this.timed
+          this.timed = false
           // Reads go ahead of heavy reads in the store's queue: subscribers must not wait for dashboards.
           await asWork('live', () => this.pollOnce(timed))
         } catch (err) {
           this.options.onError?.(err)
         }
       }
-      this.again = false
     })().finally(() => {
       this.polling = undefined
+      // Asked for between the loop's last check and now: nothing else would take it.
+      if ((this.again || this.writes.length > 0) && this.running) void this.work()
     })
     return this.polling
+  }
+
+  /** Sends stored writes' changes ahead of the log (see `stored`). */
+  private async sendWrites(writes: ReadonlyArray<{ readonly write: string; readonly changes: readonly StockChange[] }>): Promise<void> {
+    const levels = this.levels
+    if (levels === undefined) {
+      // The levels are being read (a start, a resync): the read after it sends these from the log.
+      this.again = true
+      return
+    }
+    const at = new Date()
+    const updates: StockUpdate[] = []
+    for (const { write, changes } of writes) {
+      for (const c of changes) {
+        const key = `${write}\n${c.product}`
+        const delta = c.delta - (this.shown.get(key)?.delta ?? 0)
+        this.shown.delete(key)
+        if (delta === 0) continue
+        this.ahead.set(key, { remaining: delta, at: at.getTime(), levels: this.levelsVersion })
+        updates.push(this.advance(levels, c.product, delta, at))
+      }
+    }
+    await this.deliver(updates)
+  }
+
+  /** The update a change makes: its product's stock advanced by `delta` in `levels`. */
+  private advance(levels: Map<string, number>, product: string, delta: number, at: Date): StockUpdate {
+    const available = (levels.get(product) ?? 0) + delta
+    levels.set(product, available)
+    return { product, available, status: stockStatus(available, this.options.lowStockThreshold), delta, at }
+  }
+
+  /** Into the queue of every subscriber whose filter matches, in order. */
+  private async deliver(updates: readonly StockUpdate[]): Promise<void> {
+    if (updates.length === 0) return
+    await this.loadCategories([...new Set(updates.map((u) => u.product))])
+    for (const update of updates) {
+      const category = this.categories.get(update.product)
+      for (const s of this.subscribers) if (s.matches(update.product, category)) s.push(update)
+    }
   }
 
   /**
@@ -283,16 +369,22 @@ export class StockFeed {
     this.prune(overlap)
 
     // The stock after each change: the level before it, advanced by it (in the order they were logged).
-    const updates: StockUpdate[] = changes.map((c) => {
-      const available = (current.get(c.product) ?? 0) + c.delta
-      current.set(c.product, available)
-      return { product: c.product, available, status: stockStatus(available, this.options.lowStockThreshold), delta: c.delta, at: c.at }
-    })
-    await this.loadCategories([...new Set(changes.map((c) => c.product))])
-    for (const update of updates) {
-      const category = this.categories.get(update.product)
-      for (const s of this.subscribers) if (s.matches(update.product, category)) s.push(update)
+    // A change already sent with its write is taken unsent (its write may show as several changes, one
+    // per block the store inserted).
+    const updates: StockUpdate[] = []
+    for (const c of changes) {
+      const key = c.write === '' ? undefined : `${c.write}\n${c.product}`
+      const sent = key === undefined ? undefined : this.ahead.get(key)
+      if (key !== undefined && sent !== undefined) {
+        sent.remaining -= c.delta
+        if (sent.remaining === 0) this.ahead.delete(key)
+        if (sent.levels !== this.levelsVersion) current.set(c.product, (current.get(c.product) ?? 0) + c.delta)
+        continue
+      }
+      if (key !== undefined) this.shown.set(key, { delta: (this.shown.get(key)?.delta ?? 0) + c.delta, at: c.at.getTime() })
+      updates.push(this.advance(current, c.product, c.delta, c.at))
     }
+    await this.deliver(updates)
   }
 
   private remember(id: string, atMs: number): void {
@@ -300,9 +392,13 @@ export class StockFeed {
     if (atMs > this.watermark) this.watermark = atMs
   }
 
+  /** Forgets ids, and writes' sent and shown changes, older than twice the overlap (the log's time, the clock's). */
   private prune(overlap: number): void {
     const floor = this.watermark - 2 * overlap
     for (const [id, at] of this.seen) if (at < floor) this.seen.delete(id)
+    const old = Math.min(floor, Date.now() - 2 * overlap)
+    for (const [key, { at }] of this.ahead) if (at < old) this.ahead.delete(key)
+    for (const [key, { at }] of this.shown) if (at < old) this.shown.delete(key)
   }
 
   private async loadCategories(products: string[]): Promise<void> {

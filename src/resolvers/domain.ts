@@ -13,7 +13,7 @@ export function domainOf(services: Pick<Services, 'config' | 'store' | 'feed' | 
       lowStockThreshold: config.lowStockThreshold,
       maxBatch: config.maxBatch,
       ingested: (entry) => telemetry.ingested(entry),
-      nudge: () => void feed.nudge(),
+      stockMoved: (writeId, changes) => void feed.stored(writeId, changes),
       flushServiceLog: () => telemetry.serviceLog.flush(),
       projectDatabase: config.project?.database,
     })

@@ -161,7 +161,7 @@ async function ingest(gateway: Gateway, req: IncomingMessage, res: ServerRespons
 
 /**
  * Stores a parsed batch through the one append path (scope, limits, validation, quarantine,
- * idempotency, ingest log, live nudge), as the operation `events_<datasource>`. With `chunk`, a large
+ * idempotency, ingest log, live stock), as the operation `events_<datasource>`. With `chunk`, a large
  * upload goes in appends of at most that many rows, each keyed `<key>:<n>`.
  */
 async function append(

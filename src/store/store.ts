@@ -145,4 +145,10 @@ export interface RecordSource {
 /** An ingest result plus the stock changes it caused, for the live feed. */
 export interface IngestOutcome extends IngestResult {
   readonly stockChanges: readonly StockChange[]
+  /**
+   * The id the change log carries for this write's changes (`LoggedStockChange.write`): set when the write
+   * stored them all itself just now (not a retry completing an earlier attempt), so the live feed can send
+   * them at once and skip them in the log.
+   */
+  readonly writeId?: string | undefined
 }

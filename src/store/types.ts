@@ -170,10 +170,12 @@ export interface StockChange {
   readonly delta: number
 }
 
-/** A change as the change log holds it: its id (for de-duplication), when it was logged, and its product's stock when read. */
+/** A change as the change log holds it: its id (for de-duplication), when it was logged, and the write it came from. */
 export interface LoggedStockChange extends StockChange {
   readonly id: string
   readonly at: Date
+  /** The id of the gateway write it came from (`IngestOutcome.writeId`), or '' (a write that bypassed the gateway). */
+  readonly write: string
 }
 
 // ---- service data (Tinybird's pipe_stats_rt, datasources_ops_log, endpoint_errors)

@@ -27,8 +27,9 @@ describe('gateway writes pushed to subscribers', () => {
   let read: string
   let append: string
   const clients: Client[] = []
-  /** Reads of the change log so far (the poller's and the pushes'), and a gate that can hold them. */
+  /** Reads of the change log so far (the poller's and the nudges'), those under way, and a gate that can hold them. */
   let reads = 0
+  let reading = 0
   let held: Promise<void> | undefined
 
   beforeAll(async () => {
@@ -44,10 +45,14 @@ describe('gateway writes pushed to subscribers', () => {
     const real = store.stockChangesSince.bind(store)
     store.stockChangesSince = async (since) => {
       while (held && gated === 0) await held
-      const found = await real(since)
-      reads++
-      changes.notify()
-      return found
+      reading++
+      try {
+        return await real(since)
+      } finally {
+        reading--
+        reads++
+        changes.notify()
+      }
     }
     const between = store.betweenWrites.bind(store)
     store.betweenWrites = async (read) => {
@@ -78,26 +83,22 @@ describe('gateway writes pushed to subscribers', () => {
     return until(() => reads >= target, `${n} more reads of the change log`)
   }
 
-  it('answers the mutation without waiting for the delivery, then delivers it once', async () => {
+  it('sends a gateway write without reading the change log, answers without waiting for it, and never sends it again', async () => {
     const product = uid('p')
     const sub = collect(client(), { products: [product] })
     await subscribers(server.services.feed, (n) => n === 1)
     let release!: () => void
     held = new Promise<void>((resolve) => (release = resolve))
-    // Every read of the change log waits on `held` (the poller's too): had the mutation waited for its
-    // delivery, it would not answer now.
-    let answered: number | undefined
-    const mutation = gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: 12 }] }, append).then((r) => {
-      answered = r.ingestWarehouseStock.accepted
-      changes.notify()
-    })
-    await until(() => answered !== undefined, 'the mutation to answer while the live feed cannot read')
-    await mutation
-    expect(answered).toBe(1)
-    expect(sub.updates).toEqual([])
+    // Every read of the change log waits on `held` (the poller's too): once none is under way, the update
+    // can only come from the write itself.
+    await until(() => reading === 0, 'the reads under way')
+    const before = reads
+    const answer = await gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: 12 }] }, append)
+    expect(answer.ingestWarehouseStock.accepted).toBe(1)
+    await until(() => sub.updates.length >= 1, 'the update, while the log cannot be read')
+    expect(reads).toBe(before)
     held = undefined
     release()
-    await until(() => sub.updates.length >= 1, 'the update')
     await moreReads(3)
     expect(sub.errors).toEqual([])
     expect(sub.updates.map(brief)).toEqual([{ product, available: 12, delta: 12 }])
@@ -137,8 +138,8 @@ describe('gateway writes pushed to subscribers', () => {
       delta === -1
         ? gqlOk(server, IngestEcommEventsDocument, { events: [{ event: 'SALE', product }] }, append)
         : gqlOk(server, IngestWarehouseStockDocument, { updates: [{ product, store: 's', amount: delta }] }, append)
-    // Straight into the store: no nudge, only a read of the change log (the poller's, or a push after a
-    // later gateway write) finds it.
+    // Straight into the store: only a read of the change log (the poller's) finds it. A gateway write
+    // goes out when stored, so it would pass a direct insert not read yet: each is let arrive first.
     const direct = (product: string, delta: number) => server.services.store.ingestWarehouseStock([{ product, store: 'direct', amount: delta }])
     const steps: Array<[string, number, 'gateway' | 'direct']> = [
       [a, 150, 'gateway'], [b, 20, 'direct'], [c, 5, 'gateway'], [a, -1, 'gateway'], [b, 3, 'direct'],
@@ -148,6 +149,7 @@ describe('gateway writes pushed to subscribers', () => {
       await (via === 'gateway' ? gateway(product, delta) : direct(product, delta))
       stock.set(product, stock.get(product)! + delta)
       sent.push({ product, available: stock.get(product)!, delta })
+      if (via === 'direct') await until(() => subs[0]!.updates.length >= sent.length, 'the direct insert, polled')
     }
 
     const expected = filters.map((f) => sent.filter((u) => f.wants.includes(u.product)))

@@ -705,3 +705,57 @@ FROM (
 )
 GROUP BY GROUPING SETS ((t, w, d, v, b, a), (_batch))
 HAVING grouping(v) = 0 OR _batch != '';
+
+-- 0082_write_ids
+ALTER TABLE sightline.mat_stock_sales ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toInt64(-sale)), sumSimpleState(toInt64(0))) AS available_stock
+FROM (SELECT product AS p, event = 'sale' AS sale, _batch FROM sightline.ecomm_events_local WHERE event = 'sale' OR _batch != '')
+GROUP BY GROUPING SETS ((p), (_batch))
+HAVING grouping(p) = 0 AND sum(sale) > 0 OR grouping(p) = 1 AND _batch != '' AND NOT startsWith(_batch, 'w');
+ALTER TABLE sightline.mat_stock_wh ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toInt64(amount)), sumSimpleState(toInt64(0))) AS available_stock
+FROM (SELECT product AS p, amount, _batch FROM sightline.warehouse_stock_local)
+GROUP BY GROUPING SETS ((p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '' AND NOT startsWith(_batch, 'w');
+ALTER TABLE sightline.mat_ecomm_rollup_minute ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(b) AS bucket,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'view')), sumSimpleState(toUInt64(0))) AS views,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'cart')), sumSimpleState(toUInt64(0))) AS carts,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'sale')), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT toStartOfMinute(timestamp) AS b, product AS p, event, _batch FROM sightline.ecomm_events_local)
+GROUP BY GROUPING SETS ((b, p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '' AND NOT startsWith(_batch, 'w');
+ALTER TABLE sightline.mat_ecomm_rollup_hour ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(b) AS bucket,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'view')), sumSimpleState(toUInt64(0))) AS views,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'cart')), sumSimpleState(toUInt64(0))) AS carts,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'sale')), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT toStartOfHour(timestamp) AS b, product AS p, event, _batch FROM sightline.ecomm_events_local)
+GROUP BY GROUPING SETS ((b, p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '' AND NOT startsWith(_batch, 'w');
+ALTER TABLE sightline.mat_ecomm_rollup_day ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(b) AS bucket,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'view')), sumSimpleState(toUInt64(0))) AS views,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'cart')), sumSimpleState(toUInt64(0))) AS carts,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(event = 'sale')), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT toStartOfDay(timestamp) AS b, product AS p, event, _batch FROM sightline.ecomm_events_local)
+GROUP BY GROUPING SETS ((b, p), (_batch))
+HAVING grouping(p) = 0 OR _batch != '' AND NOT startsWith(_batch, 'w');
+ALTER TABLE sightline.mat_ecomm_sales_second ON CLUSTER sightline_cluster MODIFY QUERY
+SELECT
+    min(s) AS second,
+    if(grouping(p) = 0, p, concat('\0', _batch)) AS product,
+    if(grouping(p) = 0, sumSimpleState(toUInt64(sale)), sumSimpleState(toUInt64(0))) AS sales
+FROM (SELECT timestamp AS s, product AS p, event = 'sale' AS sale, _batch FROM sightline.ecomm_events_local WHERE event = 'sale' OR _batch != '')
+GROUP BY GROUPING SETS ((s, p), (_batch))
+HAVING grouping(p) = 0 AND sum(sale) > 0 OR grouping(p) = 1 AND _batch != '' AND NOT startsWith(_batch, 'w');

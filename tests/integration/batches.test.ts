@@ -115,7 +115,9 @@ describe('keyed batches: what a retry finds missing, it adds, and nothing else',
     const rows = [makeStock({ product, amount: 4 }), makeStock({ product: '' })]
     const first = await store.ingestWarehouseStock(rows, { idempotencyKey: key })
     await client.command({ query: `TRUNCATE TABLE ${db}.ingest_batches` })
-    expect(await store.ingestWarehouseStock(rows, { idempotencyKey: key })).toEqual({ ...first, deduplicated: true, stockChanges: [] })
+    // The first attempt's write id (its changes, for the live feed) is not the retry's: it stored nothing.
+    expect(first.writeId).toBe(idOf('warehouse_stock', key))
+    expect(await store.ingestWarehouseStock(rows, { idempotencyKey: key })).toEqual({ ...first, deduplicated: true, stockChanges: [], writeId: undefined })
     expect(await store.stock([product])).toEqual([{ product, available: 4 }])
     const id = idOf('warehouse_stock', key)
     expect(await one(`SELECT count() AS n FROM ${db}.warehouse_stock_quarantine WHERE _batch = {q:String}`, { q: quarantineId(id) })).toBe(1)

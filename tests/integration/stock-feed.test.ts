@@ -298,6 +298,60 @@ describe('StockFeed on the real store', () => {
     await sub.done
   })
 
+  it('sends a stored write at once and once: whether the log shows it before or after, across a re-read of the levels, in parts', async () => {
+    const feed = feedOf(1000)
+    const [a, b] = [uid('a'), uid('b')]
+    const sub = read(await feed.subscribe({}))
+    const ours = () => sub.got.filter((u) => [a, b].includes(u.product)).map(brief)
+    const restock = (product: string, amount: number, timestamp = new Date(), key?: string) =>
+      store.ingestWarehouseStock([{ product, store: 'main', amount, timestamp }], key === undefined ? {} : { idempotencyKey: key })
+
+    // Sent with no read of the log; the log's read then takes it unsent.
+    const first = await restock(a, 5)
+    expect(first.writeId).toMatch(/^w[0-9a-f]{16}$/)
+    await feed.stored(first.writeId, first.stockChanges)
+    await until(() => ours().length === 1, 'the stored write, sent')
+    expect(ours()).toEqual([{ product: a, available: 5, delta: 5 }])
+    await feed.nudge()
+    // The log read before the write is sent (its rows found first): sent by the read, not again after.
+    const sale = await store.ingestEcommEvents([{ event: 'sale', product: a, timestamp: new Date() }])
+    expect(sale.writeId).toMatch(/^w/)
+    await feed.nudge()
+    await feed.stored(sale.writeId, sale.stockChanges)
+    // Sent, then the levels read again before the log shows it: the level still counts it once.
+    const other = await restock(b, 7)
+    await feed.stored(other.writeId, other.stockChanges)
+    await feed.resync()
+    await feed.nudge()
+    // A keyed batch over two months: two changes in the log (one per slice), one update sent.
+    const key = uid('key')
+    const lastMonth = new Date(Date.now() - 35 * 86_400_000)
+    const both = await store.ingestWarehouseStock(
+      [{ product: a, store: 'main', amount: 3, timestamp: lastMonth }, { product: a, store: 'main', amount: 2, timestamp: new Date() }],
+      { idempotencyKey: key },
+    )
+    expect((await store.stockChangesSince(new Date(Date.now() - 60_000))).filter((c) => c.write === both.writeId)).toHaveLength(2)
+    await feed.stored(both.writeId, both.stockChanges)
+    await feed.nudge()
+    // Without an id (a retry that completed an earlier attempt), the log is read for it.
+    await restock(b, 4)
+    await feed.stored(undefined, [{ product: b, delta: 4 }])
+    await until(() => ours().length === 5, 'five updates')
+    await feed.nudge()
+    expect(ours()).toEqual([
+      { product: a, available: 5, delta: 5 },
+      { product: a, available: 4, delta: -1 },
+      { product: b, available: 7, delta: 7 },
+      { product: a, available: 9, delta: 5 },
+      { product: b, available: 11, delta: 4 },
+    ])
+    const inStore = new Map((await store.stock([a, b])).map((s) => [s.product, s.available]))
+    expect([inStore.get(a), inStore.get(b)]).toEqual([9, 11])
+    expect([feed.stockLevels().get(a), feed.stockLevels().get(b)]).toEqual([9, 11])
+    feed.close()
+    await sub.done
+  })
+
   it('ends every subscription on close, waiting or not, and refuses new ones', async () => {
     const feed = feedOf(1000)
     const idle = await feed.subscribe({})

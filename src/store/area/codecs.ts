@@ -38,6 +38,16 @@ export const PARTITIONED: Readonly<Record<IngestTable, boolean>> = { ecomm_event
 
 export const monthOf = (row: unknown[]): string => String(row[0]).slice(0, 7)
 
+/**
+ * The encoded rows of each stock-moving datasource that reach the change log (a sale; every warehouse
+ * update): in an unkeyed write they alone carry its write id (sql/0082_write_ids.sql), so the other rows
+ * cost no extra bytes.
+ */
+export const LOGGED: Partial<Readonly<Record<IngestTable, (row: readonly unknown[]) => boolean>>> = {
+  ecomm_events: (row) => row[1] === 'sale',
+  warehouse_stock: () => true,
+}
+
 const DAY_MS = 86_400_000
 const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { batchId, BatchLedger, keyedInsert, QUARANTINE_COLUMNS, quarantineId, slices, type Slice } from '../batches.js'
 import { toChDateTime64 } from '../clickhouse.js'
 import type { SharedExclusiveGate } from '../gate.js'
@@ -5,7 +6,7 @@ import type { IngestJournal } from '../journal.js'
 import type { IngestOutcome, RecordSource } from '../store.js'
 import type { IngestOptions, IngestTable, QuarantinedRow, RowError } from '../types.js'
 import { StockBalance } from '../validate.js'
-import { COLUMNS, monthOf, PARTITIONED, stockChangesOf, type RowCodec } from './codecs.js'
+import { COLUMNS, LOGGED, monthOf, PARTITIONED, stockChangesOf, type RowCodec } from './codecs.js'
 import { recordEncoder, type EncodedBatch } from './record-encoder.js'
 import type { StoreQueries } from './queries.js'
 
@@ -139,8 +140,16 @@ export class IngestRepository {
       const encoded = encode()
       // Two statements at most (an empty part sends none): the quarantine's rows, then the datasource's.
       await this.q.exec.insert(this.q.table(`${table}_quarantine`), encoded.bad)
-      await this.q.exec.insert(this.q.table(table), encoded.rows, undefined, COLUMNS[table])
-      return outcomeOf(encoded)
+      const logged = encoded.stockChanges.length > 0 ? LOGGED[table] : undefined
+      if (!logged) {
+        await this.q.exec.insert(this.q.table(table), encoded.rows, undefined, COLUMNS[table])
+        return outcomeOf(encoded)
+      }
+      // The rows the change log reads carry the write's id (the others ''), for the live feed.
+      const writeId = `w${randomBytes(8).toString('hex')}`
+      for (const row of encoded.rows) row.push(logged(row) ? writeId : '')
+      await this.q.exec.insert(this.q.table(table), encoded.rows, undefined, [...COLUMNS[table], '_batch'], { insert_allow_materialized_columns: 1 })
+      return { ...outcomeOf(encoded), writeId }
     }
     return this.oneAtATime(`${table}\n${key}`, async () => {
       const encoded = encode()
@@ -166,6 +175,8 @@ export class IngestRepository {
       }
       await this.journal?.begin(id, batch)
       const repaired = await this.commit(batch, false, traces)
+      // Stored afresh, its changes are all this write's; a repair's may have gone out with the first attempt.
+      if (traces === 0) return { ...outcome, writeId: id }
       return repaired ? outcome : { ...outcome, deduplicated: true, stockChanges: [] }
     })
   }

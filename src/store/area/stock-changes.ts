@@ -17,8 +17,8 @@ export class StockChangeLog {
   async since(since: Date): Promise<LoggedStockChange[]> {
     // An integer, never text from outside: the statement stays unbound (see the query file).
     const sinceUs = String(Math.trunc(since.getTime()) * 1000)
-    const log = await this.q.rows<{ id: string; product: string; delta: number; at_us: number }>('stock_changes_log_since', {}, { since_us: sinceUs })
-    return log.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000) }))
+    const log = await this.q.rows<{ id: string; product: string; delta: number; at_us: number; write: string }>('stock_changes_log_since', {}, { since_us: sinceUs })
+    return log.map((r) => ({ id: r.id, product: r.product, delta: Number(r.delta), at: new Date(Number(r.at_us) / 1000), write: r.write }))
   }
 
   betweenWrites<T>(read: () => Promise<T>): Promise<T> {
