@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { closeHttp, GraphQLHttp, startGateway } from './gateway.js'
 import { round } from './stats.js'
-import { measureSubscriptions, type SubscriptionResult } from './subscriptions.js'
+import { measureSubscriptions, storedTimes, type SubscriptionResult } from './subscriptions.js'
 
 const { values } = parseArgs({
   options: {
@@ -85,16 +85,7 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
         mainCpu = cpuMs(gateway.pid, main)
         clientCpu = process.cpuUsage()
       },
-      // The gateway's own record of each write being stored (newest first): the measured writes are the
-      // writer's last ones, sequential, so in time order they are the writes in order.
-      storedAt: async (n) => {
-        const { ingestLog } = await admin.request<{ ingestLog: Array<{ token: string; at: string }> }>('query L($n: Int) { ingestLog(limit: $n) { token at } }', { n: n + 50 })
-        return ingestLog
-          .filter((e) => e.token === 'live_append')
-          .map((e) => Date.parse(e.at))
-          .sort((a, b) => a - b)
-          .slice(-n)
-      },
+      storedAt: (n) => storedTimes(admin, 'live_append', n),
       beforeDisconnect: () => {
         gatewayCpu = cpuMs(gateway.pid) - gatewayCpu
         mainCpu = cpuMs(gateway.pid, main) - mainCpu

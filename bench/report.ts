@@ -116,12 +116,7 @@ export const TARGETS: ReadonlyArray<{
   { name: 'read cache on: productGrid p50 ÷ bare store', limit: '≤ 1.2', value: (r) => r.cacheOn?.productGrid.ratioP50 ?? null, met: (v) => v <= 1.2 },
   { name: 'read cache on: dashboard p50 ÷ bare store', limit: '≤ 1.1', value: (r) => r.cacheOn?.dashboard.ratioP50 ?? null, met: (v) => v <= 1.1 },
   { name: 'ingest rows/s ÷ direct insert', limit: '≥ 0.7', value: (r) => r.ingest.ratio, met: (v) => v >= 0.7 },
-  {
-    name: 'subscription p99, write → delivery (ms)',
-    limit: '< 50',
-    value: (r) => (r.subscriptions.lost > 0 ? null : r.subscriptions.afterCommitMs.p99),
-    met: (v) => v < 50,
-  },
+  { name: 'subscription p99, write stored → delivery (ms)', limit: '< 50', value: (r) => liveP99(r.subscriptions), met: (v) => v < 50 },
   { name: 'gateway RSS after the run (MB)', limit: '< 400', value: (r) => r.memory.afterRunRssMb, met: (v) => v < 400 },
 ]
 
@@ -238,9 +233,9 @@ export function summarizeRuns(res: BenchResults): void {
       target: '≥ 0.7',
       met: ingest ? ingest.median >= 0.7 : null,
     })
-    const live = spread(ps.map((p) => (p.subscriptions.lost > 0 ? null : p.subscriptions.afterCommitMs.p99)))
+    const live = spread(ps.map((p) => liveP99(p.subscriptions)))
     rows.push({
-      measure: `live p99 write → delivery, ${ps[0]!.subscriptions.subscribers.toLocaleString('en-US')} sockets`,
+      measure: `live p99 write stored → delivery, ${ps[0]!.subscriptions.subscribers.toLocaleString('en-US')} sockets`,
       scale,
       unit: 'ms',
       gateway: live?.median ?? null,
@@ -379,7 +374,8 @@ export function printPass(r: PassReport): void {
     table(
       ['latency (ms)', 'p50', 'p90', 'p99', 'max'],
       [
-        ['store write → delivery', n(sub.afterCommitMs.p50), n(sub.afterCommitMs.p90), n(sub.afterCommitMs.p99), n(sub.afterCommitMs.max)],
+        ['write stored → delivery', n(sub.afterStoredMs?.p50), n(sub.afterStoredMs?.p90), n(sub.afterStoredMs?.p99), n(sub.afterStoredMs?.max)],
+        ['update `at` → delivery', n(sub.afterCommitMs.p50), n(sub.afterCommitMs.p90), n(sub.afterCommitMs.p99), n(sub.afterCommitMs.max)],
         ['mutation sent → delivery', n(sub.afterSendMs.p50), n(sub.afterSendMs.p90), n(sub.afterSendMs.p99), n(sub.afterSendMs.max)],
         ['mutation response → delivery', n(sub.afterResponseMs.p50), n(sub.afterResponseMs.p90), n(sub.afterResponseMs.p99), n(sub.afterResponseMs.max)],
         ['mutation round trip', n(sub.mutationMs.p50), n(sub.mutationMs.p90), n(sub.mutationMs.p99), n(sub.mutationMs.max)],
@@ -436,3 +432,16 @@ export function printSoak(k: SoakResult): void {
   const env = k.env ? `; gateway env ${Object.entries(k.env).map(([name, value]) => `${name}=${value}`).join(' ')}` : ''
   console.log(`  ${cpu}load average ${k.loadAverage.start.join(' ')} at the start, ${k.loadAverage.end.join(' ')} at the end${env}`)
 }
+
+/**
+ * The live target's figure: p99 from the gateway's store acknowledging a write (its ingest log) to each
+ * delivery — the same instant whatever the feed does. Reports from before it was measured (and runs that
+ * lost updates) fall back to the update's `at`, then the change log's stamp inside the insert; a gateway
+ * write sent without a read of the log is stamped when it was stored, so that figure no longer spans the
+ * rest of the insert.
+ */
+function liveP99(s: SubscriptionResult): number | null {
+  if (s.lost > 0) return null
+  return s.afterStoredMs?.n ? s.afterStoredMs.p99 : s.afterCommitMs.p99
+}
+

@@ -24,7 +24,7 @@ import type { IngestRoutesSummary } from './ingest-routes.js'
 import { printPass, printResults, summarizeRuns, TARGETS, type BenchResults, type PassReport, type ReadComparison } from './report.js'
 import { DASHBOARD as SOAK_DASHBOARD, DASHBOARD_DIMENSIONS, GRID as SOAK_GRID, runSoak, type SoakResult } from './soak.js'
 import { closedLoop, interleaved, round, summarize } from './stats.js'
-import { measureSubscriptions } from './subscriptions.js'
+import { measureSubscriptions, storedTimes } from './subscriptions.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const DEFAULT_OUT = join(REPO, 'bench', 'results', 'latest.json')
@@ -283,6 +283,7 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
 
     // ---- subscriptions
     phase(`Live stock: ${fmt(p.subscribers)} graphql-ws subscribers, ${p.writes} sequential sale mutations`)
+    const admin = new GraphQLHttp(gateway.url, adminToken)
     const subscriptions = await measureSubscriptions({
       wsUrl: gateway.wsUrl,
       readToken: await createToken(gateway.url, adminToken, 'bench_live', ['read:ecommerce']),
@@ -291,6 +292,7 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
       writes: p.writes,
       products: data.productIds,
       progress,
+      storedAt: (n) => storedTimes(admin, 'bench_append', n),
       beforeDisconnect: () => mark('with subscribers'),
     })
     mark('after subscriptions')

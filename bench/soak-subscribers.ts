@@ -8,9 +8,7 @@
 import { fork } from 'node:child_process'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createClient } from 'graphql-ws'
-import WebSocket from 'ws'
-import { SUBSCRIPTION } from './subscriptions.js'
+import { connectSubscribers } from './subscriptions.js'
 
 const REPORT_EVERY_MS = 1_000
 
@@ -65,27 +63,16 @@ export async function startSubscribers(o: { wsUrl: string; token: string; count:
 /** The child: connects the subscribers (50 at a time), then reports counts every second until told to stop. */
 async function child(): Promise<void> {
   const send = (report: Report) => process.send?.(report)
-  const url = process.env.SOAK_WS_URL!
-  const authorization = `Bearer ${process.env.SOAK_TOKEN!}`
   const wanted = Number(process.env.SOAK_SUBSCRIBERS)
   let updates = 0
   const errors: string[] = []
   const failed = (err: unknown) => {
     if (errors.length < 10) errors.push((err instanceof Error ? err.message : JSON.stringify(err)).slice(0, 300))
   }
-  for (let start = 0; start < wanted; start += 50) {
-    await Promise.all(
-      Array.from(
-        { length: Math.min(50, wanted - start) },
-        () =>
-          new Promise<void>((connected, reject) => {
-            const c = createClient({ url, webSocketImpl: WebSocket, connectionParams: { authorization }, lazy: false, retryAttempts: 0, onNonLazyError: reject })
-            c.on('connected', () => connected())
-            c.subscribe({ query: SUBSCRIPTION }, { next: () => void updates++, error: failed, complete: () => failed(new Error('completed early')) })
-          }),
-      ),
-    )
-  }
+  await connectSubscribers(
+    { url: process.env.SOAK_WS_URL!, token: process.env.SOAK_TOKEN!, count: wanted, clients: [] },
+    { next: () => void updates++, error: (_i, err) => failed(err), complete: () => failed(new Error('completed early')) },
+  )
   send({ type: 'connected', updates, errors })
   const timer = setInterval(() => send({ type: 'counts', updates, errors }), REPORT_EVERY_MS)
   process.on('message', (m) => {

@@ -43,7 +43,7 @@ export interface SubscriptionResult {
 }
 
 /** Every stock change, every field: what the live bench's and the soak's subscribers ask for. */
-export const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
+const SUBSCRIPTION = 'subscription Stock { stockChanged { product available status delta at } }'
 const SALE = 'mutation Sale($events: [EcommEventInput!]!) { ingestEcommEvents(events: $events) { accepted } }'
 const WAIT_MS = 5_000
 
@@ -109,42 +109,20 @@ export async function measureSubscriptions(o: {
   }
 
   const t0 = performance.now()
-  const CONNECT_BATCH = 50
   try {
-    for (let start = 0; start < o.subscribers; start += CONNECT_BATCH) {
-      const batch = Array.from({ length: Math.min(CONNECT_BATCH, o.subscribers - start) }, (_, k) => start + k)
-      await Promise.all(
-        batch.map(
-          (i) =>
-            new Promise<void>((resolve, reject) => {
-              const client = createClient({
-                url: o.wsUrl,
-                webSocketImpl: WebSocket,
-                connectionParams: { authorization: `Bearer ${o.readToken}` },
-                lazy: false,
-                retryAttempts: 0,
-                onNonLazyError: reject,
-              })
-              clients.push(client)
-              client.on('connected', () => resolve())
-              client.subscribe<{ stockChanged: Update }>(
-                { query: SUBSCRIPTION },
-                {
-                  next: (msg) => {
-                    if (msg.data) onUpdate(i, msg.data.stockChanged)
-                    else errors.push(msg.errors)
-                  },
-                  error: (err) => errors.push(err),
-                  complete: () => {},
-                },
-              )
-            }),
-        ),
-      )
-      if ((start / CONNECT_BATCH) % 4 === 3 || start + CONNECT_BATCH >= o.subscribers) {
-        o.progress(`subscribers connected: ${Math.min(start + CONNECT_BATCH, o.subscribers)}/${o.subscribers}`)
-      }
-    }
+    await connectSubscribers(
+      { url: o.wsUrl, token: o.readToken, count: o.subscribers, clients },
+      {
+        next: (i, msg) => {
+          if (msg.data) onUpdate(i, msg.data.stockChanged)
+          else errors.push(msg.errors)
+        },
+        error: (_i, err) => errors.push(err),
+      },
+      (connected) => {
+        if ((connected / CONNECT_BATCH) % 4 === 0 || connected === o.subscribers) o.progress(`subscribers connected: ${connected}/${o.subscribers}`)
+      },
+    )
     const connectSeconds = (performance.now() - t0) / 1000
 
     const sale = (product: string) => o.writer.request(SALE, { events: [{ event: 'SALE', product }] })
@@ -260,4 +238,62 @@ export async function measureSubscriptions(o: {
   } finally {
     await Promise.all(clients.map((c) => c.dispose()))
   }
+}
+
+/** Sockets connected at once by `connectSubscribers`. */
+const CONNECT_BATCH = 50
+
+/**
+ * Opens `count` graphql-ws clients (one WebSocket each, as real dashboards have), `CONNECT_BATCH` at a time,
+ * each subscribed to every stock change; resolves once all are connected. Each client is added to `clients`
+ * as it is created (for the caller to dispose, also after a failure); `on` hears subscriber `i`'s messages.
+ */
+export async function connectSubscribers(
+  o: { readonly url: string; readonly token: string; readonly count: number; readonly clients: Client[] },
+  on: {
+    next(i: number, msg: { data?: { stockChanged: Update } | null; errors?: unknown }): void
+    error(i: number, err: unknown): void
+    complete?(i: number): void
+  },
+  progress: (connected: number) => void = () => {},
+): Promise<void> {
+  for (let start = 0; start < o.count; start += CONNECT_BATCH) {
+    const batch = Array.from({ length: Math.min(CONNECT_BATCH, o.count - start) }, (_, k) => start + k)
+    await Promise.all(
+      batch.map(
+        (i) =>
+          new Promise<void>((resolve, reject) => {
+            const client = createClient({
+              url: o.url,
+              webSocketImpl: WebSocket,
+              connectionParams: { authorization: `Bearer ${o.token}` },
+              lazy: false,
+              retryAttempts: 0,
+              onNonLazyError: reject,
+            })
+            o.clients.push(client)
+            client.on('connected', () => resolve())
+            client.subscribe<{ stockChanged: Update }>(
+              { query: SUBSCRIPTION },
+              { next: (msg) => on.next(i, msg), error: (err) => on.error(i, err), complete: () => on.complete?.(i) },
+            )
+          }),
+      ),
+    )
+    progress(Math.min(start + CONNECT_BATCH, o.count))
+  }
+}
+
+/**
+ * When the gateway stored each of the last `n` writes made with the token named `token`, oldest first: its
+ * ingest log's `at`, taken when the insert returned (`storedAt` for `measureSubscriptions`; the measured
+ * writes are the writer's last ones, sequential, so in time order they are the writes in order).
+ */
+export async function storedTimes(admin: GraphQLHttp, token: string, n: number): Promise<number[]> {
+  const { ingestLog } = await admin.request<{ ingestLog: Array<{ token: string; at: string }> }>('query L($n: Int) { ingestLog(limit: $n) { token at } }', { n: n + 50 })
+  return ingestLog
+    .filter((e) => e.token === token)
+    .map((e) => Date.parse(e.at))
+    .sort((a, b) => a - b)
+    .slice(-n)
 }

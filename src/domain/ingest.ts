@@ -54,9 +54,9 @@ export interface IngestPorts {
   /**
    * Tells the live feed a stored batch moved stock, for it to deliver the changes at once: `writeId` is
    * the id the change log carries them under (absent: the feed reads the log for them). The append does
-   * not wait for that delivery: the feed fans out on its own.
+   * not wait for that delivery: the feed fans out on its own. `storedAt`: when the store acknowledged it.
    */
-  stockMoved(writeId: string | undefined, changes: readonly StockChange[]): void
+  stockMoved(writeId: string | undefined, changes: readonly StockChange[], storedAt: Date): void
   /** The loaded Tinybird project's database (`SIGHTLINE_PROJECT_DATABASE`), whose quarantine tables `quarantine` reads too. */
   readonly projectDatabase?: string | undefined
 }
@@ -124,8 +124,9 @@ export class IngestService {
     }
     const started = performance.now()
     const outcome = await write({ idempotencyKey: key ?? undefined, workspaceId: principal.workspaceId ?? undefined, tokenName: principal.name })
+    const storedAt = new Date()
     this.ports.ingested({
-      at: new Date(),
+      at: storedAt,
       table,
       rows: outcome.accepted,
       quarantined: outcome.quarantined,
@@ -133,7 +134,7 @@ export class IngestService {
       token: principal.name,
       deduplicated: outcome.deduplicated,
     })
-    if (outcome.stockChanges.length > 0) this.ports.stockMoved(outcome.writeId, outcome.stockChanges)
+    if (outcome.stockChanges.length > 0) this.ports.stockMoved(outcome.writeId, outcome.stockChanges, storedAt)
     return { accepted: outcome.accepted, quarantined: outcome.quarantined, errors: [...outcome.errors], deduplicated: outcome.deduplicated }
   }
 

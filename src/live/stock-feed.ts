@@ -17,6 +17,13 @@ export interface StockUpdate {
   readonly at: Date
 }
 
+/** A write through this gateway, stored, whose changes wait to be sent (`StockFeed.stored`). */
+interface StoredWrite {
+  readonly write: string
+  readonly changes: readonly StockChange[]
+  readonly at: Date
+}
+
 export interface StockFilter {
   readonly products?: readonly string[] | null | undefined
   readonly category?: string | null | undefined
@@ -75,7 +82,7 @@ export class StockFeed {
   /** The next read is the poller's (not a nudge's): the one that reads stale levels again. */
   private timed = false
   /** Gateway writes stored and not yet sent (`stored`), in the order they were stored. */
-  private writes: Array<{ readonly write: string; readonly changes: readonly StockChange[] }> = []
+  private writes: StoredWrite[] = []
   /**
    * Per write and product (`write\nproduct`), what was sent ahead of the log and is not in it yet: the
    * log's changes of that write are taken without being sent until they add up to it. `levels`: the
@@ -155,12 +162,14 @@ export class StockFeed {
    * the log; when a read of the log then finds them they are not sent again (and what a read found first
    * is not sent twice). Without an id (a retry that completed an earlier attempt, whose changes may have
    * gone out already) the log is read instead. So a gateway write's update can reach subscribers before
-   * a write that bypassed the gateway and was stored just before it. Resolves as `nudge` does.
+   * a write that bypassed the gateway and was stored just before it. Their `at` is `storedAt`, when the
+   * store acknowledged the write (the log's stamp, taken inside the insert, is not known without the read).
+   * Resolves as `nudge` does.
    */
-  stored(write: string | undefined, changes: readonly StockChange[]): Promise<void> {
+  stored(write: string | undefined, changes: readonly StockChange[], storedAt = new Date()): Promise<void> {
     if (!this.running) return Promise.resolve()
     if (write === undefined) return this.poll()
-    this.writes.push({ write, changes })
+    this.writes.push({ write, changes, at: storedAt })
     return this.work()
   }
 
@@ -298,16 +307,15 @@ export class StockFeed {
   }
 
   /** Sends stored writes' changes ahead of the log (see `stored`). */
-  private async sendWrites(writes: ReadonlyArray<{ readonly write: string; readonly changes: readonly StockChange[] }>): Promise<void> {
+  private async sendWrites(writes: readonly StoredWrite[]): Promise<void> {
     const levels = this.levels
     if (levels === undefined) {
       // The levels are being read (a start, a resync): the read after it sends these from the log.
       this.again = true
       return
     }
-    const at = new Date()
     const updates: StockUpdate[] = []
-    for (const { write, changes } of writes) {
+    for (const { write, changes, at } of writes) {
       for (const c of changes) {
         const key = `${write}\n${c.product}`
         const delta = c.delta - (this.shown.get(key)?.delta ?? 0)

@@ -13,7 +13,7 @@ export function domainOf(services: Pick<Services, 'config' | 'store' | 'feed' | 
       lowStockThreshold: config.lowStockThreshold,
       maxBatch: config.maxBatch,
       ingested: (entry) => telemetry.ingested(entry),
-      stockMoved: (writeId, changes) => void feed.stored(writeId, changes),
+      stockMoved: (writeId, changes, storedAt) => void feed.stored(writeId, changes, storedAt),
       flushServiceLog: () => telemetry.serviceLog.flush(),
       projectDatabase: config.project?.database,
     })
