@@ -11,6 +11,8 @@ export interface GatewayProcess {
   memory(): { rssMb: number; peakMb: number } | null
   /** The V8 heap of the gateway from its Prometheus metrics, in MB (the rest of RSS is mostly chDB). */
   heap(): Promise<{ usedMb: number; totalMb: number; externalMb: number } | null>
+  /** The store engine's memory by kind (`sightline_engine_memory_bytes`: tracked, each cache), in MB; null when unreadable. */
+  engine(): Promise<Record<string, number> | null>
   /** The read cache's counters since start from its Prometheus metrics; null when it is off (no such metrics). */
   readCache(): Promise<ReadCacheCounts | null>
   /** The last lines the gateway wrote, for error messages. */
@@ -93,6 +95,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayProcess> {
     pid: child.pid!,
     memory: () => readMemory(child.pid!),
     heap: () => readHeap(`${base}/metrics`),
+    engine: () => readEngine(`${base}/metrics`),
     readCache: () => readCacheCounts(`${base}/metrics`),
     logTail,
     stop: () => stopChild(child, exited),
@@ -125,6 +128,16 @@ async function readHeap(url: string): Promise<{ usedMb: number; totalMb: number;
     const text = (await getBytes(url)).toString('utf8')
     const mb = (name: string) => Math.round(sample(text, name) / 1e5) / 10
     return { usedMb: mb('nodejs_heap_size_used_bytes'), totalMb: mb('nodejs_heap_size_total_bytes'), externalMb: mb('nodejs_external_memory_bytes') }
+  } catch {
+    return null
+  }
+}
+
+async function readEngine(url: string): Promise<Record<string, number> | null> {
+  try {
+    const text = (await getBytes(url)).toString('utf8')
+    const found = [...text.matchAll(/^sightline_engine_memory_bytes\{kind="([^"]+)"\} (\S+)$/gm)]
+    return Object.fromEntries(found.map(([, kind, bytes]) => [kind!, Math.round(Number(bytes) / 1e5) / 10]))
   } catch {
     return null
   }

@@ -421,6 +421,11 @@ export function printResults(res: BenchResults): void {
 export function printSoak(k: SoakResult): void {
   console.log(`\nSoak: ${k.minutes} min, ${int(k.subscribers)} live subscribers (${int(k.updates)} updates received), RSS every ${k.rss.everySeconds} s: max ${n(k.rss.maxMb)} MB, median ${n(k.rss.medianMb)} MB, start ${n(k.rss.startMb)} MB, end ${n(k.rss.endMb)} MB; ${k.errors} errors`)
   console.log(`  of which anonymous (V8 and engine heaps): max ${n(k.rss.maxAnonMb)} MB, median ${n(k.rss.medianAnonMb)} MB; file-backed at the end (mostly chDB's library code): ${n(k.rss.endFileMb)} MB`)
+  if (k.engine && k.engine.length > 0) {
+    const at = (e: NonNullable<SoakResult['engine']>[number]) =>
+      Object.entries(e.mb).sort(([a], [b]) => (a === 'tracked' ? -1 : b === 'tracked' ? 1 : a.localeCompare(b))).map(([kind, mb]) => `${kind} ${n(mb)}`).join(', ')
+    console.log(`  engine memory (MB), start: ${at(k.engine[0]!)}; end: ${at(k.engine[k.engine.length - 1]!)}`)
+  }
   console.log(
     table(
       ['kind', 'requests', 'errors', 'p50 (ms)', 'p99 (ms)'],

@@ -70,6 +70,11 @@ export interface SoakResult {
     endFileMb: number
     samples: Array<[seconds: number, rssMb: number, anonMb: number]>
   }
+  /**
+   * The engine's own memory every 30 s (its system.metrics through the gateway's /metrics), in MB: `tracked`
+   * (all it accounts for) and each non-empty cache. Absent in reports from before it was sampled.
+   */
+  readonly engine?: Array<{ readonly seconds: number; readonly mb: Readonly<Record<string, number>> }>
   /** The gateway's V8 heap at the end (its /metrics); the rest of RSS is native, mostly chDB. */
   readonly memory: { heapUsedMb: number; heapTotalMb: number; externalMb: number } | null
   readonly loadAverage: { start: number[]; end: number[] }
@@ -170,10 +175,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
     sample()
     const cpuStart = procCpuSeconds(gateway.pid)
+    const engine: Array<{ seconds: number; mb: Record<string, number> }> = []
+    const sampleEngine = async () => {
+      const mb = await gateway.engine()
+      if (mb) engine.push({ seconds: round((performance.now() - t0) / 1000, 1), mb })
+    }
+    void sampleEngine()
     const sampler = setInterval(() => {
       sample()
       const last = rss[rss.length - 1]
-      if (last && Math.round(last[0]) % 30 < RSS_EVERY_S) o.progress(`${Math.round(last[0])} s: RSS ${last[1]} MB, ${fmt(updates())} updates delivered`)
+      if (last && Math.round(last[0]) % 30 < RSS_EVERY_S) {
+        o.progress(`${Math.round(last[0])} s: RSS ${last[1]} MB, ${fmt(updates())} updates delivered`)
+        void sampleEngine()
+      }
     }, RSS_EVERY_S * 1000)
 
     const categories = ['all', ...data.categories]
@@ -204,6 +218,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     await Promise.all(loops)
     clearInterval(sampler)
     sample()
+    await sampleEngine()
     // The subscribers' final counts; their errors count with the requests'.
     await subs.stop()
     for (const err of subs.errors()) failed('subscription', new Error(err))
@@ -235,6 +250,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         endFileMb: fileMb,
         samples: rss,
       },
+      engine,
       memory: heap ? { heapUsedMb: heap.usedMb, heapTotalMb: heap.totalMb, externalMb: heap.externalMb } : null,
       loadAverage: { start: loadStart, end: loadavg().map((v) => round(v)) },
       gatewayCpuSeconds: cpuSeconds,

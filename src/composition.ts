@@ -79,6 +79,7 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
   const host = project
   host?.onChange(() => catalog.replaceProject(host.database, projectEntries(host.service, (pipe) => host.pipes.find((p) => p.name === pipe)?.columns)))
   if (store instanceof ClickHouseStore) metrics.observeWorkload(store.workload)
+  metrics.observeEngine(() => store.engineMemory())
   const serviceLog = new ServiceLog(store, { onError: (err, dropped) => log.warn({ err, dropped }, 'service log write failed') })
   const telemetry = new Telemetry(metrics, serviceLog, log)
   const feed = new StockFeed(store, {

@@ -56,11 +56,25 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** The store engine's memory, read at each scrape (see `observeEngine`). */
+  readonly engineMemory = new Gauge({
+    name: 'sightline_engine_memory_bytes',
+    help: "The store engine's memory (its system.metrics): tracked (MemoryTracking, all it accounts for) and each cache's bytes (mark_cache, primary_index_cache, query_condition_cache, …)",
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
   }
 
   private workload: Workload | undefined
+  private engine: (() => Promise<ReadonlyMap<string, number>>) | undefined
+
+  /** Reports the store engine's memory (`Store.engineMemory`) at every scrape; a failed read leaves the last values. */
+  observeEngine(read: () => Promise<ReadonlyMap<string, number>>): void {
+    this.engine = read
+  }
 
   /** Reports a store's work queues (running, waiting, refused) at every scrape. */
   observeWorkload(workload: Workload): void {
@@ -71,9 +85,15 @@ export class Metrics {
     return this.registry.contentType
   }
 
-  render(): Promise<string> {
+  async render(): Promise<string> {
     this.sampleWorkload()
+    await this.sampleEngine()
     return this.registry.metrics()
+  }
+
+  private async sampleEngine(): Promise<void> {
+    const memory = await this.engine?.().catch(() => undefined)
+    for (const [kind, bytes] of memory ?? []) this.engineMemory.set({ kind }, bytes)
   }
 
   private sampleWorkload(): void {

@@ -93,6 +93,10 @@ export class StockFeed {
   private readonly shown = new Map<string, { delta: number; at: number }>()
   /** Advances whenever the levels are replaced by a read. */
   private levelsVersion = 0
+  /** A read of the levels is under way (stored writes wait for it). */
+  private readingLevels = false
+  /** Updates go into the subscribers' queues one batch after another, in the order they were made. */
+  private delivered: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly store: Store,
@@ -169,8 +173,16 @@ export class StockFeed {
   stored(write: string | undefined, changes: readonly StockChange[], storedAt = new Date()): Promise<void> {
     if (!this.running) return Promise.resolve()
     if (write === undefined) return this.poll()
-    this.writes.push({ write, changes, at: storedAt })
-    return this.work()
+    // After this turn of the event loop: the fan-out runs in the subscribers' promise chains, and begun
+    // now it would go ahead of the write's own answer (a 1,000-socket fan-out before the response).
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        this.writes.push({ write, changes, at: storedAt })
+        // Not behind a read of the log under way; only behind one of the levels (they are being replaced).
+        if (this.levels === undefined || this.readingLevels) void this.work().then(resolve)
+        else void this.sendWrites().then(resolve)
+      }),
+    )
   }
 
   /**
@@ -283,10 +295,8 @@ export class StockFeed {
     this.polling = (async () => {
       while ((this.again || this.writes.length > 0) && this.running) {
         try {
-          if (this.writes.length > 0) {
-            const writes = this.writes
-            this.writes = []
-            await this.sendWrites(writes)
+          if (this.writes.length > 0 && this.levels !== undefined) {
+            await this.sendWrites()
             continue
           }
           this.again = false
@@ -306,14 +316,18 @@ export class StockFeed {
     return this.polling
   }
 
-  /** Sends stored writes' changes ahead of the log (see `stored`). */
-  private async sendWrites(writes: readonly StoredWrite[]): Promise<void> {
+  /**
+   * Sends the stored writes' changes ahead of the log (see `stored`). Only with levels: without (the feed
+   * starting, a resync), the loop reads them, and the log with them.
+   */
+  private sendWrites(): Promise<void> {
     const levels = this.levels
     if (levels === undefined) {
-      // The levels are being read (a start, a resync): the read after it sends these from the log.
       this.again = true
-      return
+      return this.work()
     }
+    const writes = this.writes
+    this.writes = []
     const updates: StockUpdate[] = []
     for (const { write, changes, at } of writes) {
       for (const c of changes) {
@@ -325,7 +339,7 @@ export class StockFeed {
         updates.push(this.advance(levels, c.product, delta, at))
       }
     }
-    await this.deliver(updates)
+    return this.deliver(updates)
   }
 
   /** The update a change makes: its product's stock advanced by `delta` in `levels`. */
@@ -335,14 +349,21 @@ export class StockFeed {
     return { product, available, status: stockStatus(available, this.options.lowStockThreshold), delta, at }
   }
 
-  /** Into the queue of every subscriber whose filter matches, in order. */
-  private async deliver(updates: readonly StockUpdate[]): Promise<void> {
-    if (updates.length === 0) return
-    await this.loadCategories([...new Set(updates.map((u) => u.product))])
-    for (const update of updates) {
-      const category = this.categories.get(update.product)
-      for (const s of this.subscribers) if (s.matches(update.product, category)) s.push(update)
-    }
+  /**
+   * Into the queue of every subscriber whose filter matches, after every batch made before (a batch may
+   * wait for its products' categories, and a later one must not pass it).
+   */
+  private deliver(updates: readonly StockUpdate[]): Promise<void> {
+    if (updates.length === 0) return this.delivered
+    const done = this.delivered.then(async () => {
+      await this.loadCategories([...new Set(updates.map((u) => u.product))])
+      for (const update of updates) {
+        const category = this.categories.get(update.product)
+        for (const s of this.subscribers) if (s.matches(update.product, category)) s.push(update)
+      }
+    })
+    this.delivered = done.catch(() => undefined)
+    return done
   }
 
   /**
@@ -358,11 +379,16 @@ export class StockFeed {
     if (levels === undefined || (timed && Date.now() - this.levelsReadAt > (this.options.levelsMaxAgeMs ?? 60_000))) {
       // The log and the levels are read between writes: an insert commits its change-log part and its
       // stock part one after the other, and a read in between would see half a write.
-      changes = await this.store.betweenWrites(async () => {
-        const found = await unseen()
-        levels = await this.readLevels(found, generation)
-        return found
-      })
+      this.readingLevels = true
+      try {
+        changes = await this.store.betweenWrites(async () => {
+          const found = await unseen()
+          levels = await this.readLevels(found, generation)
+          return found
+        })
+      } finally {
+        this.readingLevels = false
+      }
     } else {
       changes = await unseen()
     }

@@ -124,6 +124,16 @@ export class ClickHouseStore implements Store {
     await this.executor.select('SELECT 1')
   }
 
+  async engineMemory(): Promise<ReadonlyMap<string, number>> {
+    const rows = await this.executor.select<{ metric: string; value: string | number }>(
+      "SELECT metric, value FROM system.metrics WHERE metric = 'MemoryTracking' OR metric LIKE '%CacheBytes' AND value > 0",
+    )
+    // MarkCacheBytes -> mark_cache; MemoryTracking -> tracked.
+    const kind = (metric: string) =>
+      metric === 'MemoryTracking' ? 'tracked' : metric.replace(/Bytes$/, '').replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase()
+    return new Map(rows.map((r) => [kind(r.metric), Number(r.value)]))
+  }
+
   async close(): Promise<void> {
     await this.lane?.close()
     await this.client.close()
@@ -203,6 +213,7 @@ export class ClickHouseStore implements Store {
 const WORK: Readonly<Record<Exclude<keyof Store, 'datasources' | 'sqlApi' | 'forRequest'>, WorkKind>> = {
   migrate: 'service',
   ping: 'health',
+  engineMemory: 'health',
   close: 'service',
   insertToken: 'auth',
   findTokenByHash: 'auth',

@@ -37,6 +37,11 @@ export interface Store {
   migrate(): Promise<{ applied: string[] }>
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>
+  /**
+   * The engine's memory now, in bytes, from its `system.metrics`: `tracked` (MemoryTracking: everything it
+   * accounts for, queries, merges and caches) and each cache's size by name (`mark_cache`, …; empty caches left out).
+   */
+  engineMemory(): Promise<ReadonlyMap<string, number>>
   close(): Promise<void>
   /**
    * Runs `fn` so that every statement it causes is done for `scope`: tagged with the request's id as its

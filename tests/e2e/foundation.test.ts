@@ -57,6 +57,10 @@ describe('the gateway over HTTP', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text()
     expect(metrics).toContain('sightline_graphql_requests_total')
     expect(metrics).toContain('process_resident_memory_bytes')
+    // The engine's own memory: what it tracks, and each non-empty cache by name.
+    const engine = [...metrics.matchAll(/^sightline_engine_memory_bytes\{kind="([^"]+)"\} (\S+)$/gm)].map(([, kind, v]) => [kind!, Number(v)] as const)
+    expect(engine.find(([kind]) => kind === 'tracked')?.[1]).toBeGreaterThan(0)
+    for (const [kind, bytes] of engine) expect(kind === 'tracked' || (/^[a-z]+(_[a-z]+)*_cache$/.test(kind) && bytes > 0), kind).toBe(true)
   })
 
   it('refuses every operation without a token, and with a garbage one', async () => {
