@@ -82,7 +82,8 @@ if (mode === 'ingest') {
     writeFileSync(`${process.env.CRASH_ANSWER_MARK}.tmp`, '')
     renameSync(`${process.env.CRASH_ANSWER_MARK}.tmp`, process.env.CRASH_ANSWER_MARK)
   }
-  process.stdout.write(`${JSON.stringify({ outcome: { ...outcome, stockChanges: undefined } })}\n`)
+  // What the caller is answered: the stock changes and the write id are for the live feed.
+  process.stdout.write(`${JSON.stringify({ outcome: { ...outcome, stockChanges: undefined, writeId: undefined } })}\n`)
 } else if (mode === 'counts') {
   process.stdout.write(`${JSON.stringify({ counts: await counts(store, config.store.database) })}\n`)
 } else {
