@@ -179,8 +179,9 @@ export class StockFeed {
       setImmediate(() => {
         this.writes.push({ write, changes, at: storedAt })
         // Not behind a read of the log under way; only behind one of the levels (they are being replaced).
-        if (this.levels === undefined || this.readingLevels) void this.work().then(resolve)
-        else void this.sendWrites().then(resolve)
+        const levels = this.readingLevels ? undefined : this.levels
+        if (levels === undefined) void this.work().then(resolve)
+        else void this.sendWrites(levels).catch((err: unknown) => this.options.onError?.(err)).then(resolve)
       }),
     )
   }
@@ -296,7 +297,7 @@ export class StockFeed {
       while ((this.again || this.writes.length > 0) && this.running) {
         try {
           if (this.writes.length > 0 && this.levels !== undefined) {
-            await this.sendWrites()
+            await this.sendWrites(this.levels)
             continue
           }
           this.again = false
@@ -317,15 +318,10 @@ export class StockFeed {
   }
 
   /**
-   * Sends the stored writes' changes ahead of the log (see `stored`). Only with levels: without (the feed
-   * starting, a resync), the loop reads them, and the log with them.
+   * Sends the stored writes' changes ahead of the log (see `stored`), advancing `levels` (the feed's). Without
+   * levels (the feed starting, a resync) the loop reads them first, and the log with them.
    */
-  private sendWrites(): Promise<void> {
-    const levels = this.levels
-    if (levels === undefined) {
-      this.again = true
-      return this.work()
-    }
+  private sendWrites(levels: Map<string, number>): Promise<void> {
     const writes = this.writes
     this.writes = []
     const updates: StockUpdate[] = []
