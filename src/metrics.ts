@@ -71,7 +71,10 @@ export class Metrics {
   private workload: Workload | undefined
   private engine: (() => Promise<ReadonlyMap<string, number>>) | undefined
 
-  /** Reports the store engine's memory (`Store.engineMemory`) at every scrape; a failed read leaves the last values. */
+  /**
+   * Reports the store engine's memory (`Store.engineMemory`) at every scrape: each read replaces the last
+   * (a cache that emptied is no longer reported); a failed read leaves the last values.
+   */
   observeEngine(read: () => Promise<ReadonlyMap<string, number>>): void {
     this.engine = read
   }
@@ -93,7 +96,9 @@ export class Metrics {
 
   private async sampleEngine(): Promise<void> {
     const memory = await this.engine?.().catch(() => undefined)
-    for (const [kind, bytes] of memory ?? []) this.engineMemory.set({ kind }, bytes)
+    if (!memory) return
+    this.engineMemory.reset()
+    for (const [kind, bytes] of memory) this.engineMemory.set({ kind }, bytes)
   }
 
   private sampleWorkload(): void {
