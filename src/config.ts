@@ -87,6 +87,7 @@ const EnvSchema = z.object({
   SIGHTLINE_CHDB_PURGE_MS: z.coerce.number().int().min(0).default(5_000),
   SIGHTLINE_CHDB_ARGS: z.string().default('').transform((v) => v.split(/\s+/).filter(Boolean)),
   SIGHTLINE_CHDB_TRIM_MS: z.coerce.number().int().min(0).default(10_000),
+  SIGHTLINE_CHDB_IDLE_THREADS: z.coerce.number().int().min(0).default(4),
   SIGHTLINE_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
   SIGHTLINE_PROJECT: z.preprocess(emptyAsUndefined, z.string().optional()),
   SIGHTLINE_PROJECT_DATABASE: identifier.default('project'),
@@ -267,6 +268,11 @@ export interface EngineMemoryConfig {
    * clean file-backed RSS; a page used again is mapped back from the page cache. 0 never. @default 10000
    */
   readonly trimMs?: number
+  /**
+   * `max_thread_pool_free_size`: how many idle threads the engine's global pool keeps for later queries
+   * (chDB's default 1,000); each keeps its stack and allocator cache. @default 4
+   */
+  readonly idleThreads: number
   /** More `clickhouse local` arguments (`--name=value`), from `SIGHTLINE_CHDB_ARGS`, space-separated. */
   readonly extraArgs: readonly string[]
 }
@@ -327,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         maxMemoryMb: e.SIGHTLINE_CHDB_MAX_MEMORY_MB,
         purgeMs: e.SIGHTLINE_CHDB_PURGE_MS,
         trimMs: e.SIGHTLINE_CHDB_TRIM_MS,
+        idleThreads: e.SIGHTLINE_CHDB_IDLE_THREADS,
         extraArgs: Object.freeze(e.SIGHTLINE_CHDB_ARGS),
       }),
     }),

@@ -1,3 +1,5 @@
+// First: the allocator's settings must be in the environment before chDB's library loads.
+import './engine-allocator.js'
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
@@ -25,6 +27,8 @@ export function engineArgs(memory: EngineMemoryConfig | undefined): string[] {
     `--uncompressed_cache_size=${memory.uncompressedCacheMb * MB}`,
   ]
   if (memory.maxMemoryMb > 0) args.push(`--max_server_memory_usage=${memory.maxMemoryMb * MB}`)
+  // Idle pool threads keep their stacks and allocator caches; chDB's default keeps up to 1,000 of them.
+  args.push(`--max_thread_pool_free_size=${memory.idleThreads}`)
   return [...args, ...memory.extraArgs]
 }
 

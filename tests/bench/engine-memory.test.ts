@@ -1,21 +1,25 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { createConnection, engineArgs } from '../../src/store/connection.js'
+import { ENGINE_ALLOCATOR } from '../../src/store/engine-allocator.js'
 import { droppable, dropLibraryPages, parseSmaps } from '../../src/store/resident.js'
 
 const root = mkdtempSync(join(tmpdir(), 'sightline-engine-memory-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 const MB = 1024 * 1024
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 describe('the embedded engine’s memory settings', () => {
   it('reads SIGHTLINE_CHDB_* into engine arguments, with bounded caches by default', () => {
     const defaults = loadConfig({}).store.memory!
-    expect(defaults).toMatchObject({ markCacheMb: 64, indexCacheMb: 64, uncompressedCacheMb: 0, maxMemoryMb: 0, purgeMs: 5000, trimMs: 10_000, extraArgs: [] })
+    expect(defaults).toMatchObject({ markCacheMb: 64, indexCacheMb: 64, uncompressedCacheMb: 0, maxMemoryMb: 0, purgeMs: 5000, trimMs: 10_000, idleThreads: 4, extraArgs: [] })
     expect(loadConfig({}).heapGrowingPercent).toBe(25)
     expect(loadConfig({ SIGHTLINE_CHDB_TRIM_MS: '0', SIGHTLINE_HEAP_GROWING_PERCENT: '0' })).toMatchObject({ heapGrowingPercent: 0, store: { memory: { trimMs: 0 } } })
     expect(() => loadConfig({ SIGHTLINE_HEAP_GROWING_PERCENT: '400' })).toThrow(/SIGHTLINE_HEAP_GROWING_PERCENT/)
@@ -31,6 +35,7 @@ describe('the embedded engine’s memory settings', () => {
       `--primary_index_cache_size=${5 * MB}`,
       `--uncompressed_cache_size=0`,
       `--max_server_memory_usage=${700 * MB}`,
+      '--max_thread_pool_free_size=4',
       '--max_thread_pool_size=500',
       '--background_pool_size=4',
     ])
@@ -38,19 +43,27 @@ describe('the embedded engine’s memory settings', () => {
   })
 
   it('starts chDB with them (the engine reports its server settings), and a closed client lets another directory open', async () => {
-    const base = loadConfig({ SIGHTLINE_CHDB_MARK_CACHE_MB: '3', SIGHTLINE_CHDB_INDEX_CACHE_MB: '5', SIGHTLINE_CHDB_MAX_MEMORY_MB: '700', SIGHTLINE_CHDB_PURGE_MS: '20' }).store
+    const base = loadConfig({
+      SIGHTLINE_CHDB_MARK_CACHE_MB: '3',
+      SIGHTLINE_CHDB_INDEX_CACHE_MB: '5',
+      SIGHTLINE_CHDB_MAX_MEMORY_MB: '700',
+      SIGHTLINE_CHDB_PURGE_MS: '20',
+      SIGHTLINE_CHDB_IDLE_THREADS: '3',
+    }).store
     const first = { ...base, dataDir: join(root, 'a') }
     const client = createConnection(first)
     // The store's second lane: same directory, same engine.
     const lane = createConnection(first)
     const rs = await lane.query({
-      query: "SELECT name, value FROM system.server_settings WHERE name IN ('mark_cache_size', 'index_mark_cache_size', 'primary_index_cache_size', 'max_server_memory_usage') ORDER BY name",
+      query:
+        "SELECT name, value FROM system.server_settings WHERE name IN ('mark_cache_size', 'index_mark_cache_size', 'primary_index_cache_size', 'max_server_memory_usage', 'max_thread_pool_free_size') ORDER BY name",
       format: 'JSONEachRow',
     })
     expect(await rs.json()).toEqual([
       { name: 'index_mark_cache_size', value: String(3 * MB) },
       { name: 'mark_cache_size', value: String(3 * MB) },
       { name: 'max_server_memory_usage', value: String(700 * MB) },
+      { name: 'max_thread_pool_free_size', value: '3' },
       { name: 'primary_index_cache_size', value: String(5 * MB) },
     ])
     // The allocator purge runs on its own session beside the store's statements.
@@ -64,6 +77,32 @@ describe('the embedded engine’s memory settings', () => {
     expect(one).toEqual([{ x: 1 }])
     await other.close()
   })
+
+  it('loads the engine with the allocator settings in its environment, which chDB reads (an operator’s own are kept)', () => {
+    const start = (conf: string | undefined, dir: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `import { createConnection } from ${JSON.stringify(pathToFileURL(join(REPO, 'src/store/connection.ts')).href)}
+           const c = createConnection({ dataDir: ${JSON.stringify(join(root, dir))} })
+           await c.command({ query: 'SELECT count() FROM numbers(100000) GROUP BY number % 7 FORMAT Null' })
+           console.log(process.env.JE_MALLOC_CONF); await c.close()`,
+        ],
+        { cwd: REPO, encoding: 'utf8', env: { ...process.env, JE_MALLOC_CONF: conf } },
+      )
+    const ours = start(undefined, 'alloc-default')
+    expect(ours.stderr).toBe('')
+    expect(ours.stdout.trim()).toBe(ENGINE_ALLOCATOR)
+    // The engine's jemalloc reads the variable: with abort_conf, each of our options is valid...
+    const strict = start(`${ENGINE_ALLOCATOR},abort_conf:true`, 'alloc-strict')
+    expect([strict.status, strict.stdout.trim()]).toEqual([0, `${ENGINE_ALLOCATOR},abort_conf:true`])
+    // ...and an unknown one aborts the process (were the variable not read, this would start).
+    expect(start('abort_conf:true,no_such_option:1', 'alloc-bad').status).not.toBe(0)
+  }, 60_000)
 
   it('picks only read-only, never-written mappings of the library to drop', () => {
     const smaps = [
