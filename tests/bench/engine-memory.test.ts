@@ -9,6 +9,8 @@ import { loadConfig } from '../../src/config.js'
 import { createConnection, engineArgs } from '../../src/store/connection.js'
 import { ENGINE_ALLOCATOR } from '../../src/store/engine-allocator.js'
 import { droppable, dropLibraryPages, parseSmaps } from '../../src/store/resident.js'
+import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
+import { testStoreConfig } from '../helpers/store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'sightline-engine-memory-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -157,5 +159,21 @@ describe('the embedded engine’s memory settings', () => {
     expect(await dropLibraryPages('libchdb.so')).toBe(advised)
     expect(await libraryKb()).toBeLessThan(back)
     await client.close()
+  })
+
+  it.runIf(!process.env.CLICKHOUSE_URL)('reads the stock levels (once a minute, for the live feed) without compiling them', async () => {
+    const config = testStoreConfig()
+    const store = ClickHouseStore.open(config)
+    await store.migrate()
+    const compiled = async () =>
+      Number((await store.executor.select<{ n: string }>("SELECT value AS n FROM system.metrics WHERE metric = 'CompiledExpressionCacheCount'"))[0]?.n ?? 0)
+    const before = await compiled()
+    for (let i = 0; i < 6; i++) await store.datasources.stockLevels()
+    expect(await compiled()).toBe(before)
+    // The same statement without the pinned settings is compiled (from its fourth run), so the check above can fail.
+    const same = `SELECT product, toInt64(sum(available_stock)) AS available FROM ${config.database}.mv_latest_availability GROUP BY product HAVING available != 0`
+    for (let i = 0; i < 6; i++) await store.executor.select(same)
+    expect(await compiled()).toBeGreaterThan(before)
+    await store.close()
   })
 })
