@@ -57,6 +57,8 @@ export interface IngestPorts {
    * not wait for that delivery: the feed fans out on its own. `storedAt`: when the store acknowledged it.
    */
   stockMoved(writeId: string | undefined, changes: readonly StockChange[], storedAt: Date): void
+  /** Whether the live feed sends stock changes now (someone is subscribed): only then is a write id worth its cost. */
+  sendsStock(): boolean
   /** The loaded Tinybird project's database (`SIGHTLINE_PROJECT_DATABASE`), whose quarantine tables `quarantine` reads too. */
   readonly projectDatabase?: string | undefined
 }
@@ -114,7 +116,7 @@ export class IngestService {
     table: IngestTable,
     size: number,
     key: string | null | undefined,
-    write: (options: { idempotencyKey: string | undefined; workspaceId: string | undefined; tokenName: string }) => Promise<IngestOutcome>,
+    write: (options: { idempotencyKey: string | undefined; workspaceId: string | undefined; tokenName: string; writeId: boolean }) => Promise<IngestOutcome>,
   ): Promise<AppendResult> {
     const entry = datasource(table)
     const principal = withScope(who, entry?.appendScope ?? `append:${table}`)
@@ -123,7 +125,12 @@ export class IngestService {
       throw badInput(`idempotencyKey must be 1 to ${MAX_KEY} characters`)
     }
     const started = performance.now()
-    const outcome = await write({ idempotencyKey: key ?? undefined, workspaceId: principal.workspaceId ?? undefined, tokenName: principal.name })
+    const outcome = await write({
+      idempotencyKey: key ?? undefined,
+      workspaceId: principal.workspaceId ?? undefined,
+      tokenName: principal.name,
+      writeId: this.ports.sendsStock(),
+    })
     const storedAt = new Date()
     this.ports.ingested({
       at: storedAt,

@@ -107,6 +107,11 @@ export class StockFeed {
     return this.subscribers.size
   }
 
+  /** Whether a stored write's changes are sent now (someone is subscribed and the feed has started). */
+  get sending(): boolean {
+    return this.running
+  }
+
   /** Calls `listener` with the subscriber count whenever it changes; returns a function that stops it. */
   watchSubscribers(listener: (count: number) => void): () => void {
     this.watchers.add(listener)

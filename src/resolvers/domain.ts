@@ -14,6 +14,7 @@ export function domainOf(services: Pick<Services, 'config' | 'store' | 'feed' | 
       maxBatch: config.maxBatch,
       ingested: (entry) => telemetry.ingested(entry),
       stockMoved: (writeId, changes, storedAt) => void feed.stored(writeId, changes, storedAt),
+      sendsStock: () => feed.sending,
       flushServiceLog: () => telemetry.serviceLog.flush(),
       projectDatabase: config.project?.database,
     })

@@ -304,7 +304,7 @@ describe('StockFeed on the real store', () => {
     const sub = read(await feed.subscribe({}))
     const ours = () => sub.got.filter((u) => [a, b].includes(u.product)).map(brief)
     const restock = (product: string, amount: number, timestamp = new Date(), key?: string) =>
-      store.ingestWarehouseStock([{ product, store: 'main', amount, timestamp }], key === undefined ? {} : { idempotencyKey: key })
+      store.ingestWarehouseStock([{ product, store: 'main', amount, timestamp }], key === undefined ? { writeId: true } : { idempotencyKey: key })
 
     // Sent with no read of the log; the log's read then takes it unsent.
     const first = await restock(a, 5)
@@ -314,8 +314,10 @@ describe('StockFeed on the real store', () => {
     expect(ours()).toEqual([{ product: a, available: 5, delta: 5 }])
     await feed.nudge()
     // The log read before the write is sent (its rows found first): sent by the read, not again after.
-    const sale = await store.ingestEcommEvents([{ event: 'sale', product: a, timestamp: new Date() }])
+    const sale = await store.ingestEcommEvents([{ event: 'sale', product: a, timestamp: new Date() }], { writeId: true })
     expect(sale.writeId).toMatch(/^w/)
+    // Not asked for (nobody subscribed), an unkeyed write has none: the feed reads the log for it.
+    expect((await store.ingestEcommEvents([{ event: 'sale', product: uid('c'), timestamp: new Date() }])).writeId).toBeUndefined()
     await feed.nudge()
     await feed.stored(sale.writeId, sale.stockChanges)
     // Sent, then the levels read again before the log shows it: the level still counts it once.
