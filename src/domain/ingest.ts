@@ -116,7 +116,7 @@ export class IngestService {
     table: IngestTable,
     size: number,
     key: string | null | undefined,
-    write: (options: { idempotencyKey: string | undefined; workspaceId: string | undefined; tokenName: string; writeId: boolean }) => Promise<IngestOutcome>,
+    write: (options: { idempotencyKey: string | undefined; workspaceId: string | undefined; tokenName: string; withWriteId: boolean }) => Promise<IngestOutcome>,
   ): Promise<AppendResult> {
     const entry = datasource(table)
     const principal = withScope(who, entry?.appendScope ?? `append:${table}`)
@@ -129,7 +129,7 @@ export class IngestService {
       idempotencyKey: key ?? undefined,
       workspaceId: principal.workspaceId ?? undefined,
       tokenName: principal.name,
-      writeId: this.ports.sendsStock(),
+      withWriteId: this.ports.sendsStock(),
     })
     const storedAt = new Date()
     this.ports.ingested({

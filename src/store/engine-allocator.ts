@@ -2,7 +2,7 @@
  * The embedded engine's allocator settings, which must be in the environment before chDB's library is
  * loaded: its jemalloc reads `JE_MALLOC_CONF` once, at its first allocation (the library's static
  * initialisers), and never again. So this module is imported for its effect, ahead of `chdb`, by
- * `./connection.ts`, the only module that loads it. An operator's own `JE_MALLOC_CONF` is left as it is.
+ * `./connection.ts`, the only module of the server that loads it. An operator's own `JE_MALLOC_CONF` is left as it is.
  *
  * The default shrinks jemalloc's per-thread caches (objects up to 4 KiB instead of 32 KiB; at most 64
  * of a small size and 4 of a large one per thread instead of 200 and 20). Each of the engine's threads

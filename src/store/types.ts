@@ -133,11 +133,11 @@ export interface IngestOptions {
   readonly tokenName?: string | undefined
   /**
    * Give an unkeyed write that moves stock an id in the change log (`IngestOutcome.writeId`), for the
-   * live feed to send its changes without reading the log. It is one more column on every row, ~7% of
-   * the insert's time, so it is asked for only while someone is subscribed. A keyed write always has one
-   * (its batch id).
+   * live feed to send its changes without reading the log. It is one more column on every row (~7% of
+   * the insert's time in `bench:ingest`), so it is asked for only while someone is subscribed. A keyed
+   * write always has one (its batch id).
    */
-  readonly writeId?: boolean | undefined
+  readonly withWriteId?: boolean | undefined
   /**
    * Records a transport refused before they could be read as rows (an NDJSON line that is not JSON, a
    * value no input field can hold). They are quarantined as received, with their reason, in the same

@@ -304,7 +304,7 @@ describe('StockFeed on the real store', () => {
     const sub = read(await feed.subscribe({}))
     const ours = () => sub.got.filter((u) => [a, b].includes(u.product)).map(brief)
     const restock = (product: string, amount: number, timestamp = new Date(), key?: string) =>
-      store.ingestWarehouseStock([{ product, store: 'main', amount, timestamp }], key === undefined ? { writeId: true } : { idempotencyKey: key })
+      store.ingestWarehouseStock([{ product, store: 'main', amount, timestamp }], key === undefined ? { withWriteId: true } : { idempotencyKey: key })
 
     // Sent with no read of the log; the log's read then takes it unsent.
     const first = await restock(a, 5)
@@ -314,7 +314,7 @@ describe('StockFeed on the real store', () => {
     expect(ours()).toEqual([{ product: a, available: 5, delta: 5 }])
     await feed.nudge()
     // The log read before the write is sent (its rows found first): sent by the read, not again after.
-    const sale = await store.ingestEcommEvents([{ event: 'sale', product: a, timestamp: new Date() }], { writeId: true })
+    const sale = await store.ingestEcommEvents([{ event: 'sale', product: a, timestamp: new Date() }], { withWriteId: true })
     expect(sale.writeId).toMatch(/^w/)
     // Not asked for (nobody subscribed), an unkeyed write has none: the feed reads the log for it.
     expect((await store.ingestEcommEvents([{ event: 'sale', product: uid('c'), timestamp: new Date() }])).writeId).toBeUndefined()

@@ -140,7 +140,7 @@ export class IngestRepository {
       const encoded = encode()
       // Two statements at most (an empty part sends none): the quarantine's rows, then the datasource's.
       await this.q.exec.insert(this.q.table(`${table}_quarantine`), encoded.bad)
-      const logged = options.writeId && encoded.stockChanges.length > 0 ? LOGGED[table] : undefined
+      const logged = options.withWriteId && encoded.stockChanges.length > 0 ? LOGGED[table] : undefined
       if (!logged) {
         await this.q.exec.insert(this.q.table(table), encoded.rows, undefined, COLUMNS[table])
         return outcomeOf(encoded)
