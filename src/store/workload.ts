@@ -114,13 +114,24 @@ export class Scheduler {
         } catch (err) {
           work = Promise.reject(err) // a slot must be given back whatever `fn` does
         }
-        work
-          .then(resolve, reject)
-          .finally(() => {
-            this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - began)
-            this.running--
-            this.next()
-          })
+        // The slot is given back, and the next call started, before the caller hears of the answer: the
+        // caller's continuation (a response to build and write) would otherwise run first, in the same
+        // turn, while the store sits idle.
+        const release = () => {
+          this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - began)
+          this.running--
+          this.next()
+        }
+        work.then(
+          (value) => {
+            release()
+            resolve(value)
+          },
+          (err: unknown) => {
+            release()
+            reject(err)
+          },
+        )
       }
       if (this.running < this.concurrency && this.queued === 0) return start()
       const entry: Waiting = { kind, start, refuse: reject }

@@ -104,6 +104,27 @@ describe('Scheduler', () => {
     await new Promise((resolve) => setImmediate(resolve))
     expect(scheduler.size).toEqual({ running: 0, queued: 0 })
   })
+
+  it('starts the next waiting call before the finished one’s caller resumes (the store never idles while a response is built)', async () => {
+    const scheduler = new Scheduler(1, 10)
+    const a = gate()
+    const events: string[] = []
+    const first = scheduler.run('read', () => a.promise).then(() => events.push('first caller resumes'))
+    const second = scheduler.run('read', async () => {
+      events.push('second starts')
+    })
+    // The failure path too: a failed call's slot is given back before its caller hears of the error.
+    const c = gate()
+    const third = scheduler.run('read', () => c.promise.then(() => Promise.reject(new Error('boom')))).catch(() => events.push('third caller resumes'))
+    const fourth = scheduler.run('read', async () => {
+      events.push('fourth starts')
+    })
+    a.open()
+    await Promise.all([first, second])
+    c.open()
+    await Promise.all([third, fourth])
+    expect(events).toEqual(['second starts', 'first caller resumes', 'fourth starts', 'third caller resumes'])
+  })
 })
 
 describe('work kinds', () => {
