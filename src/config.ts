@@ -371,7 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       dashboard: Object.freeze({ timeoutMs: e.SIGHTLINE_DASHBOARD_TIMEOUT_MS, maxMemory: e.SIGHTLINE_DASHBOARD_MAX_MEMORY }),
       ingest: Object.freeze({ timeoutMs: e.SIGHTLINE_INGEST_TIMEOUT_MS, maxMemory: e.SIGHTLINE_INGEST_MAX_MEMORY }),
       service: Object.freeze({ timeoutMs: e.SIGHTLINE_SERVICE_TIMEOUT_MS, maxMemory: e.SIGHTLINE_SERVICE_MAX_MEMORY }),
-      concurrency: e.SIGHTLINE_STORE_CONCURRENCY ?? (e.CLICKHOUSE_URL ? 8 : 1),
+      concurrency: e.SIGHTLINE_STORE_CONCURRENCY ?? (e.CLICKHOUSE_URL ? 8 : 2),
       queue: e.SIGHTLINE_STORE_QUEUE,
     }),
     authFailures: Object.freeze({ perMinute: e.SIGHTLINE_AUTH_FAILURES_PER_MINUTE, burst: e.SIGHTLINE_AUTH_FAILURE_BURST }),

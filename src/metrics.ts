@@ -45,7 +45,7 @@ export class Metrics {
   /** The store's work queues, read at each scrape (see `observeWorkload`). */
   readonly storeQueue = new Gauge({
     name: 'sightline_store_queue',
-    help: 'Store calls running and waiting, by queue (main: bound queries; lane: the second chDB session)',
+    help: 'Store calls running and waiting, by queue (main: queries, one per session of the embedded pool; lane: the embedded writes session)',
     labelNames: ['queue', 'state'] as const,
     registers: [this.registry],
   })

@@ -51,15 +51,19 @@ export class ClickHouseStore implements Store {
     private readonly client: ClickHouseClient,
     private readonly config: Pick<StoreConfig, 'database' | 'cluster' | 'durability' | 'clusterMode'> & Partial<Pick<StoreConfig, 'url' | 'dataDir'>>,
     workload: WorkloadConfig = DEFAULT_WORKLOAD,
-    /** A second connection to the same embedded store for priority inserts and health checks. */
-    private readonly lane?: ClickHouseClient,
+    /**
+     * More connections to the same embedded store: `lane` for priority inserts and health checks, `readers`
+     * for the main queue's slots beyond the first (statements with inlined values run side by side).
+     */
+    private readonly sessions: { readonly lane?: ClickHouseClient; readonly readers?: readonly ClickHouseClient[] } = {},
     onQuery?: QueryListener,
   ) {
-    this.workload = new Workload(workload, lane)
+    this.workload = new Workload(workload, config.url ? undefined : { main: client, ...sessions })
     this.executor = executorOf(client)
     this.executor.workload = this.workload
     this.executor.onQuery = onQuery
     this.executor.cancelsRunning = Boolean(config.url)
+    this.executor.inlinesValues = !config.url
     this.q = new StoreQueries(this.executor, { database: config.database, cluster: config.cluster, clusterMode: config.clusterMode })
     this.datasources = new DatasourceRepository(client, config.database, config.cluster, config.clusterMode === 'sharded')
     this.sqlApi = new SqlRepository(client, config.database)
@@ -86,9 +90,12 @@ export class ClickHouseStore implements Store {
   /** Opens the configured backend; `onQuery` hears of every store call (for latency metrics). */
   static open(config: StoreConfig, onQuery?: QueryListener, workload?: WorkloadConfig): ClickHouseStore {
     const client = createConnection(config)
-    // Embedded chDB: a second session on the same data runs ingest's inserts beside a running read.
-    const lane = config.url ? undefined : createConnection(config)
-    return new ClickHouseStore(client, config, workload, lane, onQuery)
+    if (config.url) return new ClickHouseStore(client, config, workload, {}, onQuery)
+    // Embedded chDB: a session of its own runs ingest's inserts beside a running read, and one more
+    // session per slot of the main queue beyond the first lets reads run side by side.
+    const slots = (workload ?? DEFAULT_WORKLOAD).concurrency
+    const readers = Array.from({ length: Math.max(0, slots - 1) }, () => createConnection(config))
+    return new ClickHouseStore(client, config, workload, { lane: createConnection(config), readers }, onQuery)
   }
 
   /** perf: each table's parts fingerprint (table-state.ts), for the read cache's poll. */
@@ -135,7 +142,8 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.lane?.close()
+    await this.sessions.lane?.close()
+    for (const reader of this.sessions.readers ?? []) await reader.close()
     await this.client.close()
   }
 

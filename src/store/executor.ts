@@ -9,6 +9,7 @@ import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 import { limitErrorOf, QueryLimitError, StoreUnavailableError } from './errors.js'
+import { inlineValues } from './literals.js'
 import type { QueryListener, QueryScope } from './query-stats.js'
 
 export type { QueryScope } from './query-stats.js'
@@ -56,6 +57,8 @@ export interface ExecutorOptions {
   readonly onQuery?: QueryListener | undefined
   /** Whether a running statement can be cancelled (see `Executor.cancelsRunning`). */
   readonly cancelsRunning?: boolean | undefined
+  /** Whether statements run with their values inlined (see `Executor.inlinesValues`). */
+  readonly inlinesValues?: boolean | undefined
 }
 
 /**
@@ -86,6 +89,8 @@ export class Executor {
    * cancelled request's statements are dropped while they wait for their turn, and a running one ends.
    */
   cancelsRunning: boolean
+  /** Embedded chDB: statements run with their values inlined where they can be (see `bound`). */
+  inlinesValues: boolean
 
   constructor(
     readonly client: ClickHouseClient,
@@ -94,6 +99,7 @@ export class Executor {
     this.workload = options.workload
     this.onQuery = options.onQuery
     this.cancelsRunning = options.cancelsRunning ?? false
+    this.inlinesValues = options.inlinesValues ?? false
   }
 
   /**
@@ -236,7 +242,7 @@ export class Executor {
     return this.admitted(
       async (settings, target, call) => {
         const started = performance.now()
-        const result = await target.exec({ query, query_params: params, clickhouse_settings: settings, ...driverParams(call) })
+        const result = await target.exec({ ...this.bound(query, params), clickhouse_settings: settings, ...driverParams(call) })
         const chunks: Buffer[] = []
         for await (const chunk of result.stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array))
         // chDB hands over its whole answer as one chunk: kept as it is rather than copied once more.
@@ -280,7 +286,7 @@ export class Executor {
     const answer = await this.admitted(
       async (settings, target, call) => {
         const started = performance.now()
-        const rs = await target.query({ query, query_params: params, format, clickhouse_settings: settings, ...driverParams(call) })
+        const rs = await target.query({ ...this.bound(query, params), format, clickhouse_settings: settings, ...driverParams(call) })
         const text = await rs.text()
         const later = how.parse === JSON.parse && !how.flushAlways && WHOLE_DOCUMENT.test(text.slice(-400))
         return { text, call, started, body: later ? undefined : parse(text) }
@@ -325,11 +331,10 @@ export class Executor {
     const kind = currentWork()
     const settings = workload ? limitSettings(workload.limitOf(kind)) : {}
     const lane = unbound ? workload?.lane : undefined
-    const target = lane?.client ?? this.client
     const scope = this.scopes.getStore()
     // Writes are never cut short by their client going away: a batch that started is stored whole.
     const signal = kind === 'ingest' || kind === 'service' ? undefined : scope?.signal
-    const guarded = async () => {
+    const guarded = async (target: ClickHouseClient) => {
       if (signal?.aborted) throw new QueryCancelledError('the request was cancelled before its query ran')
       const call: StatementCall = {
         ...(scope?.requestId !== undefined && { query_id: `${scope.requestId}.${++scope.issued.n}` }),
@@ -348,8 +353,21 @@ export class Executor {
         throw limited ?? orElse(err)
       }
     }
-    if (!workload) return guarded()
-    return (lane ?? workload).scheduler.run(kind, guarded)
+    if (!workload) return guarded(this.client)
+    if (lane) return lane.scheduler.run(kind, () => guarded(lane.client))
+    const pool = workload.pool
+    return workload.scheduler.run(kind, pool ? () => pool.use(guarded) : () => guarded(this.client))
+  }
+
+  /**
+   * A statement and its parameters as sent: on embedded chDB (`inlinesValues`) the values inlined as typed
+   * literals where `inlineValues` renders them all, so the statement runs beside others on its own session
+   * instead of waiting in chdb-node's one chain of bound statements.
+   */
+  private bound(query: string, params: QueryParams): { query: string; query_params: QueryParams } {
+    if (!this.inlinesValues) return { query, query_params: params }
+    const inlined = inlineValues(query, params)
+    return inlined === undefined ? { query, query_params: params } : { query: inlined, query_params: {} }
   }
 
   /** Counts a statement on the request it was admitted for (a queued one runs in whichever call freed its slot). */

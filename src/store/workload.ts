@@ -40,7 +40,7 @@ export const DEFAULT_WORKLOAD: WorkloadConfig = Object.freeze({
   dashboard: { timeoutMs: 30_000, maxMemory: 4 * 1024 ** 3 },
   ingest: { timeoutMs: 60_000, maxMemory: 4 * 1024 ** 3 },
   service: { timeoutMs: 30_000, maxMemory: 1024 ** 3 },
-  concurrency: 1,
+  concurrency: 2,
   queue: 128,
 })
 
@@ -172,18 +172,45 @@ export class Scheduler {
   }
 }
 
+/**
+ * Embedded chDB's sessions for the main queue: the store's client and its readers, one per slot. A session
+ * runs one statement at a time, so a slot holds one while its statement runs; statements whose values are
+ * inlined (no bound parameters) then run side by side, while bound ones still pass chdb-node's one chain.
+ */
+export class SessionPool {
+  private readonly free: ClickHouseClient[]
+
+  constructor(readonly sessions: readonly ClickHouseClient[]) {
+    this.free = [...sessions].reverse()
+  }
+
+  /** Runs `fn` on a free session; the scheduler admits at most one call per session, so one is free. */
+  async use<T>(fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
+    const client = this.free.pop()
+    if (!client) throw new Error('no free store session: more calls admitted than sessions')
+    try {
+      return await fn(client)
+    } finally {
+      this.free.push(client)
+    }
+  }
+}
+
 /** The limits and the scheduler every query of one client goes through. */
 export class Workload {
   readonly scheduler: Scheduler
   /** A second connection for unbound priority statements (embedded chDB only), with its own queue. */
   readonly lane: { readonly client: ClickHouseClient; readonly scheduler: Scheduler } | undefined
+  /** Embedded chDB: the main queue's sessions, one per slot (the queue admits no more calls than sessions). */
+  readonly pool: SessionPool | undefined
 
   constructor(
     readonly config: WorkloadConfig,
-    lane?: ClickHouseClient,
+    embedded?: { readonly main: ClickHouseClient; readonly readers?: readonly ClickHouseClient[]; readonly lane?: ClickHouseClient },
   ) {
-    this.scheduler = new Scheduler(config.concurrency, config.queue)
-    this.lane = lane && { client: lane, scheduler: new Scheduler(1, config.queue) }
+    this.pool = embedded && new SessionPool([embedded.main, ...(embedded.readers ?? [])])
+    this.scheduler = new Scheduler(this.pool ? Math.min(config.concurrency, this.pool.sessions.length) : config.concurrency, config.queue)
+    this.lane = embedded?.lane && { client: embedded.lane, scheduler: new Scheduler(1, config.queue) }
   }
 
   limitOf(kind: WorkKind): QueryLimit {
