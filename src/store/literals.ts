@@ -1,5 +1,3 @@
-import type { QueryParams } from './executor.js'
-
 /**
  * A statement's `{name:Type}` placeholders replaced by the values as typed SQL literals, so it can run
  * without bound parameters; undefined when any placeholder's type or value is not one rendered here (the
@@ -14,7 +12,7 @@ import type { QueryParams } from './executor.js'
  * Placeholders inside quoted strings, quoted identifiers and comments are left as they are, as
  * ClickHouse leaves them.
  */
-export function inlineValues(query: string, params: QueryParams): string | undefined {
+export function inlineValues(query: string, params: Readonly<Record<string, unknown>>): string | undefined {
   const parts = placeholders(query)
   if (parts.length === 1) return query
   let out = parts[0] as string

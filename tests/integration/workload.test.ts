@@ -25,10 +25,13 @@ describe('the store workload on embedded chDB', () => {
     await store.close()
   })
 
-  it('ingest inserts and health checks take the second session: they complete while a read holds the main queue', async () => {
+  it('ingest inserts and health checks take a session of their own: they complete while reads hold the main queue', async () => {
     expect(store.workload.lane).toBeDefined()
+    // Every slot of the main queue held (one per session of the embedded pool).
     const held = gate()
-    const holding = store.workload.scheduler.run('read', () => held.promise)
+    const slots = store.workload.scheduler.concurrency
+    expect(slots).toBe(2)
+    const holding = Promise.all(Array.from({ length: slots }, () => store.workload.scheduler.run('read', () => held.promise)))
     const read = store.products(undefined, 10, 0)
     let readDone = false
     void read.then(() => (readDone = true))
@@ -38,7 +41,7 @@ describe('the store workload on embedded chDB', () => {
     expect(outcome).toMatchObject({ accepted: 1, quarantined: 0 })
     await store.ping()
     expect(readDone).toBe(false) // the read still waits behind the held slot
-    expect(store.workload.scheduler.size).toEqual({ running: 1, queued: 1 })
+    expect(store.workload.scheduler.size).toEqual({ running: slots, queued: 1 })
 
     held.open()
     await holding
