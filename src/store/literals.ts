@@ -35,7 +35,7 @@ interface Placeholder {
 type Split = ReadonlyArray<string | Placeholder>
 
 const splits = new Map<string, Split>()
-const MAX_SPLITS = 2000
+const MAX_SPLITS = 500
 
 function placeholders(query: string): Split {
   let split = splits.get(query)
