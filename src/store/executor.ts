@@ -57,8 +57,6 @@ export interface ExecutorOptions {
   readonly onQuery?: QueryListener | undefined
   /** Whether a running statement can be cancelled (see `Executor.cancelsRunning`). */
   readonly cancelsRunning?: boolean | undefined
-  /** Whether statements run with their values inlined (see `Executor.inlinesValues`). */
-  readonly inlinesValues?: boolean | undefined
 }
 
 /**
@@ -90,7 +88,7 @@ export class Executor {
    */
   cancelsRunning: boolean
   /** Embedded chDB: statements run with their values inlined where they can be (see `bound`). */
-  inlinesValues: boolean
+  inlinesValues = false
 
   constructor(
     readonly client: ClickHouseClient,
@@ -99,7 +97,6 @@ export class Executor {
     this.workload = options.workload
     this.onQuery = options.onQuery
     this.cancelsRunning = options.cancelsRunning ?? false
-    this.inlinesValues = options.inlinesValues ?? false
   }
 
   /**

@@ -17,9 +17,9 @@ export function inlineValues(query: string, params: Readonly<Record<string, unkn
   if (parts.length === 1) return query
   let out = parts[0] as string
   for (let i = 1; i < parts.length; i += 2) {
-    const { name, type } = parts[i] as Placeholder
-    if (!Object.hasOwn(params, name)) return undefined
-    const literal = typedLiteral(type, params[name])
+    const { name, render } = parts[i] as Placeholder
+    if (!render || !Object.hasOwn(params, name)) return undefined
+    const literal = render(params[name])
     if (literal === undefined) return undefined
     out += literal + (parts[i + 1] as string)
   }
@@ -28,10 +28,14 @@ export function inlineValues(query: string, params: Readonly<Record<string, unkn
 
 interface Placeholder {
   readonly name: string
-  readonly type: string
+  /** Undefined for a type not rendered here: the statement then stays bound. */
+  readonly render: Render | undefined
 }
 
-/** Text, placeholder, text, …: a statement split around its placeholders (cached: statements come from a few files). */
+/**
+ * Text, placeholder, text, …: a statement split around its placeholders, each with its type's renderer
+ * (cached: statements come from a few files, so each is split and its types read once).
+ */
 type Split = ReadonlyArray<string | Placeholder>
 
 const splits = new Map<string, Split>()
@@ -66,7 +70,7 @@ function splitQuery(query: string): Split {
       PLACEHOLDER.lastIndex = i
       const m = PLACEHOLDER.exec(query)
       if (m) {
-        parts.push(query.slice(from, i), { name: m[1]!, type: m[2]! })
+        parts.push(query.slice(from, i), { name: m[1]!, render: typedLiteral(m[2]!) })
         i = from = PLACEHOLDER.lastIndex
       } else {
         i++
@@ -119,51 +123,74 @@ const INTEGER_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2}(\.\d{1,9})?)?$/
 const DATE_TYPE = /^(Date|Date32|DateTime|DateTime64)(\(.*\))?$/
 
-/** `value` as a SQL expression of exactly `type`, or undefined when it is not one rendered here. */
-function typedLiteral(type: string, value: unknown): string | undefined {
+/** Renders one value as a literal, or undefined when the value is not one it takes. */
+type Render = (value: unknown) => string | undefined
+
+/** The renderer of a SQL expression of exactly `type`, or undefined when the type is not one rendered here. */
+function typedLiteral(type: string): Render | undefined {
   const nullable = /^Nullable\((.+)\)$/.exec(type)
   if (nullable) {
-    if (value === null || value === undefined) return `CAST(NULL AS ${type})`
-    const inner = bareLiteral(nullable[1]!, value)
-    return inner === undefined ? undefined : `CAST(${inner} AS ${type})`
+    const inner = bareLiteral(nullable[1]!)
+    if (!inner) return undefined
+    return (value) => {
+      if (value === null || value === undefined) return `CAST(NULL AS ${type})`
+      const literal = inner(value)
+      return literal === undefined ? undefined : `CAST(${literal} AS ${type})`
+    }
   }
   const array = /^Array\((.+)\)$/.exec(type)
   if (array) {
-    if (!Array.isArray(value)) return undefined
-    const items: string[] = []
-    for (const item of value) {
-      const literal = bareLiteral(array[1]!, item)
-      if (literal === undefined) return undefined
-      items.push(literal)
+    const item = bareLiteral(array[1]!)
+    if (!item) return undefined
+    return (value) => {
+      if (!Array.isArray(value)) return undefined
+      const items: string[] = []
+      for (const v of value) {
+        const literal = item(v)
+        if (literal === undefined) return undefined
+        items.push(literal)
+      }
+      return `CAST([${items.join(', ')}] AS ${type})`
     }
-    return `CAST([${items.join(', ')}] AS ${type})`
   }
-  const literal = bareLiteral(type, value)
-  if (literal === undefined) return undefined
+  const scalar = bareLiteral(type)
+  if (!scalar) return undefined
   // A quoted string is a String already; everything else takes its placeholder's type.
-  return type === 'String' ? literal : `CAST(${literal} AS ${type})`
+  if (type === 'String') return scalar
+  return (value) => {
+    const literal = scalar(value)
+    return literal === undefined ? undefined : `CAST(${literal} AS ${type})`
+  }
 }
 
-/** A literal whose text CAST to `type` gives the value (without the CAST), for the scalar types rendered here. */
-function bareLiteral(type: string, value: unknown): string | undefined {
+/** The renderer of a literal whose text CAST to `type` gives the value (without the CAST), for the scalar types rendered here. */
+function bareLiteral(type: string): Render | undefined {
   if (type === 'String') {
-    if (typeof value === 'string') return stringLiteral(value)
-    if (typeof value === 'number' && Number.isFinite(value)) return stringLiteral(String(value))
-    return undefined
+    return (value) => {
+      if (typeof value === 'string') return stringLiteral(value)
+      if (typeof value === 'number' && Number.isFinite(value)) return stringLiteral(String(value))
+      return undefined
+    }
   }
   const range = INTEGER_RANGES[type]
   if (range) {
-    const n = integerOf(value)
-    return n !== undefined && n >= range[0] && n <= range[1] ? n.toString() : undefined
+    return (value) => {
+      const n = integerOf(value)
+      return n !== undefined && n >= range[0] && n <= range[1] ? n.toString() : undefined
+    }
   }
   if (type === 'Float64' || type === 'Float32') {
-    const n = typeof value === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(value) ? Number(value) : value
-    return typeof n === 'number' && Number.isFinite(n) ? String(n) : undefined
+    return (value) => {
+      const n = typeof value === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(value) ? Number(value) : value
+      return typeof n === 'number' && Number.isFinite(n) ? String(n) : undefined
+    }
   }
-  if (type === 'Bool') return typeof value === 'boolean' ? String(value) : undefined
+  if (type === 'Bool') return (value) => (typeof value === 'boolean' ? String(value) : undefined)
   if (DATE_TYPE.test(type)) {
-    const text = value instanceof Date ? dateTimeText(value) : value
-    return typeof text === 'string' && DATE_TIME.test(text) ? stringLiteral(text) : undefined
+    return (value) => {
+      const text = value instanceof Date ? dateTimeText(value) : value
+      return typeof text === 'string' && DATE_TIME.test(text) ? stringLiteral(text) : undefined
+    }
   }
   return undefined
 }

@@ -199,7 +199,7 @@ export class SessionPool {
 /** The limits and the scheduler every query of one client goes through. */
 export class Workload {
   readonly scheduler: Scheduler
-  /** A second connection for unbound priority statements (embedded chDB only), with its own queue. */
+  /** A session of its own for unbound priority statements (embedded chDB only), with its own queue. */
   readonly lane: { readonly client: ClickHouseClient; readonly scheduler: Scheduler } | undefined
   /** Embedded chDB: the main queue's sessions, one per slot (the queue admits no more calls than sessions). */
   readonly pool: SessionPool | undefined
