@@ -2,7 +2,10 @@
  * The live-stock latency alone (`npm run bench:live`), without the whole `npm run bench`: a fresh
  * embedded store, the built gateway (`dist/main.js`) of one or more repositories, and
  * `measureSubscriptions` against each in turn, round after round, so builds are compared as
- * interleaved pairs on the same machine load. Prints one JSON line per run and a summary.
+ * interleaved pairs on the same machine load. Prints one JSON line per run and a summary. Each line has the
+ * gateway's CPU per measured write: the whole process, its main thread, and by thread name (the engine's
+ * pools: `MergeMutate` for merges, `BgSchPool`…; `node` is the main thread and libuv's workers, which run
+ * chDB's calls), which says what competes with the fan-out.
  *
  *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR[@KEY=VALUE,…] ...] [--profile DIR]
  *
@@ -10,7 +13,7 @@
  * two settings: `--repo .@SIGHTLINE_CHDB_TRIM_MS=0 --repo .`).
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -49,7 +52,37 @@ function cpuMs(pid: number, thread = ''): number {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-type Measured = SubscriptionResult & { gatewayCpuMsPerWrite: number; mainThreadCpuMsPerWrite: number; clientCpuMsPerWrite: number }
+/**
+ * CPU time so far of each thread of a process, by thread id: its name (digits at the end dropped, so a
+ * pool's threads add up) and ms. A thread that ends is missed: the figures are a floor.
+ */
+function threadCpu(pid: number): Map<string, { name: string; ms: number }> {
+  const threads = new Map<string, { name: string; ms: number }>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/\d+$/, '')
+      threads.set(tid, { name, ms: cpuMs(pid, `/task/${tid}`) })
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return threads
+}
+
+/** Per thread name, the CPU ms per write between two `threadCpu` readings, largest first (threads new since `before` count from 0). */
+function threadCpuPerWrite(before: Map<string, { ms: number }>, after: Map<string, { name: string; ms: number }>, writes: number): Record<string, number> {
+  const byName = new Map<string, number>()
+  for (const [tid, { name, ms }] of after) byName.set(name, (byName.get(name) ?? 0) + ms - (before.get(tid)?.ms ?? 0))
+  return Object.fromEntries([...byName].filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1]).map(([name, ms]) => [name, round(ms / writes)]))
+}
+
+type Measured = SubscriptionResult & {
+  gatewayCpuMsPerWrite: number
+  mainThreadCpuMsPerWrite: number
+  clientCpuMsPerWrite: number
+  /** The gateway's threads by name (the engine's pools, libuv, V8), CPU ms per write. */
+  threadCpuMsPerWrite: Record<string, number>
+}
 
 async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-'))
@@ -71,6 +104,8 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
     // The gateway's main (JavaScript) thread alone: the fan-out, without chDB's worker threads.
     const main = `/task/${gateway.pid}`
     let mainCpu = 0
+    let threads = new Map<string, { name: string; ms: number }>()
+    let perThread: Record<string, number> = {}
     let clientCpu = process.cpuUsage()
     const result = await measureSubscriptions({
       wsUrl: gateway.wsUrl,
@@ -83,12 +118,14 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
       beforeWrites: () => {
         gatewayCpu = cpuMs(gateway.pid)
         mainCpu = cpuMs(gateway.pid, main)
+        threads = threadCpu(gateway.pid)
         clientCpu = process.cpuUsage()
       },
       storedAt: (n) => storedTimes(admin, 'live_append', n),
       beforeDisconnect: () => {
         gatewayCpu = cpuMs(gateway.pid) - gatewayCpu
         mainCpu = cpuMs(gateway.pid, main) - mainCpu
+        perThread = threadCpuPerWrite(threads, threadCpu(gateway.pid), writes)
         const used = process.cpuUsage(clientCpu)
         clientCpu = { user: used.user, system: used.system }
       },
@@ -98,6 +135,7 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
       gatewayCpuMsPerWrite: round(gatewayCpu / writes),
       mainThreadCpuMsPerWrite: round(mainCpu / writes),
       clientCpuMsPerWrite: round((clientCpu.user + clientCpu.system) / 1000 / writes),
+      threadCpuMsPerWrite: perThread,
     }
   } finally {
     await gateway.stop()
@@ -128,6 +166,7 @@ for (let r = 0; r < rounds; r++) {
       gatewayCpuMsPerWrite: res.gatewayCpuMsPerWrite,
       mainThreadCpuMsPerWrite: res.mainThreadCpuMsPerWrite,
       clientCpuMsPerWrite: res.clientCpuMsPerWrite,
+      threadCpuMsPerWrite: res.threadCpuMsPerWrite,
     }
     process.stdout.write(`${JSON.stringify(line)}\n`)
   }
