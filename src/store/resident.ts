@@ -54,17 +54,25 @@ export function droppable(mappings: readonly Mapping[], library: string): Mappin
   return mappings.filter((m) => m.path.endsWith(`/${library}`) && !m.perms.includes('w') && m.perms[3] === 'p' && m.privateKb === 0)
 }
 
-type Madvise = (addr: bigint, length: number, advice: number) => number
+type Madvise = (addr: bigint, length: number, advice: number) => Promise<number>
 
 let madvise: Promise<Madvise | undefined> | undefined
 
-/** libc's madvise through koffi; undefined where it cannot be had (not Linux, no koffi for the platform). */
+/**
+ * libc's madvise through koffi, called on libuv's thread pool (koffi's async calls): unmapping a trim's
+ * pages holds the calling thread 2–5 ms, which on the main thread would stall every request and socket
+ * for that long. Undefined where it cannot be had (not Linux, no koffi for the platform).
+ */
 function loadMadvise(): Promise<Madvise | undefined> {
   madvise ??= (async () => {
     if (process.platform !== 'linux') return undefined
     try {
       const { default: koffi } = await import('koffi')
-      return koffi.load('libc.so.6').func('int madvise(uintptr_t addr, size_t length, int advice)') as Madvise
+      const fn = koffi.load('libc.so.6').func('int madvise(uintptr_t addr, size_t length, int advice)')
+      return (addr: bigint, length: number, advice: number) =>
+        new Promise<number>((resolve, reject) => {
+          fn.async(addr, length, advice, (err: unknown, result: number) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(result)))
+        })
     } catch {
       return undefined
     }
@@ -81,8 +89,8 @@ const sameMapping = (a: Mapping, b: Mapping) => a.start === b.start && a.end ===
  * Drops this process's resident pages of `library`'s read-only, never-written mappings; returns how many
  * bytes of mappings were advised, or undefined where this cannot be done (not Linux, no FFI). The first
  * call finds the mappings in /proc/self/smaps (which pages were written); later ones only check, in the
- * cheap /proc/self/maps, that each is still there as it was. Synchronous: the files are read at once,
- * not behind the store's queries in libuv's thread pool.
+ * cheap /proc/self/maps, that each is still there as it was. The files are read at once, not behind the
+ * store's queries in libuv's thread pool; the unmapping itself runs there (`loadMadvise`).
  */
 export async function dropLibraryPages(library: string): Promise<number | undefined> {
   const advise = await loadMadvise()
@@ -104,7 +112,7 @@ export async function dropLibraryPages(library: string): Promise<number | undefi
   let advised = 0
   for (const m of mappings) {
     const length = Number(m.end - m.start)
-    if (advise(m.start, length, MADV_DONTNEED) === 0) advised += length
+    if ((await advise(m.start, length, MADV_DONTNEED)) === 0) advised += length
   }
   return advised
 }
