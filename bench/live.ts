@@ -3,9 +3,9 @@
  * embedded store, the built gateway (`dist/main.js`) of one or more repositories, and
  * `measureSubscriptions` against each in turn, round after round, so builds are compared as
  * interleaved pairs on the same machine load. Prints one JSON line per run and a summary. Each line has the
- * gateway's CPU per measured write: the whole process, its main thread, and by thread name (the engine's
- * pools: `MergeMutate` for merges, `BgSchPool`…; `node` is the main thread and libuv's workers, which run
- * chDB's calls), which says what competes with the fan-out.
+ * gateway's CPU per measured write: the whole process, and by thread name (`main` the JavaScript thread;
+ * the engine's pools: `MergeMutate` for merges, `BgSchPool`…; `node` libuv's workers, which run chDB's
+ * calls), which says what competes with the fan-out.
  *
  *   npm run bench:live -- [--subscribers 1000] [--writes 30] [--rounds 3] [--repo DIR[@KEY=VALUE,…] ...] [--profile DIR]
  *
@@ -53,14 +53,15 @@ function cpuMs(pid: number, thread = ''): number {
 }
 
 /**
- * CPU time so far of each thread of a process, by thread id: its name (digits at the end dropped, so a
- * pool's threads add up) and ms. A thread that ends is missed: the figures are a floor.
+ * CPU time so far of each thread of a process, by thread id: its name (`main` for the JavaScript thread,
+ * whose id is the process's; others with the digits at their end dropped, so a pool's threads add up)
+ * and ms. A thread that ends is missed: the figures are a floor.
  */
 function threadCpu(pid: number): Map<string, { name: string; ms: number }> {
   const threads = new Map<string, { name: string; ms: number }>()
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/\d+$/, '')
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/\d+$/, '')
       threads.set(tid, { name, ms: cpuMs(pid, `/task/${tid}`) })
     } catch {
       // ended meanwhile
@@ -101,9 +102,6 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
     // CPU time of the gateway process and of this one (the subscribers) over the measured writes: unlike
     // latency, it does not depend on what else the machine runs.
     let gatewayCpu = 0
-    // The gateway's main (JavaScript) thread alone: the fan-out, without chDB's worker threads.
-    const main = `/task/${gateway.pid}`
-    let mainCpu = 0
     let threads = new Map<string, { name: string; ms: number }>()
     let perThread: Record<string, number> = {}
     let clientCpu = process.cpuUsage()
@@ -117,14 +115,12 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
       progress: () => {},
       beforeWrites: () => {
         gatewayCpu = cpuMs(gateway.pid)
-        mainCpu = cpuMs(gateway.pid, main)
         threads = threadCpu(gateway.pid)
         clientCpu = process.cpuUsage()
       },
       storedAt: (n) => storedTimes(admin, 'live_append', n),
       beforeDisconnect: () => {
         gatewayCpu = cpuMs(gateway.pid) - gatewayCpu
-        mainCpu = cpuMs(gateway.pid, main) - mainCpu
         perThread = threadCpuPerWrite(threads, threadCpu(gateway.pid), writes)
         const used = process.cpuUsage(clientCpu)
         clientCpu = { user: used.user, system: used.system }
@@ -133,7 +129,8 @@ async function once({ repo, env }: (typeof repos)[number]): Promise<Measured> {
     return {
       ...result,
       gatewayCpuMsPerWrite: round(gatewayCpu / writes),
-      mainThreadCpuMsPerWrite: round(mainCpu / writes),
+      // The main (JavaScript) thread alone: the fan-out, without chDB's worker threads.
+      mainThreadCpuMsPerWrite: perThread.main ?? 0,
       clientCpuMsPerWrite: round((clientCpu.user + clientCpu.system) / 1000 / writes),
       threadCpuMsPerWrite: perThread,
     }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 
 /**
  * chDB is one ~550 MB shared library (libchdb.so): ~400 MB of code and ~150 MB of read-only data, mapped
@@ -68,11 +69,7 @@ function loadMadvise(): Promise<Madvise | undefined> {
     if (process.platform !== 'linux') return undefined
     try {
       const { default: koffi } = await import('koffi')
-      const fn = koffi.load('libc.so.6').func('int madvise(uintptr_t addr, size_t length, int advice)')
-      return (addr: bigint, length: number, advice: number) =>
-        new Promise<number>((resolve, reject) => {
-          fn.async(addr, length, advice, (err: unknown, result: number) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(result)))
-        })
+      return promisify(koffi.load('libc.so.6').func('int madvise(uintptr_t addr, size_t length, int advice)').async) as Madvise
     } catch {
       return undefined
     }
