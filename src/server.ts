@@ -75,22 +75,32 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let ready = false
   let beforeStop: (() => Promise<void>) | void = undefined
 
+  // perf: every write through the REST surface answers once the cached reads it made stale are dropped.
+  const domain = domainOf(services)
+  const writing = new WeakMap<object, NonNullable<Gateway['project']>>()
+  const writingProject = (project: NonNullable<Gateway['project']>) => {
+    let proxy = writing.get(project)
+    if (!proxy) writing.set(project, (proxy = writesThrough(project, ['append', 'copy'], execution)))
+    return proxy
+  }
   const gateway: Gateway = {
     maxBodyBytes: config.maxBodyBytes,
     csvFormulaGuard: config.csvFormulaGuard,
     clientAddress: access.addressOf,
     log,
     maxBatch: config.maxBatch,
-    datasources: writesThrough(app.datasources, ['truncate', 'delete'], execution), // perf: writes drop cached reads
+    datasources: writesThrough(app.datasources, ['truncate', 'delete'], execution),
     sql: app.sql,
     catalog: app.catalog,
     get project() {
-      return app.projectReady ? app.project?.service : undefined
+      const project = app.projectReady ? app.project?.service : undefined
+      return project && writingProject(project)
     },
     tokens,
     rateOf: access.rateOf,
     principalOf: access.principalOf,
-    domain: domainOf(services),
+    domain: { ...domain, ingest: writesThrough(domain.ingest, ['append', 'appendNdjson'], execution) },
+    cache: execution.cache,
     run: operationRunner(services.telemetry, store),
     within: (scope, fn) => store.forRequest(scope, fn),
   }

@@ -21,6 +21,11 @@ export interface ReadCacheOptions {
   readonly maxBytes: number
   /** The longest an answer is kept even when nothing is written: answers relative to the clock (last-hour hits) age. */
   readonly ttlMs: number
+  /**
+   * Whether every read is kept (SIGHTLINE_READ_CACHE: GraphQL queries and REST pipes), or only the REST
+   * answers of pipes that ask for it with `CACHE`. @default true
+   */
+  readonly everyRead?: boolean
   /** How often the tables' state is read to catch writes that bypass this gateway. */
   readonly pollMs: number
   /** Each table's fingerprint (`db.table` -> state); a change drops the answers that read that table. */
@@ -41,11 +46,30 @@ type Dependencies = ReadonlySet<string> | 'all'
 
 interface Entry {
   readonly at: number
-  readonly result: ExecutionResult
-  /** The response body it is written as (what its size counts). */
-  readonly body: AnswerBytes
+  /** How long it may be served from `at` (the cache's TTL, or a pipe's `CACHE`). */
+  readonly ttlMs: number
+  /** What a hit answers: a GraphQL ExecutionResult, a REST pipe's PipeAnswer. */
+  readonly value: unknown
   readonly bytes: number
   readonly reads: Dependencies
+}
+
+/** What a miss computed: its value and, when it may be kept, how to keep it (returns its size in bytes, what the cache's bound counts). */
+interface Computed<V> {
+  readonly value: V
+  readonly keep?: (() => number) | undefined
+}
+
+/**
+ * One cacheable read: runs it with `named` collecting the qualified tables its statements name. `tracked`
+ * says whether they were collected at all (an answer whose reads are unknown depends on every table).
+ */
+type Miss<V> = (named: Set<string>) => Promise<Computed<V> & { readonly tracked: boolean }>
+
+/** A REST pipe's answer as it is written: its content type and body. */
+export interface PipeAnswer {
+  readonly contentType: string
+  readonly body: string | Buffer
 }
 
 /**
@@ -122,9 +146,11 @@ export class ReadCache {
   private polledFrom = Number.NEGATIVE_INFINITY
   private readonly entries = new Map<string, Entry>()
   /** Answers being computed, by key, with the change sequence they started at. */
-  private readonly running = new Map<string, { readonly seq: number; readonly result: Promise<ExecutionResult> }>()
+  private readonly running = new Map<string, { readonly seq: number; readonly result: Promise<Computed<unknown>> }>()
   private bytes = 0
   private timer: NodeJS.Timeout | undefined
+  /** Whether the poll was started (by the server, or by `wake`) or the cache closed. */
+  private phase: 'idle' | 'started' | 'closed' = 'idle'
   private polling: Promise<boolean> | undefined
   /** Writes through this gateway whose changes are still being read: nothing is served meanwhile. */
   private checking = 0
@@ -145,14 +171,30 @@ export class ReadCache {
     return { entries: this.entries.size, bytes: this.bytes }
   }
 
-  /** Reads the tables' state once, then every `pollMs`. */
+  /** Reads the tables' state once, then every `pollMs` (once: later calls wait for nothing). */
   async start(): Promise<void> {
+    if (this.phase !== 'idle') return
+    this.phase = 'started'
     await this.poll()
+    if (this.isClosed()) return
     this.timer = setInterval(() => void this.poll(), this.options.pollMs)
     this.timer.unref()
   }
 
+  /**
+   * Starts the poll on first use when the server did not (the read cache off, a project pipe with `CACHE`):
+   * reads bypass the cache until its first reading is done.
+   */
+  wake(): void {
+    if (this.phase === 'idle') void this.start()
+  }
+
+  private isClosed(): boolean {
+    return this.phase === 'closed'
+  }
+
   close(): void {
+    this.phase = 'closed'
     clearInterval(this.timer)
     this.timer = undefined
     this.entries.clear()
@@ -165,6 +207,7 @@ export class ReadCache {
    * served from the cache until then.
    */
   async written(): Promise<void> {
+    if (this.states === undefined && !this.polling) return // the tables never read: nothing was kept
     this.checking++
     try {
       // A poll already running may have read the tables before the write landed: read them again after it.
@@ -183,9 +226,21 @@ export class ReadCache {
     return this.polling
   }
 
-  /** `execute` with the cache in front of it; mutations drop what they changed before they answer. */
+  /**
+   * `execute` with the cache in front of it; mutations drop what they changed before they answer. When
+   * not `everyRead`, queries run as they are (only pipes' REST answers are kept) and mutations still drop them.
+   */
   wrap(execute: Execute): (args: ExecutionArgs, headers?: ResponseHeaders) => Promise<ExecutionResult> | ExecutionResult {
     return (args, headers) => this.execute(args, execute, headers)
+  }
+
+  /**
+   * How long a REST pipe's answer may be kept, in ms; undefined when it is not kept. `cacheSeconds` is a
+   * project pipe's `CACHE` (0: never kept); without one, the cache's TTL when it keeps every read.
+   */
+  ttlFor(cacheSeconds: number | undefined): number | undefined {
+    if (cacheSeconds !== undefined) return cacheSeconds > 0 ? cacheSeconds * 1000 : undefined
+    return this.options.everyRead === false ? undefined : this.options.ttlMs
   }
 
   private async execute(args: ExecutionArgs, execute: Execute, headers: ResponseHeaders | undefined): Promise<ExecutionResult> {
@@ -199,19 +254,65 @@ export class ReadCache {
         else this.invalidate('all')
       }
     }
-    const key = operation?.operation === 'query' ? this.keyOf(args, operation.selectionSet.selections) : undefined
+    const key = this.options.everyRead !== false && operation?.operation === 'query' ? this.keyOf(args, operation.selectionSet.selections) : undefined
     if (key === undefined) return execute(args)
+    return this.lookup<ExecutionResult>(key, this.options.ttlMs, headers, async (named) => {
+      const stats = statsOf(args)
+      const outer = stats?.tables
+      if (stats) stats.tables = named
+      let result: ExecutionResult
+      try {
+        result = await execute(args)
+      } finally {
+        if (stats) {
+          if (outer) for (const t of named) outer.add(t)
+          stats.tables = outer
+        }
+      }
+      const data = result.data
+      const keep = !result.errors?.length && isObject(data) && result.extensions === undefined
+      return {
+        value: result,
+        tracked: stats !== undefined,
+        keep: keep
+          ? () => {
+              const body = written.get(data) ?? [Buffer.from(`${JSON.stringify({ data })}\n`, 'utf8')]
+              written.set(data, body)
+              return lengthOf(body)
+            }
+          : undefined,
+      }
+    })
+  }
+
+  /**
+   * A REST pipe's answer under `key` (what determines it: the pipe, its parameters and format, the caller's
+   * grants), kept for `ttlMs` at most: from the cache when it holds it, else from `miss`, which runs the
+   * pipe with `named` collecting the tables it reads. Errors (thrown) are never kept.
+   */
+  answer(key: string, ttlMs: number, headers: ResponseHeaders | undefined, miss: (named: Set<string>) => Promise<PipeAnswer>): Promise<PipeAnswer> {
+    return this.lookup<PipeAnswer>(`rest:${key}`, ttlMs, headers, async (named) => {
+      const value = await miss(named)
+      return { value, tracked: true, keep: () => (typeof value.body === 'string' ? Buffer.byteLength(value.body, 'utf8') : value.body.length) }
+    })
+  }
+
+  /**
+   * The answer under `key`: kept and fresh, or computed by `miss` (once for requests that miss it together)
+   * and kept for `ttlMs` unless a table it read changed meanwhile.
+   */
+  private async lookup<V>(key: string, ttlMs: number, headers: ResponseHeaders | undefined, miss: Miss<V>): Promise<V> {
     if (!this.fresh()) {
       this.stats.bypassed++
-      return execute(args)
+      return (await miss(new Set())).value
     }
     const entry = this.entries.get(key)
-    if (entry && this.now() - entry.at <= this.options.ttlMs) {
+    if (entry && this.now() - entry.at <= entry.ttlMs) {
       this.stats.hits++
       this.entries.delete(key)
       this.entries.set(key, entry)
       headers?.set('x-sightline-cache', 'hit')
-      return entry.result
+      return entry.value as V
     }
     if (entry) this.drop(key, entry, 'expired')
     headers?.set('x-sightline-cache', 'miss')
@@ -222,46 +323,33 @@ export class ReadCache {
     if (running && running.seq === this.seq) {
       this.stats.shared++
       const shared = await running.result.catch(() => undefined)
-      if (shared && !shared.errors?.length) return shared
-      return execute(args)
+      if (shared?.keep) return shared.value as V
+      return (await miss(new Set())).value
     }
     this.stats.misses++
     const seq = this.seq
-    const result = this.compute(key, args, execute)
+    const result = this.compute(key, ttlMs, miss)
     this.running.set(key, { seq, result })
     try {
-      return await result
+      return (await result).value
     } finally {
       if (this.running.get(key)?.result === result) this.running.delete(key)
     }
   }
 
-  /** Runs a missed query, noting the tables it reads, and keeps its answer unless one of them changed meanwhile. */
-  private async compute(key: string, args: ExecutionArgs, execute: Execute): Promise<ExecutionResult> {
+  /** Runs a missed read, noting the tables it reads, and keeps its answer unless one of them changed meanwhile. */
+  private async compute<V>(key: string, ttlMs: number, miss: Miss<V>): Promise<Computed<V>> {
     const seq = this.seq
     const at = this.now()
-    const stats = statsOf(args)
-    const outer = stats?.tables
     const named = new Set<string>()
-    if (stats) stats.tables = named
-    let result: ExecutionResult
-    try {
-      result = await execute(args)
-    } finally {
-      if (stats) {
-        if (outer) for (const t of named) outer.add(t)
-        stats.tables = outer
+    const { value, keep, tracked } = await miss(named)
+    if (keep) {
+      const reads = tracked ? this.dependencies(named) : 'all'
+      if (this.fresh() && !this.changedSince(seq, reads)) {
+        this.keep(key, { at, ttlMs, value, bytes: keep(), reads })
       }
     }
-    if (!result.errors?.length) {
-      const reads = stats ? this.dependencies(named) : 'all'
-      if (this.fresh() && !this.changedSince(seq, reads) && isObject(result.data) && result.extensions === undefined) {
-        const body = written.get(result.data) ?? [Buffer.from(`${JSON.stringify({ data: result.data })}\n`, 'utf8')]
-        written.set(result.data, body)
-        this.keep(key, { at, result, body, bytes: lengthOf(body), reads })
-      }
-    }
-    return result
+    return { value, keep }
   }
 
   /** The tables of this cache's databases among `named`; every table when there are none. */

@@ -52,6 +52,8 @@ export interface ProjectPipeSource {
   readonly type: 'endpoint' | 'copy' | 'materialized' | 'sink' | 'default'
   /** `<database>.<name>` when a built-in pipe has the name, else the name (API.md, Scopes). */
   readonly scopeName: string
+  /** The pipe's `CACHE`: how long, in seconds, its REST answers may be kept (0: never). */
+  readonly cacheSeconds?: number
 }
 
 export interface PipeEntry {

@@ -39,7 +39,7 @@ export function projectEntries(service: ProjectService, columns: DescribedColumn
       parameters: endpoint || pipe.type === 'copy' ? service.parameters(pipe.name).map(parameter) : [],
       dependencies: [...new Set(pipe.nodes.flatMap((n) => sqlReferences(n.text).map((r) => r.name)))].filter((name) => project.datasources.has(name)),
       output: (endpoint ? columns(pipe.name) : undefined) ?? [],
-      source: { kind: 'project', project: database, type: pipe.type, scopeName },
+      source: { kind: 'project', project: database, type: pipe.type, scopeName, ...(pipe.cache !== undefined && { cacheSeconds: pipe.cache }) },
     }
   })
   return { datasources, pipes }

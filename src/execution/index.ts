@@ -57,11 +57,14 @@ export function createExecution(
   const run = (args: ExecutionArgs) => passThrough.execute(args, execute)
   if (config.readCache.enabled && !tableStates) log.warn('SIGHTLINE_READ_CACHE is on but this store cannot report its tables: the read cache stays off')
   const databases = [config.store.database, ...(config.project ? [config.project.database] : [])]
+  // With a project loaded the cache exists even when off: a pipe's CACHE keeps its REST answers in it (its
+  // poll starts on the first such request). GraphQL goes through it only when SIGHTLINE_READ_CACHE is on.
   const cache =
-    config.readCache.enabled && tableStates
+    (config.readCache.enabled || config.project) && tableStates
       ? new ReadCache({
           maxBytes: config.readCache.maxBytes,
           ttlMs: config.readCache.ttlMs,
+          everyRead: config.readCache.enabled,
           pollMs: config.pollMs,
           probe: () => tableStates(databases),
           databases,
@@ -82,7 +85,7 @@ export function createExecution(
     execute: cached ?? run,
     executorFor: (s) => (s === schema ? (cached ?? run) : (cachedOn ?? runOn)),
     written: async () => cache?.written(),
-    start: async () => cache?.start(),
+    start: async () => (config.readCache.enabled ? cache?.start() : undefined),
     close: () => cache?.close(),
     compiled,
     cache,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Principal } from '../auth/scopes.js'
+import type { PipeAnswer } from '../cache/read-cache.js'
 import type { Catalog, PipeEntry, ProjectPipeSource } from '../catalog/index.js'
 import { ProjectQueryError, TemplateError, type ProjectService } from '../domain/project.js'
 import { sendBody, sendJson } from '../http.js'
@@ -58,7 +59,7 @@ const isProject = (pipe: ProjectPipe | Pipe): pipe is ProjectPipe => 'project' i
 
 /** What a pipe request asks for, read once for either executor. */
 interface PipeRequest {
-  readonly format: Format
+  readonly format: Format | 'parquet'
   readonly search: URLSearchParams
   readonly quote: boolean
   /** Tinybird's `q=`: SQL over the pipe's answer, read as `_`. */
@@ -85,36 +86,68 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
     for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
   }
   const q = url.searchParams.get('q')
-  if (extension === 'parquet' && isProject(pipe)) return serveParquet(res, pipe.project, pipe.entry.name, who, search, q, requestId)
-  const quote = url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0'
+  const quote = extension === 'parquet' ? '0' : (url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0')
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
-  const request: PipeRequest = { format: extension as Format, search, quote: quote === '1', q }
-  if (isProject(pipe)) await serveProjectPipe(gateway, res, pipe.project, pipe.entry.name, who, request, requestId)
-  else await serveBuiltinPipe(gateway, res, pipe, who, request, requestId)
+  const request: PipeRequest = { format: extension as Format | 'parquet', search, quote: quote === '1', q }
+  const compute = () => (isProject(pipe) ? projectAnswer(gateway, pipe.project, pipe.entry.name, who, request, requestId) : builtinAnswer(gateway, pipe, who, request, requestId))
+  const cache = gateway.cache
+  const ttlMs = cache?.ttlFor(isProject(pipe) ? pipe.entry.source.cacheSeconds : undefined)
+  const answer = await answering(res, () => {
+    if (!cache || ttlMs === undefined) return compute()
+    cache.wake()
+    const headers = { set: (header: string, value: string) => res.setHeader(header, value) }
+    // The tables its statements name are noted for the cache, in every scope the pipe's work opens.
+    return cache.answer(answerKey(pipe, who, request), ttlMs, headers, (tables) => gateway.within({ tables }, compute))
+  })
+  if (answer) sendBody(res, 200, answer.contentType, answer.body)
+}
+
+/**
+ * What determines a pipe's answer: the pipe (a project's, by the project it was loaded as), the format,
+ * `q=` and the parameters (the token aside), and the caller's grants (scopes, workspace binding, a JWT's
+ * fixed parameters): two callers with different grants never share an answer.
+ */
+function answerKey(pipe: ProjectPipe | Pipe, who: Principal, request: PipeRequest): string {
+  const params = [...request.search].filter(([k]) => k !== 'token').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const fixed = who.fixedParams ? [...who.fixedParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null
+  const source = isProject(pipe) ? `${pipe.project.database}#${loadOf(pipe.project)}` : ''
+  const name = isProject(pipe) ? pipe.entry.name : pipe.name
+  return JSON.stringify([source, name, request.format, request.quote, request.q, params, [...who.scopes].sort(), who.workspaceId, fixed])
+}
+
+/** A number per loaded project (a reload of the folder is another): answers of an earlier load are not served. */
+const loads = new WeakMap<ProjectService, number>()
+let lastLoad = 0
+function loadOf(project: ProjectService): number {
+  let n = loads.get(project)
+  if (n === undefined) loads.set(project, (n = ++lastLoad))
+  return n
 }
 
 /** A built-in pipe: parameters checked after the token (an unauthorised caller learns nothing about them), then its use case. */
-async function serveBuiltinPipe(gateway: Gateway, res: ServerResponse, pipe: Pipe, caller: Principal, request: PipeRequest, requestId: string): Promise<void> {
+async function builtinAnswer(gateway: Gateway, pipe: Pipe, caller: Principal, request: PipeRequest, requestId: string): Promise<PipeAnswer> {
+  if (request.format === 'parquet') throw new HttpError(400, 'Format \'parquet\' is not supported for this pipe')
+  const format = request.format
   const who = pipePrincipal(caller, pipe)
   const params = pipeParams(who, pipe.name, request.search)
-  if (pipe.json && request.format === 'json' && request.q === null) {
+  if (pipe.json && format === 'json' && request.q === null) {
     // The store's FORMAT JSON is the envelope: streamed through as written.
     const json = pipe.json.bind(pipe)
     pipe.variables(params) // parameters are checked before anything runs
     const { value } = await gateway.run(pipe.name, who, requestId, () => json(gateway.domain, who, params, request.quote))
-    return sendBody(res, 200, CONTENT_TYPE.json, value)
+    return { contentType: CONTENT_TYPE.json, body: value }
   }
   const started = performance.now()
   const { rows, rowsBeforeLimit, statistics } = await runPipe(gateway, pipe, who, params, requestId)
   const elapsed = (performance.now() - started) / 1000
   const options = { quote64BitIntegers: request.quote, csvFormulaGuard: gateway.csvFormulaGuard }
-  const answer =
+  const body =
     request.q === null
-      ? render(request.format, pipe.columns(params), rows, { elapsed, ...statistics }, { ...options, rowsBeforeLimit })
+      ? render(format, pipe.columns(params), rows, { elapsed, ...statistics }, { ...options, rowsBeforeLimit })
       : await sqlOverPipe(gateway, who, request.q, pipe.columns(params), rows).then((over) =>
-          render(request.format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit }),
+          render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit }),
         )
-  sendBody(res, 200, CONTENT_TYPE[request.format], answer)
+  return { contentType: CONTENT_TYPE[format], body }
 }
 
 /** Template errors answer with Tinybird's own body and status; ClickHouse's refusal of the SQL is a 400. */
@@ -131,35 +164,30 @@ export async function answering<T>(res: ServerResponse, work: () => Promise<T>):
   }
 }
 
-/** A project endpoint as one Parquet file (no envelope: Parquet has its own schema). */
-async function serveParquet(res: ServerResponse, project: ProjectService, name: string, who: Principal, search: URLSearchParams, q: string | null, requestId: string): Promise<void> {
-  if (q !== null) throw new HttpError(400, 'q= is not supported with .parquet; use .json, .csv or .ndjson')
-  const bytes = await answering(res, () => project.readParquet(who, name, search, requestId))
-  if (bytes !== undefined) sendBody(res, 200, PARQUET_CONTENT_TYPE, bytes)
-}
-
 /**
  * A project endpoint: the pipe's SQL rendered with the request's parameters (bound, never spliced). `.json`
- * without `q=` passes ClickHouse's `FORMAT JSON` document (Tinybird's envelope) through as written.
+ * without `q=` passes ClickHouse's `FORMAT JSON` document (Tinybird's envelope) through as written; `.parquet`
+ * is one Parquet file (no envelope: Parquet has its own schema).
  */
-async function serveProjectPipe(gateway: Gateway, res: ServerResponse, project: ProjectService, name: string, who: Principal, request: PipeRequest, requestId: string): Promise<void> {
+async function projectAnswer(gateway: Gateway, project: ProjectService, name: string, who: Principal, request: PipeRequest, requestId: string): Promise<PipeAnswer> {
   const { format, q } = request
   const started = performance.now()
-  if (format === 'json' && q === null) {
-    const text = await answering(res, () => project.readJson(who, name, request.search, requestId, request.quote))
-    if (text !== undefined) sendBody(res, 200, CONTENT_TYPE.json, text)
-    return
+  if (format === 'parquet') {
+    if (q !== null) throw new HttpError(400, 'q= is not supported with .parquet; use .json, .csv or .ndjson')
+    return { contentType: PARQUET_CONTENT_TYPE, body: await project.readParquet(who, name, request.search, requestId) }
   }
-  const doc = await answering(res, () => project.read(who, name, request.search, requestId))
-  if (!doc) return
+  if (format === 'json' && q === null) {
+    return { contentType: CONTENT_TYPE.json, body: await project.readJson(who, name, request.search, requestId, request.quote) }
+  }
+  const doc = await project.read(who, name, request.search, requestId)
   const options = { quote64BitIntegers: request.quote, csvFormulaGuard: gateway.csvFormulaGuard }
-  let answer: string
+  let body: string
   if (q === null) {
     const statistics = { elapsed: doc.statistics?.elapsed ?? 0, rows_read: doc.statistics?.rows_read ?? 0, bytes_read: doc.statistics?.bytes_read ?? 0 }
-    answer = render(format, doc.meta, doc.data, statistics, { ...options, rowsBeforeLimit: doc.rows_before_limit_at_least })
+    body = render(format, doc.meta, doc.data, statistics, { ...options, rowsBeforeLimit: doc.rows_before_limit_at_least })
   } else {
     const over = await sqlOverPipe(gateway, who, q, doc.meta, doc.data)
-    answer = render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit })
+    body = render(format, over.meta, over.data, { elapsed: (performance.now() - started) / 1000, ...over.statistics }, { ...options, rowsBeforeLimit: over.rowsBeforeLimit })
   }
-  sendBody(res, 200, CONTENT_TYPE[format], answer)
+  return { contentType: CONTENT_TYPE[format], body }
 }

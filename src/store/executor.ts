@@ -111,6 +111,7 @@ export class Executor {
         requestId,
         signal: scope.signal ?? outer?.signal,
         stats: scope.stats ?? outer?.stats,
+        tables: scope.tables ?? outer?.tables,
         issued: outer && outer.requestId === requestId ? outer.issued : { n: 0 },
       },
       fn,
@@ -418,7 +419,7 @@ const namedTables = new Map<string, readonly string[]>()
  * databases' tables as reading every table.
  */
 function noteTables(scope: QueryScope | undefined, query: string): void {
-  const into = scope?.stats?.tables
+  const into = scope?.stats?.tables ?? scope?.tables
   if (!into) return
   let names = namedTables.get(query)
   if (!names) {

@@ -28,4 +28,10 @@ export interface QueryScope {
   readonly requestId?: string | undefined
   readonly signal?: AbortSignal | undefined
   readonly stats?: QueryStats | undefined
+  /**
+   * Where every SELECT of this scope and of the scopes nested in it notes the qualified tables it names
+   * (as `stats.tables`, which wins when set): a cached answer's dependencies when its work runs in scopes
+   * of its own (a REST pipe's operation).
+   */
+  readonly tables?: Set<string> | undefined
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { RateState } from '../auth/rate-limit.js'
 import type { Principal } from '../auth/scopes.js'
 import type { TokenService } from '../auth/tokens.js'
+import type { ReadCache } from '../cache/read-cache.js'
 import type { Catalog } from '../catalog/index.js'
 import type { DatasourceService } from '../domain/datasources.js'
 import type { Domain } from '../domain/index.js'
@@ -45,6 +46,11 @@ export interface Gateway {
    * RATE_LIMITED (429) over the token's rate. Refusals go to the error log under `request`.
    */
   principalOf(header: string | undefined, request: RequestLabel): Promise<Principal | null>
+  /**
+   * The read cache, where REST pipe answers are kept (a built-in pipe's with SIGHTLINE_READ_CACHE on, a
+   * project endpoint's with its `CACHE`); undefined when the store cannot report its tables' state.
+   */
+  readonly cache?: ReadCache | undefined
   /** The use cases: REST pipes and ingest call them directly. */
   readonly domain: Domain
   /** Runs a use case as one named operation (statistics, metrics, operation and error logs), errors coded. */
