@@ -203,6 +203,46 @@ describe('read cache', () => {
     await stillCached()
   })
 
+  it('a write through the REST API (Events, Data Sources) is visible on the next read, GraphQL and REST alike', async () => {
+    const rest = async (): Promise<{ cache: string | null; stock: number | undefined }> => {
+      const res = await fetch(`${server.url.replace(/\/graphql$/, '')}/v0/pipes/api_product_grid.json?category=${category}&token=${tokens.read}`)
+      expect(res.status).toBe(200)
+      const rows = ((await res.json()) as { data: Array<{ id: string; stock: number }> }).data
+      return { cache: res.headers.get('x-sightline-cache'), stock: rows.find((r) => r.id === 'p1')?.stock }
+    }
+    const restHit = async () => {
+      let answer = await rest()
+      for (let i = 0; i < 50 && answer.cache !== 'hit'; i++) answer = await rest()
+      expect(answer.cache).toBe('hit')
+      return answer
+    }
+    const writes = [
+      (amount: number) =>
+        fetch(`${server.url.replace(/\/graphql$/, '')}/v0/events?name=warehouse_stock&wait=true`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${server.adminToken}` },
+          body: JSON.stringify({ timestamp: new Date().toISOString(), product: 'p1', store: 'store_3', amount }),
+        }),
+      (amount: number) =>
+        fetch(`${server.url.replace(/\/graphql$/, '')}/v0/datasources?name=warehouse_stock&mode=append&format=ndjson`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${server.adminToken}` },
+          body: JSON.stringify({ timestamp: new Date().toISOString(), product: 'p1', store: 'store_4', amount }),
+        }),
+    ]
+    for (const write of writes) {
+      const stock = stockOf(await cached(GRID, { category }, tokens.read!), 'p1')!
+      expect((await restHit()).stock).toBe(stock)
+      expect((await write(3)).status).toBe(200)
+      const graphql = await post(GRID, { category }, tokens.read!)
+      expect(graphql.cache).not.toBe('hit')
+      expect(stockOf(graphql, 'p1')).toBe(stock + 3)
+      const after = await rest()
+      expect(after.cache).not.toBe('hit')
+      expect(after.stock).toBe(stock + 3)
+    }
+  })
+
   it('writes a cached answer as the same bytes as the answer it kept', async () => {
     const text = async () => {
       const res = await fetch(server.url, {
