@@ -242,3 +242,83 @@ describe('ReadCache, concurrent misses', () => {
     expect(executions).toBe(3)
   })
 })
+
+describe('ReadCache, REST pipe answers', () => {
+  function setup(everyRead: boolean) {
+    let clock = 0
+    let tables = new Map([['db.events', 'a'], ['db.users', 'a']])
+    const cache = new ReadCache({ maxBytes: 1_000_000, ttlMs: 5_000, pollMs: 100_000, now: () => clock, databases: ['db'], probe: async () => tables, everyRead })
+    let runs = 0
+    /** A pipe over `db.events`: answers its run number, or throws when `fail`. */
+    const answer = (key: string, ttlMs: number, fail = false) =>
+      cache.answer(key, ttlMs, undefined, async (named) => {
+        runs++
+        named.add('db.events').add('e.amount')
+        if (fail) throw new Error('bad parameter')
+        return { contentType: 'application/json', body: `{"run":${runs}}` }
+      })
+    return {
+      cache,
+      answer,
+      runs: () => runs,
+      tick: (ms: number) => (clock += ms),
+      change: (table: string) => (tables = new Map([...tables, [table, `${tables.get(table) ?? ''}+`]])),
+    }
+  }
+
+  it('keeps a pipe for its CACHE, every built-in pipe only when every read is kept', () => {
+    expect(setup(false).cache.ttlFor(30)).toBe(30_000)
+    expect(setup(false).cache.ttlFor(0)).toBeUndefined()
+    expect(setup(false).cache.ttlFor(undefined)).toBeUndefined()
+    expect(setup(true).cache.ttlFor(undefined)).toBe(5_000)
+    expect(setup(true).cache.ttlFor(0)).toBeUndefined()
+  })
+
+  it('serves a kept answer for its own TTL, drops it when a table it read changes, and never keeps an error', async () => {
+    const t = setup(false)
+    await t.cache.poll()
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":1}')
+    t.tick(30_000) // past the cache's 5 s TTL, within the pipe's 60 s
+    await t.cache.poll()
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":1}')
+    t.change('db.users') // a table it does not read
+    await t.cache.poll()
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":1}')
+    t.change('db.events')
+    await t.cache.poll()
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":2}')
+    t.tick(60_001)
+    await t.cache.poll()
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":3}')
+    await expect(t.answer('b', 60_000, true)).rejects.toThrow('bad parameter')
+    await expect(t.answer('b', 60_000, true)).rejects.toThrow('bad parameter')
+    expect(t.runs()).toBe(5)
+    expect(t.cache.size.bytes).toBe('{"run":3}'.length)
+  })
+
+  it('does not keep GraphQL queries when not every read is kept, and a mutation still drops the pipes’ answers', async () => {
+    const t = setup(false)
+    await t.cache.poll()
+    let executions = 0
+    const run = t.cache.wrap((args): ExecutionResult => {
+      if ((args.document.definitions[0] as { operation?: string }).operation === 'mutation') return { data: { ingest: true } }
+      return { data: { products: ++executions } }
+    })
+    const context = () => ({ principal: reader, reads: { queries: 0, rowsRead: 0, bytesRead: 0, ms: 0 } })
+    await run({ schema, document: parse('{ products }'), contextValue: context() })
+    await run({ schema, document: parse('{ products }'), contextValue: context() })
+    expect(executions).toBe(2)
+    await t.answer('a', 60_000)
+    t.change('db.events')
+    await run({ schema, document: parse('mutation { ingest }'), contextValue: context() })
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":2}')
+  })
+
+  it('a write before the first poll has nothing to drop', async () => {
+    const t = setup(false)
+    await t.cache.written() // no poll yet: returns at once, reads nothing
+    expect(t.cache.stats.invalidations).toBe(0)
+    expect((await t.answer('a', 60_000)).body).toBe('{"run":1}') // not fresh yet: bypassed, not kept
+    expect(t.cache.stats.bypassed).toBe(1)
+  })
+})
