@@ -92,13 +92,21 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
   const compute = () => (isProject(pipe) ? projectAnswer(gateway, pipe.project, pipe.entry.name, who, request, requestId) : builtinAnswer(gateway, pipe, who, request, requestId))
   const cache = gateway.cache
   const ttlMs = cache?.ttlFor(isProject(pipe) ? pipe.entry.source.cacheSeconds : undefined)
+  let hit = false
   const answer = await answering(res, () => {
     if (!cache || ttlMs === undefined) return compute()
     cache.wake()
-    const headers = { set: (header: string, value: string) => res.setHeader(header, value) }
+    const headers = {
+      set: (header: string, value: string) => {
+        res.setHeader(header, value)
+        hit = value === 'hit'
+      },
+    }
     // The tables its statements name are noted for the cache, in every scope the pipe's work opens.
     return cache.answer(answerKey(pipe, who, request), ttlMs, headers, (tables) => gateway.within({ tables }, compute))
   })
+  // A hit is a read of the pipe too (service logs, metrics), one that read nothing.
+  if (hit) await gateway.run(isProject(pipe) ? pipe.entry.source.scopeName : pipe.name, who, requestId, async () => undefined)
   if (answer) sendBody(res, 200, answer.contentType, answer.body)
 }
 

@@ -147,6 +147,23 @@ describe('a project pipe’s CACHE', () => {
     }
   })
 
+  it('records every read in the operation log, hits included', async () => {
+    const logged = async () => {
+      const res = await get(`/v0/sql?q=${encodeURIComponent("SELECT count() AS n FROM operation_log WHERE operation = 'cached' AND rows_read = 0")}`)
+      return Number((JSON.parse(res.text) as { data: Array<{ n: number | string }> }).data[0]?.n ?? 0)
+    }
+    await hit('/v0/pipes/cached.json?event=buy')
+    const hits = Number(/^sightline_read_cache_hits_total (\S+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1])
+    expect(hits).toBeGreaterThan(0)
+    // The service log is written in batches: read until every hit so far is there (the deadline bounds a broken log).
+    let n = 0
+    for (let i = 0; i < 50 && n < hits; i++) {
+      n = await logged()
+      if (n < hits) await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(n).toBeGreaterThanOrEqual(hits)
+  })
+
   it('leaves the built-in pipes alone while the read cache is off', async () => {
     for (let i = 0; i < 3; i++) expect((await get('/v0/pipes/api_ui_filters.json?builtin=true')).cache).toBeNull()
   })
