@@ -238,7 +238,7 @@ async function measurePass(p: Plan, history: CachedHistory, o: { keep: boolean; 
     // Only one process may open a chDB directory, so this one is stopped first. Running it before (not after)
     // the cache-off process leaves that process's phases, order and memory trail as they were, with one restart,
     // and the cached reads see the same data as the uncached ones (live and ingest write to the gateway's copy only).
-    phase(`Read cache on: the gateway with SIGHTLINE_READ_CACHE=1 on its copy, stopped before the cache-off gateway starts (grid, dashboard, ${p.concurrency.clients}-client throughput)`)
+    phase(`Read cache on: the gateway with SIGHTLINE_READ_CACHE=1 on its copy, stopped before the cache-off gateway starts (grid, dashboard, REST grid, ${p.concurrency.clients}-client throughput)`)
     gateway = await gatewayOn({ SIGHTLINE_READ_CACHE: '1' })
     progress(`gateway pid ${gateway.pid} at ${gateway.url}, read cache on`)
     // Tokens are stored in the data directory: the one created here reads through the next process too.
@@ -573,9 +573,9 @@ async function compareLoad(s: ReadSides, g: GridRead, o: Plan['concurrency']): P
 }
 
 /**
- * The reads again on a gateway started with `SIGHTLINE_READ_CACHE=1`: the grid of every product, the dashboard and
- * the grid's throughput against the bare store (not the REST grid: built-in pipes do not go through the cache), each with what the read cache counted meanwhile (its
- * /metrics). Throws when a GraphQL read recorded no hit: its figures would be the uncached gateway's.
+ * The reads again on a gateway started with `SIGHTLINE_READ_CACHE=1`: the grid of every product, the dashboard, the
+ * REST grid and the grid's throughput against the bare store, each with what the read cache counted meanwhile (its
+ * /metrics). Throws when a read recorded no hit: its figures would be the uncached gateway's.
  */
 async function measureCachedReads(p: Plan, r: Reads, s: ReadSides): Promise<NonNullable<PassReport['cacheOn']>> {
   const counted = async <T>(name: string, measure: () => Promise<T>): Promise<[T, ReadCacheCounts]> => {
@@ -591,14 +591,16 @@ async function measureCachedReads(p: Plan, r: Reads, s: ReadSides): Promise<NonN
   const [productGrid, gridCounts] = await counted('productGrid', () => compareGrid(s, r.grid, p.grid))
   progress(`dashboard (${p.dashboard.iterations} each)`)
   const [dashboard, dashboardCounts] = await counted('dashboard', () => compareDashboard(s, r.dashboard, p.dashboard))
+  progress(`${REST_GRID_PIPE}.json, every product (${p.grid.iterations} each, interleaved)`)
+  const [restGrid, restCounts] = await counted('restGrid', () => compareRestGrid(s, r, p.grid))
   progress(`productGrid throughput, ${p.concurrency.clients} clients, ${p.concurrency.seconds} s each side`)
   const [concurrency, loadCounts] = await counted('throughput', () => compareLoad(s, r.grid, p.concurrency))
-  const readCache = { productGrid: gridCounts, dashboard: dashboardCounts, concurrency: loadCounts }
-  const uncached = (['productGrid', 'dashboard', 'concurrency'] as const).filter((k) => readCache[k].hits === 0)
+  const readCache = { productGrid: gridCounts, dashboard: dashboardCounts, restGrid: restCounts, concurrency: loadCounts }
+  const uncached = (['productGrid', 'dashboard', 'restGrid', 'concurrency'] as const).filter((k) => readCache[k].hits === 0)
   if (uncached.length > 0) {
     throw new Error(`the read cache was on but answered none of ${uncached.join(', ')} (${JSON.stringify(readCache)}): those cache-on figures would be uncached ones`)
   }
-  return { productGrid, dashboard, concurrency, readCache, rssMb: s.gateway.memory()?.rssMb ?? null }
+  return { productGrid, dashboard, restGrid, concurrency, readCache, rssMb: s.gateway.memory()?.rssMb ?? null }
 }
 
 /** A token created through the gateway's `createToken` mutation; tokens are stored in the gateway's data directory. */
@@ -649,7 +651,7 @@ const METHOD = [
   "Bare-store baselines replay the exact SQL text and parameters the store sends (captured by running ClickHouseStore over a recording client, i.e. sql/queries/*.sql rendered by QueryFiles), and read the answer as the store does: rows parsed where the store parses them, the grid's store-written JSON kept as bytes; 'storeApi' adds the store's row mapping.",
   'Reads interleave blocks of gateway and bare calls after a warm-up, so drift affects both alike; the two chDB processes never query at the same time.',
   'REST: api_product_grid.json (every product) read as bytes against the statement the store sends for it (its FORMAT JSON) replayed on the bare store, its bytes.',
-  'Read cache on: before the rest of the pass, a gateway process with SIGHTLINE_READ_CACHE=1 on the same copy (then stopped: one process per chDB directory) measures the grid of every product, the dashboard, the REST grid and the grid throughput against the bare store again; its /metrics read-cache counters are recorded per measure, and the pass fails if a GraphQL read recorded no hit. The cache-off gateway then starts on the copy and runs every other phase as before; tokens, stored in the copy, serve both.',
+  'Read cache on: before the rest of the pass, a gateway process with SIGHTLINE_READ_CACHE=1 on the same copy (then stopped: one process per chDB directory) measures the grid of every product, the dashboard, the REST grid and the grid throughput against the bare store again; its /metrics read-cache counters are recorded per measure, and the pass fails if a read recorded no hit. The cache-off gateway then starts on the copy and runs every other phase as before; tokens, stored in the copy, serve both.',
   'A read through the gateway is timed until its answer is received, as bytes (checked to open with its data), as the bare store returns its bytes: parsing either is the client\'s work.',
   'Ingest sends the same rows in 10,000-row batches, alternating batch by batch: ingestEcommEvents on the gateway copy (SIGHTLINE_DURABILITY=none) vs a direct JSONEachRow insert into the same table (same materialized views, no fsync) on the bare copy; each side includes its client serialising the batch. MB/s counts the rows as JSONEachRow.',
   'Ingest routes (bench:ingest, after the passes): a fresh store per durability, /v0/events, ingestEcommEvents and ingestEcommEventsNdjson against a direct insert, round by round; the fsync cost is each route\'s median batch time under fsync ÷ under none.',
