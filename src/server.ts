@@ -80,7 +80,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const writing = new WeakMap<object, NonNullable<Gateway['project']>>()
   const writingProject = (project: NonNullable<Gateway['project']>) => {
     let proxy = writing.get(project)
-    if (!proxy) writing.set(project, (proxy = writesThrough(project, ['append', 'copy'], execution)))
+    if (!proxy) writing.set(project, (proxy = writesThrough(project, ['append', 'copy', 'truncate', 'delete'], execution)))
     return proxy
   }
   const gateway: Gateway = {

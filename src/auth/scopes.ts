@@ -33,12 +33,13 @@ export const INTERNAL_TABLES: readonly string[] = ['tokens', 'stock_changes', 'i
 const RESOURCE = String.raw`(?:[A-Za-z_][A-Za-z0-9_]{0,127}\.)?([A-Za-z_][A-Za-z0-9_]{0,127})`
 
 /**
- * `read:pipe:<pipe>` (Tinybird's PIPES:READ:<pipe>), `append:<datasource>` (DATASOURCES:APPEND:<ds>) and
- * `read:datasource:<datasource>` (DATASOURCES:READ:<ds>: the datasource through `/v0/sql`). Which pipes and
- * datasources exist is the REST layer's to say (a loaded project adds its own), so any well-formed name is a
- * scope, except Sightline's internal tables.
+ * `read:pipe:<pipe>` (Tinybird's PIPES:READ:<pipe>), `append:<datasource>` (DATASOURCES:APPEND:<ds>),
+ * `read:datasource:<datasource>` (DATASOURCES:READ:<ds>: the datasource through `/v0/sql`) and
+ * `manage:<datasource>` (truncate, replace, delete; DATASOURCES:DROP:<ds>). Which pipes and datasources exist
+ * is the REST layer's to say (a loaded project adds its own), so any well-formed name is a scope, except
+ * Sightline's internal tables.
  */
-const RESOURCE_SCOPE = new RegExp(`^(?:read:pipe|append|read:datasource):${RESOURCE}$`)
+const RESOURCE_SCOPE = new RegExp(`^(?:read:pipe|append|read:datasource|manage):${RESOURCE}$`)
 
 export function isKnownScope(scope: string): boolean {
   if (KNOWN_SCOPES.includes(scope)) return true

@@ -22,20 +22,33 @@ export interface OperationRecord {
   readonly error?: { readonly code: string; readonly message: string }
 }
 
+/**
+ * One record of a CSV upload (Data Sources API): its cells by column name, empty cells left out (the
+ * column's DEFAULT, NULL or zero, as a missing JSON field), or undefined when it cannot be read (more
+ * cells than columns); `raw` is its text.
+ */
+export interface UploadRecord {
+  readonly raw: string
+  readonly record: Readonly<Record<string, string>> | undefined
+}
+
 /** What one append stored. */
 export interface AppendResult {
   readonly successful_rows: number
   readonly quarantined_rows: number
+  /** Lines or records that could not be read at all (quarantined with them); 0 for a deduplicated batch. */
+  readonly invalid_lines: number
   readonly deduplicated: boolean
 }
 
 /**
- * Appends NDJSON to a project datasource (the caller has checked `append:<ds>`): each line is mapped by
- * the columns' `json:` paths; rows that fit are inserted, the others go to `<ds>_quarantine` with
- * Tinybird's columns. A batch with a key is stored once.
+ * Appends to a project datasource (the caller has checked `append:<ds>`) NDJSON, each line mapped by the
+ * columns' `json:` paths, or CSV records, by column name; rows that fit are inserted, the others go to
+ * `<ds>_quarantine` with Tinybird's columns. A batch with a key is stored once.
  */
 export class ProjectIngest {
   private readonly mappings = new Map<string, JsonMapping>()
+  private readonly byName = new Map<string, JsonMapping>()
   /** Keyed Events API batches in flight, by datasource and key. */
   private readonly keyed = new Map<string, Promise<AppendResult>>()
 
@@ -44,8 +57,8 @@ export class ProjectIngest {
     private readonly observer: ProjectObserver | undefined,
   ) {}
 
-  async append(principal: Principal, ds: Datasource, ndjson: string, key?: string): Promise<AppendResult> {
-    if (key === undefined) return { ...(await this.store(principal, ds, ndjson)), deduplicated: false }
+  async append(principal: Principal, ds: Datasource, batch: string | readonly UploadRecord[], key?: string): Promise<AppendResult> {
+    if (key === undefined) return { ...(await this.store(principal, ds, batch)), deduplicated: false }
     // A retried batch with the same key is stored once: batches with one key run one after another here,
     // and one that was recorded answers what it stored. (A crash between its rows and its record stores
     // it again on retry: unlike the built-in datasources, a project's tables keep no batch markers.)
@@ -53,8 +66,8 @@ export class ProjectIngest {
     const previous = this.keyed.get(slot) ?? Promise.resolve()
     const run = previous.catch(() => undefined).then(async () => {
       const known = await this.repo.importOf(ds.name, key)
-      if (known) return { successful_rows: known.successful, quarantined_rows: known.quarantined, deduplicated: true }
-      const stored = await this.store(principal, ds, ndjson)
+      if (known) return { successful_rows: known.successful, quarantined_rows: known.quarantined, invalid_lines: 0, deduplicated: true }
+      const stored = await this.store(principal, ds, batch)
       await this.repo.recordImport(ds.name, key, stored.successful_rows, stored.quarantined_rows)
       return { ...stored, deduplicated: false }
     })
@@ -66,22 +79,22 @@ export class ProjectIngest {
     }
   }
 
-  private async store(principal: Principal, ds: Datasource, ndjson: string): Promise<{ successful_rows: number; quarantined_rows: number }> {
+  private async store(principal: Principal, ds: Datasource, batch: string | readonly UploadRecord[]): Promise<Omit<AppendResult, 'deduplicated'>> {
     const started = performance.now()
-    const mapping = this.mappingOf(ds)
+    const csv = typeof batch !== 'string'
+    const mapping = csv ? this.byNameOf(ds) : this.mappingOf(ds)
     const good: Array<Record<string, unknown>> = []
     const bad: Array<Record<string, unknown>> = []
     const importId = randomUUID()
     const now = new Date()
-    for (const line of ndjson.split('\n')) {
-      const raw = line.trim()
-      if (raw === '') continue
-      let value: unknown
+    const records = csv ? batch : lines(batch)
+    let invalid = 0
+    for (const { raw, record } of records) {
+      const value: unknown = record
       let errors: readonly RowMisfit[] | undefined
-      try {
-        value = JSON.parse(raw)
-      } catch {
-        errors = [{ column: '', message: 'the line is not valid JSON' }]
+      if (record === undefined) {
+        invalid++
+        errors = [{ column: '', message: csv ? 'the record has more cells than the datasource has columns' : 'the line is not valid JSON' }]
       }
       if (!errors) {
         const mapped = mapJsonRow(mapping, value, raw)
@@ -102,12 +115,34 @@ export class ProjectIngest {
       durationMs: performance.now() - started,
       token: principal.name,
     })
-    return { successful_rows: good.length, quarantined_rows: bad.length }
+    return { successful_rows: good.length, quarantined_rows: bad.length, invalid_lines: invalid }
+  }
+
+  /** A CSV record's cells are the columns by name (`json:` paths are NDJSON's). */
+  private byNameOf(ds: Datasource): JsonMapping {
+    let mapping = this.byName.get(ds.name)
+    if (!mapping) this.byName.set(ds.name, (mapping = jsonMapping({ ...ds, columns: ds.columns.map(({ jsonPath: _, ...column }) => column) })))
+    return mapping
   }
 
   private mappingOf(ds: Datasource): JsonMapping {
     let mapping = this.mappings.get(ds.name)
     if (!mapping) this.mappings.set(ds.name, (mapping = jsonMapping(ds)))
     return mapping
+  }
+}
+
+/** The non-empty lines of NDJSON, each parsed (undefined when it is not JSON). */
+function* lines(ndjson: string): Generator<{ readonly raw: string; readonly record: unknown }> {
+  for (const line of ndjson.split('\n')) {
+    const raw = line.trim()
+    if (raw === '') continue
+    let record: unknown
+    try {
+      record = JSON.parse(raw)
+    } catch {
+      record = undefined
+    }
+    yield { raw, record }
   }
 }

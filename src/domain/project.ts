@@ -15,7 +15,8 @@ import { RESERVED_REQUEST_PARAMS, TemplateError, type ParamValue, type TemplateP
 import type { JsonDocument } from '../store/clickhouse.js'
 import { ProjectQueryError, type ProjectRepository } from '../store/project.js'
 import { applyProject, type ApplyReport } from './project-apply.js'
-import { ProjectIngest, type ProjectObserver } from './project-ingest.js'
+import { bindCondition } from './condition.js'
+import { ProjectIngest, type AppendResult, type ProjectObserver, type UploadRecord } from './project-ingest.js'
 import { scheduleCopies, SYSTEM_CLOCK, type CopyRun, type ScheduleClock } from './project-schedule.js'
 
 export { DatafileError } from '../project/datafile.js'
@@ -311,12 +312,44 @@ export class ProjectService {
    * paths; rows that fit are inserted, the others go to `<ds>_quarantine` with Tinybird's columns.
    * Needs `append:<ds>`.
    */
-  async append(principal: Principal, name: string, ndjson: string, key?: string): Promise<{ successful_rows: number; quarantined_rows: number; deduplicated: boolean }> {
+  async append(principal: Principal, name: string, batch: string | readonly UploadRecord[], key?: string): Promise<AppendResult> {
     const ds = this.datasource(name)
     if (!ds) throw new Error(`no datasource named ${name}`)
     const scope = `append:${this.scopeName('datasource', name)}`
     if (!grants(principal.scopes, scope)) throw new ForbiddenError(`Appending to this datasource needs the scope "${scope}"`)
-    return this.ingest.append(principal, ds, ndjson, key)
+    return this.ingest.append(principal, ds, batch, key)
+  }
+
+  /**
+   * Tinybird's Data Sources truncate for a project datasource: empties it and its quarantine; the
+   * datasources its materialized views feed keep their rows, as in Tinybird. Needs `manage:<ds>`.
+   */
+  async truncate(principal: Principal, name: string): Promise<void> {
+    this.manageable(principal, name)
+    await this.repo.truncate(name)
+    await this.repo.truncate(`${name}_quarantine`)
+  }
+
+  /**
+   * Tinybird's Data Sources delete for a project datasource: the rows matching `condition` (parsed, every
+   * value bound; ConditionError when it does not parse), or with `dryRun` only their count. Needs
+   * `manage:<ds>`.
+   */
+  async delete(principal: Principal, name: string, condition: string, dryRun: boolean): Promise<{ rows: number }> {
+    const ds = this.manageable(principal, name)
+    const where = bindCondition(condition, new Map(ds.columns.map((c) => [c.name, c.type])))
+    const rows = await this.repo.count(name, where.sql, where.params)
+    if (!dryRun && rows > 0) await this.repo.delete(name, where.sql, where.params)
+    return { rows }
+  }
+
+  /** The datasource `name`, once `principal` may truncate, replace or delete its rows (`manage:<ds>`). */
+  private manageable(principal: Principal, name: string): Datasource {
+    const ds = this.datasource(name)
+    if (!ds) throw new Error(`no datasource named ${name}`)
+    const scope = scopeFor.manage(this.scopeName('datasource', name))
+    if (!grants(principal.scopes, scope)) throw new ForbiddenError(`This operation needs the scope "${scope}"`)
+    return ds
   }
 }
 

@@ -55,15 +55,28 @@ export async function readUpload(req: IncomingMessage, url: URL, limit: number):
 }
 
 /**
- * Rows of an upload, typed for the datasource's ingest. CSV follows Tinybird: cells in the datasource's
- * column order, or a header row naming the columns (recognised when its cells are all column names).
- * A CSV record that cannot be read is quarantined raw, like an NDJSON line that is not JSON.
+ * Rows of an upload, typed for the datasource's ingest. CSV follows Tinybird (see `csvRecords`); a CSV
+ * record that cannot be read is quarantined raw, like an NDJSON line that is not JSON.
  */
 export function parseUpload(upload: Upload, target: Datasource, columns: readonly string[], delimiter = ','): ParsedBatch {
   if (upload.format === 'ndjson') return parseNdjson(upload.text, target)
+  const rows = csvRecords(upload.text, columns, delimiter).map(({ raw, line, cells }) => ({
+    raw,
+    line,
+    record: cells && Object.fromEntries(Object.entries(cells).map(([name, cell]) => [name, cell === '' ? null : cell])),
+  }))
+  return parseRecords(rows, target)
+}
+
+/**
+ * The records of a CSV upload as Tinybird reads them: cells in the datasource's column order, or a header
+ * row naming the columns (recognised when its cells are all column names). `cells` is undefined for a
+ * record with more cells than columns; `line` counts from 1, the header included.
+ */
+export function csvRecords(text: string, columns: readonly string[], delimiter = ','): Array<{ raw: string; line: number; cells: Record<string, string> | undefined }> {
   let records: string[][]
   try {
-    records = parseCsv(upload.text, { delimiter, relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][]
+    records = parseCsv(text, { delimiter, relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][]
   } catch (err) {
     throw new HttpError(400, `The CSV cannot be read: ${(err as Error).message}`)
   }
@@ -71,13 +84,12 @@ export function parseUpload(upload: Upload, target: Datasource, columns: readonl
   const first = records[0]
   const header = first !== undefined && first.length > 0 && first.every((cell) => known.has(cell.trim())) ? first.map((c) => c.trim()) : undefined
   const names = header ?? columns
-  const first1 = header ? 2 : 1
-  const rows = (header ? records.slice(1) : records).map((cells, i) => ({
+  const firstLine = header ? 2 : 1
+  return (header ? records.slice(1) : records).map((cells, i) => ({
     raw: cells.join(delimiter),
-    line: first1 + i,
-    record: cells.length > names.length ? undefined : Object.fromEntries(cells.map((cell, j) => [names[j]!, cell === '' ? null : cell])),
+    line: firstLine + i,
+    cells: cells.length > names.length ? undefined : Object.fromEntries(cells.map((cell, j) => [names[j]!, cell])),
   }))
-  return parseRecords(rows, target)
 }
 
 /** The ingest target of a datasource name, or 404 for one that does not take rows. */

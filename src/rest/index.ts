@@ -10,7 +10,7 @@ import { DATASOURCES, type Datasource, type ParsedBatch } from '../domain/record
 import { readEventsBody } from './events.js'
 import { fromGraphQL, HttpError } from './http.js'
 import { PIPES_PATH, OPENAPI_PATH } from './openapi.js'
-import { ParamError } from './params.js'
+import { formField, idempotencyKey, ParamError } from './params.js'
 import { servePipeCatalog } from './pipe-list.js'
 import { PIPE_PATH, servePipeRoute, type PrincipalOf } from './pipe-route.js'
 import { COPY_PATH, ingestProject, serveProjectCopy, serveProjectDatasources } from './project.js'
@@ -129,12 +129,6 @@ async function catalogReader(gateway: Gateway, req: IncomingMessage, res: Server
   return principal(gateway, req, url, label, res)
 }
 
-/** `Idempotency-Key` / `X-Idempotency-Key` header or `?idempotency_key=`; the mutation checks its length. */
-function idempotencyKey(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers['idempotency-key'] ?? req.headers['x-idempotency-key']
-  return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
-}
-
 /**
  * Tinybird's Events API: NDJSON (optionally gzip) into a datasource. Every line is accounted for: a
  * typed row is stored or quarantined by the store's validation, an untypeable line is quarantined raw.
@@ -191,14 +185,6 @@ async function append(
     total.quarantined += result.quarantined
   }
   return total
-}
-
-/** One form field, from the query string or a form-urlencoded body (Tinybird takes both). */
-function formField(url: URL, body: string, contentType: string, name: string): string | undefined {
-  const fromQuery = url.searchParams.get(name)
-  if (fromQuery !== null) return fromQuery
-  if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined
-  return new URLSearchParams(body).get(name) ?? undefined
 }
 
 /**

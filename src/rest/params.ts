@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { DateTime, IANAZone } from 'luxon'
 import { parseInstant } from '../time/parse-instant.js'
 
@@ -158,4 +159,18 @@ export { parseInstant }
 export function chDateTime(value: unknown, zone: string): string {
   const instant = value instanceof Date ? DateTime.fromJSDate(value) : DateTime.fromISO(String(value), { zone: 'UTC' })
   return instant.setZone(zone).toFormat('yyyy-MM-dd HH:mm:ss')
+}
+
+/** `Idempotency-Key` / `X-Idempotency-Key` header or `?idempotency_key=`; the mutation checks its length. */
+export function idempotencyKey(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers['idempotency-key'] ?? req.headers['x-idempotency-key']
+  return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
+}
+
+/** One form field, from the query string or a form-urlencoded body (Tinybird takes both). */
+export function formField(url: URL, body: string, contentType: string, name: string): string | undefined {
+  const fromQuery = url.searchParams.get(name)
+  if (fromQuery !== null) return fromQuery
+  if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined
+  return new URLSearchParams(body).get(name) ?? undefined
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, runCommand, selectBytes, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
-import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
+import { limitErrorOf, storeCall, StoreBusyError, StoreUnavailableError } from './errors.js'
 import { jsonAnswerStatistics } from './executor.js'
 import { parseExact } from './sql-query.js'
 import { asWork } from './workload.js'
@@ -162,6 +162,26 @@ export class ProjectRepository {
       }),
     )
     return Number(row?.n ?? 0)
+  }
+
+  /** Empties a project table (the Data Sources API's truncate and replace). */
+  async truncate(name: string): Promise<void> {
+    await asWork('ingest', () => runCommand(this.client, `TRUNCATE TABLE IF EXISTS ${this.table(name)}`))
+  }
+
+  /** Rows of a project table matching `where` (SQL over its columns with `{name:Type}` placeholders for `params`). */
+  async count(name: string, where: string, params: QueryParams): Promise<number> {
+    const [row] = await asWork('service', () => selectRows<{ n: string | number }>(this.client, `SELECT count() AS n FROM ${this.table(name)} WHERE ${where}`, params))
+    return Number(row?.n ?? 0)
+  }
+
+  /** Deletes the rows of a project table matching `where` (a mutation that completes before this resolves). */
+  async delete(name: string, where: string, params: QueryParams): Promise<void> {
+    await asWork('ingest', () =>
+      storeCall('delete', () =>
+        this.client.command({ query: `ALTER TABLE ${this.table(name)} DELETE WHERE ${where}`, query_params: params, clickhouse_settings: { mutations_sync: '2' } }),
+      ),
+    )
   }
 
   /** Appends rows (JSONEachRow objects) to a project table. */

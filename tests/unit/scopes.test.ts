@@ -143,10 +143,10 @@ describe('scope hierarchy', () => {
     expect(isKnownScope('read:pipe:api_product_grid')).toBe(true)
     // A loaded project's resources: any datasource for append and read:datasource, `<database>.<name>` for
     // one that shares a built-in name; Sightline's own tables only qualified (a project's datasource).
-    for (const good of ['append:clicks', 'append:project.ecomm_events', 'read:datasource:clicks', 'read:pipe:project.api_product_grid', 'append:project.tokens']) {
+    for (const good of ['append:clicks', 'append:project.ecomm_events', 'read:datasource:clicks', 'read:pipe:project.api_product_grid', 'append:project.tokens', 'manage:clicks', 'manage:project.products']) {
       expect(isKnownScope(good), good).toBe(true)
     }
-    for (const bad of ['append:a.b.c', 'append:1x', 'read:datasource:tokens', 'read:datasource:', 'append:x;y']) expect(isKnownScope(bad), bad).toBe(false)
+    for (const bad of ['append:a.b.c', 'append:1x', 'read:datasource:tokens', 'read:datasource:', 'append:x;y', 'manage:a.b.c', 'manage:']) expect(isKnownScope(bad), bad).toBe(false)
     for (const bad of ['', 'READ', 'read:', 'read:analytics:shop', 'append:tokens', 'admin:all', ' read', 'manage:tokens', 'read:pipe:', 'read:pipe:a b', 'read:pipe:x;y']) {
       expect(isKnownScope(bad), bad).toBe(false)
     }
