@@ -230,14 +230,17 @@ export class ProjectService {
   }
 
   /**
-   * Like `read`, as a Parquet file (ClickHouse's `FORMAT Parquet`, strings as Parquet strings): the same
-   * scope, parameters, limits, errors and service log, the pipe's rows without Tinybird's envelope.
+   * Like `read`, as a Parquet file (ClickHouse's `FORMAT Parquet`, strings as Parquet strings) or as
+   * Prometheus's text exposition format (ClickHouse's `FORMAT Prometheus`: `name` and `value` columns,
+   * optionally `help`, `type`, `labels` and `timestamp`, rows of one metric together): the same scope,
+   * parameters, limits, errors and service log, the pipe's rows without Tinybird's envelope.
    */
-  async readParquet(principal: Principal, name: string, request: URLSearchParams, requestId = ''): Promise<Buffer> {
+  async readFormat(principal: Principal, name: string, request: URLSearchParams, format: 'Parquet' | 'Prometheus', requestId = ''): Promise<Buffer> {
     const params = this.readableParams(principal, name, request)
     return this.observed(principal, this.scopeName('pipe', name), requestId, async () => {
       const rendered = this.render(name, params, 'bind')
-      const answer = await this.repo.selectParquet(withSettings(rendered, { output_format_parquet_string_as_string: 1 }), rendered.params)
+      const settings: Record<string, number> = format === 'Parquet' ? { output_format_parquet_string_as_string: 1 } : {}
+      const answer = await this.repo.selectFormat(withSettings(rendered, settings), rendered.params, format)
       return { value: answer.bytes, rowsRead: answer.rowsRead, bytesRead: answer.bytesRead }
     })
   }

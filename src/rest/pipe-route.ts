@@ -26,6 +26,12 @@ export const PIPE_PATH = /^\/v0\/pipes\/([^/]+)\.(\w+)$/
  */
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet'
 
+/** The content type of a `.prometheus` answer: Prometheus's text exposition format, version 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+/** The formats only a project's endpoints answer (ClickHouse's own output formats, no envelope). */
+const PROJECT_FORMATS = { parquet: ['Parquet', PARQUET_CONTENT_TYPE], prometheus: ['Prometheus', PROMETHEUS_CONTENT_TYPE] } as const
+
 /**
  * `?builtin=true` reaches the built-in surface while a project is loaded: `/v0/pipes` and
  * `/v0/pipes/openapi.json` list the built-in pipes, `/v0/pipes/<name>.<format>` runs the built-in pipe and
@@ -59,7 +65,7 @@ const isProject = (pipe: ProjectPipe | Pipe): pipe is ProjectPipe => 'project' i
 
 /** What a pipe request asks for, read once for either executor. */
 interface PipeRequest {
-  readonly format: Format | 'parquet'
+  readonly format: Format | keyof typeof PROJECT_FORMATS
   readonly search: URLSearchParams
   readonly quote: boolean
   /** Tinybird's `q=`: SQL over the pipe's answer, read as `_`. */
@@ -76,8 +82,8 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
   if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Pipes are read with GET or POST', { allow: 'GET, POST, OPTIONS' })
   const pipe = servedPipe(gateway.catalog, gateway.project, name, wantsBuiltin(url))
   if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
-  // A project's endpoints also answer Parquet (ClickHouse's FORMAT Parquet).
-  const formats: readonly string[] = isProject(pipe) ? [...FORMATS, 'parquet'] : FORMATS
+  // A project's endpoints also answer Parquet and Prometheus (ClickHouse's own formats).
+  const formats: readonly string[] = isProject(pipe) ? [...FORMATS, ...Object.keys(PROJECT_FORMATS)] : FORMATS
   if (!formats.includes(extension)) throw new HttpError(400, `Format '${extension}' is not supported; use ${formats.join(', ')}`)
   const who = await principalOf(isProject(pipe) ? pipe.entry.source.scopeName : pipe.name)
   // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
@@ -86,9 +92,9 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
     for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
   }
   const q = url.searchParams.get('q')
-  const quote = extension === 'parquet' ? '0' : (url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0')
+  const quote = extension in PROJECT_FORMATS ? '0' : (url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0')
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
-  const request: PipeRequest = { format: extension as Format | 'parquet', search, quote: quote === '1', q }
+  const request: PipeRequest = { format: extension as PipeRequest['format'], search, quote: quote === '1', q }
   const compute = () => (isProject(pipe) ? projectAnswer(gateway, pipe.project, pipe.entry.name, who, request, requestId) : builtinAnswer(gateway, pipe, who, request, requestId))
   const cache = gateway.cache
   const ttlMs = cache?.ttlFor(isProject(pipe) ? pipe.entry.source.cacheSeconds : undefined)
@@ -134,8 +140,8 @@ function loadOf(project: ProjectService): number {
 
 /** A built-in pipe: parameters checked after the token (an unauthorised caller learns nothing about them), then its use case. */
 async function builtinAnswer(gateway: Gateway, pipe: Pipe, caller: Principal, request: PipeRequest, requestId: string): Promise<PipeAnswer> {
-  if (request.format === 'parquet') throw new HttpError(400, 'Format \'parquet\' is not supported for this pipe')
   const format = request.format
+  if (format === 'parquet' || format === 'prometheus') throw new HttpError(400, `Format '${format}' is not supported for this pipe`)
   const who = pipePrincipal(caller, pipe)
   const params = pipeParams(who, pipe.name, request.search)
   if (pipe.json && format === 'json' && request.q === null) {
@@ -180,9 +186,10 @@ export async function answering<T>(res: ServerResponse, work: () => Promise<T>):
 async function projectAnswer(gateway: Gateway, project: ProjectService, name: string, who: Principal, request: PipeRequest, requestId: string): Promise<PipeAnswer> {
   const { format, q } = request
   const started = performance.now()
-  if (format === 'parquet') {
-    if (q !== null) throw new HttpError(400, 'q= is not supported with .parquet; use .json, .csv or .ndjson')
-    return { contentType: PARQUET_CONTENT_TYPE, body: await project.readParquet(who, name, request.search, requestId) }
+  if (format === 'parquet' || format === 'prometheus') {
+    if (q !== null) throw new HttpError(400, `q= is not supported with .${format}; use .json, .csv or .ndjson`)
+    const [engineFormat, contentType] = PROJECT_FORMATS[format]
+    return { contentType, body: await project.readFormat(who, name, request.search, engineFormat, requestId) }
   }
   if (format === 'json' && q === null) {
     return { contentType: CONTENT_TYPE.json, body: await project.readJson(who, name, request.search, requestId, request.quote) }

@@ -235,12 +235,13 @@ export class ProjectRepository {
   }
 
   /**
-   * A pipe's query answered as a Parquet file (ClickHouse's `FORMAT Parquet`), with what it read. `sql`
-   * pins its output settings in its SETTINGS clause; ClickHouse's refusals become ProjectQueryError.
+   * A pipe's query answered in one of ClickHouse's own output formats (`Parquet`; `Prometheus`, the text
+   * exposition format, whose rules are Tinybird's `.prometheus`), with what it read. `sql` pins its output
+   * settings in its SETTINGS clause; ClickHouse's refusals become ProjectQueryError.
    */
-  selectParquet(sql: string, params: QueryParams): Promise<{ bytes: Buffer; rowsRead: number; bytesRead: number }> {
+  selectFormat(sql: string, params: QueryParams, format: 'Parquet' | 'Prometheus'): Promise<{ bytes: Buffer; rowsRead: number; bytesRead: number }> {
     const bound = Object.keys(params).length > 0 ? params : { sightline_pipe: 1 }
-    return asWork('read', () => selectBytes(this.client, `${sql.replace(/[\s;]+$/, '')}\nFORMAT Parquet`, bound, projectError))
+    return asWork('read', () => selectBytes(this.client, `${sql.replace(/[\s;]+$/, '')}\nFORMAT ${format}`, bound, projectError))
   }
 
   select(sql: string, params: QueryParams): Promise<JsonDocument<Record<string, unknown>>> {

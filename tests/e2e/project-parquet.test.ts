@@ -35,6 +35,22 @@ describe('/v0/pipes/<name>.parquet for a loaded project’s endpoint pipes', () 
       join(project, 'latest.pipe'),
       'NODE latest\nSQL >\n    %\n    SELECT user_id, event, amount FROM events ORDER BY timestamp DESC, user_id LIMIT {{Int32(limit, 2)}}\n\nTYPE endpoint\n',
     )
+    // Prometheus's shape: name and value, help, type and labels; the rows of one metric together.
+    writeFileSync(
+      join(project, 'metrics.pipe'),
+      [
+        'NODE metrics',
+        'SQL >',
+        "    SELECT * FROM (",
+        "        SELECT 'events_total' AS name, toFloat64(count()) AS value, 'Events stored' AS help, 'counter' AS type, map('event', CAST(event, 'String')) AS labels FROM events GROUP BY event",
+        '        UNION ALL',
+        "        SELECT 'amount_sum' AS name, sum(amount) AS value, 'Sum of the amounts' AS help, 'gauge' AS type, map('event', CAST(event, 'String')) AS labels FROM events GROUP BY event",
+        "    ) ORDER BY name, labels['event']",
+        '',
+        'TYPE endpoint',
+        '',
+      ].join('\n'),
+    )
     server = await startTestServer({ SIGHTLINE_PROJECT: project, SIGHTLINE_PROJECT_DATABASE: database })
     base = server.url.replace(/\/graphql$/, '')
     const rows = [
@@ -107,7 +123,30 @@ describe('/v0/pipes/<name>.parquet for a loaded project’s endpoint pipes', () 
     const q = await get(`/v0/pipes/latest.parquet?q=${encodeURIComponent('SELECT count() FROM _')}`)
     expect(q.status).toBe(400)
     expect(((await q.json()) as { error: string }).error).toContain('q=')
-    expect((await get('/v0/pipes/latest.prometheus')).status).toBe(400)
+  })
+
+  it('answers .prometheus in the text exposition format, from a pipe shaped for it', async () => {
+    const res = await get('/v0/pipes/metrics.prometheus')
+    expect(res.status, await res.clone().text()).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+    const lines = (await res.text()).split('\n').filter((l) => l !== '')
+    expect(lines).toEqual([
+      '# HELP amount_sum Sum of the amounts',
+      '# TYPE amount_sum gauge',
+      'amount_sum{event="buy"} 350.5',
+      'amount_sum{event="view"} 0',
+      '# HELP events_total Events stored',
+      '# TYPE events_total counter',
+      'events_total{event="buy"} 3',
+      'events_total{event="view"} 1',
+    ])
+    // A pipe without Prometheus's columns: ClickHouse's refusal, as a 400 with its message.
+    const latest = await get('/v0/pipes/latest.prometheus')
+    expect(latest.status).toBe(400)
+    expect(((await latest.json()) as { error: string }).error).toMatch(/^\[Error\]/)
+    expect((await get(`/v0/pipes/metrics.prometheus?q=${encodeURIComponent('SELECT 1 FROM _')}`)).status).toBe(400)
+    // Only a project's endpoints answer it.
+    expect((await get('/v0/pipes/api_product_grid.prometheus?builtin=true')).status).toBe(400)
   })
 
   it('records .parquet reads in the operation log, as .json reads are', async () => {

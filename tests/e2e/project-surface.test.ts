@@ -136,7 +136,8 @@ describe('a loaded project’s HTTP surface: datafile tokens, pipe list, OpenAPI
     expect(((await over.json()) as Envelope).data).toEqual([{ pages: 1 }])
     const threads = (await (await get('/v0/pipes/threads.json')).json()) as Envelope
     expect(threads.data).toEqual([{ threads: 3 }])
-    // .parquet answers (tests/e2e/project-parquet.test.ts); .prometheus does not.
+    // .parquet and .prometheus answer (tests/e2e/project-parquet.test.ts); a pipe without Prometheus's
+    // name and value columns is refused by ClickHouse (400).
     expect((await get('/v0/pipes/top_pages.parquet')).status).toBe(200)
     expect((await get('/v0/pipes/top_pages.prometheus')).status).toBe(400)
   })
