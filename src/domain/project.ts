@@ -11,7 +11,7 @@ import type { TokenService } from '../auth/tokens.js'
 import { ForbiddenError } from '../errors.js'
 import { loadProject, nextCronRun, projectTokens, type Datasource, type Pipe, type Project } from '../project/datafile.js'
 import { checkPipes, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
-import { RESERVED_REQUEST_PARAMS, TemplateError, type ParamValue, type TemplateParam } from '../project/template.js'
+import { requestParams, TemplateError, type ParamValue, type TemplateParam } from '../project/template.js'
 import type { JsonDocument } from '../store/clickhouse.js'
 import { ProjectQueryError, type ProjectRepository } from '../store/project.js'
 import { applyProject, type ApplyReport } from './project-apply.js'
@@ -354,17 +354,6 @@ export class ProjectService {
     if (!grants(principal.scopes, scope)) throw new ForbiddenError(`This operation needs the scope "${scope}"`)
     return ds
   }
-}
-
-/** Request parameters as template values: reserved names dropped, repeated keys as lists. */
-function requestParams(request: URLSearchParams): Record<string, ParamValue> {
-  const params: Record<string, ParamValue> = {}
-  for (const key of new Set(request.keys())) {
-    if (RESERVED_REQUEST_PARAMS.includes(key)) continue
-    const values = request.getAll(key)
-    params[key] = values.length === 1 ? (values[0] as string) : values
-  }
-  return params
 }
 
 /**

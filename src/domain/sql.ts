@@ -9,6 +9,7 @@ import type { JsonDocument, QueryParams } from '../store/clickhouse.js'
 import { SqlQueryError, type SqlSource } from '../store/sql-query.js'
 import type { Store } from '../store/store.js'
 import { APPS, type App } from '../store/types.js'
+import { renderTemplate, requestParams } from '../project/template.js'
 
 /** The caller may not run this SQL (a write, another table, a forbidden function): 403, with why. */
 export class SqlRefusedError extends Error {
@@ -46,6 +47,18 @@ interface Readable {
   readonly final?: boolean
   /** The rows `who` may read: a condition over bound parameters, '' for all; undefined when none. */
   rows(who: Principal): string | undefined
+}
+
+/**
+ * Tinybird's templated query: SQL whose first character is `%` is a template (TINYBIRD.md §4), rendered
+ * with the request's parameters (reserved names aside), values written as literals as Tinybird writes
+ * them; the rendered statement is then checked and run like any other. Other SQL is returned as it is.
+ * Throws TemplateError (Tinybird's body and status) for a template that does not render.
+ */
+export function renderedQuery(sql: string, request: URLSearchParams): string {
+  const text = sql.trimStart()
+  if (!text.startsWith('%')) return sql
+  return renderTemplate(text.slice(1), { params: requestParams(request), mode: 'inline' }).sql
 }
 
 /** The most rows one answer carries (a larger one is refused, not cut short). */

@@ -109,6 +109,17 @@ export const RESERVED_REQUEST_PARAMS: readonly string[] = [
 ]
 const JOB_TIMESTAMP = 'job_timestamp'
 
+/** Request parameters as template values: reserved names dropped, repeated keys as lists. */
+export function requestParams(request: URLSearchParams): Record<string, ParamValue> {
+  const params: Record<string, ParamValue> = {}
+  for (const key of new Set(request.keys())) {
+    if (RESERVED_REQUEST_PARAMS.includes(key)) continue
+    const values = request.getAll(key)
+    params[key] = values.length === 1 ? (values[0] as string) : values
+  }
+  return params
+}
+
 /** Python builtins: never template parameters (except `id`) [T1]. */
 const PY_BUILTINS = new Set([
   'abs', 'aiter', 'all', 'anext', 'any', 'ascii', 'bin', 'bool', 'breakpoint', 'bytearray', 'bytes', 'callable', 'chr', 'classmethod',

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { grants, type Principal } from '../auth/scopes.js'
-import { SqlInvalidError, SqlRefusedError, type InlineSource, type SqlAnswer } from '../domain/sql.js'
+import { TemplateError } from '../domain/project.js'
+import { renderedQuery, SqlInvalidError, SqlRefusedError, type InlineSource, type SqlAnswer } from '../domain/sql.js'
 import { retryAfterSeconds } from '../errors.js'
-import { sendBody } from '../http.js'
+import { sendBody, sendJson } from '../http.js'
 import type { Gateway } from '../transport/gateway.js'
 import { QueryLimitError, StoreBusyError, StoreUnavailableError } from '../store/errors.js'
 import { readEventsBody } from './events.js'
@@ -36,14 +37,20 @@ export function splitFormat(sql: string): { statement: string; format: Format } 
   return { statement: sql.slice(0, match.index), format }
 }
 
-/** The SQL of a request: `q=` (query string or form body), else the POST body as text. */
-async function readSql(gateway: Gateway, req: IncomingMessage, url: URL): Promise<string> {
+/**
+ * The SQL of a request: `q=` (query string or form body), else the POST body as text; and the request's
+ * parameters (the query string's, then a form body's), which a templated query (`%`) reads.
+ */
+async function readSql(gateway: Gateway, req: IncomingMessage, url: URL): Promise<{ sql: string; params: URLSearchParams }> {
   const q = url.searchParams.get('q')
-  if (req.method === 'GET') return q ?? ''
+  const params = new URLSearchParams(url.searchParams)
+  if (req.method === 'GET') return { sql: q ?? '', params }
   const body = (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8')
-  if (q !== null) return q
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
-  return type === 'application/x-www-form-urlencoded' ? (new URLSearchParams(body).get('q') ?? '') : body
+  if (type !== 'application/x-www-form-urlencoded') return { sql: q ?? body, params }
+  const form = new URLSearchParams(body)
+  for (const [key, value] of form) params.append(key, value)
+  return { sql: q ?? form.get('q') ?? '', params }
 }
 
 /**
@@ -56,7 +63,16 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   // Checked before any pipe runs for the query.
   if (!grants(who.scopes, 'sql')) throw new HttpError(403, 'The Query API needs the scope "sql"')
-  const { statement, format } = splitFormat(await readSql(gateway, req, url))
+  const request = await readSql(gateway, req, url)
+  let sql: string
+  try {
+    sql = renderedQuery(request.sql, request.params)
+  } catch (err) {
+    // A template that does not render answers with Tinybird's own body and status, as a pipe's does.
+    if (err instanceof TemplateError) return sendJson(res, err.status, err.body)
+    throw err
+  }
+  const { statement, format } = splitFormat(sql)
   const started = performance.now()
   const sources = await pipeSources(gateway, who, statement, url.searchParams, requestId)
   // Tinybird's pipeline=<pipe>: the query reads that pipe's answer as `_` too.

@@ -162,6 +162,37 @@ describe('/v0/sql', () => {
     expect((await ok(`SELECT count() AS n FROM app_events WHERE workspace_id IN ('${wsA}', '${wsB}')`)).data).toEqual([{ n: 5 }])
   })
 
+  it('renders a templated query (a leading %) with the request parameters, values as literals, then checks it as any query', async () => {
+    const q = "% SELECT count() AS n FROM ecomm_events WHERE product = {{String(product, 'none')}} {% if defined(event) %} AND event = {{String(event)}} {% end %}"
+    const run = async (extra: Record<string, string>) => {
+      const res = await sql(q, reader, extra)
+      const body = (await res.json()) as SqlJson
+      expect(res.status, JSON.stringify(body)).toBe(200)
+      return body.data
+    }
+    expect(await run({ product })).toEqual([{ n: 5 }])
+    expect(await run({ product, event: 'view' })).toEqual([{ n: 5 }])
+    expect(await run({ product, event: 'sale' })).toEqual([{ n: 0 }])
+    expect(await run({})).toEqual([{ n: 0 }])
+    // A value is a value: quotes and SQL inside it stay text.
+    expect(await run({ product: `${product}' OR 1 = 1 --` })).toEqual([{ n: 0 }])
+    // POST with a form body: q and the parameters from the form.
+    const posted = await fetch(`${base}/v0/sql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ q, product }).toString(),
+    })
+    expect(((await posted.json()) as SqlJson).data).toEqual([{ n: 5 }])
+    // A parameter of the wrong type: Tinybird's template error (400, its body).
+    const bad = await sql('% SELECT {{Int32(n)}} AS n', reader, { n: 'many' })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { error: string }).error).toMatch(/n/)
+    // The rendered statement meets the same checks as any other.
+    const hostile = await sql("% SELECT * FROM {{symbol(t, 'tokens')}}", reader)
+    expect(hostile.status).toBeGreaterThanOrEqual(400)
+    expect(hostile.status).toBeLessThan(500)
+  })
+
   it('reads pipes by name, with the request parameters, beside datasources', async () => {
     const series = await (await sql('SELECT sum(events) AS n, count() > 0 AS buckets FROM v2_cart_timeseries', reader, { workspaceId: wsA })).json()
     expect((series as SqlJson).data).toEqual([{ n: 2, buckets: 1 }])
