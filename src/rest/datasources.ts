@@ -3,8 +3,34 @@ import { gunzipSync } from 'node:zlib'
 import { parse as parseCsv } from 'csv-parse/sync'
 import { ConditionError, UnknownDatasourceError } from '../domain/datasources.js'
 import { DATASOURCES as INGEST, parseNdjson, parseRecords, type Datasource, type ParsedBatch } from '../domain/records.js'
+import type { Principal } from '../auth/scopes.js'
 import { readEventsBody } from './events.js'
 import { HttpError } from './http.js'
+
+/**
+ * A datasource the Data Sources API changes (a loaded project's, or a built-in one), as its routes need it:
+ * its name, the scopes its writes need, and its truncate, delete and append. Each write checks its own
+ * scope; a replace checks `appendScope` itself before it truncates.
+ */
+export interface WritableDatasource {
+  readonly id: string
+  readonly name: string
+  /** What an append needs (a replace needs it and the manage scope, which truncate checks). */
+  readonly appendScope: string
+  readonly manageScope: string
+  truncate(who: Principal): Promise<void>
+  delete(who: Principal, condition: string, dryRun: boolean): Promise<{ rows: number }>
+  /**
+   * Reads an upload into rows, with its idempotency key, before anything changes (400 when it cannot be
+   * read); `append` stores them.
+   */
+  read(upload: Upload, delimiter: string, key: string | undefined): Promise<UploadedRows>
+}
+
+/** An upload read for one datasource, to append (records that could not be read are quarantined with the others). */
+export interface UploadedRows {
+  append(who: Principal, requestId: string): Promise<{ successful: number; quarantined: number; invalid: number }>
+}
 
 /** What a `POST /v0/datasources` carries, whatever way the client sent it. */
 export interface Upload {

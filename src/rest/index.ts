@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GraphQLError } from 'graphql'
-import { grants, type Principal } from '../auth/scopes.js'
+import { grants, scopeFor, type Principal } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors.js'
 import type { Gateway, HttpRoute, RequestLabel } from '../transport/gateway.js'
 import { sendJson } from '../http.js'
-import { datasourceHttpError, ingestTarget, parseUpload, readUpload } from './datasources.js'
+import { datasourceHttpError, ingestTarget, parseUpload, readUpload, type WritableDatasource } from './datasources.js'
 import { DATASOURCES, type Datasource, type ParsedBatch } from '../domain/records.js'
 import { readEventsBody } from './events.js'
 import { fromGraphQL, HttpError } from './http.js'
@@ -13,7 +13,7 @@ import { PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { formField, idempotencyKey, ParamError } from './params.js'
 import { servePipeCatalog } from './pipe-list.js'
 import { PIPE_PATH, servePipeRoute, type PrincipalOf } from './pipe-route.js'
-import { COPY_PATH, ingestProject, serveProjectCopy, serveProjectDatasources } from './project.js'
+import { COPY_PATH, ingestProject, projectWritable, serveProjectCopy, serveProjectDatasources } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError } from './sql.js'
 import { OperationError } from './operation.js'
 import { DomainError } from '../domain/errors.js'
@@ -209,10 +209,12 @@ async function serveDatasources(
     return sendJson(res, 200, await gateway.datasources.get(decoded))
   }
   if (req.method !== 'POST') throw new HttpError(405, 'Use GET to read datasources and POST to change them', { allow: 'GET, POST, OPTIONS' })
+  // The project's datasource of that name first (unless ?builtin=true), else the built-in one.
+  const writable = (ds: string, forAppend: boolean) => projectWritable(gateway, url, ds) ?? builtinWritable(gateway, ds, forAppend)
   if (decoded !== undefined && action === 'truncate') {
     const who = await principal(gateway, req, url, label, res)
     req.resume()
-    await gateway.datasources.truncate(who, decoded)
+    await writable(decoded, false).truncate(who)
     res.writeHead(205)
     res.end()
     return
@@ -224,42 +226,68 @@ async function serveDatasources(
     const condition = formField(url, body, contentType, 'delete_condition')
     if (!condition?.trim()) throw new HttpError(400, 'The delete_condition parameter is required')
     const dryRun = ['true', '1'].includes(formField(url, body, contentType, 'dry_run')?.toLowerCase() ?? '')
-    const { rows } = await gateway.datasources.delete(who, decoded, condition, dryRun)
+    const { rows } = await writable(decoded, false).delete(who, condition, dryRun)
     if (dryRun) return sendJson(res, 200, { rows_to_be_deleted: rows })
     const id = randomUUID()
     return sendJson(res, 200, { id, job_id: id, delete_id: id, status: 'done', job_url: null, rows_affected: rows })
   }
   if (decoded !== undefined) throw new HttpError(404, `Not found: POST ${url.pathname}`)
   // POST /v0/datasources: append or replace.
-  const target = url.searchParams.get('name')
-  if (!target) throw new HttpError(400, 'The name parameter (the datasource) is required')
+  const targetName = url.searchParams.get('name')
+  if (!targetName) throw new HttpError(400, 'The name parameter (the datasource) is required')
   const mode = (url.searchParams.get('mode') ?? 'create').toLowerCase()
   if (mode !== 'append' && mode !== 'replace') {
     throw new HttpError(400, `mode=${mode} is not supported: datasources are defined by the server; use mode=append or mode=replace`)
   }
-  const entry = gateway.datasources.entry(target)
-  const ingestAs = ingestTarget(target)
+  const target = writable(targetName, true)
   const key = idempotencyKey(req, url)
   const who = await principal(gateway, req, url, { requestId, operation: `datasources_${mode}` }, res)
   const upload = await readUpload(req, url, gateway.maxBodyBytes)
   const delimiter = url.searchParams.get('dialect_delimiter') ?? ','
   if (delimiter.length !== 1) throw new HttpError(400, 'dialect_delimiter must be one character')
-  const batch = parseUpload(upload, ingestAs, await gateway.datasources.columns(entry.name), delimiter)
+  const rows = await target.read(upload, delimiter, key)
   // Replace empties the datasource first (needs manage:<ds>), then appends: not atomic (see the README).
   // Whether the rows may be appended is checked before anything is emptied.
   if (mode === 'replace') {
-    if (!grants(who.scopes, `append:${entry.name}`)) throw new HttpError(403, `Replacing needs the scopes "append:${entry.name}" and "manage:${entry.name}"`)
-    await gateway.datasources.truncate(who, entry.name)
+    if (!grants(who.scopes, target.appendScope)) throw new HttpError(403, `Replacing needs the scopes "${target.appendScope}" and "${target.manageScope}"`)
+    await target.truncate(who)
   }
-  const result = await append(gateway, ingestAs, batch, key, who, requestId, gateway.maxBatch)
+  const result = await rows.append(who, requestId)
   sendJson(res, 200, {
     id: requestId,
     import_id: requestId,
-    datasource: { id: entry.name, name: entry.name },
-    successful_rows: result.accepted,
+    datasource: { id: target.id, name: target.name },
+    successful_rows: result.successful,
     quarantined_rows: result.quarantined,
     quarantine_rows: result.quarantined,
-    invalid_lines: batch.rejected.length,
+    invalid_lines: result.invalid,
     error: false,
   })
+}
+
+/**
+ * A built-in datasource as the Data Sources API writes it (404 when there is none of that name; for an
+ * append, also when it takes no rows): appends go through the one append path, in parts of `maxBatch`.
+ */
+function builtinWritable(gateway: Gateway, name: string, forAppend: boolean): WritableDatasource {
+  const entry = gateway.datasources.entry(name)
+  const ingestAs = forAppend ? ingestTarget(name) : undefined
+  return {
+    id: entry.name,
+    name: entry.name,
+    appendScope: `append:${entry.name}`,
+    manageScope: scopeFor.manage(entry.name),
+    truncate: (who) => gateway.datasources.truncate(who, entry.name),
+    delete: (who, condition, dryRun) => gateway.datasources.delete(who, entry.name, condition, dryRun),
+    read: async (upload, delimiter, key) => {
+      const target = ingestAs ?? ingestTarget(name)
+      const batch = parseUpload(upload, target, await gateway.datasources.columns(entry.name), delimiter)
+      return {
+        append: async (who, requestId) => {
+          const result = await append(gateway, target, batch, key, who, requestId, gateway.maxBatch)
+          return { successful: result.accepted, quarantined: result.quarantined, invalid: batch.rejected.length }
+        },
+      }
+    },
+  }
 }

@@ -4,9 +4,9 @@ import { sendJson } from '../http.js'
 import type { Gateway } from '../transport/gateway.js'
 import { readEventsBody } from './events.js'
 import { HttpError } from './http.js'
-import { grants } from '../auth/scopes.js'
-import { csvRecords, readUpload } from './datasources.js'
-import { bodyParams, formField, idempotencyKey } from './params.js'
+import { scopeFor } from '../auth/scopes.js'
+import { csvRecords, type WritableDatasource } from './datasources.js'
+import { bodyParams } from './params.js'
 import { answering, wantsBuiltin, type PrincipalOf } from './pipe-route.js'
 import { stableId } from './project-catalog.js'
 
@@ -79,7 +79,7 @@ export async function ingestProject(gateway: Gateway, req: IncomingMessage, res:
   // As for the built-in datasources: `Idempotency-Key` / `X-Idempotency-Key` or `?idempotency_key=`.
   const header = req.headers['idempotency-key'] ?? req.headers['x-idempotency-key']
   const key = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
-  if (key !== undefined && (key.length === 0 || key.length > 200)) throw new HttpError(400, 'An idempotency key must be 1 to 200 characters')
+  checkKey(key)
   const body = await readEventsBody(req, gateway.maxBodyBytes)
   const result = await project.append(who, name, body.toString('utf8'), key)
   const wait = url.searchParams.get('wait')?.toLowerCase()
@@ -88,82 +88,56 @@ export async function ingestProject(gateway: Gateway, req: IncomingMessage, res:
 }
 
 /**
- * Tinybird's Data Sources API over the loaded project's datasources: `GET /v0/datasources[/<name>]` (any
- * valid token, as for the built-in datasources), `POST /v0/datasources?name=<ds>&mode=append|replace`
- * (NDJSON by the `json:` paths or CSV by column, raw or multipart, gzip; misfits to `<ds>_quarantine`),
- * `POST /v0/datasources/<ds>/truncate` (205) and `POST /v0/datasources/<ds>/delete` (`delete_condition`,
- * `dry_run`). Returns false without a project, with `?builtin=true`, and for a name the project does not have.
+ * `GET /v0/datasources` and `GET /v0/datasources/<name>` over the loaded project (any valid token, as for
+ * the built-in datasources). Returns false without a project, with `?builtin=true`, for a name the project
+ * does not have, and for the routes that change data (index.ts serves them, with `projectWritable`).
  */
 export async function serveProjectDatasources(gateway: Gateway, req: IncomingMessage, res: ServerResponse, url: URL, name: string | undefined, action: string | undefined, principalOf: PrincipalOf): Promise<boolean> {
   const project = gateway.project
-  if (!project || wantsBuiltin(url)) return false
+  if (!project || wantsBuiltin(url) || req.method !== 'GET' || action !== undefined) return false
   const decoded = name === undefined ? undefined : decodeURIComponent(name)
   if (decoded !== undefined && !projectDatasource(gateway, url, decoded)) return false
-  if (req.method === 'GET' && action === undefined) {
-    await principalOf('datasources')
-    const views = await project.describeDatasources(decoded)
-    sendJson(res, 200, decoded === undefined ? { datasources: views } : views[0])
-    return true
-  }
-  if (req.method !== 'POST') return false // the built-in route answers 405
-  if (decoded !== undefined && action === 'truncate') {
-    const who = await principalOf('datasources_truncate')
-    req.resume()
-    await project.truncate(who, decoded)
-    res.writeHead(205)
-    res.end()
-    return true
-  }
-  if (decoded !== undefined && action === 'delete') {
-    const who = await principalOf('datasources_delete')
-    const contentType = req.headers['content-type'] ?? ''
-    const body = (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8')
-    const condition = formField(url, body, contentType, 'delete_condition')
-    if (!condition?.trim()) throw new HttpError(400, 'The delete_condition parameter is required')
-    const dryRun = ['true', '1'].includes(formField(url, body, contentType, 'dry_run')?.toLowerCase() ?? '')
-    const { rows } = await project.delete(who, decoded, condition, dryRun)
-    if (dryRun) sendJson(res, 200, { rows_to_be_deleted: rows })
-    else {
-      const id = randomUUID()
-      sendJson(res, 200, { id, job_id: id, delete_id: id, status: 'done', job_url: null, rows_affected: rows })
-    }
-    return true
-  }
-  const target = url.searchParams.get('name')
-  if (decoded !== undefined || target === null || !projectDatasource(gateway, url, target)) return false
-  const mode = (url.searchParams.get('mode') ?? 'create').toLowerCase()
-  if (mode !== 'append' && mode !== 'replace') return false // the built-in route refuses other modes
-  const key = idempotencyKey(req, url)
-  if (key !== undefined && (key.length === 0 || key.length > 200)) throw new HttpError(400, 'An idempotency key must be 1 to 200 characters')
-  const who = await principalOf(`datasources_${mode}`)
-  const upload = await readUpload(req, url, gateway.maxBodyBytes)
-  const delimiter = url.searchParams.get('dialect_delimiter') ?? ','
-  if (delimiter.length !== 1) throw new HttpError(400, 'dialect_delimiter must be one character')
-  const columns = project.datasource(target)?.columns.map((c) => c.name) ?? []
-  const batch = upload.format === 'ndjson' ? upload.text : csvRecords(upload.text, columns, delimiter).map(({ raw, cells }) => ({ raw, record: cells && nonEmpty(cells) }))
-  // Replace empties the datasource first (needs manage:<ds>), then appends: not atomic (see the README).
-  // Whether the rows may be appended is checked before anything is emptied.
-  if (mode === 'replace') {
-    const append = `append:${project.scopeName('datasource', target)}`
-    if (!grants(who.scopes, append)) throw new HttpError(403, `Replacing needs the scopes "${append}" and "manage:${project.scopeName('datasource', target)}"`)
-    await project.truncate(who, target)
-  }
-  const requestId = String(res.getHeader('x-request-id') ?? randomUUID())
-  const result = await project.append(who, target, batch, key)
-  sendJson(res, 200, {
-    id: requestId,
-    import_id: requestId,
-    datasource: { id: stableId(target), name: target },
-    successful_rows: result.successful_rows,
-    quarantined_rows: result.quarantined_rows,
-    quarantine_rows: result.quarantined_rows,
-    invalid_lines: result.invalid_lines,
-    error: false,
-  })
+  await principalOf('datasources')
+  const views = await project.describeDatasources(decoded)
+  sendJson(res, 200, decoded === undefined ? { datasources: views } : views[0])
   return true
 }
 
-/** A CSV record's non-empty cells: an empty cell is a missing value (the column's DEFAULT, NULL or zero). */
-function nonEmpty(cells: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(cells).filter(([, cell]) => cell !== ''))
+/**
+ * The loaded project's datasource `name` as the Data Sources API writes it, or undefined (no project, no
+ * such datasource, `?builtin=true`): NDJSON by the `json:` paths, CSV records by column, misfits to
+ * `<ds>_quarantine`; truncate and delete need `manage:<ds>`.
+ */
+export function projectWritable(gateway: Gateway, url: URL, name: string): WritableDatasource | undefined {
+  const project = gateway.project
+  if (!project || !projectDatasource(gateway, url, name)) return undefined
+  const scopeName = project.scopeName('datasource', name)
+  return {
+    id: stableId(name),
+    name,
+    appendScope: `append:${scopeName}`,
+    manageScope: scopeFor.manage(scopeName),
+    truncate: (who) => project.truncate(who, name),
+    delete: (who, condition, dryRun) => project.delete(who, name, condition, dryRun),
+    read: async (upload, delimiter, key) => {
+      checkKey(key)
+      const columns = project.datasource(name)?.columns.map((c) => c.name) ?? []
+      // An empty cell is a missing value: the column's DEFAULT, NULL or zero, as a missing JSON field.
+      const batch =
+        upload.format === 'ndjson'
+          ? upload.text
+          : csvRecords(upload.text, columns, delimiter).map(({ raw, cells }) => ({ raw, record: cells && Object.fromEntries(Object.entries(cells).filter(([, cell]) => cell !== '')) }))
+      return {
+        append: async (who) => {
+          const result = await project.append(who, name, batch, key)
+          return { successful: result.successful_rows, quarantined: result.quarantined_rows, invalid: result.invalid_lines }
+        },
+      }
+    },
+  }
+}
+
+/** A project batch's idempotency key, as its journal keeps it: 1 to 200 characters (400 otherwise). */
+function checkKey(key: string | undefined): void {
+  if (key !== undefined && (key.length === 0 || key.length > 200)) throw new HttpError(400, 'An idempotency key must be 1 to 200 characters')
 }

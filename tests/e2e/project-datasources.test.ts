@@ -118,6 +118,14 @@ describe('the Data Sources API over a loaded project’s datasources', () => {
     expect(res.status).toBe(403)
     expect(await count('events')).toBe(before)
     const manager = await token(['append:events', 'manage:events'])
+    // An upload that cannot be read is refused before anything is emptied.
+    const unreadable = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${manager}` },
+      body: '2026-02-01 00:00:00,9,"buy,1\n',
+    })
+    expect(unreadable.status).toBe(400)
+    expect(await count('events')).toBe(before)
     const replaced = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
       method: 'POST',
       headers: { authorization: `Bearer ${manager}` },
