@@ -245,6 +245,22 @@ export class ProjectService {
     })
   }
 
+  /**
+   * How long, in seconds, the answer to this request may be kept when the endpoint's templates say so with
+   * `cache_ttl('5s'|'1m'|'5m'|'30m'|'1h')` for these parameters; undefined otherwise, and for a request that
+   * does not render or may not read the pipe (its read answers that). Renders the pipe once more, only for
+   * endpoints whose nodes call `cache_ttl`.
+   */
+  cacheTtlSeconds(principal: Principal, name: string, request: URLSearchParams): number | undefined {
+    if (!this.endpoint(name)?.nodes.some((n) => /\bcache_ttl\s*\(/.test(n.text))) return undefined
+    try {
+      const ttl = this.render(name, this.readableParams(principal, name, request), 'bind').settings.cache_ttl
+      return ttl === undefined ? undefined : TTL_SECONDS[ttl]
+    } catch {
+      return undefined
+    }
+  }
+
   /** The parameters an endpoint pipe accepts (for the pipe list and the OpenAPI document). */
   parameters(name: string): TemplateParam[] {
     return pipeParameters(this.project, name)
@@ -356,9 +372,13 @@ export class ProjectService {
   }
 }
 
+/** `cache_ttl`'s expressions (the only ones the template engine accepts), in seconds. */
+const TTL_SECONDS: Readonly<Record<string, number>> = { '5s': 5, '1m': 60, '5m': 300, '30m': 1800, '1h': 3600 }
+
 /**
  * The rendered SQL with the options its templates set that ClickHouse runs per statement (`max_threads`),
- * as a SETTINGS clause of this statement only (chDB keeps session settings). `cache_ttl`, `backend_hint`,
+ * as a SETTINGS clause of this statement only (chDB keeps session settings). `cache_ttl` is the REST route's
+ * (how long the read cache keeps the answer); `backend_hint`,
  * `activate` and `disable` are Tinybird's own and have no effect here.
  */
 export function withSettings(rendered: Pick<PipeSql, 'sql' | 'settings'>, more: Readonly<Record<string, number>> = {}): string {

@@ -240,7 +240,9 @@ async function serveDatasources(
     throw new HttpError(400, `mode=${mode} is not supported: datasources are defined by the server; use mode=append or mode=replace`)
   }
   const target = writable(targetName, true)
-  const key = idempotencyKey(req, url)
+  // A replace is idempotent by itself (a retry empties and fills again); its key would wrongly drop the
+  // retried rows as a duplicate after emptying the datasource, so only appends use one.
+  const key = mode === 'append' ? idempotencyKey(req, url) : undefined
   const who = await principal(gateway, req, url, { requestId, operation: `datasources_${mode}` }, res)
   const upload = await readUpload(req, url, gateway.maxBodyBytes)
   const delimiter = url.searchParams.get('dialect_delimiter') ?? ','

@@ -97,7 +97,8 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
   const request: PipeRequest = { format: extension as PipeRequest['format'], search, quote: quote === '1', q }
   const compute = () => (isProject(pipe) ? projectAnswer(gateway, pipe.project, pipe.entry.name, who, request, requestId) : builtinAnswer(gateway, pipe, who, request, requestId))
   const cache = gateway.cache
-  const ttlMs = cache?.ttlFor(isProject(pipe) ? pipe.entry.source.cacheSeconds : undefined)
+  // A project pipe's keeping time: its template's cache_ttl for this request, else its CACHE.
+  const ttlMs = cache?.ttlFor(isProject(pipe) ? (pipe.project.cacheTtlSeconds(who, pipe.entry.name, search) ?? pipe.entry.source.cacheSeconds) : undefined)
   let hit = false
   const answer = await answering(res, () => {
     if (!cache || ttlMs === undefined) return compute()
@@ -180,8 +181,8 @@ export async function answering<T>(res: ServerResponse, work: () => Promise<T>):
 
 /**
  * A project endpoint: the pipe's SQL rendered with the request's parameters (bound, never spliced). `.json`
- * without `q=` passes ClickHouse's `FORMAT JSON` document (Tinybird's envelope) through as written; `.parquet`
- * is one Parquet file (no envelope: Parquet has its own schema).
+ * without `q=` passes ClickHouse's `FORMAT JSON` document (Tinybird's envelope) through as written;
+ * `.parquet` and `.prometheus` are ClickHouse's own formats, without an envelope.
  */
 async function projectAnswer(gateway: Gateway, project: ProjectService, name: string, who: Principal, request: PipeRequest, requestId: string): Promise<PipeAnswer> {
   const { format, q } = request

@@ -65,6 +65,11 @@ describe('a project pipe’s CACHE', () => {
     writeFileSync(join(project, 'cached.pipe'), endpoint('cached', 'CACHE 600\n'))
     writeFileSync(join(project, 'plain.pipe'), endpoint('plain', ''))
     writeFileSync(join(project, 'never.pipe'), endpoint('never', 'CACHE 0\n'))
+    // cache_ttl in the template, for the requests that take that branch only.
+    writeFileSync(
+      join(project, 'ttl.pipe'),
+      "NODE ttl\nSQL >\n    %\n    {% if not defined(live) %}{{ cache_ttl('1h') }}{% end %}\n    SELECT count() AS n FROM events\n\nTYPE endpoint\n",
+    )
     server = await startTestServer({ SIGHTLINE_PROJECT: project, SIGHTLINE_PROJECT_DATABASE: database, SIGHTLINE_POLL_MS: '500', SIGHTLINE_TOKEN_CACHE_MS: '0', SIGHTLINE_RATE_LIMIT: '0' })
     base = server.url.replace(/\/graphql$/, '')
     direct = createConnection(server.config.store)
@@ -94,6 +99,11 @@ describe('a project pipe’s CACHE', () => {
       expect(answer.status).toBe(200)
       expect(answer.cache).toBeNull()
     }
+  })
+
+  it('keeps the answers of a template that calls cache_ttl, for the requests that call it', async () => {
+    expect(count(await hit('/v0/pipes/ttl.json'))).toBeGreaterThan(0)
+    for (let i = 0; i < 3; i++) expect((await get('/v0/pipes/ttl.json?live=1')).cache).toBeNull()
   })
 
   it('keys by the parameters: another value is another answer', async () => {

@@ -133,6 +133,16 @@ describe('the Data Sources API over a loaded project’s datasources', () => {
     })
     expect(replaced.status).toBe(200)
     expect(await sql('SELECT user_id FROM events ORDER BY user_id')).toEqual([{ user_id: 9 }, { user_id: 10 }])
+    // A replace retried with the same key empties and fills again (its key is not a duplicate's).
+    for (let i = 0; i < 2; i++) {
+      const retried = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${manager}`, 'idempotency-key': 'replace-1' },
+        body: '2026-02-01 00:00:00,9,buy,1\n2026-02-01 00:00:01,10,buy,2\n',
+      })
+      expect(retried.status).toBe(200)
+      expect(await sql('SELECT user_id FROM events ORDER BY user_id')).toEqual([{ user_id: 9 }, { user_id: 10 }])
+    }
   })
 
   it('truncates the datasource and its quarantine (205), with manage', async () => {
