@@ -9,8 +9,8 @@ import { HttpError } from './http.js'
 
 /**
  * A datasource the Data Sources API changes (a loaded project's, or a built-in one), as its routes need it:
- * its name, the scopes its writes need, and its truncate, delete and append. Each write checks its own
- * scope; a replace checks `appendScope` itself before it truncates.
+ * its name, the scopes its writes need, its truncate and delete, and the reading of an upload into rows to
+ * append. Each write checks its own scope; a replace checks `appendScope` itself before it truncates.
  */
 export interface WritableDatasource {
   readonly id: string

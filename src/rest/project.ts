@@ -6,7 +6,7 @@ import { readEventsBody } from './events.js'
 import { HttpError } from './http.js'
 import { scopeFor } from '../auth/scopes.js'
 import { csvRecords, type WritableDatasource } from './datasources.js'
-import { bodyParams } from './params.js'
+import { bodyParams, idempotencyKey } from './params.js'
 import { answering, wantsBuiltin, type PrincipalOf } from './pipe-route.js'
 import { stableId } from './project-catalog.js'
 
@@ -77,8 +77,7 @@ export async function ingestProject(gateway: Gateway, req: IncomingMessage, res:
   if (req.method !== 'POST') throw new HttpError(405, 'Events are sent with POST', { allow: 'POST, OPTIONS' })
   const who = await principalOf(`events_${project.scopeName('datasource', name)}`)
   // As for the built-in datasources: `Idempotency-Key` / `X-Idempotency-Key` or `?idempotency_key=`.
-  const header = req.headers['idempotency-key'] ?? req.headers['x-idempotency-key']
-  const key = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('idempotency_key') ?? undefined
+  const key = idempotencyKey(req, url)
   checkKey(key)
   const body = await readEventsBody(req, gateway.maxBodyBytes)
   const result = await project.append(who, name, body.toString('utf8'), key)
