@@ -160,4 +160,17 @@ describe('the Data Sources API over a loaded project’s datasources', () => {
   it('leaves a name the project does not have to the built-in datasources', async () => {
     expect(await failure(admin.truncateDatasource('no_such_datasource'))).toBe(404)
   })
+
+  it('replaces a built-in datasource the same way: a retry with the same key empties and fills again', async () => {
+    const stock = () => sql('SELECT product, amount FROM warehouse_stock ORDER BY product')
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${base}/v0/datasources?name=warehouse_stock&mode=replace&format=ndjson`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.adminToken}`, 'idempotency-key': 'stock-replace-1' },
+        body: JSON.stringify({ timestamp: '2026-01-01 00:00:00', product: 'p_replaced', store: 's1', amount: 7 }),
+      })
+      expect(res.status).toBe(200)
+      expect(await stock()).toEqual([{ product: 'p_replaced', amount: 7 }])
+    }
+  })
 })
