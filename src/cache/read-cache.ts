@@ -382,8 +382,7 @@ export class ReadCache {
     const source = args.document.loc?.source.body
     if (!principal || source === undefined || selections.length === 0) return undefined
     for (const s of selections) if (s.kind !== Kind.FIELD || !CACHEABLE_ROOT_FIELDS.has(s.name.value)) return undefined
-    const fixed = principal.fixedParams ? [...principal.fixedParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null
-    return JSON.stringify([source, args.operationName ?? null, args.variableValues ?? null, [...principal.scopes].sort(), principal.workspaceId, fixed])
+    return JSON.stringify([source, args.operationName ?? null, args.variableValues ?? null, grantsOf(principal)])
   }
 
   private fresh(): boolean {
@@ -425,6 +424,15 @@ export class ReadCache {
       return false
     }
   }
+}
+
+/**
+ * What of a caller an answer may depend on, as part of a cache key: its sorted scopes, workspace binding and
+ * a Tinybird JWT's fixed parameters (two callers with different grants never share an answer).
+ */
+export function grantsOf(principal: Principal): unknown[] {
+  const fixed = principal.fixedParams ? [...principal.fixedParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null
+  return [[...principal.scopes].sort(), principal.workspaceId, fixed]
 }
 
 /** The request's query statistics (the context's `reads`), where the store notes the tables it reads. */

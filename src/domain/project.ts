@@ -48,6 +48,8 @@ export interface ProjectOptions {
  */
 export class ProjectService {
   private readonly ingest: ProjectIngest
+  /** Per endpoint, whether its nodes call `cache_ttl` (read once: each REST request asks). */
+  private readonly callsCacheTtl = new Map<string, boolean>()
 
   constructor(
     readonly project: Project,
@@ -252,7 +254,9 @@ export class ProjectService {
    * endpoints whose nodes call `cache_ttl`.
    */
   cacheTtlSeconds(principal: Principal, name: string, request: URLSearchParams): number | undefined {
-    if (!this.endpoint(name)?.nodes.some((n) => /\bcache_ttl\s*\(/.test(n.text))) return undefined
+    let calls = this.callsCacheTtl.get(name)
+    if (calls === undefined) this.callsCacheTtl.set(name, (calls = this.endpoint(name)?.nodes.some((n) => /\bcache_ttl\s*\(/.test(n.text)) ?? false))
+    if (!calls) return undefined
     try {
       const ttl = this.render(name, this.readableParams(principal, name, request), 'bind').settings.cache_ttl
       return ttl === undefined ? undefined : TTL_SECONDS[ttl]

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Principal } from '../auth/scopes.js'
-import type { PipeAnswer } from '../cache/read-cache.js'
+import { grantsOf, type PipeAnswer } from '../cache/read-cache.js'
 import type { Catalog, PipeEntry, ProjectPipeSource } from '../catalog/index.js'
 import { ProjectQueryError, TemplateError, type ProjectService } from '../domain/project.js'
 import { sendBody, sendJson } from '../http.js'
@@ -124,10 +124,9 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
  */
 function answerKey(pipe: ProjectPipe | Pipe, who: Principal, request: PipeRequest): string {
   const params = [...request.search].filter(([k]) => k !== 'token').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  const fixed = who.fixedParams ? [...who.fixedParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null
   const source = isProject(pipe) ? `${pipe.project.database}#${loadOf(pipe.project)}` : ''
   const name = isProject(pipe) ? pipe.entry.name : pipe.name
-  return JSON.stringify([source, name, request.format, request.quote, request.q, params, [...who.scopes].sort(), who.workspaceId, fixed])
+  return JSON.stringify([source, name, request.format, request.quote, request.q, params, grantsOf(who)])
 }
 
 /** A number per loaded project (a reload of the folder is another): answers of an earlier load are not served. */

@@ -107,40 +107,28 @@ describe('the Data Sources API over a loaded project’s datasources', () => {
   })
 
   it('replaces the rows: append and manage needed, nothing emptied without them', async () => {
+    /** `POST /v0/datasources?mode=replace` of `events` with a CSV body, as `auth`, with an idempotency key or not. */
+    const replace = (auth: string, body: string, key?: string) =>
+      fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${auth}`, ...(key !== undefined && { 'idempotency-key': key }) },
+        body,
+      })
     const before = await count('events')
     const appender = await token(['append:events'])
     expect(await failure(api(appender).appendDatasource('events', { file: file('r.csv', '2026-02-01 00:00:00,9,buy,1\n') }, { mode: 'replace' } as never))).toBe(403)
-    const res = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${appender}` },
-      body: '2026-02-01 00:00:00,9,buy,1\n',
-    })
-    expect(res.status).toBe(403)
+    expect((await replace(appender, '2026-02-01 00:00:00,9,buy,1\n')).status).toBe(403)
     expect(await count('events')).toBe(before)
     const manager = await token(['append:events', 'manage:events'])
     // An upload that cannot be read is refused before anything is emptied.
-    const unreadable = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${manager}` },
-      body: '2026-02-01 00:00:00,9,"buy,1\n',
-    })
-    expect(unreadable.status).toBe(400)
+    expect((await replace(manager, '2026-02-01 00:00:00,9,"buy,1\n')).status).toBe(400)
     expect(await count('events')).toBe(before)
-    const replaced = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${manager}` },
-      body: '2026-02-01 00:00:00,9,buy,1\n2026-02-01 00:00:01,10,buy,2\n',
-    })
-    expect(replaced.status).toBe(200)
+    const rows = '2026-02-01 00:00:00,9,buy,1\n2026-02-01 00:00:01,10,buy,2\n'
+    expect((await replace(manager, rows)).status).toBe(200)
     expect(await sql('SELECT user_id FROM events ORDER BY user_id')).toEqual([{ user_id: 9 }, { user_id: 10 }])
     // A replace retried with the same key empties and fills again (its key is not a duplicate's).
     for (let i = 0; i < 2; i++) {
-      const retried = await fetch(`${base}/v0/datasources?name=events&mode=replace&format=csv`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${manager}`, 'idempotency-key': 'replace-1' },
-        body: '2026-02-01 00:00:00,9,buy,1\n2026-02-01 00:00:01,10,buy,2\n',
-      })
-      expect(retried.status).toBe(200)
+      expect((await replace(manager, rows, 'replace-1')).status).toBe(200)
       expect(await sql('SELECT user_id FROM events ORDER BY user_id')).toEqual([{ user_id: 9 }, { user_id: 10 }])
     }
   })
