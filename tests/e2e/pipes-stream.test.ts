@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js'
 type Envelope = { meta: Array<{ name: string; type: string }>; data: Array<Record<string, unknown>>; rows: number; statistics: Record<string, number>; rows_before_limit_at_least?: number }
 
 /**
- * `api_product_grid.json` passes the store's FORMAT JSON through; `.ndjson` (and `q=`) still decode, map
+ * `api_product_grid.json` passes the store's own JSON through (FORMAT JSON's envelope, unindented); `.ndjson` (and `q=`) still decode, map
  * and write the rows. Both must say the same thing: rows, order, types, nulls, 64-bit quoting, a string
  * with slashes and an emoji, and the envelope's keys.
  */
@@ -69,6 +69,10 @@ describe('the streamed api_product_grid.json answers as the decoded path does', 
     ])
     const quoted = (await (await get(`/v0/pipes/api_product_grid.json?category=${category}&show_oos=1&output_format_json_quote_64bit_integers=1`)).json()) as Envelope
     expect(quoted.data.every((r) => typeof r.stock === 'string' && typeof r.hits === 'string')).toBe(true)
+    // The envelope's counts stay numbers when 64-bit values are quoted, as in ClickHouse's FORMAT JSON.
+    expect(quoted.rows).toBe(7)
+    expect(Object.values(quoted.statistics).every((v) => typeof v === 'number' && Number.isFinite(v))).toBe(true)
+    expect(Object.keys(quoted.statistics)).toEqual(['elapsed', 'rows_read', 'bytes_read'])
     expect(all.data[0]?.photo).toBe(`https://img.example/0/a.png`)
   })
 })

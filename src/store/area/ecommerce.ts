@@ -31,6 +31,24 @@ const GRID_JSON: Readonly<Record<keyof GridItem, string>> = {
   trending: 'toBool(`#trending`)',
   rankStatus: "if(`#trending`, 'Trending 🔥', NULL)",
 }
+/** REST `api_product_grid`'s columns: name, ClickHouse type (its `meta`), value from the grid's columns. */
+const REST_GRID_COLUMNS = [
+  ['id', 'String', 'id'],
+  ['name', 'String', 'name'],
+  ['stock', 'Int64', 'stock'],
+  ['stock_status', 'UInt8', 'status_rank'],
+  ['hits', 'UInt64', 'hits'],
+  ['rank_status', 'Nullable(String)', "if(trending, 'Trending 🔥', NULL)"],
+  ['photo', 'String', 'photo'],
+  ['price', 'Float64', 'price'],
+] as const
+/**
+ * FORMAT JSON's envelope, unindented: `meta` written here, the rest by the Template format (the counts and
+ * time as plain numbers, as FORMAT JSON writes them whether or not 64-bit integers are quoted).
+ */
+const REST_GRID_ENVELOPE =
+  `{"meta":${JSON.stringify(REST_GRID_COLUMNS.map(([name, type]) => ({ name, type })))},` +
+  '"data":[${data}],"rows":${rows:Raw},"statistics":{"elapsed":${time:Raw},"rows_read":${rows_read:Raw},"bytes_read":${bytes_read:Raw}}}'
 /** A key `productGridRows` may write (a GraphQL name: safe as a quoted identifier). */
 const KEY = /^[_A-Za-z][_0-9A-Za-z]*$/
 
@@ -145,19 +163,23 @@ export class EcommerceRepository {
   }
 
   /**
-   * The grid as the seed's `api_product_grid` endpoint answers it (REST): ClickHouse's `FORMAT JSON` bytes
-   * with the endpoint's columns and types (`stock_status` the status's rank, `rank_status` 'Trending 🔥' for
-   * trending rows), in the grid's order, 64-bit integers quoted or not.
+   * The grid as the seed's `api_product_grid` endpoint answers it (REST): the envelope of ClickHouse's
+   * `FORMAT JSON` (meta, data, rows, statistics; Tinybird's) without its indentation, written by ClickHouse
+   * (`FORMAT Template`: a quarter fewer bytes to write and send at the same values) and passed on as its
+   * bytes, with the endpoint's columns and types (`stock_status` the status's rank, `rank_status`
+   * 'Trending 🔥' for trending rows), in the grid's order, 64-bit integers quoted or not.
    */
   productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<Buffer> {
     const params = { category: query.category, showOutOfStock: query.showOutOfStock, trendingOrder: query.ranking === 'TRENDING', lowStock: lowStockThreshold }
-    return this.q.jsonBytes('api_product_grid', params, (grid) =>
+    return this.q.templateBytes('api_product_grid', params, (grid) =>
       [
-        'SELECT id, name, toInt64(stock) AS stock, toUInt8(status_rank) AS stock_status, toUInt64(hits) AS hits,',
-        "  if(trending, 'Trending 🔥', NULL) AS rank_status, photo, price",
+        // Each column cast to the type REST_GRID_COLUMNS gives it (its `meta`), so the two cannot drift apart.
+        `SELECT ${REST_GRID_COLUMNS.map(([name, type, expression]) => `CAST(${expression} AS ${type}) AS ${name}`).join(', ')}`,
         `FROM (\n${grid}\n)`,
-        `SETTINGS output_format_json_quote_64bit_integers = ${quote64BitIntegers ? 1 : 0}, output_format_json_escape_forward_slashes = 0, output_format_json_quote_denormals = 0`,
-        'FORMAT JSON',
+        'FORMAT Template',
+        `SETTINGS format_template_resultset_format = '${REST_GRID_ENVELOPE}\\n\${rows_read:Raw} \${bytes_read:Raw}',`,
+        `  format_template_row_format = '{${REST_GRID_COLUMNS.map(([name]) => `"${name}":\${${name}:JSON}`).join(',')}}', format_template_rows_between_delimiter = ',',`,
+        `  output_format_json_quote_64bit_integers = ${quote64BitIntegers ? 1 : 0}, output_format_json_escape_forward_slashes = 0, output_format_json_quote_denormals = 0`,
       ].join('\n'),
     )
   }

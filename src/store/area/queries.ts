@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '../errors.js'
-import { jsonAnswerStatistics, type CompactDocument, type Executor, type QueryParams } from '../executor.js'
+import { type CompactDocument, type Executor, type QueryParams } from '../executor.js'
 import { QueryFiles, type RenderOptions } from '../sql.js'
 
 /**
@@ -44,19 +44,6 @@ export class StoreQueries {
     let text = this.files.get(name)
     for (const [slot, value] of Object.entries(slots)) text = text.replaceAll(`{{${slot}}}`, value)
     return text
-  }
-
-  /**
-   * `sql/queries/<name>.sql` inside `wrap` (which shapes its columns, pins its output settings and ends with
-   * `FORMAT JSON`), answered as ClickHouse's JSON document: its bytes passed on as written, never decoded
-   * or parsed; its statistics (read from its tail) go to the request's. `params` must not be empty.
-   */
-  async jsonBytes(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<Buffer> {
-    const answer = await this.exec.bytes(wrap(this.files.get(name)), params, unavailable, (bytes) => ({
-      body: bytes,
-      read: jsonAnswerStatistics(bytes.subarray(-400).toString('latin1')),
-    }))
-    return answer.bytes
   }
 
   /**
