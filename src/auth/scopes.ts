@@ -118,6 +118,11 @@ export interface Principal {
    * A pipe listed here is readable by this principal.
    */
   readonly fixedParams?: ReadonlyMap<string, Readonly<Record<string, string | readonly string[]>>>
+  /**
+   * Tinybird JWTs: per datasource, the SQL condition its rows must meet to be read (a `DATASOURCES:READ`
+   * scope's `filter`); what the Query API reads of it. Its quarantine is not read.
+   */
+  readonly rowFilters?: ReadonlyMap<string, string>
   /** Tinybird JWTs: their own rate (`limits.rps`) and the bucket it is counted in (name and tenant). */
   readonly rate?: { readonly perSecond: number; readonly key: string }
 }

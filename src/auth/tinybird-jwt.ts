@@ -4,17 +4,20 @@ import { scopeFor, type Principal } from './scopes.js'
 
 /**
  * JWTs in Tinybird's shape, for clients that mint them as Tinybird documents: HS256, claims
- * `workspace_id`, `name`, `exp`, `scopes: [{type, resource, fixed_params?}]`, optional `limits.rps`.
+ * `workspace_id`, `name`, `exp`, `scopes: [{type, resource, fixed_params?, filter?}]`, optional `limits.rps`.
  * Tinybird signs them with the workspace's admin token; Sightline has none, so they are signed with
  * SIGHTLINE_JWT_SECRET (`POST /v0/tokens` mints them). `workspace_id` names the deployment, not an
  * analytics workspace, and is not checked. `PIPES:READ` grants one pipe, with `fixed_params` that
  * override the request's parameters; `DATASOURCES:APPEND` grants appending to one datasource;
- * `DATASOURCES:READ` is accepted and grants nothing yet.
+ * `DATASOURCES:READ` grants reading one datasource through `/v0/sql`, only its rows that match the
+ * scope's `filter` when it has one (row-level security; the Query API checks the condition).
  */
 export interface TinybirdScope {
   readonly type: string
   readonly resource: string
   readonly fixed_params?: Readonly<Record<string, unknown>>
+  /** `DATASOURCES:READ`: a SQL condition on the datasource's rows; only the rows it holds for are read. */
+  readonly filter?: string
 }
 
 export interface TinybirdJwtRequest {
@@ -28,6 +31,8 @@ export interface TinybirdJwtRequest {
 const ALGORITHM = 'HS256'
 const TYPES = new Set(['PIPES:READ', 'DATASOURCES:READ', 'DATASOURCES:APPEND'])
 const RESOURCE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+/** The longest `filter` a scope may carry. */
+const MAX_FILTER = 4_000
 /** What `workspace_id` holds in the JWTs Sightline mints. */
 export const DEPLOYMENT_ID = 'sightline'
 
@@ -65,8 +70,10 @@ export function tinybirdPrincipal(payload: JWTPayload, maxSeconds: number, now =
   if (!Array.isArray(scopes)) return 'scopes must be a list'
   const granted: string[] = []
   const fixed = new Map<string, Record<string, string | readonly string[]>>()
+  // Per datasource, its scopes' filters, or null once one scope reads it whole.
+  const filters = new Map<string, string[] | null>()
   for (const scope of scopes as unknown[]) {
-    const { type, resource, fixed_params: params } = (scope ?? {}) as { type?: unknown; resource?: unknown; fixed_params?: unknown }
+    const { type, resource, fixed_params: params, filter } = (scope ?? {}) as { type?: unknown; resource?: unknown; fixed_params?: unknown; filter?: unknown }
     if (typeof type !== 'string' || !TYPES.has(type)) return `unsupported scope type ${JSON.stringify(type)}; use PIPES:READ, DATASOURCES:READ or DATASOURCES:APPEND`
     if (typeof resource !== 'string' || !RESOURCE.test(resource)) return `scope resource ${JSON.stringify(resource)} is not a name`
     if (type === 'PIPES:READ') {
@@ -81,16 +88,30 @@ export function tinybirdPrincipal(payload: JWTPayload, maxSeconds: number, now =
         }
       }
       fixed.set(resource, { ...fixed.get(resource), ...values })
-    } else if (type === 'DATASOURCES:APPEND') granted.push(`append:${resource}`)
+    }
+    if (filter !== undefined && type !== 'DATASOURCES:READ') return 'filter is for DATASOURCES:READ scopes'
+    if (type === 'DATASOURCES:APPEND') granted.push(`append:${resource}`)
+    if (type === 'DATASOURCES:READ') {
+      if (filter !== undefined && (typeof filter !== 'string' || filter.trim() === '' || filter.length > MAX_FILTER || filter.includes('\0'))) {
+        return `filter must be a SQL condition of 1 to ${MAX_FILTER} characters`
+      }
+      granted.push(scopeFor.readDatasource(resource), 'sql')
+      const held = filters.get(resource)
+      filters.set(resource, filter === undefined || held === null ? null : [...(held ?? []), filter])
+    }
   }
+  // Two filtered scopes of one datasource read the rows either holds for.
+  const rowFilters = new Map<string, string>()
+  for (const [resource, conditions] of filters) if (conditions) rowFilters.set(resource, conditions.length === 1 ? conditions[0]! : conditions.map((c) => `(${c})`).join(' OR '))
   let rate: Principal['rate']
   if (limits !== undefined) {
     const rps = (limits as { rps?: unknown } | null)?.rps
     if (rps !== undefined && (typeof rps !== 'number' || !(rps > 0) || rps > 100_000)) return 'limits.rps must be a positive number'
-    // The tenant is the fixed parameters: two JWTs of one name and tenant share a bucket.
-    if (typeof rps === 'number') rate = { perSecond: rps, key: `jwt:${name}:${JSON.stringify([...fixed].sort(([a], [b]) => (a < b ? -1 : 1)))}` }
+    // The tenant is the fixed parameters and row filters: two JWTs of one name and tenant share a bucket.
+    const tenant = JSON.stringify([...fixed].sort(([a], [b]) => (a < b ? -1 : 1))) + (rowFilters.size > 0 ? JSON.stringify([...rowFilters].sort()) : '')
+    if (typeof rps === 'number') rate = { perSecond: rps, key: `jwt:${name}:${tenant}` }
   }
-  return { name, scopes: granted, workspaceId: null, fixedParams: fixed, ...(rate && { rate }) }
+  return { name, scopes: [...new Set(granted)], workspaceId: null, fixedParams: fixed, ...(rowFilters.size > 0 && { rowFilters }), ...(rate && { rate }) }
 }
 
 /**

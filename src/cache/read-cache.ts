@@ -428,11 +428,11 @@ export class ReadCache {
 
 /**
  * What of a caller an answer may depend on, as part of a cache key: its sorted scopes, workspace binding and
- * a Tinybird JWT's fixed parameters (two callers with different grants never share an answer).
+ * a Tinybird JWT's fixed parameters and row filters (two callers with different grants never share an answer).
  */
 export function grantsOf(principal: Principal): unknown[] {
-  const fixed = principal.fixedParams ? [...principal.fixedParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null
-  return [[...principal.scopes].sort(), principal.workspaceId, fixed]
+  const byName = <T>(map: ReadonlyMap<string, T> | undefined) => (map ? [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null)
+  return [[...principal.scopes].sort(), principal.workspaceId, byName(principal.fixedParams), byName(principal.rowFilters)]
 }
 
 /** The request's query statistics (the context's `reads`), where the store notes the tables it reads. */

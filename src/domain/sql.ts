@@ -133,14 +133,17 @@ const quoted = (name: string): string => `\`${name.replaceAll('\\', '\\\\').repl
 
 /**
  * The catalog's project datasources and their quarantine tables, each readable by `who` with its read scope
- * (`read:datasource:<ds>`, or `read`, or admin). Their names shadow built-in tables of the same name.
+ * (`read:datasource:<ds>`, or `read`, or admin). Their names shadow built-in tables of the same name. A
+ * datasource `who` reads through a row filter keeps its quarantine closed (its rows are not the datasource's
+ * columns, so the filter cannot apply to them).
  */
 function projectTables(entries: readonly DatasourceEntry[], who: Principal): ProjectTable[] {
   const out: ProjectTable[] = []
   for (const entry of entries) {
     const db = entry.database
     if (db === undefined || !entry.read) continue
-    const tables: Array<[string, string | undefined]> = [[entry.name, entry.read.scope], ...(entry.quarantine ? [[entry.quarantine, entry.read.quarantineScope] as [string, string | undefined]] : [])]
+    const quarantineScope = who.rowFilters?.has(entry.name) ? undefined : entry.read.quarantineScope
+    const tables: Array<[string, string | undefined]> = [[entry.name, entry.read.scope], ...(entry.quarantine ? [[entry.quarantine, quarantineScope] as [string, string | undefined]] : [])]
     for (const [name, scope] of tables) {
       out.push({ name, from: `${quoted(db)}.${quoted(name)}`, qualified: `${db}.${name}`, readable: scope !== undefined && grants(who.scopes, scope) })
     }
@@ -176,6 +179,13 @@ function parseTree(lines: readonly string[]): AstNode | undefined {
     stack.push({ depth, node })
   }
   return root.children.length === 1 ? root.children[0] : undefined
+}
+
+/** True for a FROM clause of ClickHouse's one-row table alone (what it reads a SELECT without FROM from). */
+function readsOneRow(node: AstNode): boolean {
+  const leaves = (n: AstNode): AstNode[] => (n.children.length === 0 ? [n] : n.children.flatMap(leaves))
+  const all = leaves(node)
+  return all.length === 1 && all[0]?.label === `TableIdentifier ${ONE_ROW}`
 }
 
 /** The name an AST line gives after its kind (`Function count (children 1)` → `count`). */
@@ -241,7 +251,7 @@ export class SqlService {
     const extra = more.filter((t) => t.readable)
     const inlineNames = new Set([...inline.map((s) => s.name), ...extra.map((t) => t.name)])
     const denied = more.filter((t) => !t.readable && !inlineNames.has(t.name)).map((t) => t.name)
-    checkSyntax(tree, who, {
+    const names: SyntaxRules = {
       databases: new Set(reserved.databases.map((d) => d.toLowerCase())),
       // Unqualified names resolve in the current database unless a readable name shadows them.
       tables: new Set([
@@ -251,7 +261,9 @@ export class SqlService {
       inline: inlineNames,
       inlineOnly,
       readable: byName,
-    })
+    }
+    checkSyntax(tree, who, names)
+    const filters = inlineOnly ? new Map<string, string>() : await this.rowFilters(who, names)
 
     const sources: SqlSource[] = []
     const params: QueryParams = { sql_apps: readableApps(who), ...(who.workspaceId === null ? {} : { sql_workspace: who.workspaceId }) }
@@ -267,12 +279,14 @@ export class SqlService {
     })
     const allowed = new Set<string>()
     for (const table of extra) {
-      sources.push({ name: table.name, from: table.from })
+      const where = filters.get(table.name)
+      sources.push({ name: table.name, from: table.from, ...(where !== undefined && { where }) })
       allowed.add(table.qualified)
     }
     for (const readable of inlineOnly ? [] : readables) {
-      const where = readable.rows(who)
-      if (where === undefined || inlineNames.has(readable.name)) continue
+      const rows = readable.rows(who)
+      if (rows === undefined || inlineNames.has(readable.name)) continue
+      const where = and(rows, filters.get(readable.name) ?? '')
       sources.push({ name: readable.name, table: readable.table, ...(readable.final ? { final: true } : {}), ...(where ? { where } : {}) })
       allowed.add(this.store.sqlApi.qualified(readable.table))
     }
@@ -288,6 +302,45 @@ export class SqlService {
     const doc = await this.explain(() => this.store.sqlApi.select(statement, sources, params, MAX_ROWS))
     if (doc.data.length > MAX_ROWS) throw new SqlInvalidError(`The answer has more than ${MAX_ROWS} rows: add a LIMIT or aggregate`)
     return answer(doc)
+  }
+
+  /**
+   * A Tinybird JWT's row filters (its `DATASOURCES:READ` scopes' `filter`), each as one condition in
+   * ClickHouse's canonical text, ready to splice: the filter is formatted inside `SELECT 1 WHERE (…)` (which
+   * drops comments and re-escapes literals), that statement must stay one SELECT of a WHERE and nothing else
+   * (a filter that closes its bracket to add a clause, a UNION or SETTINGS is refused), and its names and
+   * functions obey the statement's own rules; the tables its subqueries read are checked with the statement's
+   * in the query tree. A filter that fails is the token's fault: 403, with ClickHouse's reason.
+   */
+  private async rowFilters(who: Principal, names: SyntaxRules): Promise<Map<string, string>> {
+    const out = new Map<string, string>()
+    for (const [datasource, filter] of who.rowFilters ?? []) {
+      const refused = (why: string) => new SqlRefusedError(`The token's filter on ${datasource} is not one SQL condition: ${why}`)
+      let canonical: string
+      let lines: string[]
+      try {
+        canonical = singleStatement(await this.store.sqlApi.canonical(singleStatement(`SELECT 1 WHERE (${filter})`)))
+        lines = await this.store.sqlApi.syntaxTree(canonical)
+      } catch (err) {
+        if (err instanceof SqlQueryError || err instanceof SqlInvalidError) throw refused(err.message)
+        throw err
+      }
+      const tree = parseTree(lines)
+      const union = tree?.children
+      const only = union?.length === 1 && union[0]?.children.length === 1 ? union[0].children[0] : undefined
+      // The SELECT list, the WHERE condition and nothing else but the FROM system.one ClickHouse reads it from.
+      const clauses = only?.children.filter((c) => !(c.label.startsWith('TablesInSelectQuery') && readsOneRow(c)))
+      const condition = /^SELECT 1\s+WHERE\s+([\s\S]+)$/.exec(canonical)?.[1]
+      if (!tree || condition === undefined || !only?.label.startsWith('SelectQuery') || clauses?.length !== 2) throw refused('it adds clauses to the query')
+      try {
+        checkSyntax(tree, who, names)
+      } catch (err) {
+        if (err instanceof SqlRefusedError || err instanceof SqlInvalidError) throw refused(err.message)
+        throw err
+      }
+      out.set(datasource, `(${condition.trim()})`)
+    }
+    return out
   }
 
   /**
@@ -307,11 +360,16 @@ export class SqlService {
 }
 
 /** The first check, on ClickHouse's syntax tree: what the statement is and what it names. */
-function checkSyntax(
-  tree: AstNode,
-  who: Principal,
-  reserved: { databases: ReadonlySet<string>; tables: ReadonlySet<string>; inline: ReadonlySet<string>; inlineOnly: boolean; readable: ReadonlyMap<string, Readable> },
-): void {
+/** What a statement may name: see checkSyntax. */
+interface SyntaxRules {
+  readonly databases: ReadonlySet<string>
+  readonly tables: ReadonlySet<string>
+  readonly inline: ReadonlySet<string>
+  readonly inlineOnly: boolean
+  readonly readable: ReadonlyMap<string, Readable>
+}
+
+function checkSyntax(tree: AstNode, who: Principal, reserved: SyntaxRules): void {
   if (!tree.label.startsWith('SelectWithUnionQuery')) {
     throw new SqlRefusedError(`Only SELECT queries are allowed (this is ${tree.label.split(' ')[0] ?? 'another statement'})`)
   }
