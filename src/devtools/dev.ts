@@ -1,7 +1,7 @@
 /**
  * `sightline dev [--project DIR]`: a Tinybird project served from a throw-away embedded store with its
  * fixtures loaded, its TOKEN lines turned into tokens (printed), and the project reloaded whenever a
- * `.datasource` or `.pipe` file changes (fs.watch, debounced). A datafile that does not parse is shown
+ * `.datasource`, `.pipe` or `.incl` file changes (fs.watch, debounced). A datafile that does not parse is shown
  * with file:line and the previous version keeps serving; a change that would lose rows empties the
  * datasource and loads its fixtures again, after saying so (dev mode only: `sightline start` refuses).
  * REST and the GraphQL `pipes` namespace serve the new version once the reload is done.
@@ -35,7 +35,7 @@ export interface DevSession {
   stop(): Promise<void>
 }
 
-const DATAFILE = /\.(datasource|pipe)$/
+const DATAFILE = /\.(datasource|pipe|incl)$/
 const SKIPPED = new Set(['tests', 'fixtures', 'node_modules', '.git'])
 
 /**
@@ -99,7 +99,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   out(`  endpoints: ${host.pipes.map((p) => p.name).join(', ') || '(none)'}`)
   out(`\nTokens:\n  admin: ${session.adminToken}`)
   for (const t of session.tokens) out(`  ${t.name}: ${t.secret}   (${t.scopes.join(', ')})`)
-  out(`\nWatching ${host.project.dir} for .datasource and .pipe changes (Ctrl-C stops and deletes the store).`)
+  out(`\nWatching ${host.project.dir} for .datasource, .pipe and .incl changes (Ctrl-C stops and deletes the store).`)
 
   let running: Promise<ReloadOutcome> | undefined
   let again = false

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { datasourceDdl, parseDatasource, quarantineDdl, type Project } from '../project/datafile.js'
 import { planDatasource, planMaterializedView } from '../project/migrate.js'
 import { materializedViewSql } from '../project/pipeline.js'
@@ -30,7 +28,7 @@ export async function applyProject(project: Project, repo: ProjectRepository): P
   const record: AppliedDatafile[] = []
   const rebuilt = new Set<string>()
   for (const ds of project.datasources.values()) {
-    const text = readFileSync(join(project.dir, ds.file), 'utf8')
+    const text = ds.source
     const before = applied.get(`datasource:${ds.name}`)
     if (before === undefined) {
       statements.push(datasourceDdl(ds, db), quarantineDdl(ds, db))

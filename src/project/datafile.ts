@@ -18,7 +18,11 @@
  *   the last node. A pipe without TYPE is a plain pipe whose output is its last node.
  * - A pipe's node SQL is a template when its stripped text starts with `%` (as Tinybird's parser
  *   checks [T3]); the template is the text after that `%`. Otherwise the SQL is taken verbatim.
- * - Classic `VERSION n` is recorded and ignored; `INCLUDE` is refused with a clear error. A Classic
+ * - Classic `VERSION n` is recorded and ignored. Classic `INCLUDE "path.incl" "VAR=value" …` (a line in
+ *   column 0) is replaced by the included file's lines, each `$VAR`/`${VAR}` in them by its value (the
+ *   variables given, nothing else); the path is read relative to the including file's folder, else the
+ *   project folder, and includes nest (at most 8 deep, no cycles). Errors in included lines name the
+ *   included file and its line, and the INCLUDE that brought it in. A Classic
  *   materialized pipe's `ENGINE`/`ENGINE_*` lines (its target's engine) are kept in `targetEngine` and
  *   not acted on: the target's .datasource defines the table. `POPULATE`/`BACKFILL` are accepted.
  *   Kafka/S3 (`KAFKA_*`, `IMPORT_*`), sinks (`EXPORT_*`), `SHARED_WITH` are parsed and kept in
@@ -37,7 +41,7 @@
  * (`sql-references.ts`), re-exported here.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, join, relative } from 'node:path'
+import { basename, dirname, join, normalize, relative } from 'node:path'
 import { compileTemplate, TemplateError } from './template.js'
 import { cronProblem } from './cron.js'
 import { hasAlias, lineAt, sqlReferences, type SqlReference } from './sql-references.js'
@@ -117,6 +121,10 @@ export interface Datasource {
   readonly version?: number
   /** Directives that are parsed but have no effect here (Kafka, S3/GCS imports). */
   readonly ignored: Readonly<Record<string, string>>
+  /** The text parsed, INCLUDEs expanded: what a later load compares and parses again. */
+  readonly source: string
+  /** Where the lines of INCLUDEd files came from (see errorAt). */
+  readonly included?: readonly IncludedFile[]
 }
 
 export interface PipeNode {
@@ -165,6 +173,8 @@ export interface Pipe {
   readonly version?: number
   /** Line of each pipe-level directive (TYPE, DATASOURCE, TARGET_DATASOURCE, …), for later errors. */
   readonly lines: Readonly<Record<string, number>>
+  /** Where the lines of INCLUDEd files came from (see errorAt). */
+  readonly included?: readonly IncludedFile[]
 }
 
 export type Datafile = Datasource | Pipe
@@ -227,12 +237,89 @@ function dedent(lines: readonly Line[]): Line[] {
   return body.map((l) => ({ no: l.no, text: l.text.trim() === '' ? '' : l.text.slice(Math.min(cut, indent(l.text))).replace(/\s+$/, '') }))
 }
 
+/**
+ * Reads the file an INCLUDE names (`path` as written, `from` the including file, both as errors name files):
+ * its name for errors and its text, or undefined when there is none.
+ */
+export type IncludeReader = (path: string, from: string) => { readonly file: string; readonly content: string } | undefined
+
+/** One INCLUDEd file: its name, and the file and line of the INCLUDE that brought it in. */
+export interface IncludedFile {
+  readonly file: string
+  readonly by: string
+  readonly at: number
+}
+
+/** Lines of INCLUDEd text are numbered INCLUDED × (1 + the include's index) + their line in it. */
+const INCLUDED = 1_000_000
+const MAX_INCLUDE_DEPTH = 8
+
+/** `INCLUDE "path" "VAR=value" …`: the path and the variables. */
+function includeArgs(rest: string, fail: (detail: string) => DatafileError): { path: string; vars: Map<string, string> } {
+  const args = [...rest.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '')
+  const [path, ...assignments] = args
+  if (!path) throw fail('INCLUDE needs a file: INCLUDE "path/to/file.incl" ["VAR=value" …]')
+  const vars = new Map<string, string>()
+  for (const a of assignments) {
+    const eq = a.indexOf('=')
+    const name = a.slice(0, eq)
+    if (eq < 1 || !IDENT.test(name)) throw fail(`INCLUDE variables are written "NAME=value", found ${JSON.stringify(a)}`)
+    vars.set(name, a.slice(eq + 1))
+  }
+  return { path, vars }
+}
+
+/**
+ * The lines of a datafile with each INCLUDE line (column 0) replaced by the included file's lines, its
+ * variables substituted; `included` collects the files, in the order their lines are numbered.
+ */
+function expandIncludes(file: string, content: string, read: IncludeReader | undefined, included: IncludedFile[], chain: readonly string[] = [file], base = 0): Line[] {
+  const out: Line[] = []
+  content.replace(/\r\n?/g, '\n').split('\n').forEach((text, i) => {
+    const no = base + i + 1
+    if (keyOf(text) !== 'INCLUDE') {
+      out.push({ no, text })
+      return
+    }
+    const fail = (detail: string) => errorAt({ file: chain[0]!, included }, no, detail)
+    const { path, vars } = includeArgs(text.slice('INCLUDE'.length), fail)
+    if (!read) throw fail(`INCLUDE ${JSON.stringify(path)}: included files are read when the project is loaded from its folder`)
+    const found = read(path, file)
+    if (!found) throw fail(`INCLUDE ${JSON.stringify(path)}: no such file next to ${file} or in the project folder`)
+    if (chain.includes(found.file)) throw fail(`INCLUDE ${JSON.stringify(path)} includes itself: ${[...chain, found.file].join(' -> ')}`)
+    if (chain.length > MAX_INCLUDE_DEPTH) throw fail(`INCLUDEs nest more than ${MAX_INCLUDE_DEPTH} deep`)
+    included.push({ file: found.file, by: file, at: no % INCLUDED })
+    let text2 = found.content
+    for (const [name, value] of vars) text2 = text2.replace(new RegExp(`\\$(?:\\{${name}\\}|${name}(?![A-Za-z0-9_]))`, 'g'), () => value)
+    out.push(...expandIncludes(found.file, text2, read, included, [...chain, found.file], INCLUDED * included.length))
+  })
+  return out
+}
+
+/**
+ * A DatafileError at `line` of a parsed datafile: in an INCLUDEd file's lines, it names that file and line
+ * and the INCLUDE that brought them in.
+ */
+export function errorAt(datafile: { readonly file: string; readonly included?: readonly IncludedFile[] }, line: number, detail: string): DatafileError {
+  const from = line >= INCLUDED ? datafile.included?.[Math.floor(line / INCLUDED) - 1] : undefined
+  return from ? new DatafileError(from.file, line % INCLUDED, `${detail} (included by ${from.by}:${from.at})`) : new DatafileError(datafile.file, line, detail)
+}
+
+/** Runs a parse of lines that may come from INCLUDEd files, naming those files in its errors. */
+function locating<T>(file: string, included: readonly IncludedFile[], parse: () => T): T {
+  try {
+    return parse()
+  } catch (e) {
+    if (e instanceof DatafileError && e.file === file && included.length > 0) throw errorAt({ file, included }, e.line, e.detail)
+    throw e
+  }
+}
+
 /** Blocks whose lines are free text: a line in column 0 that is no directive still belongs to them. */
 const FREE_TEXT = new Set(['SQL', 'DESCRIPTION', 'FORWARD_QUERY'])
 
 /** Splits a datafile into directives. */
-function directives(file: string, content: string, keys: ReadonlySet<string>, kind: string): Directive[] {
-  const lines: Line[] = content.replace(/\r\n?/g, '\n').split('\n').map((text, i) => ({ no: i + 1, text }))
+function directives(file: string, lines: readonly Line[], keys: ReadonlySet<string>, kind: string): Directive[] {
   const out: Directive[] = []
   let i = 0
   while (i < lines.length) {
@@ -291,10 +378,6 @@ function parseVersion(file: string, d: Directive): number {
   return version
 }
 
-/** `INCLUDE` is Classic's, refused in either file kind. */
-function includeRefused(file: string, d: Directive): DatafileError {
-  return new DatafileError(file, d.line, 'INCLUDE (Classic) is not supported; inline the included file')
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Splitting helpers aware of quotes and parentheses
@@ -457,9 +540,18 @@ function nameOf(path: string, ext: string): string {
   return basename(path).slice(0, -ext.length)
 }
 
-/** Parses one `.datasource` file. `file` is used in errors and to name the datasource. */
-export function parseDatasource(file: string, content: string, name = nameOf(file, '.datasource')): Datasource {
-  const ds = directives(file, content, DATASOURCE_KEYS, 'datasource')
+/**
+ * Parses one `.datasource` file. `file` is used in errors and to name the datasource; `read` finds the
+ * files its INCLUDEs name.
+ */
+export function parseDatasource(file: string, content: string, name = nameOf(file, '.datasource'), read?: IncludeReader): Datasource {
+  const included: IncludedFile[] = []
+  const lines = expandIncludes(file, content, read, included)
+  return locating(file, included, () => datasourceOf(file, lines, name, included))
+}
+
+function datasourceOf(file: string, lines: readonly Line[], name: string, included: readonly IncludedFile[]): Datasource {
+  const ds = directives(file, lines, DATASOURCE_KEYS, 'datasource')
   let description: string | undefined
   let columns: Column[] | undefined
   const indexes: IndexDef[] = []
@@ -510,8 +602,6 @@ export function parseDatasource(file: string, content: string, name = nameOf(fil
       case 'VERSION':
         version = parseVersion(file, d)
         break
-      case 'INCLUDE':
-        throw includeRefused(file, d)
       case 'ENGINE_SETTINGS':
         settings = parseSettings(file, d, single(file, d, 'a `key=value` list'))
         break
@@ -571,6 +661,8 @@ export function parseDatasource(file: string, content: string, name = nameOf(fil
     ...(forwardQuery !== undefined && { forwardQuery }),
     ...(backfill !== undefined && { backfill }),
     ...(version !== undefined && { version }),
+    source: lines.map((l) => l.text).join('\n'),
+    ...(included.length > 0 && { included }),
   }
 }
 
@@ -579,9 +671,15 @@ export function parseDatasource(file: string, content: string, name = nameOf(fil
 
 const PIPE_TYPES: Record<string, PipeType> = { ENDPOINT: 'endpoint', MATERIALIZED: 'materialized', COPY: 'copy', SINK: 'sink' }
 
-/** Parses one `.pipe` file. */
-export function parsePipe(file: string, content: string, name = nameOf(file, '.pipe')): Pipe {
-  const ds = directives(file, content, PIPE_KEYS, 'pipe')
+/** Parses one `.pipe` file; `read` finds the files its INCLUDEs name. */
+export function parsePipe(file: string, content: string, name = nameOf(file, '.pipe'), read?: IncludeReader): Pipe {
+  const included: IncludedFile[] = []
+  const lines = expandIncludes(file, content, read, included)
+  return locating(file, included, () => pipeOf(file, lines, name, included))
+}
+
+function pipeOf(file: string, lines: readonly Line[], name: string, included: readonly IncludedFile[]): Pipe {
+  const ds = directives(file, lines, PIPE_KEYS, 'pipe')
   let description: string | undefined
   interface Draft { name: string; line: number; description?: string; sql?: string; sqlLine?: number; template?: boolean; text?: string }
   const nodes: Draft[] = []
@@ -638,8 +736,6 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
       case 'VERSION':
         version = parseVersion(file, d)
         break
-      case 'INCLUDE':
-        throw includeRefused(file, d)
       case 'FORWARD_QUERY':
         throw new DatafileError(file, d.line, 'FORWARD_QUERY belongs in a .datasource file')
       default:
@@ -710,6 +806,7 @@ export function parsePipe(file: string, content: string, name = nameOf(file, '.p
     ...(cache !== undefined && { cache }),
     ...(deploymentMethod !== undefined && { deploymentMethod }),
     ...(version !== undefined && { version }),
+    ...(included.length > 0 && { included }),
   }
 }
 
@@ -1010,8 +1107,8 @@ export function resolveProject(dir: string, files: readonly Datafile[]): Project
   }
   const lineOf = (p: Pipe, key: string) => p.lines[key] ?? 0
   for (const p of pipes.values()) {
-    if (p.type === 'materialized' && !datasources.has(p.datasource!)) throw new DatafileError(p.file, lineOf(p, 'DATASOURCE'), `DATASOURCE ${p.datasource} is not a datasource of this project; expected one of ${[...datasources.keys()].join(', ') || '(none)'}`)
-    if (p.type === 'copy' && !datasources.has(p.targetDatasource!)) throw new DatafileError(p.file, lineOf(p, 'TARGET_DATASOURCE'), `TARGET_DATASOURCE ${p.targetDatasource} is not a datasource of this project; expected one of ${[...datasources.keys()].join(', ') || '(none)'}`)
+    if (p.type === 'materialized' && !datasources.has(p.datasource!)) throw errorAt(p, lineOf(p, 'DATASOURCE'), `DATASOURCE ${p.datasource} is not a datasource of this project; expected one of ${[...datasources.keys()].join(', ') || '(none)'}`)
+    if (p.type === 'copy' && !datasources.has(p.targetDatasource!)) throw errorAt(p, lineOf(p, 'TARGET_DATASOURCE'), `TARGET_DATASOURCE ${p.targetDatasource} is not a datasource of this project; expected one of ${[...datasources.keys()].join(', ') || '(none)'}`)
   }
   const dependencies = new Map<string, Map<string, NodeDependency[]>>()
   for (const p of pipes.values()) {
@@ -1022,7 +1119,7 @@ export function resolveProject(dir: string, files: readonly Datafile[]): Project
           compileTemplate(node.text)
         } catch (e) {
           if (!(e instanceof TemplateError)) throw e
-          throw new DatafileError(p.file, node.sqlLine + (e.line ?? 1) - 1, `node ${node.name}: ${e.message}`)
+          throw errorAt(p, node.sqlLine + (e.line ?? 1) - 1, `node ${node.name}: ${e.message}`)
         }
       }
       const deps: NodeDependency[] = []
@@ -1040,9 +1137,9 @@ export function resolveProject(dir: string, files: readonly Datafile[]): Project
         const line = node.sqlLine + lineAt(node.text, ref.offset)
         if (!kind) {
           const later = p.nodes.slice(index + 1).some((n) => n.name === ref.name)
-          throw new DatafileError(p.file, line, later ? `node ${node.name} reads node ${ref.name}, which comes after it; a node can only read earlier nodes` : `node ${node.name} reads ${ref.name}, which is no node of this pipe, datasource or pipe of the project`)
+          throw errorAt(p, line, later ? `node ${node.name} reads node ${ref.name}, which comes after it; a node can only read earlier nodes` : `node ${node.name} reads ${ref.name}, which is no node of this pipe, datasource or pipe of the project`)
         }
-        if (kind === 'pipe' && pipes.get(ref.name)!.type !== 'default' && pipes.get(ref.name)!.type !== 'endpoint') throw new DatafileError(p.file, line, `node ${node.name} reads pipe ${ref.name}, which is a ${pipes.get(ref.name)!.type} pipe; only endpoint and plain pipes can be read`)
+        if (kind === 'pipe' && pipes.get(ref.name)!.type !== 'default' && pipes.get(ref.name)!.type !== 'endpoint') throw errorAt(p, line, `node ${node.name} reads pipe ${ref.name}, which is a ${pipes.get(ref.name)!.type} pipe; only endpoint and plain pipes can be read`)
         if (!deps.some((d) => d.name === ref.name)) deps.push({ name: ref.name, kind })
       }
       perNode.set(node.name, deps)
@@ -1077,10 +1174,10 @@ function findPipeCycle(pipes: ReadonlyMap<string, Pipe>, deps: ReadonlyMap<strin
   return undefined
 }
 
-/** Parses one datafile by extension. */
-export function parseDatafile(file: string, content: string): Datafile {
-  if (file.endsWith('.datasource')) return parseDatasource(file, content)
-  if (file.endsWith('.pipe')) return parsePipe(file, content)
+/** Parses one datafile by extension; `read` finds the files its INCLUDEs name. */
+export function parseDatafile(file: string, content: string, read?: IncludeReader): Datafile {
+  if (file.endsWith('.datasource')) return parseDatasource(file, content, undefined, read)
+  if (file.endsWith('.pipe')) return parsePipe(file, content, undefined, read)
   throw new DatafileError(file, 0, 'expected a .datasource or .pipe file')
 }
 
@@ -1097,17 +1194,37 @@ export function loadProject(dir: string): Project {
     isDir = false
   }
   if (!isDir) throw new DatafileError(dir, 0, 'the project folder does not exist or is not a folder')
+  const read: IncludeReader = (path, from) => {
+    for (const candidate of [join(dir, dirname(from), path), join(dir, path)]) {
+      try {
+        return { file: relative(dir, candidate), content: readFileSync(candidate, 'utf8') }
+      } catch {
+        // not there: the next candidate
+      }
+    }
+    return undefined
+  }
   const files = walkFiles(dir).map((path) => {
     const rel = relative(dir, path)
-    return parseDatafile(rel, readFileSync(path, 'utf8'))
+    return parseDatafile(rel, readFileSync(path, 'utf8'), read)
   })
   if (files.length === 0) throw new DatafileError(dir, 0, 'no .datasource or .pipe files found')
   return resolveProject(dir, files)
 }
 
-/** Parses in-memory files (name → content) as a project, for tests and `sightline dev` reloads. */
+/**
+ * Parses in-memory files (name → content) as a project, for tests and `sightline dev` reloads; INCLUDEd
+ * files are among them (`.incl`), by their paths.
+ */
 export function projectFromFiles(files: Readonly<Record<string, string>>, dir = '.'): Project {
-  return resolveProject(dir, Object.entries(files).map(([file, content]) => parseDatafile(file, content)))
+  const read: IncludeReader = (path, from) => {
+    for (const file of [normalize(join(dirname(from), path)), normalize(path)]) {
+      const content = files[file]
+      if (content !== undefined) return { file, content }
+    }
+    return undefined
+  }
+  return resolveProject(dir, Object.entries(files).filter(([file]) => !file.endsWith('.incl')).map(([file, content]) => parseDatafile(file, content, read)))
 }
 
 export interface ComposeOptions {

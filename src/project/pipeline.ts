@@ -16,7 +16,7 @@
  *   view), with each parameter's default; a parameter without default makes it fail like Tinybird.
  * - A copy renders with the request's parameters (or none, for a scheduled run) and bound values.
  */
-import { composeNodeSql, DatafileError, quoteIdentifier, type Pipe, type Project } from './datafile.js'
+import { composeNodeSql, DatafileError, errorAt, quoteIdentifier, type Pipe, type Project } from './datafile.js'
 import { Binder, renderTemplate, TemplateError, templateParameters, type ParamValue, type RenderedTemplate, type TemplateParam } from './template.js'
 
 export interface PipeSqlOptions {
@@ -184,7 +184,7 @@ export function checkPipes(project: Project, database = 'project'): DatafileErro
       const owner = project.pipes.get(e.pipe ?? pipe.name) ?? pipe
       const node = owner.nodes.find((n) => n.name === (e.node ?? owner.outputNode))!
       const where = owner === pipe ? `node ${node.name}` : `pipe ${owner.name}, node ${node.name} (read by ${pipe.name})`
-      problems.push(new DatafileError(owner.file, node.sqlLine + (e.line ?? 1) - 1, `${where}${pipe.type === 'materialized' ? ' (materialized with defaults)' : ''}: ${e.message}`))
+      problems.push(errorAt(owner, node.sqlLine + (e.line ?? 1) - 1, `${where}${pipe.type === 'materialized' ? ' (materialized with defaults)' : ''}: ${e.message}`))
     }
   }
   return problems

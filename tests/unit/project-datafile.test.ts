@@ -219,7 +219,8 @@ describe('parse errors name the file, the line and what was expected', () => {
     ['SCHEMA >\n    `a` String\nINDEXES >\n    idx a TYPE minmax\n', 4, 'expected an index as `name expr TYPE type GRANULARITY n`'],
     ['SCHEMA >\n    `a` String\nTOKEN reader WRITE\n', 3, 'the scope must be READ or APPEND, found "WRITE"'],
     ['SCHEMA >\n    `a` String\nENGINE "MergeTree"\nENGINE "MergeTree"\n', 4, 'ENGINE is given twice (first at line 3)'],
-    ['SCHEMA >\n    `a` String\nINCLUDE "x.incl"\n', 3, 'INCLUDE (Classic) is not supported'],
+    ['SCHEMA >\n    `a` String\nINCLUDE "x.incl"\n', 3, 'INCLUDE "x.incl": included files are read when the project is loaded from its folder'],
+    ['SCHEMA >\n    `a` String\nINCLUDE\n', 3, 'INCLUDE needs a file'],
     ['SCHEMA >\n    `a` String\nENGINE_IS_DELETED "a"\nENGINE "ReplacingMergeTree"\n', 3, 'ENGINE_IS_DELETED needs ENGINE_VER'],
   ])('datasource %#', (content, line, message) => {
     const e = ds(content)
@@ -252,6 +253,69 @@ describe('parse errors name the file, the line and what was expected', () => {
     const e = pipe(content)
     expect([e.file, e.line]).toEqual(['endpoints/bad.pipe', line])
     expect(e.message).toContain(message)
+  })
+})
+
+describe('Classic INCLUDE', () => {
+  const events = 'SCHEMA >\n    `timestamp` DateTime,\n    `action` String,\n    `price` Float64\n'
+  const onlyBuy = 'NODE only_buy\nSQL >\n    SELECT toDate(timestamp) AS date, price FROM events\n    WHERE action = \'buy\'\n'
+
+  it('splices an included node into a pipe, found next to the file or in the project folder', () => {
+    const sales = 'INCLUDE "./includes/only_buy.incl"\n\nNODE endpoint\nSQL >\n    SELECT date, sum(price) AS total FROM only_buy GROUP BY date\nTYPE ENDPOINT\n'
+    const p = projectFromFiles({ 'datasources/events.datasource': events, 'includes/only_buy.incl': onlyBuy, 'endpoints/sales.pipe': sales, 'endpoints/local.incl': onlyBuy.replace('only_buy', 'local_buy'), 'endpoints/local.pipe': 'INCLUDE "local.incl"\nTYPE ENDPOINT\n' })
+    expect(p.pipes.get('sales')!.nodes.map((n) => n.name)).toEqual(['only_buy', 'endpoint'])
+    expect(p.pipes.get('sales')!.outputNode).toBe('endpoint')
+    expect(p.dependencies.get('sales')!.get('endpoint')).toEqual([{ name: 'only_buy', kind: 'node' }])
+    expect(p.pipes.get('local')!.nodes.map((n) => n.name)).toEqual(['local_buy'])
+    // .incl files are no datafiles of their own.
+    expect([...p.pipes.keys()].sort()).toEqual(['local', 'sales'])
+  })
+
+  it('replaces $VAR and ${VAR} with the values the INCLUDE gives, and nothing else', () => {
+    const top = "NODE endpoint\nSQL >\n    SELECT '$PERIOD' AS period, '${PERIOD}s' AS plural, '$PERIODIC' AS other, '$UNSET' AS unset FROM events\n"
+    const p = projectFromFiles({ 'events.datasource': events, 'top.incl': top, 'week.pipe': 'INCLUDE "top.incl" "PERIOD=week"\n', 'day.pipe': "INCLUDE 'top.incl' PERIOD=day\n" })
+    expect(p.pipes.get('week')!.nodes[0]!.sql).toBe("SELECT 'week' AS period, 'weeks' AS plural, '$PERIODIC' AS other, '$UNSET' AS unset FROM events")
+    expect(p.pipes.get('day')!.nodes[0]!.sql).toContain("'day' AS period")
+  })
+
+  it('splices connector settings into a datasource and keeps the expanded text as its source', () => {
+    const kafka = 'KAFKA_CONNECTION_NAME my_connection\nKAFKA_BOOTSTRAP_SERVERS my_server:9092\n'
+    const text = `${events}\nENGINE "MergeTree"\n\nINCLUDE "connections/kafka.incl"\n\nKAFKA_TOPIC my_topic\n`
+    const p = projectFromFiles({ 'datasources/events.datasource': text, 'datasources/connections/kafka.incl': kafka })
+    const ds = p.datasources.get('events')!
+    expect(ds.ignored).toMatchObject({ KAFKA_CONNECTION_NAME: 'my_connection', KAFKA_BOOTSTRAP_SERVERS: 'my_server:9092', KAFKA_TOPIC: 'my_topic' })
+    expect(ds.columns.map((c) => c.name)).toEqual(['timestamp', 'action', 'price'])
+    expect(ds.source).toContain('KAFKA_BOOTSTRAP_SERVERS my_server:9092')
+    expect(ds.source).not.toContain('INCLUDE')
+    // The expanded text parses again on its own (what a later start compares against).
+    expect(parseDatasource('events.datasource', ds.source).columns).toEqual(ds.columns)
+  })
+
+  it('names the included file and its line in errors, and the INCLUDE that brought it in', () => {
+    const broken = 'NODE only_buy\nSQL >\n    SELECT 1\nCOPY_MODE sideways\n'
+    expect(failure(() => projectFromFiles({ 'inc/x.incl': broken, 'p.pipe': '\nINCLUDE "inc/x.incl"\n' })).message).toMatch(/^inc\/x\.incl:4: COPY_MODE .* \(included by p\.pipe:2\)$/)
+    // Errors found once the project is resolved (an unknown table, a template error) too.
+    const reads = 'NODE n\nSQL >\n    %\n    SELECT 1\n    FROM missing\n'
+    expect(failure(() => projectFromFiles({ 'x.incl': reads, 'p.pipe': 'INCLUDE "x.incl"\n' })).message).toBe('x.incl:5: node n reads missing, which is no node of this pipe, datasource or pipe of the project (included by p.pipe:1)')
+    const template = 'NODE n\nSQL >\n    %\n    SELECT {{ whatever(x) }}\n'
+    expect(failure(() => projectFromFiles({ 'x.incl': template, 'p.pipe': 'NODE first\nSQL >\n    SELECT 1\nINCLUDE "x.incl"\n' })).message).toBe(
+      "x.incl:4: node n: Template Syntax Error: 'whatever' is not a valid function, line 2 (included by p.pipe:4)",
+    )
+    // Nested: the inner file's line, brought in by the outer one.
+    expect(failure(() => projectFromFiles({ 'a.incl': 'INCLUDE "b.incl"\n', 'b.incl': 'NODE n\nSQL >\n    SELECT 1\nTYPE nonsense\n', 'p.pipe': 'INCLUDE "a.incl"\n' })).message).toMatch(/^b\.incl:4: .*\(included by a\.incl:1\)$/)
+  })
+
+  it('refuses a missing file, a cycle and a variable that is not NAME=value, at the INCLUDE line', () => {
+    expect(failure(() => projectFromFiles({ 'p.pipe': 'NODE n\nSQL >\n    SELECT 1\nINCLUDE "nope.incl"\n' })).message).toBe('p.pipe:4: INCLUDE "nope.incl": no such file next to p.pipe or in the project folder')
+    expect(failure(() => projectFromFiles({ 'a.incl': 'INCLUDE "b.incl"\n', 'b.incl': 'INCLUDE "a.incl"\n', 'p.pipe': 'INCLUDE "a.incl"\n' })).message).toBe('b.incl:1: INCLUDE "a.incl" includes itself: p.pipe -> a.incl -> b.incl -> a.incl (included by a.incl:1)')
+    expect(failure(() => projectFromFiles({ 'a.incl': 'NODE n\nSQL >\n    SELECT 1\n', 'p.pipe': 'INCLUDE "a.incl" "=x"\n' })).message).toBe('p.pipe:1: INCLUDE variables are written "NAME=value", found "=x"')
+  })
+
+  it('loads the Classic fixture with includes from its folder', () => {
+    const p = loadProject(`${FIXTURES}classic-include`)
+    expect(p.pipes.get('sales_last_week')!.nodes.map((n) => n.name)).toEqual(['only_buy', 'endpoint'])
+    expect(p.pipes.get('sales_last_week')!.nodes[1]!.sql).toContain('INTERVAL 7 DAY')
+    expect(p.pipes.get('sales_between')!.nodes[1]!.sql).toContain("{{Date(start, '2026-01-01')}}")
   })
 })
 
