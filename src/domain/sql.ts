@@ -151,6 +151,20 @@ function projectTables(entries: readonly DatasourceEntry[], who: Principal): Pro
   return out
 }
 
+/** Inline sources as SqlSources reading their rows from bound parameters (`format(JSONEachRow, …)`). */
+function inlineSources(inline: readonly InlineSource[], sources: SqlSource[], params: QueryParams): void {
+  inline.forEach((source, i) => {
+    params[`sql_structure_${i}`] = source.columns.map((c) => `\`${c.name.replaceAll('`', '')}\` ${c.type}`).join(', ')
+    // format() needs a row to learn nothing from; an empty answer is one row of defaults, LIMIT 0.
+    params[`sql_rows_${i}`] = source.ndjson === '' ? '{}' : source.ndjson
+    sources.push({
+      name: source.name,
+      from: `format(JSONEachRow, {sql_structure_${i}:String}, {sql_rows_${i}:String})`,
+      ...(source.ndjson === '' ? { empty: true } : {}),
+    })
+  })
+}
+
 /** Table functions that read nothing but their arguments. */
 const TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'generate_series', 'generateseries', 'values'])
 
@@ -267,16 +281,7 @@ export class SqlService {
 
     const sources: SqlSource[] = []
     const params: QueryParams = { sql_apps: readableApps(who), ...(who.workspaceId === null ? {} : { sql_workspace: who.workspaceId }) }
-    inline.forEach((source, i) => {
-      params[`sql_structure_${i}`] = source.columns.map((c) => `\`${c.name.replaceAll('`', '')}\` ${c.type}`).join(', ')
-      // format() needs a row to learn nothing from; an empty answer is one row of defaults, LIMIT 0.
-      params[`sql_rows_${i}`] = source.ndjson === '' ? '{}' : source.ndjson
-      sources.push({
-        name: source.name,
-        from: `format(JSONEachRow, {sql_structure_${i}:String}, {sql_rows_${i}:String})`,
-        ...(source.ndjson === '' ? { empty: true } : {}),
-      })
-    })
+    inlineSources(inline, sources, params)
     const allowed = new Set<string>()
     for (const table of extra) {
       const where = filters.get(table.name)
@@ -302,6 +307,17 @@ export class SqlService {
     const doc = await this.explain(() => this.store.sqlApi.select(statement, sources, params, MAX_ROWS))
     if (doc.data.length > MAX_ROWS) throw new SqlInvalidError(`The answer has more than ${MAX_ROWS} rows: add a LIMIT or aggregate`)
     return answer(doc)
+  }
+
+  /**
+   * Rows a caller has already been allowed to read (a built-in pipe's answer) in one of ClickHouse's own
+   * output formats (Parquet; Prometheus, whose column rules ClickHouse checks: a misfit is a 400).
+   */
+  async encode(source: InlineSource, format: 'Parquet' | 'Prometheus'): Promise<Buffer> {
+    const sources: SqlSource[] = []
+    const params: QueryParams = {}
+    inlineSources([source], sources, params)
+    return this.explain(() => this.store.sqlApi.selectFormat(`SELECT * FROM ${source.name}`, sources, params, format))
   }
 
   /**

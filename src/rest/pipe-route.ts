@@ -11,7 +11,7 @@ import { HttpError } from './http.js'
 import { runPipe } from './operation.js'
 import { bodyParams } from './params.js'
 import { builtinPipe, type Pipe } from './pipes.js'
-import { sqlOverPipe } from './sql.js'
+import { pipeRowsAs, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 
 /** Who is asking (the REST router's token check: header or `?token=`, rate limit headers), as `operation`. */
@@ -29,8 +29,8 @@ export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet'
 /** The content type of a `.prometheus` answer: Prometheus's text exposition format, version 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
-/** The formats only a project's endpoints answer (ClickHouse's own output formats, no envelope). */
-const PROJECT_FORMATS = { parquet: ['Parquet', PARQUET_CONTENT_TYPE], prometheus: ['Prometheus', PROMETHEUS_CONTENT_TYPE] } as const
+/** ClickHouse's own output formats, no envelope: a project's endpoints answer them natively, built-in pipes through their rows. */
+const ENGINE_FORMATS = { parquet: ['Parquet', PARQUET_CONTENT_TYPE], prometheus: ['Prometheus', PROMETHEUS_CONTENT_TYPE] } as const
 
 /**
  * `?builtin=true` reaches the built-in surface while a project is loaded: `/v0/pipes` and
@@ -65,7 +65,7 @@ const isProject = (pipe: ProjectPipe | Pipe): pipe is ProjectPipe => 'project' i
 
 /** What a pipe request asks for, read once for either executor. */
 interface PipeRequest {
-  readonly format: Format | keyof typeof PROJECT_FORMATS
+  readonly format: Format | keyof typeof ENGINE_FORMATS
   readonly search: URLSearchParams
   readonly quote: boolean
   /** Tinybird's `q=`: SQL over the pipe's answer, read as `_`. */
@@ -82,8 +82,7 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
   if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Pipes are read with GET or POST', { allow: 'GET, POST, OPTIONS' })
   const pipe = servedPipe(gateway.catalog, gateway.project, name, wantsBuiltin(url))
   if (!pipe) throw new HttpError(404, `The pipe '${name}' does not exist`)
-  // A project's endpoints also answer Parquet and Prometheus (ClickHouse's own formats).
-  const formats: readonly string[] = isProject(pipe) ? [...FORMATS, ...Object.keys(PROJECT_FORMATS)] : FORMATS
+  const formats: readonly string[] = [...FORMATS, ...Object.keys(ENGINE_FORMATS)]
   if (!formats.includes(extension)) throw new HttpError(400, `Format '${extension}' is not supported; use ${formats.join(', ')}`)
   const who = await principalOf(isProject(pipe) ? pipe.entry.source.scopeName : pipe.name)
   // POST carries the parameters in its body too (a form or a JSON object), after the query string's.
@@ -92,7 +91,7 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
     for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
   }
   const q = url.searchParams.get('q')
-  const quote = extension in PROJECT_FORMATS ? '0' : (url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0')
+  const quote = extension in ENGINE_FORMATS ? '0' : (url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0')
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   const request: PipeRequest = { format: extension as PipeRequest['format'], search, quote: quote === '1', q }
   const compute = () => (isProject(pipe) ? projectAnswer(gateway, pipe.project, pipe.entry.name, who, request, requestId) : builtinAnswer(gateway, pipe, who, request, requestId))
@@ -141,9 +140,14 @@ function loadOf(project: ProjectService): number {
 /** A built-in pipe: parameters checked after the token (an unauthorised caller learns nothing about them), then its use case. */
 async function builtinAnswer(gateway: Gateway, pipe: Pipe, caller: Principal, request: PipeRequest, requestId: string): Promise<PipeAnswer> {
   const format = request.format
-  if (format === 'parquet' || format === 'prometheus') throw new HttpError(400, `Format '${format}' is not supported for this pipe`)
   const who = pipePrincipal(caller, pipe)
   const params = pipeParams(who, pipe.name, request.search)
+  if (format === 'parquet' || format === 'prometheus') {
+    if (request.q !== null) throw new HttpError(400, `q= is not supported with .${format}; use .json, .csv or .ndjson`)
+    const { rows } = await runPipe(gateway, pipe, who, params, requestId)
+    const [engineFormat, contentType] = ENGINE_FORMATS[format]
+    return { contentType, body: await pipeRowsAs(gateway, pipe.columns(params), rows, engineFormat) }
+  }
   if (pipe.json && format === 'json' && request.q === null) {
     // The store's FORMAT JSON is the envelope: streamed through as written.
     const json = pipe.json.bind(pipe)
@@ -188,7 +192,7 @@ async function projectAnswer(gateway: Gateway, project: ProjectService, name: st
   const started = performance.now()
   if (format === 'parquet' || format === 'prometheus') {
     if (q !== null) throw new HttpError(400, `q= is not supported with .${format}; use .json, .csv or .ndjson`)
-    const [engineFormat, contentType] = PROJECT_FORMATS[format]
+    const [engineFormat, contentType] = ENGINE_FORMATS[format]
     return { contentType, body: await project.readFormat(who, name, request.search, engineFormat, requestId) }
   }
   if (format === 'json' && q === null) {

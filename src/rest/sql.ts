@@ -134,6 +134,11 @@ export function sqlOverPipe(gateway: Gateway, who: Principal, q: string, columns
   return gateway.sql.query(who, q, [inlineSource('_', columns, rows)], { inlineOnly: true })
 }
 
+/** A built-in pipe's answer in one of ClickHouse's own formats (what a project's endpoints answer natively). */
+export function pipeRowsAs(gateway: Gateway, columns: readonly Column[], rows: readonly Row[], format: 'Parquet' | 'Prometheus'): Promise<Buffer> {
+  return gateway.sql.encode(inlineSource('_', columns, rows), format)
+}
+
 /** The answer to a failed query: 403 refused, 400 invalid, 504 over a limit, 503 busy or down. */
 export function sqlHttpError(err: unknown): HttpError | undefined {
   if (err instanceof SqlRefusedError) return new HttpError(403, err.message)

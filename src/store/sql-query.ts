@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { selectDocument, type JsonDocument, type QueryParams } from './clickhouse.js'
+import { selectBytes, selectDocument, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, StoreBusyError, StoreUnavailableError } from './errors.js'
 import { asWork } from './workload.js'
 
@@ -82,6 +82,15 @@ export class SqlRepository {
   }
 
   /**
+   * The statement's answer in one of ClickHouse's own output formats (Parquet, Prometheus), as its bytes.
+   * For statements Sightline writes over rows already read (a built-in pipe's answer), not a caller's SQL.
+   */
+  async selectFormat(statement: string, sources: readonly SqlSource[], params: QueryParams, format: 'Parquet' | 'Prometheus'): Promise<Buffer> {
+    const { bytes } = await asWork('dashboard', () => selectBytes(this.client, `${this.wrap(statement, sources)}\nFORMAT ${format}`, { sightline_sql: 1, ...params }, (err) => this.failure(err)))
+    return bytes
+  }
+
+  /**
    * The names a caller's SQL must not use: every database, and the tables of the current database
    * (where unqualified names resolve when no source shadows them).
    */
@@ -116,16 +125,19 @@ export class SqlRepository {
         this.client,
         query,
         params,
-        (err) => {
-          if (err instanceof StoreBusyError) return err
-          const limited = limitErrorOf(err)
-          if (limited) return limited
-          const message = clickhouseMessage(err)
-          return message === undefined ? new StoreUnavailableError('store query failed', { cause: err }) : new SqlQueryError(this.scrub(message))
-        },
+        (err) => this.failure(err),
         parseExact,
       ),
     )
+  }
+
+  /** A failed statement: busy, over a limit, ClickHouse's refusal (SqlQueryError), or the store down. */
+  private failure(err: unknown): Error {
+    if (err instanceof StoreBusyError) return err
+    const limited = limitErrorOf(err)
+    if (limited) return limited
+    const message = clickhouseMessage(err)
+    return message === undefined ? new StoreUnavailableError('store query failed', { cause: err }) : new SqlQueryError(this.scrub(message))
   }
 
   /** Messages name tables as `db.table`; the caller knows them by their names (and wrote its own text). */

@@ -364,7 +364,7 @@ describe('Tinybird-compatible REST', () => {
   it('answers bad requests in Tinybird shape', async () => {
     const cases: Array<[string, Record<string, string>, number, string]> = [
       ['nope', {}, 404, 'json'],
-      ['v2_cart_os', { workspaceId: workspace }, 400, 'parquet'],
+      ['v2_cart_os', { workspaceId: workspace }, 400, 'xml'],
       ['v2_cart_os', {}, 400, 'json'],
       ['v2_cart_os', { workspaceId: workspace, granularity: 'fortnight' }, 200, 'json'], // ignored where unused
       ['v2_cart_timeseries', { workspaceId: workspace, granularity: 'fortnight' }, 400, 'json'],
