@@ -70,6 +70,9 @@ describe('a project pipe’s CACHE', () => {
       join(project, 'ttl.pipe'),
       "NODE ttl\nSQL >\n    %\n    {% if not defined(live) %}{{ cache_ttl('1h') }}{% end %}\n    SELECT count() AS n FROM events\n\nTYPE endpoint\n",
     )
+    // …or in a plain pipe the endpoint reads.
+    writeFileSync(join(project, 'ttl_source.pipe'), "NODE src\nSQL >\n    %\n    {{ cache_ttl('5m') }}\n    SELECT user_id FROM events\n")
+    writeFileSync(join(project, 'ttl_reader.pipe'), 'NODE reader\nSQL >\n    SELECT count() AS n FROM ttl_source\n\nTYPE endpoint\n')
     server = await startTestServer({ SIGHTLINE_PROJECT: project, SIGHTLINE_PROJECT_DATABASE: database, SIGHTLINE_POLL_MS: '500', SIGHTLINE_TOKEN_CACHE_MS: '0', SIGHTLINE_RATE_LIMIT: '0' })
     base = server.url.replace(/\/graphql$/, '')
     direct = createConnection(server.config.store)
@@ -104,6 +107,8 @@ describe('a project pipe’s CACHE', () => {
   it('keeps the answers of a template that calls cache_ttl, for the requests that call it', async () => {
     expect(count(await hit('/v0/pipes/ttl.json'))).toBeGreaterThan(0)
     for (let i = 0; i < 3; i++) expect((await get('/v0/pipes/ttl.json?live=1')).cache).toBeNull()
+    // cache_ttl in a pipe the endpoint reads keeps the endpoint's answers too.
+    expect(count(await hit('/v0/pipes/ttl_reader.json'))).toBeGreaterThan(0)
   })
 
   it('keys by the parameters: another value is another answer', async () => {
