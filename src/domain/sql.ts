@@ -375,7 +375,6 @@ export class SqlService {
   }
 }
 
-/** The first check, on ClickHouse's syntax tree: what the statement is and what it names. */
 /** What a statement may name: see checkSyntax. */
 interface SyntaxRules {
   readonly databases: ReadonlySet<string>
@@ -385,6 +384,7 @@ interface SyntaxRules {
   readonly readable: ReadonlyMap<string, Readable>
 }
 
+/** The first check, on ClickHouse's syntax tree: what the statement is and what it names. */
 function checkSyntax(tree: AstNode, who: Principal, reserved: SyntaxRules): void {
   if (!tree.label.startsWith('SelectWithUnionQuery')) {
     throw new SqlRefusedError(`Only SELECT queries are allowed (this is ${tree.label.split(' ')[0] ?? 'another statement'})`)

@@ -289,9 +289,9 @@ function expandIncludes(file: string, content: string, read: IncludeReader | und
     if (chain.includes(found.file)) throw fail(`INCLUDE ${JSON.stringify(path)} includes itself: ${[...chain, found.file].join(' -> ')}`)
     if (chain.length > MAX_INCLUDE_DEPTH) throw fail(`INCLUDEs nest more than ${MAX_INCLUDE_DEPTH} deep`)
     included.push({ file: found.file, by: file, at: no % INCLUDED })
-    let text2 = found.content
-    for (const [name, value] of vars) text2 = text2.replace(new RegExp(`\\$(?:\\{${name}\\}|${name}(?![A-Za-z0-9_]))`, 'g'), () => value)
-    out.push(...expandIncludes(found.file, text2, read, included, [...chain, found.file], INCLUDED * included.length))
+    let body = found.content
+    for (const [name, value] of vars) body = body.replace(new RegExp(`\\$(?:\\{${name}\\}|${name}(?![A-Za-z0-9_]))`, 'g'), () => value)
+    out.push(...expandIncludes(found.file, body, read, included, [...chain, found.file], INCLUDED * included.length))
   })
   return out
 }
@@ -377,7 +377,6 @@ function parseVersion(file: string, d: Directive): number {
   if (!Number.isInteger(version)) throw new DatafileError(file, d.line, `VERSION must be an integer, found ${JSON.stringify(d.value)}`)
   return version
 }
-
 
 // ---------------------------------------------------------------------------------------------------
 // Splitting helpers aware of quotes and parentheses

@@ -149,7 +149,7 @@ async function builtinAnswer(gateway: Gateway, pipe: Pipe, caller: Principal, re
     return { contentType, body: await pipeRowsAs(gateway, pipe.columns(params), rows, engineFormat) }
   }
   if (pipe.json && format === 'json' && request.q === null) {
-    // The store's FORMAT JSON is the envelope: streamed through as written.
+    // The store writes the envelope itself (FORMAT JSON's keys): passed through as written.
     const json = pipe.json.bind(pipe)
     pipe.variables(params) // parameters are checked before anything runs
     const { value } = await gateway.run(pipe.name, who, requestId, () => json(gateway.domain, who, params, request.quote))

@@ -73,7 +73,7 @@ export interface Store {
   /** Sale events in the last hour, one count per id, in order. */
   recentSales(ids: readonly string[]): Promise<number[]>
   productGrid(query: GridQuery, lowStockThreshold: number): Promise<GridItem[]>
-  /** The grid as REST's `api_product_grid` answers it: ClickHouse's FORMAT JSON bytes, passed through. */
+  /** The grid as REST's `api_product_grid` answers it: FORMAT JSON's envelope as ClickHouse writes it (unindented), passed through. */
   productGridJson(query: GridQuery, lowStockThreshold: number, quote64BitIntegers: boolean): Promise<Buffer>
   /**
    * The grid's items as one JSON array (ClickHouse's bytes, never decoded): each object has `fields`, as
