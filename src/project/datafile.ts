@@ -305,10 +305,12 @@ export function errorAt(datafile: { readonly file: string; readonly included?: r
   return from ? new DatafileError(from.file, line % INCLUDED, `${detail} (included by ${from.by}:${from.at})`) : new DatafileError(datafile.file, line, detail)
 }
 
-/** Runs a parse of lines that may come from INCLUDEd files, naming those files in its errors. */
-function locating<T>(file: string, included: readonly IncludedFile[], parse: () => T): T {
+/** Parses a datafile's lines, INCLUDEs expanded; its errors in included lines name those files. */
+function withIncludes<T>(file: string, content: string, read: IncludeReader | undefined, parse: (lines: readonly Line[], included: readonly IncludedFile[]) => T): T {
+  const included: IncludedFile[] = []
+  const lines = expandIncludes(file, content, read, included)
   try {
-    return parse()
+    return parse(lines, included)
   } catch (e) {
     if (e instanceof DatafileError && e.file === file && included.length > 0) throw errorAt({ file, included }, e.line, e.detail)
     throw e
@@ -544,9 +546,7 @@ function nameOf(path: string, ext: string): string {
  * files its INCLUDEs name.
  */
 export function parseDatasource(file: string, content: string, name = nameOf(file, '.datasource'), read?: IncludeReader): Datasource {
-  const included: IncludedFile[] = []
-  const lines = expandIncludes(file, content, read, included)
-  return locating(file, included, () => datasourceOf(file, lines, name, included))
+  return withIncludes(file, content, read, (lines, included) => datasourceOf(file, lines, name, included))
 }
 
 function datasourceOf(file: string, lines: readonly Line[], name: string, included: readonly IncludedFile[]): Datasource {
@@ -672,9 +672,7 @@ const PIPE_TYPES: Record<string, PipeType> = { ENDPOINT: 'endpoint', MATERIALIZE
 
 /** Parses one `.pipe` file; `read` finds the files its INCLUDEs name. */
 export function parsePipe(file: string, content: string, name = nameOf(file, '.pipe'), read?: IncludeReader): Pipe {
-  const included: IncludedFile[] = []
-  const lines = expandIncludes(file, content, read, included)
-  return locating(file, included, () => pipeOf(file, lines, name, included))
+  return withIncludes(file, content, read, (lines, included) => pipeOf(file, lines, name, included))
 }
 
 function pipeOf(file: string, lines: readonly Line[], name: string, included: readonly IncludedFile[]): Pipe {
