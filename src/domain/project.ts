@@ -10,7 +10,7 @@ import { grants, INTERNAL_TABLES, scopeFor, type Principal } from '../auth/scope
 import type { TokenService } from '../auth/tokens.js'
 import { ForbiddenError } from '../errors.js'
 import { loadProject, nextCronRun, projectTokens, type Datasource, type Pipe, type Project } from '../project/datafile.js'
-import { checkPipes, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
+import { checkPipes, nodesRead, pipeParameters, pipeSql, type PipeSql } from '../project/pipeline.js'
 import { requestParams, TemplateError, type ParamValue, type TemplateParam } from '../project/template.js'
 import type { JsonDocument } from '../store/clickhouse.js'
 import { ProjectQueryError, type ProjectRepository } from '../store/project.js'
@@ -48,7 +48,7 @@ export interface ProjectOptions {
  */
 export class ProjectService {
   private readonly ingest: ProjectIngest
-  /** Per endpoint, whether its nodes or those of a pipe it reads call `cache_ttl` (read once: each REST request asks). */
+  /** Per endpoint, whether a node its output reads calls `cache_ttl` (read once: each REST request asks). */
   private readonly callsCacheTtl = new Map<string, boolean>()
 
   constructor(
@@ -251,14 +251,11 @@ export class ProjectService {
    * How long, in seconds, the answer to this request may be kept when the endpoint's templates say so with
    * `cache_ttl('5s'|'1m'|'5m'|'30m'|'1h')` for these parameters; undefined otherwise, and for a request that
    * does not render or may not read the pipe (its read answers that). Renders the pipe once more, only for
-   * endpoints whose nodes, or those of the pipes they read (at any depth), call `cache_ttl`.
+   * endpoints whose output reads a node (its own or another pipe's) that calls `cache_ttl`.
    */
   cacheTtlSeconds(principal: Principal, name: string, request: URLSearchParams): number | undefined {
     let calls = this.callsCacheTtl.get(name)
-    if (calls === undefined) {
-      const pipes = this.endpoint(name) ? this.pipesRead(name) : []
-      this.callsCacheTtl.set(name, (calls = pipes.some((p) => this.project.pipes.get(p)?.nodes.some((n) => /\bcache_ttl\s*\(/.test(n.text)))))
-    }
+    if (calls === undefined) this.callsCacheTtl.set(name, (calls = this.endpoint(name) !== undefined && nodesRead(this.project, name).some((n) => /\bcache_ttl\s*\(/.test(n.text))))
     if (!calls) return undefined
     try {
       const ttl = this.render(name, this.readableParams(principal, name, request), 'bind').settings.cache_ttl
@@ -266,14 +263,6 @@ export class ProjectService {
     } catch {
       return undefined
     }
-  }
-
-  /** A pipe and every pipe its nodes read, at any depth (the project has no cycles). */
-  private pipesRead(name: string, seen = new Set<string>()): string[] {
-    if (seen.has(name)) return []
-    seen.add(name)
-    for (const deps of this.project.dependencies.get(name)?.values() ?? []) for (const d of deps) if (d.kind === 'pipe') this.pipesRead(d.name, seen)
-    return [...seen]
   }
 
   /** The parameters an endpoint pipe accepts (for the pipe list and the OpenAPI document). */

@@ -16,7 +16,7 @@
  *   view), with each parameter's default; a parameter without default makes it fail like Tinybird.
  * - A copy renders with the request's parameters (or none, for a scheduled run) and bound values.
  */
-import { composeNodeSql, DatafileError, errorAt, quoteIdentifier, type Pipe, type Project } from './datafile.js'
+import { composeNodeSql, DatafileError, errorAt, quoteIdentifier, type Pipe, type PipeNode, type Project } from './datafile.js'
 import { Binder, renderTemplate, TemplateError, templateParameters, type ParamValue, type RenderedTemplate, type TemplateParam } from './template.js'
 
 export interface PipeSqlOptions {
@@ -111,6 +111,11 @@ function reachable(project: Project, pipeName: string, node: string, out: { pipe
   }
   out.push({ pipe, node })
   return out
+}
+
+/** The nodes the output node of a pipe reads (its own and other pipes'), transitively, itself included. */
+export function nodesRead(project: Project, pipeName: string): PipeNode[] {
+  return reachable(project, pipeName, pipeOf(project, pipeName).outputNode).map(({ pipe, node }) => pipe.nodes.find((n) => n.name === node)!)
 }
 
 /**

@@ -91,6 +91,7 @@ export async function servePipeRoute(gateway: Gateway, req: IncomingMessage, res
     for (const [key, value] of bodyParams(req.headers['content-type'], (await readEventsBody(req, gateway.maxBodyBytes)).toString('utf8'))) search.append(key, value)
   }
   const q = url.searchParams.get('q')
+  if (q !== null && extension in ENGINE_FORMATS) throw new HttpError(400, `q= is not supported with .${extension}; use .json, .csv or .ndjson`)
   const quote = extension in ENGINE_FORMATS ? '0' : (url.searchParams.get('output_format_json_quote_64bit_integers') ?? '0')
   if (quote !== '0' && quote !== '1') throw new HttpError(400, 'output_format_json_quote_64bit_integers must be 0 or 1')
   const request: PipeRequest = { format: extension as PipeRequest['format'], search, quote: quote === '1', q }
@@ -143,7 +144,6 @@ async function builtinAnswer(gateway: Gateway, pipe: Pipe, caller: Principal, re
   const who = pipePrincipal(caller, pipe)
   const params = pipeParams(who, pipe.name, request.search)
   if (format === 'parquet' || format === 'prometheus') {
-    if (request.q !== null) throw new HttpError(400, `q= is not supported with .${format}; use .json, .csv or .ndjson`)
     const { rows } = await runPipe(gateway, pipe, who, params, requestId)
     const [engineFormat, contentType] = ENGINE_FORMATS[format]
     return { contentType, body: await pipeRowsAs(gateway, pipe.columns(params), rows, engineFormat) }
@@ -191,7 +191,6 @@ async function projectAnswer(gateway: Gateway, project: ProjectService, name: st
   const { format, q } = request
   const started = performance.now()
   if (format === 'parquet' || format === 'prometheus') {
-    if (q !== null) throw new HttpError(400, `q= is not supported with .${format}; use .json, .csv or .ndjson`)
     const [engineFormat, contentType] = ENGINE_FORMATS[format]
     return { contentType, body: await project.readFormat(who, name, request.search, engineFormat, requestId) }
   }

@@ -5,7 +5,7 @@ import { finite, toChDateTime } from '../clickhouse.js'
 import { StoreInputError, StoreUnavailableError } from '../errors.js'
 import type { GridItem, GridQuery, Product, StockLevel, TrendPoint, TrendQuery, UiFilterOption } from '../types.js'
 import { columnsOf } from '../executor.js'
-import type { StoreQueries } from './queries.js'
+import { jsonObjectRow, TEMPLATE_TRAILER, type StoreQueries } from './queries.js'
 
 const HOUR_MS = 3_600_000
 /** The columns api_product_grid answers, in the order the grid reads them. */
@@ -145,7 +145,7 @@ export class EcommerceRepository {
     }
     // Each row an object of the requested keys, in order (keys are GraphQL names: no quote, dollar or
     // backslash to escape), values in JSON; then what the statement read, which templateBytes cuts off.
-    const row = `{${fields.map(([key]) => `"${key}":\${${key}:JSON}`).join(',')}}`
+    const row = jsonObjectRow(fields.map(([key]) => key))
     const bytes = await this.q.templateBytes('api_product_grid', params, (grid) =>
       [
         `SELECT ${select.join(', ')}`,
@@ -153,7 +153,7 @@ export class EcommerceRepository {
         'FORMAT Template',
         // 64-bit integers (the Int fields, checked to fit 32 bits) as numbers; UTF-8 that is not valid becomes
         // U+FFFD, as decoding the text in JavaScript would.
-        `SETTINGS format_template_resultset_format = '[\${data}]\\n\${rows_read:JSON} \${bytes_read:JSON}', format_template_row_format = '${row}',`,
+        `SETTINGS format_template_resultset_format = '[\${data}]${TEMPLATE_TRAILER}', format_template_row_format = '${row}',`,
         "  format_template_rows_between_delimiter = ',', output_format_json_quote_64bit_integers = 0, output_format_json_quote_denormals = 0,",
         '  output_format_json_escape_forward_slashes = 0, output_format_json_validate_utf8 = 1',
       ].join('\n'),
@@ -177,8 +177,8 @@ export class EcommerceRepository {
         `SELECT ${REST_GRID_COLUMNS.map(([name, type, expression]) => `CAST(${expression} AS ${type}) AS ${name}`).join(', ')}`,
         `FROM (\n${grid}\n)`,
         'FORMAT Template',
-        `SETTINGS format_template_resultset_format = '${REST_GRID_ENVELOPE}\\n\${rows_read:Raw} \${bytes_read:Raw}',`,
-        `  format_template_row_format = '{${REST_GRID_COLUMNS.map(([name]) => `"${name}":\${${name}:JSON}`).join(',')}}', format_template_rows_between_delimiter = ',',`,
+        `SETTINGS format_template_resultset_format = '${REST_GRID_ENVELOPE}${TEMPLATE_TRAILER}',`,
+        `  format_template_row_format = '${jsonObjectRow(REST_GRID_COLUMNS.map(([name]) => name))}', format_template_rows_between_delimiter = ',',`,
         `  output_format_json_quote_64bit_integers = ${quote64BitIntegers ? 1 : 0}, output_format_json_escape_forward_slashes = 0, output_format_json_quote_denormals = 0`,
       ].join('\n'),
     )

@@ -48,7 +48,7 @@ export class StoreQueries {
 
   /**
    * `sql/queries/<name>.sql` inside `wrap`, whose SQL ends with `FORMAT Template` and a result-set format
-   * ending in `\n${rows_read:JSON} ${bytes_read:JSON}`: the bytes before that trailer, as written (never
+   * ending in TEMPLATE_TRAILER: the bytes before that trailer, as written (never
    * decoded here); what it read goes to the request's statistics. `params` must not be empty.
    */
   async templateBytes(name: string, params: QueryParams, wrap: (sql: string) => string): Promise<Buffer> {
@@ -61,6 +61,17 @@ export class StoreQueries {
     })
     return answer.bytes
   }
+}
+
+/**
+ * What a `FORMAT Template` result set read by `templateBytes` ends with (as SQL string text): what the
+ * statement read, as plain numbers on a line of their own.
+ */
+export const TEMPLATE_TRAILER = '\\n${rows_read:Raw} ${bytes_read:Raw}'
+
+/** A `FORMAT Template` row format writing one JSON object of these columns, each under its own name. */
+export function jsonObjectRow(keys: readonly string[]): string {
+  return `{${keys.map((key) => `"${key}":\${${key}:JSON}`).join(',')}}`
 }
 
 const unavailable = (err: unknown) => new StoreUnavailableError('store query failed', { cause: err })
