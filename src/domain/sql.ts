@@ -61,6 +61,9 @@ export function renderedQuery(sql: string, request: URLSearchParams): string {
   return renderTemplate(text.slice(1), { params: requestParams(request), mode: 'inline' }).sql
 }
 
+/** How many JWT row filters SqlService keeps formatted and parsed. */
+const MAX_PARSED_FILTERS = 1_000
+
 /** The most rows one answer carries (a larger one is refused, not cut short). */
 export const MAX_ROWS = 100_000
 
@@ -233,6 +236,9 @@ export function singleStatement(sql: string): string {
  * limits, and an answer over MAX_ROWS rows is refused.
  */
 export class SqlService {
+  /** JWT row filters as ClickHouse formats and parses them, by their text (at most MAX_PARSED_FILTERS). */
+  private readonly parsedFilters = new Map<string, { readonly canonical: string; readonly lines: readonly string[] }>()
+
   /**
    * `catalog`: the datasources that can be read, the built-in ones and a loaded Tinybird project's (in its
    * own database; their names shadow the built-in ones).
@@ -332,15 +338,20 @@ export class SqlService {
     const out = new Map<string, string>()
     for (const [datasource, filter] of who.rowFilters ?? []) {
       const refused = (why: string) => new SqlRefusedError(`The token's filter on ${datasource} is not one SQL condition: ${why}`)
-      let canonical: string
-      let lines: string[]
-      try {
-        canonical = singleStatement(await this.store.sqlApi.canonical(singleStatement(`SELECT 1 WHERE (${filter})`)))
-        lines = await this.store.sqlApi.syntaxTree(canonical)
-      } catch (err) {
-        if (err instanceof SqlQueryError || err instanceof SqlInvalidError) throw refused(err.message)
-        throw err
+      let parsed = this.parsedFilters.get(filter)
+      if (!parsed) {
+        try {
+          const text = singleStatement(await this.store.sqlApi.canonical(singleStatement(`SELECT 1 WHERE (${filter})`)))
+          parsed = { canonical: text, lines: await this.store.sqlApi.syntaxTree(text) }
+        } catch (err) {
+          if (err instanceof SqlQueryError || err instanceof SqlInvalidError) throw refused(err.message)
+          throw err
+        }
+        // A JWT is sent again and again: its filters are formatted and parsed once (the checks below depend on the caller, so they run each time).
+        if (this.parsedFilters.size >= MAX_PARSED_FILTERS) this.parsedFilters.delete(this.parsedFilters.keys().next().value!)
+        this.parsedFilters.set(filter, parsed)
       }
+      const { canonical, lines } = parsed
       const tree = parseTree(lines)
       const union = tree?.children
       const only = union?.length === 1 && union[0]?.children.length === 1 ? union[0].children[0] : undefined
