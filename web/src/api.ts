@@ -96,7 +96,9 @@ export interface LiveHandlers<T> {
 
 /**
  * One graphql-ws subscription on the gateway's /graphql, the token in connectionParams. It retries
- * lost connections, but not a rejected token (graphql-ws closes with 4403). Returns a stop function.
+ * lost connections, but not a rejected token (graphql-ws closes with 4403). Returns a stop function;
+ * once stopped, the client's late events (its own socket closing) no longer reach the handlers, which a
+ * newer subscription may own by then.
  */
 export function subscribe<TResult, TVariables>(
   document: Document<TResult, TVariables>,
@@ -106,6 +108,10 @@ export function subscribe<TResult, TVariables>(
 ): () => void {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${GRAPHQL_PATH}`
   let rejected = false
+  let stopped = false
+  const state = (next: LiveState) => {
+    if (!stopped) on.state(next)
+  }
   const client: Client = createClient({
     url,
     connectionParams: { authorization: `Bearer ${token}` },
@@ -113,9 +119,10 @@ export function subscribe<TResult, TVariables>(
     retryAttempts: Number.MAX_SAFE_INTEGER,
     shouldRetry: (event) => !(isCloseEvent(event) && event.code === 4403),
     on: {
-      connecting: () => on.state('connecting'),
-      connected: () => on.state('live'),
+      connecting: () => state('connecting'),
+      connected: () => state('live'),
       closed: (event) => {
+        if (stopped) return
         if (isCloseEvent(event) && event.code === 4403) {
           rejected = true
           on.state('rejected')
@@ -128,22 +135,33 @@ export function subscribe<TResult, TVariables>(
     { query: document.toString(), variables: variables as Record<string, unknown> },
     {
       next: (msg) => {
+        if (stopped) return
         if (msg.errors?.length) on.error(ApiError.from(msg.errors))
         else if (msg.data) on.next(msg.data)
       },
       error: (err) => {
-        if (rejected) return
+        if (rejected || stopped) return
+        // graphql-ws reports a non-GraphQL error only once it has given up (a close it must not retry).
         if (Array.isArray(err)) on.error(ApiError.from(err as FormattedError[]))
-        else on.state('retrying')
+        else on.error(new ApiError(`live updates stopped: ${closeReason(err)}`, 'NETWORK'))
       },
       complete: () => {},
     },
   )
   return () => {
+    stopped = true
     unsubscribe()
     void client.dispose()
     on.state('off')
   }
+}
+
+function closeReason(err: unknown): string {
+  if (isCloseEvent(err)) {
+    const reason = (err as { reason?: unknown }).reason
+    return typeof reason === 'string' && reason ? `${err.code} ${reason}` : `closed with ${err.code}`
+  }
+  return err instanceof Error ? err.message : String(err)
 }
 
 function isCloseEvent(event: unknown): event is { code: number } {
