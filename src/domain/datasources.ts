@@ -12,9 +12,22 @@ export interface DatasourceView {
   readonly description: string
   readonly type: 'landing' | 'materialized'
   readonly columns: ReadonlyArray<{ name: string; type: string; nullable: boolean; normalized_name: string }>
-  readonly engine: { readonly engine: string }
+  readonly engine: DatasourceEngineView
   readonly stats: { readonly row_count: number; readonly bytes: number }
   readonly quarantine: string | null
+}
+
+/** The engine as Tinybird describes it: the MergeTree's name, keys and arguments (by the official SDK's names). */
+export interface DatasourceEngineView {
+  readonly engine: string
+  readonly sorting_key: string | null
+  readonly partition_key: string | null
+  readonly primary_key: string | null
+  readonly engine_ver?: string
+  readonly engine_is_deleted?: string
+  readonly engine_sign?: string
+  readonly engine_version?: string
+  readonly engine_summing_columns?: string
 }
 
 export class UnknownDatasourceError extends Error {
@@ -118,8 +131,31 @@ function view(entry: DatasourceEntry, table: TableInfo): DatasourceView {
     description: entry.description,
     type: entry.kind,
     columns: table.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.type.startsWith('Nullable('), normalized_name: c.name })),
-    engine: { engine: table.engine },
+    engine: engineView(table),
     stats: { row_count: table.rows, bytes: table.bytes },
     quarantine: entry.quarantine ?? null,
+  }
+}
+
+/** A table's storage engine, its arguments named as a datafile's `ENGINE_*` settings name them. */
+function engineView({ storage }: TableInfo): DatasourceEngineView {
+  const [a, b] = storage.args
+  const args: Partial<Record<keyof DatasourceEngineView, string>> =
+    storage.engine === 'ReplacingMergeTree'
+      ? { engine_ver: a, engine_is_deleted: b }
+      : storage.engine === 'CollapsingMergeTree'
+        ? { engine_sign: a }
+        : storage.engine === 'VersionedCollapsingMergeTree'
+          ? { engine_sign: a, engine_version: b }
+          : storage.engine === 'SummingMergeTree'
+            ? { engine_summing_columns: a?.replace(/^\((.*)\)$/, '$1') }
+            : {}
+  return {
+    engine: storage.engine,
+    sorting_key: storage.sortingKey || null,
+    partition_key: storage.partitionKey || null,
+    // ClickHouse reports the sorting key as the primary key when none is set apart.
+    primary_key: storage.primaryKey && storage.primaryKey !== storage.sortingKey ? storage.primaryKey : null,
+    ...Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined)),
   }
 }

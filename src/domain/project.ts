@@ -114,6 +114,12 @@ export class ProjectService {
           primary_key: e.primaryKey ?? null,
           ttl: e.ttl ?? null,
           settings: Object.fromEntries(e.settings),
+          // The engine's arguments under the names the official SDK reads.
+          ...(e.ver !== undefined && { engine_ver: e.ver }),
+          ...(e.isDeleted !== undefined && { engine_is_deleted: e.isDeleted }),
+          ...(e.sign !== undefined && { engine_sign: e.sign }),
+          ...(e.version !== undefined && { engine_version: e.version }),
+          ...(e.summingColumns !== undefined && { engine_summing_columns: e.summingColumns }),
         },
         stats: { row_count: await this.repo.rowCount(ds.name) },
         quarantine: `${ds.name}_quarantine`,

@@ -171,6 +171,8 @@ export interface Pipe {
    */
   readonly targetEngine: Readonly<Record<string, string>>
   readonly version?: number
+  /** The text parsed, INCLUDEs expanded (what `GET /v0/pipes/<name>.pipe` answers). */
+  readonly source: string
   /** Line of each pipe-level directive (TYPE, DATASOURCE, TARGET_DATASOURCE, …), for later errors. */
   readonly lines: Readonly<Record<string, number>>
   /** Where the lines of INCLUDEd files came from (see errorAt). */
@@ -803,6 +805,7 @@ function pipeOf(file: string, lines: readonly Line[], name: string, included: re
     ...(cache !== undefined && { cache }),
     ...(deploymentMethod !== undefined && { deploymentMethod }),
     ...(version !== undefined && { version }),
+    source: lines.map((l) => l.text).join('\n'),
     ...(included.length > 0 && { included }),
   }
 }

@@ -13,11 +13,12 @@ import { PIPES_PATH, OPENAPI_PATH } from './openapi.js'
 import { formField, idempotencyKey, ParamError } from './params.js'
 import { servePipeCatalog } from './pipe-list.js'
 import { PIPE_PATH, servePipeRoute, type PrincipalOf } from './pipe-route.js'
-import { COPY_PATH, ingestProject, projectWritable, serveProjectCopy, serveProjectDatasources } from './project.js'
+import { COPY_PATH, ingestProject, projectDatasourceFile, projectWritable, serveProjectCopy, serveProjectDatasources } from './project.js'
 import { serveSql, SQL_PATH, sqlHttpError } from './sql.js'
 import { OperationError } from './operation.js'
 import { DomainError } from '../domain/errors.js'
 import { createTokens } from './tokens.js'
+import { DATAFILE, datasourceDatafile, PIPE_RESOURCE_PATH, sendText, servePipeResource, wantsDatafile } from './resources.js'
 
 export { PIPES } from './pipes.js'
 
@@ -59,6 +60,11 @@ export function restRoute(gateway: Gateway): HttpRoute {
       } else if (COPY_PATH.test(url.pathname)) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         await serveProjectCopy(gateway, req, res, url, COPY_PATH.exec(url.pathname)?.[1] ?? '', who, requestId)
+      } else if (PIPE_RESOURCE_PATH.test(url.pathname) || pipe?.[2] === DATAFILE.pipe) {
+        // One pipe described, or its datafile (`.pipe`, `?format=pipe`).
+        const name = decodeURIComponent(PIPE_RESOURCE_PATH.exec(url.pathname)?.[1] ?? pipe?.[1] ?? '')
+        const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
+        await servePipeResource(gateway, req, res, url, name, pipe !== null || wantsDatafile(url, 'pipe'), who)
       } else if (pipe) {
         // One route for every pipe in the catalog: a loaded project's endpoint of that name first, else the built-in pipe.
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
@@ -67,7 +73,11 @@ export function restRoute(gateway: Gateway): HttpRoute {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await ingestProject(gateway, req, res, url, who))) await ingest(gateway, req, res, url, requestId)
       } else if (url.pathname === SQL_PATH) await serveSql(gateway, req, res, url, await principal(gateway, req, url, { requestId, operation: 'sql' }, res), requestId)
-      else if (datasource) {
+      else if (datasource && req.method === 'GET' && datasource[2] === undefined && (datasource[1]?.endsWith(`.${DATAFILE.datasource}`) || wantsDatafile(url, 'datasource'))) {
+        const name = decodeURIComponent(datasource[1] ?? '').replace(/\.datasource$/, '')
+        await principal(gateway, req, url, { requestId, operation: 'datasources' }, res) // any valid token, as the description
+        sendText(res, await datasourceFile(gateway, url, name))
+      } else if (datasource) {
         const who: PrincipalOf = (operation) => principal(gateway, req, url, { requestId, operation }, res)
         if (!(await serveProjectDatasources(gateway, req, res, url, datasource[1], datasource[2], who))) await serveDatasources(gateway, req, res, url, datasource[1], datasource[2], requestId)
       }
@@ -99,6 +109,14 @@ function toHttpError(err: unknown): HttpError {
   // principalOf's refusals (bad token, store down) carry a code like any GraphQL error.
   if (err instanceof GraphQLError) return fromGraphQL(err)
   return new HttpError(500, 'Internal server error')
+}
+
+/**
+ * A datasource's datafile: a loaded project's as it was read (unless `?builtin=true`), else one written
+ * from the built-in datasource's table (404 when there is neither).
+ */
+async function datasourceFile(gateway: Gateway, url: URL, name: string): Promise<string> {
+  return projectDatasourceFile(gateway, url, name) ?? datasourceDatafile(await gateway.datasources.get(name))
 }
 
 /**

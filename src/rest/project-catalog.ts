@@ -4,6 +4,8 @@ import { grants, scopeFor, type Principal } from '../auth/scopes.js'
 import type { PipeEntry } from '../catalog/index.js'
 import type { ProjectService } from '../domain/project.js'
 import { sendJson } from '../http.js'
+import type { Pipe } from '../project/datafile.js'
+import { sqlReferences } from '../project/sql-references.js'
 import type { TemplateParam } from '../project/template.js'
 import { FORMATS } from './format.js'
 import { columnSchema } from './openapi.js'
@@ -20,16 +22,18 @@ export function stableId(...parts: string[]): string {
   return `t_${createHash('sha256').update(['project', ...parts].join('\0')).digest('hex').slice(0, 32)}`
 }
 
-/**
- * Which of the project's pipes (the catalog's entries) `who` may see listed: admin every pipe, others the
- * endpoints they may read; as the project defines them.
- */
-function visiblePipes(project: ProjectService, entries: readonly PipeEntry[], who: Principal | null) {
+/** Whether `who` may see the project pipe `entry` described: admin every pipe, others the endpoints they may read. */
+export function mayDescribe(entry: PipeEntry, who: Principal | null): boolean {
+  return who === null || grants(who.scopes, 'admin') || (entry.source.kind === 'project' && entry.source.type === 'endpoint' && (grants(who.scopes, entry.scope) || who.fixedParams?.has(entry.name) === true))
+}
+
+/** Which of the project's pipes (the catalog's entries) `who` may see listed, as the project defines them. */
+function visiblePipes(project: ProjectService, entries: readonly PipeEntry[], who: Principal | null): Array<{ pipe: Pipe; entry: PipeEntry }> {
   return entries
-    .filter((e) => e.source.kind === 'project' && (who === null || grants(who.scopes, 'admin') || (e.source.type === 'endpoint' && (grants(who.scopes, e.scope) || who.fixedParams?.has(e.name) === true))))
-    .flatMap((e) => {
-      const pipe = project.project.pipes.get(e.name)
-      return pipe ? [pipe] : []
+    .filter((e) => e.source.kind === 'project' && mayDescribe(e, who))
+    .flatMap((entry) => {
+      const pipe = project.project.pipes.get(entry.name)
+      return pipe ? [{ pipe, entry }] : []
     })
 }
 
@@ -45,47 +49,18 @@ function listedParameter(p: TemplateParam): Record<string, unknown> {
 }
 
 /**
- * `GET /v0/pipes` and `GET /v0/pipes/openapi.json` over the loaded project's catalog entries. The list is Tinybird's shape (`{pipes: [{id, name, description, type, endpoint,
- * nodes: [{id, name, sql, params, node_type, materialized}], parameters, …}]}`); the OpenAPI document has
- * one GET operation per endpoint pipe with its template parameters.
+ * `GET /v0/pipes` and `GET /v0/pipes/openapi.json` over the loaded project's catalog entries. The list is
+ * Tinybird's shape (`{pipes: [projectPipeView…]}`); the OpenAPI document has one GET operation per
+ * endpoint pipe with its template parameters.
  */
 export function serveProjectCatalog(res: ServerResponse, project: ProjectService, entries: readonly PipeEntry[], who: Principal | null, openapi: boolean): void {
   const pipes = visiblePipes(project, entries, who)
   if (!openapi) {
-    sendJson(res, 200, {
-      pipes: pipes.map((pipe) => {
-        const parameters = pipe.type === 'endpoint' || pipe.type === 'copy' ? project.parameters(pipe.name).map(listedParameter) : []
-        const nodes = pipe.nodes.map((n) => ({
-          id: stableId(pipe.name, n.name),
-          name: n.name,
-          description: n.description ?? null,
-          sql: n.sql,
-          params: n.name === pipe.outputNode ? parameters : [],
-          node_type: n.name === pipe.outputNode && pipe.type !== 'default' ? pipe.type : 'standard',
-          materialized: n.name === pipe.outputNode && pipe.type === 'materialized' ? (pipe.datasource ?? null) : null,
-        }))
-        const output = nodes.find((n) => n.name === pipe.outputNode)
-        return {
-          id: stableId(pipe.name),
-          name: pipe.name,
-          description: pipe.description ?? null,
-          type: pipe.type,
-          endpoint: pipe.type === 'endpoint' ? (output?.id ?? null) : null,
-          url: pipe.type === 'endpoint' ? `/v0/pipes/${pipe.name}.json` : null,
-          ...(pipe.type === 'copy' && { copy: { target_datasource: pipe.targetDatasource, mode: pipe.copyMode ?? 'append', schedule: pipe.copySchedule ?? '@on-demand' } }),
-          ...(pipe.type === 'materialized' && { datasource: pipe.datasource }),
-          nodes,
-          parameters,
-          scope: scopeFor.pipe(project.scopeName('pipe', pipe.name)),
-          created_at: null,
-          updated_at: null,
-        }
-      }),
-    })
+    sendJson(res, 200, { pipes: pipes.map(({ pipe, entry }) => projectPipeView(project, pipe, entry)) })
     return
   }
   const paths: Record<string, unknown> = {}
-  for (const pipe of pipes.filter((p) => p.type === 'endpoint')) {
+  for (const { pipe } of pipes.filter(({ pipe: p }) => p.type === 'endpoint')) {
     paths[`/v0/pipes/${pipe.name}.{format}`] = {
       get: {
         operationId: pipe.name,
@@ -147,6 +122,56 @@ export function serveProjectCatalog(res: ServerResponse, project: ProjectService
       },
     },
   })
+}
+
+/**
+ * One project pipe as Tinybird's Pipes API describes it (`GET /v0/pipes` lists these, `GET /v0/pipes/<name>`
+ * answers one): `{id, name, description, type, endpoint, nodes: [{id, name, sql, params, node_type,
+ * materialized, dependencies, columns?}], parameters, …}`. Each node's dependencies are the datasources,
+ * nodes and pipes its SQL reads; the output node of an endpoint carries its described output columns. A
+ * materialized or copy pipe also names its target as the official SDK reads it (`materialized_datasource`,
+ * `copy_target_datasource`, `copy_schedule`, `copy_mode`).
+ */
+export function projectPipeView(project: ProjectService, pipe: Pipe, entry: PipeEntry): Record<string, unknown> {
+  const parameters = pipe.type === 'endpoint' || pipe.type === 'copy' ? project.parameters(pipe.name).map(listedParameter) : []
+  const known = (name: string) => project.project.datasources.has(name) || project.project.pipes.has(name) || pipe.nodes.some((n) => n.name === name)
+  const nodes = pipe.nodes.map((n) => {
+    const output = n.name === pipe.outputNode
+    return {
+      id: stableId(pipe.name, n.name),
+      name: n.name,
+      description: n.description ?? null,
+      sql: n.sql,
+      params: output ? parameters : [],
+      node_type: output && pipe.type !== 'default' ? pipe.type : 'standard',
+      materialized: output && pipe.type === 'materialized' ? (pipe.datasource ?? null) : null,
+      dependencies: [...new Set(sqlReferences(n.text).map((r) => r.name))].filter(known),
+      ...(output && entry.output.length > 0 && { columns: entry.output.map((c) => ({ name: c.name, type: c.type })) }),
+    }
+  })
+  const output = nodes.find((n) => n.name === pipe.outputNode)
+  const copyMode = pipe.copyMode ?? 'append'
+  const copySchedule = pipe.copySchedule ?? '@on-demand'
+  return {
+    id: stableId(pipe.name),
+    name: pipe.name,
+    description: pipe.description ?? null,
+    type: pipe.type,
+    endpoint: pipe.type === 'endpoint' ? (output?.id ?? null) : null,
+    url: pipe.type === 'endpoint' ? `/v0/pipes/${pipe.name}.json` : null,
+    ...(pipe.type === 'copy' && {
+      copy: { target_datasource: pipe.targetDatasource, mode: copyMode, schedule: copySchedule },
+      copy_target_datasource: pipe.targetDatasource,
+      copy_mode: copyMode,
+      copy_schedule: copySchedule,
+    }),
+    ...(pipe.type === 'materialized' && { datasource: pipe.datasource, materialized_datasource: pipe.datasource }),
+    nodes,
+    parameters,
+    scope: scopeFor.pipe(project.scopeName('pipe', pipe.name)),
+    created_at: null,
+    updated_at: null,
+  }
 }
 
 /** A template parameter's JSON Schema: its Tinybird type as the column type it renders to. */

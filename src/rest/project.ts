@@ -102,6 +102,11 @@ export async function serveProjectDatasources(gateway: Gateway, req: IncomingMes
   return true
 }
 
+/** The loaded project's datasource `name` as its datafile was read (INCLUDEs expanded), or undefined as below. */
+export function projectDatasourceFile(gateway: Gateway, url: URL, name: string): string | undefined {
+  return projectDatasource(gateway, url, name) ? gateway.project?.project.datasources.get(name)?.source : undefined
+}
+
 /**
  * The loaded project's datasource `name` as the Data Sources API writes it, or undefined (no project, no
  * such datasource, `?builtin=true`): NDJSON by the `json:` paths, CSV records by column, misfits to

@@ -17,6 +17,18 @@ export interface TableInfo {
   readonly columns: readonly ColumnInfo[]
   readonly rows: number
   readonly bytes: number
+  /** The MergeTree that holds the rows (on a cluster, the shards' `<name>_local`): its engine and keys. */
+  readonly storage: TableStorage
+}
+
+export interface TableStorage {
+  /** The engine without `Replicated` (`MergeTree`, `ReplacingMergeTree`, …), as a datafile names it. */
+  readonly engine: string
+  /** The engine's own arguments (a replicated engine's path and replica left out). */
+  readonly args: readonly string[]
+  readonly sortingKey: string
+  readonly partitionKey: string
+  readonly primaryKey: string
 }
 
 /**
@@ -56,11 +68,11 @@ export class DatasourceRepository {
          ORDER BY table, position`,
         { db: this.database, names },
       ),
-      selectRows<{ name: string; engine: string; rows: string | number | null; bytes: string | number | null }>(
+      selectRows<{ name: string; engine: string; engine_full: string; sorting_key: string; partition_key: string; primary_key: string; rows: string | number | null; bytes: string | number | null }>(
         this.client,
-        `SELECT name, engine, total_rows AS rows, total_bytes AS bytes FROM system.tables
+        `SELECT name, engine, engine_full, sorting_key, partition_key, primary_key, total_rows AS rows, total_bytes AS bytes FROM system.tables
          WHERE database = {db:String} AND name IN {names:Array(String)}`,
-        { db: this.database, names },
+        { db: this.database, names: [...names, ...names.map((n) => `${n}_local`)] },
       ),
     ])
     const byTable = new Map<string, ColumnInfo[]>()
@@ -68,7 +80,17 @@ export class DatasourceRepository {
     const info = new Map(tables.map((t) => [t.name, t]))
     return names.flatMap((name) => {
       const t = info.get(name)
-      return t ? [{ name, engine: t.engine, columns: byTable.get(name) ?? [], rows: Number(t.rows ?? 0), bytes: Number(t.bytes ?? 0) }] : []
+      if (!t) return []
+      const held = t.engine === 'Distributed' ? (info.get(`${name}_local`) ?? t) : t
+      const replicated = held.engine.startsWith('Replicated')
+      const storage = {
+        engine: replicated ? held.engine.slice('Replicated'.length) : held.engine,
+        args: engineArgs(held.engine_full).slice(replicated ? 2 : 0),
+        sortingKey: held.sorting_key,
+        partitionKey: held.partition_key,
+        primaryKey: held.primary_key,
+      }
+      return [{ name, engine: t.engine, columns: byTable.get(name) ?? [], rows: Number(t.rows ?? 0), bytes: Number(t.bytes ?? 0), storage }]
     })
   }
 
@@ -122,4 +144,30 @@ export class DatasourceRepository {
       changes.map((c) => ({ change_id: randomUUID(), product: c.product, delta: c.delta, inserted_at: now })),
     )
   }
+}
+
+/** The arguments of `Engine(a, b, …)` at the start of system.tables' `engine_full`, split at top-level commas. */
+export function engineArgs(engineFull: string): string[] {
+  const open = engineFull.indexOf('(')
+  if (open < 0 || !/^\w+$/.test(engineFull.slice(0, open))) return []
+  const args: string[] = []
+  let depth = 0
+  let quote: string | null = null
+  let start = open + 1
+  for (let i = start; i < engineFull.length; i++) {
+    const c = engineFull[i]!
+    if (quote) {
+      if (c === '\\') i++
+      else if (c === quote) quote = null
+    } else if (c === "'" || c === '"' || c === '`') quote = c
+    else if (c === '(') depth++
+    else if (c === ')' && depth > 0) depth--
+    else if ((c === ',' || c === ')') && depth === 0) {
+      const arg = engineFull.slice(start, i).trim()
+      if (arg) args.push(arg)
+      if (c === ')') return args
+      start = i + 1
+    }
+  }
+  return args
 }
