@@ -3,7 +3,7 @@ import { AuthFailureLimiter } from './auth/auth-failures.js'
 import { JwtService } from './auth/jwt.js'
 import { RateLimiter } from './auth/rate-limit.js'
 import { TokenService } from './auth/tokens.js'
-import { Catalog } from './catalog/index.js'
+import { Catalog, serviceView } from './catalog/index.js'
 import type { Config } from './config.js'
 import type { Services } from './context.js'
 import { DatasourceService } from './domain/datasources.js'
@@ -67,6 +67,11 @@ export async function compose(config: Config, log: Logger, given?: Store): Promi
       builtinDatasources: new Set(catalog.listed({ builtin: true }).datasources.flatMap((d) => [d.name, ...(d.aliases ?? [])])),
       secrets: config.project.secrets,
       vars: config.project.vars,
+      // `tinybird.pipe_stats_rt` and the other service datasources: views of Sightline's logs in its database.
+      serviceTable: (name) => {
+        const view = serviceView(name)
+        return view && `${config.store.database}.${view}`
+      },
       // Pipe reads, copies and appends go to the service logs and metrics like the built-in surface's.
       observer: {
         operation: ({ requestId, principal, name, durationMs, rowsRead, bytesRead, error }) =>

@@ -38,6 +38,8 @@ export interface ProjectOptions {
   readonly vars?: Readonly<Record<string, string>>
   /** Where pipe reads, copies and appends are recorded (the service logs and metrics of the built-in surface). */
   readonly observer?: ProjectObserver
+  /** The table that answers a `tinybird.*` service datasource in the project's pipes (Sightline's view of its logs). */
+  readonly serviceTable?: (name: string) => string | undefined
 }
 
 
@@ -316,6 +318,7 @@ export class ProjectService {
       database: this.repo.database,
       params,
       mode,
+      ...(this.options.serviceTable !== undefined && { serviceTable: this.options.serviceTable }),
       ...(this.options.secrets !== undefined && { secrets: this.options.secrets }),
       ...(this.options.vars !== undefined && { vars: this.options.vars }),
     })

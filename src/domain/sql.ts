@@ -4,21 +4,28 @@
  * because the checks (statement kind, tables, functions) and the rewrite share one walk of the query.
  */
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
-import { Catalog, type DatasourceEntry, type DatasourceRead } from '../catalog/index.js'
+import { Catalog, SERVICE_DATASOURCES, serviceView, type DatasourceEntry, type DatasourceRead } from '../catalog/index.js'
 import type { JsonDocument, QueryParams } from '../store/clickhouse.js'
 import { SqlQueryError, type SqlSource } from '../store/sql-query.js'
 import type { Store } from '../store/store.js'
 import { APPS, type App } from '../store/types.js'
 import { renderTemplate, requestParams } from '../project/template.js'
+import { DomainError } from './errors.js'
 
 /** The caller may not run this SQL (a write, another table, a forbidden function): 403, with why. */
-export class SqlRefusedError extends Error {
+export class SqlRefusedError extends DomainError {
   override name = 'SqlRefusedError'
+  constructor(message: string) {
+    super('FORBIDDEN', message)
+  }
 }
 
 /** The SQL is not a query Sightline can run (syntax, several statements, ClickHouse's own refusal): 400. */
-export class SqlInvalidError extends Error {
+export class SqlInvalidError extends DomainError {
   override name = 'SqlInvalidError'
+  constructor(message: string) {
+    super('BAD_USER_INPUT', message)
+  }
 }
 
 /** The answer to a query: ClickHouse's JSON document, 64-bit integers as exact numbers (bigint past 2^53). */
@@ -95,8 +102,38 @@ function rowsOf(entry: DatasourceEntry, read: DatasourceRead): Readable['rows'] 
   return (who) => (grants(who.scopes, read.scope) ? and(workspace ? inWorkspace(who) : '', markers) : undefined)
 }
 
-/** The service-log tables (no datasources): admins read them. */
-const SERVICE_TABLES = ['operation_log', 'ingest_log', 'error_log']
+/** The service-log tables (no datasources) and Tinybird's service datasources over them: admins read them. */
+const SERVICE_TABLES = ['operation_log', 'ingest_log', 'error_log', ...SERVICE_DATASOURCES.map((name) => serviceView(`tinybird.${name}`) ?? name)]
+
+/**
+ * The statement with each `tinybird.<name>` of a service datasource Sightline keeps written as its view's
+ * name (`tinybird_<name>`, a readable name like any other), outside string literals and quoted names.
+ * Runs on ClickHouse's canonical text, where a plain name is never quoted.
+ */
+export function withServiceViews(statement: string): string {
+  let out = ''
+  let i = 0
+  while (i < statement.length) {
+    const c = statement[i]!
+    if (c === "'" || c === '"' || c === '`') {
+      let j = i + 1
+      while (j < statement.length && statement[j] !== c) j += statement[j] === '\\' ? 2 : 1
+      out += statement.slice(i, j + 1)
+      i = j + 1
+      continue
+    }
+    const name = /^tinybird\.([A-Za-z_][A-Za-z0-9_]*)/.exec(statement.slice(i, i + 64))
+    const view = name && !/[\w.$]/.test(statement[i - 1] ?? ' ') ? serviceView(name[0]) : undefined
+    if (name && view) {
+      out += view
+      i += name[0].length
+      continue
+    }
+    out += c
+    i++
+  }
+  return out
+}
 
 /**
  * What `/v0/sql` reads of the built-in surface, by the names Tinybird's clients use, derived from the
@@ -259,7 +296,7 @@ export class SqlService {
     const written = singleStatement(sql)
     if (/\bINTO\s+OUTFILE\b/i.test(written)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
     // From here on only ClickHouse's canonical form of the statement is spliced into SQL (see canonical).
-    const statement = singleStatement(await this.explain(() => this.store.sqlApi.canonical(written)))
+    const statement = withServiceViews(singleStatement(await this.explain(() => this.store.sqlApi.canonical(written))))
     if (/\bINTO\s+OUTFILE\b/i.test(statement)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
     const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
     if (!tree) throw new SqlInvalidError('The query could not be parsed')

@@ -188,6 +188,7 @@ export class ProjectHost {
     const base = {
       database: this.repo.database,
       mode: 'inline' as const,
+      ...(this.options.serviceTable !== undefined && { serviceTable: this.options.serviceTable }),
       ...(this.options.secrets !== undefined && { secrets: this.options.secrets }),
       ...(this.options.vars !== undefined && { vars: this.options.vars }),
     }

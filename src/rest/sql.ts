@@ -10,10 +10,13 @@ import { readEventsBody } from './events.js'
 import { CONTENT_TYPE, render, type Column, type Format, type Row } from './format.js'
 import { HttpError } from './http.js'
 import { builtinPipeNamed, type Pipe } from './pipes.js'
-import { runPipe } from './operation.js'
+import { OperationError, runPipe } from './operation.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 
 export const SQL_PATH = '/v0/sql'
+
+/** The operation a `/v0/sql` request is logged as: Tinybird's name for the Query API in its service data. */
+export const QUERY_API = 'query_api'
 
 /** ClickHouse output formats `/v0/sql` answers, by their names in a `FORMAT` clause (case-insensitive). */
 const SQL_FORMATS: Readonly<Record<string, Format>> = {
@@ -83,7 +86,14 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
     const { columns, rows } = await pipeAnswer(gateway, who, pipe, url.searchParams, requestId)
     sources.push(inlineSource('_', columns, rows))
   }
-  const answer = await gateway.sql.query(who, statement, sources)
+  // One operation, Tinybird's `query_api` (pipe_stats_rt's name for it), in the service logs and metrics;
+  // a failure answers as the query's own error (sqlHttpError), not as the operation's masked one.
+  const answer = await gateway.run(QUERY_API, who, requestId, () => gateway.sql.query(who, statement, sources)).then(
+    (done) => done.value,
+    (err: unknown) => {
+      throw err instanceof OperationError && err.cause !== undefined ? err.cause : err
+    },
+  )
   const elapsed = (performance.now() - started) / 1000
   const body = render(format, answer.meta, answer.data, { elapsed, ...answer.statistics }, {
     quote64BitIntegers: quote === '1',

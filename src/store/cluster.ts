@@ -102,6 +102,8 @@ export function shardStatement(statement: string, database: string, cluster: str
     if (/^ADD\s+COLUMN\b/i.test(action)) out.push(`ALTER TABLE ${db}.${name} ${on} ${action}`)
     return out
   }
+  // A plain view reads the Distributed tables, so every node answers it for the whole cluster.
+  if (/^CREATE\s+VIEW\b/i.test(statement)) return [statement.replace(/^(CREATE\s+VIEW\s+IF\s+NOT\s+EXISTS\s+[\w.]+)/i, `$1 ${on}`)]
   if (/^CREATE\s+DATABASE\b/i.test(statement)) return [statement.replace(/IF NOT EXISTS\s+(\w+)/i, `IF NOT EXISTS $1 ${on}`)]
   return [statement]
 }

@@ -713,3 +713,58 @@ SELECT
 FROM (SELECT timestamp AS s, product AS p, event = 'sale' AS sale, _batch FROM sightline.ecomm_events WHERE event = 'sale' OR _batch != '')
 GROUP BY GROUPING SETS ((s, p), (_batch))
 HAVING grouping(p) = 0 AND sum(sale) > 0 OR grouping(p) = 1 AND _batch != '' AND NOT startsWith(_batch, 'w');
+
+-- 0090_tinybird_service_data
+CREATE VIEW IF NOT EXISTS sightline.tinybird_pipe_stats_rt ON CLUSTER sightline_cluster AS
+SELECT
+    toDateTime(at, 'UTC') AS start_datetime,
+    operation AS pipe_id,
+    pipe_id AS pipe_name,
+    toFloat32(duration_ms / 1000) AS duration,
+    bytes_read AS read_bytes,
+    rows_read AS read_rows,
+    toUInt8(CAST(error_code, 'String') != '') AS error,
+    request_id,
+    token AS token_name,
+    toInt32(if(CAST(error_code, 'String') = '', 200, transform(CAST(error_code, 'String'),
+        ['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'STORE_UNAVAILABLE', 'STORE_BUSY', 'QUERY_TIMEOUT', 'VALUE_OUT_OF_RANGE'],
+        [403, 403, 400, 429, 413, 503, 503, 504, 500], 500))) AS status_code
+FROM sightline.operation_log;
+CREATE VIEW IF NOT EXISTS sightline.tinybird_pipe_stats ON CLUSTER sightline_cluster AS
+SELECT
+    toDate(start_datetime) AS date,
+    pipe_id,
+    pipe_name,
+    count() AS view_count,
+    countIf(error = 1) AS error_count,
+    avgState(duration) AS avg_duration_state,
+    quantilesTimingState(0.9, 0.95, 0.99)(toFloat64(duration) * 1000) AS quantile_timing_state,
+    sum(read_bytes) AS read_bytes_sum,
+    sum(read_rows) AS read_rows_sum
+FROM sightline.tinybird_pipe_stats_rt
+GROUP BY date, pipe_id, pipe_name;
+CREATE VIEW IF NOT EXISTS sightline.tinybird_datasources_ops_log ON CLUSTER sightline_cluster AS
+SELECT
+    toDateTime(at, 'UTC') AS timestamp,
+    'append' AS event_type,
+    replaceRegexpOne(CAST(table, 'String'), '^[^.]*[.]', '') AS datasource_id,
+    datasource_id AS datasource_name,
+    'ok' AS result,
+    toFloat32(duration_ms / 1000) AS elapsed_time,
+    toUInt64(rows) AS rows,
+    toUInt64(quarantined) AS rows_quarantine,
+    toUInt64(rows) AS written_rows,
+    toUInt64(quarantined) AS written_rows_quarantine,
+    token AS token_name
+FROM sightline.ingest_log;
+CREATE VIEW IF NOT EXISTS sightline.tinybird_endpoint_errors ON CLUSTER sightline_cluster AS
+SELECT
+    toDateTime(at, 'UTC') AS start_datetime,
+    request_id,
+    operation AS pipe_id,
+    pipe_id AS pipe_name,
+    toInt32(transform(CAST(code, 'String'),
+        ['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'STORE_UNAVAILABLE', 'STORE_BUSY', 'QUERY_TIMEOUT', 'VALUE_OUT_OF_RANGE'],
+        [403, 403, 400, 429, 413, 503, 503, 504, 500], 500)) AS status_code,
+    message AS error
+FROM sightline.error_log;

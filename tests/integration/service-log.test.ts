@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SqlService } from '../../src/domain/sql.js'
+import { ErrorCode } from '../../src/errors.js'
+import { fromGraphQL } from '../../src/rest/http.js'
 import { ServiceLog } from '../../src/service-log.js'
 import type { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { StoreUnavailableError } from '../../src/store/errors.js'
@@ -55,5 +58,14 @@ describe('the service log writer', () => {
     expect(stats.map((s) => s.operation).sort()).toEqual(['Op1', 'Op2', 'Op3', 'Op4', 'Op5', 'Op6', 'Op7', 'Op8', 'Op9'])
     expect(stats.every((s) => s.calls === 1)).toBe(true)
     expect((await store.errorLog(10)).map((e) => e.requestId)).toEqual(['e1'])
+  })
+
+  it('shows each logged error in tinybird.endpoint_errors with the status REST answers for its code', async () => {
+    const codes = Object.values(ErrorCode)
+    const op = `Codes${Date.now()}`
+    await store.writeServiceLog({ operations: [], ingests: [], errors: codes.map((code, i) => ({ at: new Date(), requestId: `c${i}`, operation: op, code, message: code })) })
+    const admin = { name: 'admin', scopes: ['admin', 'sql'], workspaceId: null }
+    const { data } = await new SqlService(store).query(admin, `SELECT error, status_code FROM tinybird.endpoint_errors WHERE pipe_name = '${op}'`)
+    expect(Object.fromEntries(data.map((r) => [r.error, r.status_code]))).toEqual(Object.fromEntries(codes.map((code) => [code, fromGraphQL({ message: '', extensions: { code } }).status])))
   })
 })
