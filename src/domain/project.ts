@@ -82,7 +82,10 @@ export class ProjectService {
    * migration planner: every plan is made first, and any refusal stops here with nothing changed.
    */
   async apply(): Promise<ApplyReport> {
-    return applyProject(this.project, this.repo)
+    const report = await applyProject(this.project, this.repo)
+    // New tables (and tables a migration rebuilt) take the store's durability before any append.
+    await this.repo.ensureDurability()
+    return report
   }
 
   /**

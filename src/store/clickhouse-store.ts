@@ -103,9 +103,9 @@ export class ClickHouseStore implements Store {
     return tableStates(this.client, databases)
   }
 
-  /** A loaded Tinybird project's database on this store's connection (`SIGHTLINE_PROJECT`). */
+  /** A loaded Tinybird project's database on this store's connection (`SIGHTLINE_PROJECT`), as durable as the store's. */
   project(database: string): ProjectRepository {
-    return new ProjectRepository(this.client, database)
+    return new ProjectRepository(this.client, database, this.config.durability)
   }
 
   forRequest<T>(scope: QueryScope, fn: () => T): T {

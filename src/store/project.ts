@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { insertRows, runCommand, selectBytes, selectDocument, selectRows, type JsonDocument, type QueryParams } from './clickhouse.js'
 import { limitErrorOf, storeCall, StoreBusyError, StoreUnavailableError } from './errors.js'
 import { jsonAnswerStatistics } from './executor.js'
+import { applyDurability } from './migrate.js'
 import { parseExact } from './sql-query.js'
 import { asWork } from './workload.js'
 
@@ -48,7 +49,18 @@ export class ProjectRepository {
   constructor(
     private readonly client: ClickHouseClient,
     readonly database: string,
+    /** SIGHTLINE_DURABILITY, for the project's tables as for the built-in ones (undefined: left as they are). */
+    private readonly durability?: 'fsync' | 'none',
   ) {}
+
+  /**
+   * Sets the store's durability on every MergeTree table of the project database (its datasources,
+   * quarantines, view targets and Sightline's records), as the built-in tables get it at start-up: with
+   * `fsync`, an append is on disk before it is answered. Returns the tables changed.
+   */
+  ensureDurability(): Promise<string[]> {
+    return applyDurability(this.client, { database: this.database }, this.durability)
+  }
 
   /** `` `db`.`name` `` */
   table(name: string): string {

@@ -54,6 +54,26 @@ function readTrace(file: string, mark: string): { parts: Part[]; synced: Array<{
   return { parts, synced, answeredAt }
 }
 
+/**
+ * What was not on disk when the answer came: each part's files and directory must be fsynced before its
+ * rename into place, and its directory again after it, before the answer.
+ */
+function unsynced(parts: readonly Part[], synced: ReadonlyArray<{ path: string; at: number }>, answeredAt: number): string[] {
+  const problems: string[] = []
+  for (const part of parts) {
+    if (!existsSync(part.final)) continue // merged away since: its files cannot be listed any more
+    const before = (path: string) => synced.some((s) => s.path === path && s.at < part.at)
+    for (const file of readdirSync(part.final)) {
+      if (!before(`${part.tmp}/${file}`)) problems.push(`${part.final}/${file} not fsynced before the rename`)
+    }
+    if (!before(part.tmp)) problems.push(`${part.tmp} (directory) not fsynced before the rename`)
+    if (!synced.some((s) => s.path === part.final && s.at > part.at && s.at < answeredAt)) {
+      problems.push(`${part.final} (directory) not fsynced after the rename, before the answer`)
+    }
+  }
+  return problems
+}
+
 describe.skipIf(!strace)('SIGHTLINE_DURABILITY: part files and directories fsynced before the answer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sightline-fsync-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -70,21 +90,24 @@ describe.skipIf(!strace)('SIGHTLINE_DURABILITY: part files and directories fsync
       const batchParts = parts.filter((p) => p.at < answeredAt)
       // Table + quarantine + record at least; views on top for the datasources that have them.
       expect(batchParts.length).toBeGreaterThanOrEqual(3)
-      const problems: string[] = []
-      for (const part of batchParts) {
-        if (!existsSync(part.final)) continue // merged away since: its files cannot be listed any more
-        const before = (path: string) => synced.some((s) => s.path === path && s.at < part.at)
-        for (const file of readdirSync(part.final)) {
-          if (!before(`${part.tmp}/${file}`)) problems.push(`${part.final}/${file} not fsynced before the rename`)
-        }
-        if (!before(part.tmp)) problems.push(`${part.tmp} (directory) not fsynced before the rename`)
-        if (!synced.some((s) => s.path === part.final && s.at > part.at && s.at < answeredAt)) {
-          problems.push(`${part.final} (directory) not fsynced after the rename, before the answer`)
-        }
-      }
-      expect(problems).toEqual([])
+      expect(unsynced(batchParts, synced, answeredAt)).toEqual([])
     })
   }
+
+  it('fsync: every part of a keyed batch to a loaded project’s datasource (table, quarantine, view, record)', async () => {
+    const env = { SIGHTLINE_DATA_DIR: join(dir, 'fsync'), CLICKHOUSE_DATABASE: 'f_project', SIGHTLINE_DURABILITY: 'fsync' }
+    await run(['project'], env) // the project's tables and their settings, outside the trace
+    const trace = join(dir, 'project.strace')
+    const mark = join(dir, 'project-answered')
+    const out = await run(['project', 'ingest', '0', 'key'], { ...env, CRASH_ANSWER_MARK: mark }, trace)
+    expect(out).toContain('"successful_rows":3')
+    const { parts, synced, answeredAt } = readTrace(trace, mark)
+    expect(answeredAt, 'the answer marker is in the trace').toBeGreaterThan(0)
+    const batchParts = parts.filter((p) => p.at < answeredAt)
+    // events, its quarantine, the user_daily view's target and the key's record.
+    expect(batchParts.length).toBeGreaterThanOrEqual(4)
+    expect(unsynced(batchParts, synced, answeredAt)).toEqual([])
+  })
 
   it('none: no part file is fsynced (the setting is what makes the difference)', async () => {
     const env = { SIGHTLINE_DATA_DIR: join(dir, 'none'), CLICKHOUSE_DATABASE: 'n_ecomm', SIGHTLINE_DURABILITY: 'none' }

@@ -1,10 +1,12 @@
 // A store in its own process, for the crash tests: `ingest` sends one keyed batch of a datasource
 // (the process may be killed in the middle of it), `counts` reads back what every table and view
-// holds. Run with tsx; configuration from the environment (SIGHTLINE_DATA_DIR, CLICKHOUSE_DATABASE,
+// holds, `project [ingest]` applies a loaded project (and appends one keyed batch to it). Run with tsx; configuration from the environment (SIGHTLINE_DATA_DIR, CLICKHOUSE_DATABASE,
 // SIGHTLINE_DURABILITY). The batches are fixed by CRASH_AT (an ISO instant), so a retry sends the
 // same rows as the attempt it repeats.
 import { renameSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../src/config.js'
+import { ProjectService } from '../../src/domain/project.js'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { selectRows } from '../../src/store/clickhouse.js'
 import type { IngestOutcome } from '../../src/store/store.js'
@@ -71,19 +73,42 @@ async function counts(store: ClickHouseStore, db: string): Promise<Record<string
   return out
 }
 
+/** The Classic fixture (`events` feeding `user_daily` through a materialized view), as a loaded project. */
+const PROJECT_DIR = fileURLToPath(new URL('../fixtures/projects/classic', import.meta.url))
+
+/** Applies the project in `<database>_project`; with `ingest`, appends one keyed NDJSON batch (one line quarantined) to `events`. */
+async function project(store: ClickHouseStore, db: string, action: string | undefined, key: string): Promise<unknown> {
+  const database = `${db}_project`
+  const service = new ProjectService(ProjectService.parse(PROJECT_DIR, database), store.project(database), { builtinPipes: new Set(), builtinDatasources: new Set() })
+  await service.apply()
+  if (action !== 'ingest') return undefined
+  const at = new Date(process.env.CRASH_AT ?? Date.now()).toISOString().slice(0, 19).replace('T', ' ')
+  const lines = [1, 2, 3].map((user) => JSON.stringify({ timestamp: at, user_id: user, event: 'buy', amount: user * 10 }))
+  lines.push(JSON.stringify({ timestamp: 'not a time', user_id: 4, event: 'buy' }))
+  return service.append({ name: 'crash', scopes: ['admin'], workspaceId: null }, 'events', lines.join('\n'), key)
+}
+
+/** A rename the strace check can see: everything before it happened before the answer. */
+function markAnswered(): void {
+  if (process.env.CRASH_ANSWER_MARK) {
+    writeFileSync(`${process.env.CRASH_ANSWER_MARK}.tmp`, '')
+    renameSync(`${process.env.CRASH_ANSWER_MARK}.tmp`, process.env.CRASH_ANSWER_MARK)
+  }
+}
+
 const [mode, kind, bad, key] = process.argv.slice(2)
 const config = loadConfig()
 const store = ClickHouseStore.open(config.store)
 await store.migrate()
 if (mode === 'ingest') {
   const outcome = await ingest(store, kind as Kind, bad === '1', key ?? 'k', new Date(process.env.CRASH_AT ?? Date.now()))
-  // A rename the strace check can see: everything before it happened before the answer.
-  if (process.env.CRASH_ANSWER_MARK) {
-    writeFileSync(`${process.env.CRASH_ANSWER_MARK}.tmp`, '')
-    renameSync(`${process.env.CRASH_ANSWER_MARK}.tmp`, process.env.CRASH_ANSWER_MARK)
-  }
+  markAnswered()
   // What the caller is answered: the stock changes and the write id are for the live feed.
   process.stdout.write(`${JSON.stringify({ outcome: { ...outcome, stockChanges: undefined, writeId: undefined } })}\n`)
+} else if (mode === 'project') {
+  const outcome = await project(store, config.store.database, kind, key ?? 'k')
+  markAnswered()
+  process.stdout.write(`${JSON.stringify({ outcome })}\n`)
 } else if (mode === 'counts') {
   process.stdout.write(`${JSON.stringify({ counts: await counts(store, config.store.database) })}\n`)
 } else {
