@@ -1,4 +1,5 @@
 import { DATASOURCES } from '../catalog/datasources.js'
+import { SERVICE_DATASOURCES, serviceView } from '../catalog/service-datasources.js'
 import type { App, IngestTable } from '../store/types.js'
 import { StoreInputError } from '../store/errors.js'
 import { APPS, INGEST_TABLES } from '../store/types.js'
@@ -27,7 +28,17 @@ export const KNOWN_SCOPES: readonly Scope[] = [
  * A loaded project's datasource of such a name is written `<database>.<name>` in scopes, like one that
  * shares its name with a built-in datasource.
  */
-export const INTERNAL_TABLES: readonly string[] = ['tokens', 'stock_changes', 'ingest_batches', 'operation_log', 'ingest_log', 'error_log', 'schema_migrations']
+export const INTERNAL_TABLES: readonly string[] = [
+  'tokens',
+  'stock_changes',
+  'ingest_batches',
+  'operation_log',
+  'ingest_log',
+  'error_log',
+  'schema_migrations',
+  // The views that answer Tinybird's `tinybird.*` service datasources.
+  ...SERVICE_DATASOURCES.map((name) => serviceView(`tinybird.${name}`) ?? name),
+]
 
 /** A resource name, optionally `<database>.`-qualified (a loaded project's resource that shares a built-in name). */
 const RESOURCE = String.raw`(?:[A-Za-z_][A-Za-z0-9_]{0,127}\.)?([A-Za-z_][A-Za-z0-9_]{0,127})`

@@ -106,33 +106,50 @@ function rowsOf(entry: DatasourceEntry, read: DatasourceRead): Readable['rows'] 
 const SERVICE_TABLES = ['operation_log', 'ingest_log', 'error_log', ...SERVICE_DATASOURCES.map((name) => serviceView(`tinybird.${name}`) ?? name)]
 
 /**
- * The statement with each `tinybird.<name>` of a service datasource Sightline keeps written as its view's
- * name (`tinybird_<name>`, a readable name like any other), outside string literals and quoted names.
- * Runs on ClickHouse's canonical text, where a plain name is never quoted.
+ * `statement` with `rewrite` applied to each run of text outside string literals and quoted names. For
+ * ClickHouse's canonical text, where a plain name is never quoted.
  */
-export function withServiceViews(statement: string): string {
+function rewriteUnquoted(statement: string, rewrite: (text: string) => string): string {
   let out = ''
+  let from = 0
   let i = 0
   while (i < statement.length) {
     const c = statement[i]!
-    if (c === "'" || c === '"' || c === '`') {
-      let j = i + 1
-      while (j < statement.length && statement[j] !== c) j += statement[j] === '\\' ? 2 : 1
-      out += statement.slice(i, j + 1)
-      i = j + 1
+    if (c !== "'" && c !== '"' && c !== '`') {
+      i++
       continue
     }
-    const name = /^tinybird\.([A-Za-z_][A-Za-z0-9_]*)/.exec(statement.slice(i, i + 64))
-    const view = name && !/[\w.$]/.test(statement[i - 1] ?? ' ') ? serviceView(name[0]) : undefined
-    if (name && view) {
-      out += view
-      i += name[0].length
-      continue
-    }
-    out += c
-    i++
+    let j = i + 1
+    while (j < statement.length && statement[j] !== c) j += statement[j] === '\\' ? 2 : 1
+    out += rewrite(statement.slice(from, i)) + statement.slice(i, j + 1)
+    from = i = j + 1
   }
-  return out
+  return out + rewrite(statement.slice(from))
+}
+
+/**
+ * The statement with each `tinybird.<name>` of a service datasource Sightline keeps written as its view's
+ * name (`tinybird_<name>`, a readable name like any other), outside string literals and quoted names.
+ */
+export function withServiceViews(statement: string): string {
+  return rewriteUnquoted(statement, (text) => text.replace(/(?<![\w.$])tinybird\.[A-Za-z_][A-Za-z0-9_]*/g, (name) => serviceView(name) ?? name))
+}
+
+/**
+ * The statement without the `FINAL` modifier after a name of `names` (`users FINAL`, `users AS u FINAL`),
+ * and the names that had it: a source is a common table expression, which takes no FINAL, so the source
+ * itself is then read with FINAL (every reference to it, in the whole statement).
+ */
+export function liftFinal(statement: string, names: ReadonlySet<string>): { statement: string; final: Set<string> } {
+  const final = new Set<string>()
+  const lifted = rewriteUnquoted(statement, (text) =>
+    text.replace(/(?<![\w.$])([A-Za-z_][A-Za-z0-9_]*)(\s+AS\s+[A-Za-z_][A-Za-z0-9_]*)?\s+FINAL\b/gi, (whole, name: string, alias: string | undefined) => {
+      if (!names.has(name)) return whole
+      final.add(name)
+      return `${name}${alias ?? ''}`
+    }),
+  )
+  return { statement: lifted, final }
 }
 
 /**
@@ -296,12 +313,14 @@ export class SqlService {
     const written = singleStatement(sql)
     if (/\bINTO\s+OUTFILE\b/i.test(written)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
     // From here on only ClickHouse's canonical form of the statement is spliced into SQL (see canonical).
-    const statement = withServiceViews(singleStatement(await this.explain(() => this.store.sqlApi.canonical(written))))
-    if (/\bINTO\s+OUTFILE\b/i.test(statement)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
+    const canonical = withServiceViews(singleStatement(await this.explain(() => this.store.sqlApi.canonical(written))))
+    if (/\bINTO\s+OUTFILE\b/i.test(canonical)) throw new SqlRefusedError('INTO OUTFILE is not allowed')
+    const entries = this.catalog.datasources
+    // `<datasource> FINAL` reads the datasource's source with FINAL (a source takes no modifier itself).
+    const { statement, final } = liftFinal(canonical, new Set(entries.flatMap((e) => [e.name, ...(e.aliases ?? [])])))
     const tree = parseTree(await this.explain(() => this.store.sqlApi.syntaxTree(statement)))
     if (!tree) throw new SqlInvalidError('The query could not be parsed')
     const reserved = await this.store.sqlApi.reservedNames()
-    const entries = this.catalog.datasources
     const readables = builtinReadables(entries)
     const byName: ReadonlyMap<string, Readable> = new Map(readables.map((r) => [r.name, r]))
     const more = inlineOnly ? [] : projectTables(entries, who)
@@ -328,14 +347,14 @@ export class SqlService {
     const allowed = new Set<string>()
     for (const table of extra) {
       const where = filters.get(table.name)
-      sources.push({ name: table.name, from: table.from, ...(where !== undefined && { where }) })
+      sources.push({ name: table.name, from: table.from, ...(final.has(table.name) && { final: true }), ...(where !== undefined && { where }) })
       allowed.add(table.qualified)
     }
     for (const readable of inlineOnly ? [] : readables) {
       const rows = readable.rows(who)
       if (rows === undefined || inlineNames.has(readable.name)) continue
       const where = and(rows, filters.get(readable.name) ?? '')
-      sources.push({ name: readable.name, table: readable.table, ...(readable.final ? { final: true } : {}), ...(where ? { where } : {}) })
+      sources.push({ name: readable.name, table: readable.table, ...(readable.final || final.has(readable.name) ? { final: true } : {}), ...(where ? { where } : {}) })
       allowed.add(this.store.sqlApi.qualified(readable.table))
     }
     const functions = inline.length > 0 ? new Set([...TABLE_FUNCTIONS, 'format']) : TABLE_FUNCTIONS

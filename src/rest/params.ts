@@ -174,3 +174,14 @@ export function formField(url: URL, body: string, contentType: string, name: str
   if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined
   return new URLSearchParams(body).get(name) ?? undefined
 }
+
+/**
+ * `?builtin=true` reaches the built-in surface while a project is loaded: `/v0/pipes` and
+ * `/v0/pipes/openapi.json` list the built-in pipes, `/v0/pipes/<name>.<format>` runs the built-in pipe and
+ * `/v0/sql` reads the built-in pipe, `/v0/events?name=<ds>` appends to the built-in datasource, where the project has one of the same name.
+ * Without it, a project's name wins (its pipes and datasources are what `/v0/*` serves); built-in names
+ * the project does not use answer as always.
+ */
+export function wantsBuiltin(url: URL): boolean {
+  return ['1', 'true'].includes(url.searchParams.get('builtin')?.toLowerCase() ?? '')
+}

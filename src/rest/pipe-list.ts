@@ -5,7 +5,7 @@ import type { Gateway } from '../transport/gateway.js'
 import { HttpError } from './http.js'
 import { openApiDocument, OPENAPI_PATH, OPENAPI_VERSION, pipeList } from './openapi.js'
 import { builtinPipe, mayRead, type Pipe } from './pipes.js'
-import { wantsBuiltin } from './pipe-route.js'
+import { wantsBuiltin } from './params.js'
 import { serveProjectCatalog } from './project-catalog.js'
 import { pipePrincipal } from './tenancy.js'
 

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Principal } from '../auth/scopes.js'
 import { grantsOf, type PipeAnswer } from '../cache/read-cache.js'
-import type { Catalog, PipeEntry, ProjectPipeSource } from '../catalog/index.js'
 import { ProjectQueryError, TemplateError, type ProjectService } from '../domain/project.js'
 import { sendBody, sendJson } from '../http.js'
 import type { Gateway } from '../transport/gateway.js'
@@ -9,8 +8,8 @@ import { readEventsBody } from './events.js'
 import { CONTENT_TYPE, FORMATS, render, type Format } from './format.js'
 import { HttpError } from './http.js'
 import { runPipe } from './operation.js'
-import { bodyParams } from './params.js'
-import { builtinPipe, type Pipe } from './pipes.js'
+import { bodyParams, wantsBuiltin } from './params.js'
+import { isProject, servedPipe, type Pipe, type ProjectPipe } from './pipes.js'
 import { pipeRowsAs, sqlOverPipe } from './sql.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 
@@ -31,37 +30,6 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 
 /** ClickHouse's own output formats, no envelope: a project's endpoints answer them natively, built-in pipes through their rows. */
 const ENGINE_FORMATS = { parquet: ['Parquet', PARQUET_CONTENT_TYPE], prometheus: ['Prometheus', PROMETHEUS_CONTENT_TYPE] } as const
-
-/**
- * `?builtin=true` reaches the built-in surface while a project is loaded: `/v0/pipes` and
- * `/v0/pipes/openapi.json` list the built-in pipes, `/v0/pipes/<name>.<format>` runs the built-in pipe and
- * `/v0/events?name=<ds>` appends to the built-in datasource, where the project has one of the same name.
- * Without it, a project's name wins (its pipes and datasources are what `/v0/*` serves); built-in names
- * the project does not use answer as always.
- */
-export function wantsBuiltin(url: URL): boolean {
-  return ['1', 'true'].includes(url.searchParams.get('builtin')?.toLowerCase() ?? '')
-}
-
-/** A loaded project's pipe as the route serves it: its catalog entry and the project that runs it. */
-export interface ProjectPipe {
-  readonly entry: PipeEntry & { readonly source: ProjectPipeSource }
-  readonly project: ProjectService
-}
-
-/**
- * The endpoint `/v0/pipes/<name>.<format>` answers, from the catalog: a loaded project's endpoint pipe of
- * that name (unless `builtin`), else the built-in pipe; undefined when neither exists.
- */
-export function servedPipe(catalog: Catalog, project: ProjectService | undefined, name: string, builtin: boolean): ProjectPipe | Pipe | undefined {
-  const entry = builtin || !project ? undefined : catalog.pipe(name)
-  if (entry?.source.kind === 'project' && entry.source.type === 'endpoint' && entry.source.project === project?.database) {
-    return { entry: entry as ProjectPipe['entry'], project: project }
-  }
-  return builtinPipe(catalog.pipe(name, { builtin: true }))
-}
-
-const isProject = (pipe: ProjectPipe | Pipe): pipe is ProjectPipe => 'project' in pipe && 'entry' in pipe
 
 /** What a pipe request asks for, read once for either executor. */
 interface PipeRequest {

@@ -13,9 +13,11 @@ import {
   type Catalog,
   type DimensionEntry,
   type PipeEntry,
+  type ProjectPipeSource,
 } from '../catalog/index.js'
 import { metricColumnsOf, type AnalyticsRequest, type AppMetricValues } from '../domain/analytics.js'
 import type { Domain } from '../domain/index.js'
+import type { ProjectService } from '../domain/project.js'
 import type { AnalyticsFilter, App, DimensionField } from '../store/types.js'
 import type { Column, Row } from './format.js'
 import { chDateTime, ParamError, type PipeParams } from './params.js'
@@ -258,10 +260,25 @@ export function builtinPipe(entry: PipeEntry | undefined): Pipe | undefined {
   return pipe ?? undefined
 }
 
-/** The built-in pipe of that name in `catalog`, as REST runs it (undefined: no such built-in pipe). */
-export function builtinPipeNamed(catalog: Catalog, name: string): Pipe | undefined {
+/** A loaded project's pipe as the route serves it: its catalog entry and the project that runs it. */
+export interface ProjectPipe {
+  readonly entry: PipeEntry & { readonly source: ProjectPipeSource }
+  readonly project: ProjectService
+}
+
+/**
+ * The endpoint `/v0/pipes/<name>.<format>` answers, from the catalog: a loaded project's endpoint pipe of
+ * that name (unless `builtin`), else the built-in pipe; undefined when neither exists.
+ */
+export function servedPipe(catalog: Catalog, project: ProjectService | undefined, name: string, builtin: boolean): ProjectPipe | Pipe | undefined {
+  const entry = builtin || !project ? undefined : catalog.pipe(name)
+  if (entry?.source.kind === 'project' && entry.source.type === 'endpoint' && entry.source.project === project?.database) {
+    return { entry: entry as ProjectPipe['entry'], project: project }
+  }
   return builtinPipe(catalog.pipe(name, { builtin: true }))
 }
+
+export const isProject = (pipe: ProjectPipe | Pipe): pipe is ProjectPipe => 'project' in pipe && 'entry' in pipe
 
 /**
  * The built-in seed pipes as REST runs them, by name: the seed's two ecommerce endpoints, then for each

@@ -7,7 +7,8 @@ import { HttpError } from './http.js'
 import { scopeFor } from '../auth/scopes.js'
 import { csvRecords, type WritableDatasource } from './datasources.js'
 import { bodyParams, idempotencyKey } from './params.js'
-import { answering, wantsBuiltin, type PrincipalOf } from './pipe-route.js'
+import { wantsBuiltin } from './params.js'
+import { answering, type PrincipalOf } from './pipe-route.js'
 import { stableId } from './project-catalog.js'
 
 /**

@@ -7,9 +7,10 @@ import { sendBody, sendJson } from '../http.js'
 import type { Gateway } from '../transport/gateway.js'
 import { QueryLimitError, StoreBusyError, StoreUnavailableError } from '../store/errors.js'
 import { readEventsBody } from './events.js'
+import { wantsBuiltin } from './params.js'
 import { CONTENT_TYPE, render, type Column, type Format, type Row } from './format.js'
 import { HttpError } from './http.js'
-import { builtinPipeNamed, type Pipe } from './pipes.js'
+import { isProject, servedPipe, type Pipe } from './pipes.js'
 import { OperationError, runPipe } from './operation.js'
 import { pipeParams, pipePrincipal } from './tenancy.js'
 
@@ -77,14 +78,14 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
   }
   const { statement, format } = splitFormat(sql)
   const started = performance.now()
-  const sources = await pipeSources(gateway, who, statement, url.searchParams, requestId)
+  const builtin = wantsBuiltin(url)
+  const sources = await pipeSources(gateway, who, statement, url.searchParams, requestId, builtin)
   // Tinybird's pipeline=<pipe>: the query reads that pipe's answer as `_` too.
   const pipeline = url.searchParams.get('pipeline')
   if (pipeline) {
-    const pipe = builtinPipeNamed(gateway.catalog, pipeline)
-    if (!pipe) throw new HttpError(404, `The pipe '${pipeline}' does not exist`)
-    const { columns, rows } = await pipeAnswer(gateway, who, pipe, url.searchParams, requestId)
-    sources.push(inlineSource('_', columns, rows))
+    const answer = await pipeSource(gateway, who, pipeline, url.searchParams, requestId, builtin, '_')
+    if (!answer) throw new HttpError(404, `The pipe '${pipeline}' does not exist`)
+    sources.push(answer)
   }
   // One operation, Tinybird's `query_api` (pipe_stats_rt's name for it), in the service logs and metrics;
   // a failure answers as the query's own error (sqlHttpError), not as the operation's masked one.
@@ -104,21 +105,30 @@ export async function serveSql(gateway: Gateway, req: IncomingMessage, res: Serv
 }
 
 /**
- * The pipes a query names, each run (as its use case, with the request's parameters, the token's scopes and a
- * JWT's fixed parameters, as `GET /v0/pipes/<pipe>` would) into rows the query reads by the pipe's name.
- * A name that only appears in a string still runs its pipe; it is then not read.
+ * The pipes a query names, each run (with the request's parameters, the token's scopes and a JWT's fixed
+ * parameters, as `GET /v0/pipes/<pipe>` would) into rows the query reads by the pipe's name: a loaded
+ * project's endpoint of that name (unless `builtin`), else the built-in pipe. A name that only appears in a string still runs
+ * its pipe; it is then not read.
  */
-async function pipeSources(gateway: Gateway, who: Principal, sql: string, search: URLSearchParams, requestId: string): Promise<InlineSource[]> {
-  const named = [...new Set(sql.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])].flatMap((word) => {
-    const pipe = builtinPipeNamed(gateway.catalog, word)
-    return pipe ? [pipe] : []
-  })
+async function pipeSources(gateway: Gateway, who: Principal, sql: string, search: URLSearchParams, requestId: string, builtin: boolean): Promise<InlineSource[]> {
   const sources: InlineSource[] = []
-  for (const pipe of named) {
-    const { columns, rows } = await pipeAnswer(gateway, who, pipe, search, requestId)
-    sources.push(inlineSource(pipe.name, columns, rows))
+  for (const word of new Set(sql.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])) {
+    const source = await pipeSource(gateway, who, word, search, requestId, builtin)
+    if (source) sources.push(source)
   }
   return sources
+}
+
+/** The answer of the pipe `/v0/pipes/<name>` serves, as rows a query reads under `as`; undefined when there is none. */
+async function pipeSource(gateway: Gateway, who: Principal, name: string, search: URLSearchParams, requestId: string, builtin: boolean, as = name): Promise<InlineSource | undefined> {
+  const pipe = servedPipe(gateway.catalog, gateway.project, name, builtin)
+  if (!pipe) return undefined
+  if (isProject(pipe)) {
+    const doc = await pipe.project.read(who, pipe.entry.name, search, requestId)
+    return inlineSource(as, doc.meta, doc.data)
+  }
+  const { columns, rows } = await pipeAnswer(gateway, who, pipe, search, requestId)
+  return inlineSource(as, columns, rows)
 }
 
 /** A pipe's columns and rows, read as `who` may read them. */

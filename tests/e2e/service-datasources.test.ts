@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createTinybirdApi, type TinybirdApi } from '@tinybirdco/sdk/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { withServiceViews } from '../../src/domain/sql.js'
 import { CreateTokenDocument } from '../generated/graphql.js'
 import { uid } from '../helpers/factories.js'
 import { gqlOk, startTestServer, type TestServer } from '../helpers/server.js'
@@ -64,14 +63,5 @@ describe('tinybird.* service datasources', () => {
     await expect(sql('SELECT result_rows FROM tinybird.pipe_stats_rt')).rejects.toThrow(/result_rows/)
     const reader = (await gqlOk(server, CreateTokenDocument, { input: { name: uid('tok'), scopes: ['sql', 'read'] } }, server.adminToken)).createToken.token
     await expect(sql('SELECT count() FROM tinybird.pipe_stats_rt', createTinybirdApi({ baseUrl: base, token: reader }))).rejects.toThrow(/403|may not read/)
-  })
-
-  it('rewrites tinybird.<name> only where it names a service datasource', () => {
-    expect(withServiceViews("SELECT a FROM tinybird.pipe_stats_rt AS p WHERE x = 'tinybird.pipe_stats' AND `tinybird.pipe_stats` = 1")).toBe(
-      "SELECT a FROM tinybird_pipe_stats_rt AS p WHERE x = 'tinybird.pipe_stats' AND `tinybird.pipe_stats` = 1",
-    )
-    expect(withServiceViews("SELECT tinybird.datasources_ops_log.rows, 'it\\'s tinybird.endpoint_errors', mytinybird.pipe_stats FROM tinybird.unknown")).toBe(
-      "SELECT tinybird_datasources_ops_log.rows, 'it\\'s tinybird.endpoint_errors', mytinybird.pipe_stats FROM tinybird.unknown",
-    )
   })
 })
