@@ -9,6 +9,12 @@
  * after trimming; two lines are equal when their text is, or when both are JSON with the same values
  * and key order (so `1.0` equals `1`), except where a line holds an integer too long for a double.
  * For a non-200 expectation only the status is compared.
+ *
+ * Classic's data quality tests (`- <name>: {sql, max_time, max_bytes_read, pipe: {name, params}}`, in any
+ * `tests/*.yaml`) run too: the SQL goes to `/v0/sql` (with the pipe's parameters and `pipeline=<pipe>`, so
+ * it reads the pipe by name or as `_`), and the test passes when it answers no rows, within `max_time`
+ * seconds and `max_bytes_read` bytes when they are set. Classic's regression files (`- pipe: … tests: …`)
+ * are reported as skipped.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
@@ -25,14 +31,30 @@ export interface TestCase {
   readonly expectedResult: string
 }
 
+/** A Classic data quality test: SQL that must answer no rows, within its time and bytes when set. */
+export interface SqlCase {
+  readonly kind: 'sql'
+  readonly name: string
+  readonly sql: string
+  /** Seconds. */
+  readonly maxTime?: number
+  readonly maxBytesRead?: number
+  /** The pipe the SQL reads, and its parameters as a query string. */
+  readonly pipe?: { readonly name: string; readonly params: string }
+}
+
 export interface TestFile {
   /** Path relative to the project. */
   readonly file: string
   readonly path: string
   readonly pipe: string
-  readonly cases: readonly TestCase[]
+  readonly cases: ReadonlyArray<TestCase | SqlCase>
   readonly document: Document
+  /** Why the file's tests are not run (a shape Sightline does not run), when they are not. */
+  readonly skipped?: string
 }
+
+const isSqlCase = (c: TestCase | SqlCase): c is SqlCase => 'kind' in c && c.kind === 'sql'
 
 /** A test file that does not have Tinybird's shape. */
 export class TestFileError extends Error {
@@ -53,8 +75,15 @@ export function readTestFiles(dir: string): TestFile[] {
     const list: unknown = document.toJS()
     if (list === null || list === undefined) continue
     if (!Array.isArray(list)) throw new TestFileError(`${file}: expected a list of tests (- name: …)`)
-    const cases = list.map((item: unknown, i): TestCase => {
+    const pipe = basename(entry).replace(/\.ya?ml$/, '')
+    if (list.some((item) => isRecord(item) && 'tests' in item && 'pipe' in item)) {
+      files.push({ file, path, pipe, cases: [], document, skipped: "Classic regression tests (- pipe: … tests: …) are not run; Forward's endpoint tests and Classic's SQL tests are" })
+      continue
+    }
+    const cases = list.map((item: unknown, i): TestCase | SqlCase => {
       const at = `${file}: test ${i + 1}`
+      const classic = classicCase(item, at)
+      if (classic) return classic
       if (item === null || typeof item !== 'object') throw new TestFileError(`${at}: expected an object with name, parameters, expected_result`)
       const t = item as Record<string, unknown>
       if (typeof t.name !== 'string' || t.name === '') throw new TestFileError(`${at}: name is missing`)
@@ -72,9 +101,72 @@ export function readTestFiles(dir: string): TestFile[] {
         expectedResult: expected,
       }
     })
-    files.push({ file, path, pipe: basename(entry).replace(/\.ya?ml$/, ''), cases, document })
+    files.push({ file, path, pipe, cases, document })
   }
   return files
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+/** A Classic test (`- <name>: {sql, …}`), or undefined when the item has another shape. */
+function classicCase(item: unknown, at: string): SqlCase | undefined {
+  if (!isRecord(item)) return undefined
+  const keys = Object.keys(item)
+  const body = keys.length === 1 ? item[keys[0]!] : undefined
+  if (!isRecord(body) || !('sql' in body)) return undefined
+  const name = keys[0]!
+  if (typeof body.sql !== 'string' || body.sql.trim() === '') throw new TestFileError(`${at} (${name}): sql must be a query`)
+  const limit = (key: 'max_time' | 'max_bytes_read'): number | undefined => {
+    const value = body[key]
+    if (value === null || value === undefined) return undefined
+    if (typeof value !== 'number' || !(value >= 0)) throw new TestFileError(`${at} (${name}): ${key} must be a number (or null)`)
+    return value
+  }
+  const maxTime = limit('max_time')
+  const maxBytesRead = limit('max_bytes_read')
+  let pipe: SqlCase['pipe']
+  if (body.pipe !== undefined && body.pipe !== null) {
+    const p = body.pipe
+    if (!isRecord(p) || typeof p.name !== 'string' || p.name === '') throw new TestFileError(`${at} (${name}): pipe must be {name, params}`)
+    const params = p.params
+    const search =
+      params === undefined || params === null
+        ? ''
+        : typeof params === 'string'
+          ? params.replace(/^\?/, '')
+          : isRecord(params)
+            ? new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, Array.isArray(v) ? v.join(',') : String(v)])).toString()
+            : undefined
+    if (search === undefined) throw new TestFileError(`${at} (${name}): pipe params must be a map or a query string`)
+    pipe = { name: p.name, params: search }
+  }
+  return { kind: 'sql', name, sql: body.sql, ...(maxTime !== undefined && { maxTime }), ...(maxBytesRead !== undefined && { maxBytesRead }), ...(pipe && { pipe }) }
+}
+
+/** Tinybird's envelope as `/v0/sql` answers it (the fields a Classic test reads). */
+interface SqlEnvelope {
+  readonly data?: readonly unknown[]
+  readonly statistics?: { readonly elapsed?: number; readonly bytes_read?: number }
+  readonly error?: string
+}
+
+/** Judges a Classic test's answer: no rows, within its limits. */
+export function judgeSql(test: SqlCase, status: number, body: string): { ok: boolean; detail: string[] } {
+  let doc: SqlEnvelope
+  try {
+    doc = JSON.parse(body) as SqlEnvelope
+  } catch {
+    return { ok: false, detail: [`HTTP ${status}: ${body.trim().slice(0, 300)}`] }
+  }
+  if (status !== 200) return { ok: false, detail: [`HTTP ${status}: ${doc.error ?? body.trim().slice(0, 300)}`] }
+  const detail: string[] = []
+  const rows = doc.data ?? []
+  if (rows.length > 0) detail.push(`the query answered ${rows.length} row(s); a passing test answers none:`, ...rows.slice(0, 5).map((r) => `  ${JSON.stringify(r)}`))
+  const elapsed = doc.statistics?.elapsed ?? 0
+  if (test.maxTime !== undefined && elapsed > test.maxTime) detail.push(`it took ${elapsed} s, over max_time ${test.maxTime} s`)
+  const bytes = doc.statistics?.bytes_read ?? 0
+  if (test.maxBytesRead !== undefined && bytes > test.maxBytesRead) detail.push(`it read ${bytes} bytes, over max_bytes_read ${test.maxBytesRead}`)
+  return { ok: detail.length === 0, detail }
 }
 
 /** Integers a double cannot hold exactly: such lines are compared as text. */
@@ -179,8 +271,25 @@ export async function runProjectTests(options: TestRunOptions): Promise<TestRunR
   try {
     for (const loaded of session.fixtures) out(`fixtures: ${loaded.file} → ${loaded.datasource}: ${loaded.rows} rows${loaded.quarantined > 0 ? `, ${loaded.quarantined} quarantined` : ''}`)
     for (const file of files) {
+      if (file.skipped) out(`· ${file.file}: skipped: ${file.skipped}`)
       for (const [index, test] of file.cases.entries()) {
         const t0 = performance.now()
+        if (isSqlCase(test)) {
+          const search = new URLSearchParams(test.pipe?.params ?? '')
+          if (test.pipe) search.set('pipeline', test.pipe.name)
+          const res = await fetch(`${session.base}/v0/sql?${search}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${session.adminToken}`, 'content-type': 'text/plain' },
+            body: test.sql,
+          })
+          const body = await res.text()
+          const ms = performance.now() - t0
+          const verdict = judgeSql(test, res.status, body)
+          results.push({ file: file.file, name: test.name, ok: verdict.ok, status: res.status, body, detail: verdict.detail, ms })
+          out(`${verdict.ok ? '✓' : '✗'} ${file.file} › ${test.name} (${Math.round(ms)} ms)${options.update ? ': a SQL test, nothing to rewrite' : ''}`)
+          for (const line of verdict.detail) out(`    ${line}`)
+          continue
+        }
         const res = await fetch(`${session.base}/v0/pipes/${encodeURIComponent(file.pipe)}.ndjson${test.parameters ? `?${test.parameters}` : ''}`, {
           headers: { authorization: `Bearer ${session.adminToken}` },
         })

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest'
 // `npx sightline test` through the real CLI (bin/sightline.js) on the typed-shop fixture project.
 const BIN = fileURLToPath(new URL('../../bin/sightline.js', import.meta.url))
 const SHOP = fileURLToPath(new URL('../fixtures/projects/typed-shop', import.meta.url))
+/** A Classic project with Classic SQL tests (tests/default.yaml), a regression file and a Forward test. */
+const CLASSIC = fileURLToPath(new URL('../fixtures/projects/classic-tests', import.meta.url))
 
 function sightline(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -72,5 +74,33 @@ describe('sightline test', () => {
     const run = await sightline(['test', '--project', dir])
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('order_lookup.pipe:')
+  })
+
+  it("runs Classic's SQL tests (no rows, within max_time and max_bytes_read, over a pipe with its params) beside Forward's", async () => {
+    const run = await sightline(['test', '--project', CLASSIC])
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    for (const name of ['no_negative_amounts', 'every_spender_is_a_user', 'big_spenders_over_the_threshold', 'only_pro_big_spenders']) {
+      expect(run.stdout).toMatch(new RegExp(`✓ tests/default\\.yaml › ${name}`))
+    }
+    expect(run.stdout).toContain('· tests/regression.yaml: skipped: Classic regression tests')
+    expect(run.stdout).toContain('5 passed, 0 failed')
+
+    const dir = mkdtempSync(join(tmpdir(), 'sightline-classic-tests-'))
+    cpSync(CLASSIC, dir, { recursive: true })
+    const file = join(dir, 'tests/default.yaml')
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('WHERE amount < 0', 'WHERE amount > 100')
+        .replace('max_bytes_read: 100000', 'max_bytes_read: 1')
+        .replace("WHERE name = ''", 'WHERE no_such_column = 1'),
+    )
+    const broken = await sightline(['test', '--project', dir])
+    expect(broken.code).toBe(1)
+    expect(broken.stdout).toMatch(/✗ tests\/default\.yaml › no_negative_amounts[^\n]*\n\s+the query answered 1 row\(s\); a passing test answers none:\n\s+\{"timestamp":"2026-11-02 10:00:00","user_id":1,"event":"buy","amount":150\}/)
+    expect(broken.stdout).toMatch(/✗ tests\/default\.yaml › big_spenders_over_the_threshold[^\n]*\n\s+it read \d+ bytes, over max_bytes_read 1/)
+    expect(broken.stdout).toMatch(/✗ tests\/default\.yaml › every_spender_is_a_user[^\n]*\n\s+HTTP 400: .*no_such_column/)
+    expect(broken.stdout).toContain('2 passed, 3 failed')
   })
 })

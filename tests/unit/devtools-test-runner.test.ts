@@ -27,6 +27,21 @@ describe('Tinybird test files', () => {
     ])
   })
 
+  it("reads Classic's SQL tests, with their limits and the pipe's parameters as a query string", () => {
+    const dir = project({
+      'default.yaml': "- positive:\n    max_time: null\n    max_bytes_read: 100\n    sql: SELECT 1 WHERE 0\n- over_pipe:\n    sql: SELECT * FROM _\n    pipe:\n      name: top\n      params:\n        day: '2026-01-01'\n        tags: [a, b]\n",
+      'regression.yaml': "- pipe: '.*'\n  tests:\n    - coverage: {}\n",
+    })
+    const [defaults, regression] = readTestFiles(dir)
+    expect(defaults?.cases).toEqual([
+      { kind: 'sql', name: 'positive', sql: 'SELECT 1 WHERE 0', maxBytesRead: 100 },
+      { kind: 'sql', name: 'over_pipe', sql: 'SELECT * FROM _', pipe: { name: 'top', params: 'day=2026-01-01&tags=a%2Cb' } },
+    ])
+    expect(regression?.skipped).toMatch(/Classic regression tests/)
+    expect(() => readTestFiles(project({ 'x.yaml': '- t:\n    sql: SELECT 1\n    max_time: soon\n' }))).toThrow(/t\): max_time must be a number/)
+    expect(() => readTestFiles(project({ 'x.yaml': '- t:\n    sql: SELECT 1\n    pipe: top\n' }))).toThrow(/pipe must be \{name, params\}/)
+  })
+
   it('refuses a file that is not a list of named tests, naming the file', () => {
     expect(() => readTestFiles(project({ 'x.yaml': 'name: a\n' }))).toThrow(TestFileError)
     expect(() => readTestFiles(project({ 'x.yaml': '- parameters: a=1\n' }))).toThrow(/tests\/x\.yaml: test 1: name is missing/)
