@@ -101,6 +101,8 @@ export function restRoute(gateway: Gateway): HttpRoute {
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
+  // decodeURIComponent of a path segment that is not valid percent-encoding.
+  if (err instanceof URIError) return new HttpError(400, 'The path is not valid percent-encoded UTF-8')
   if (err instanceof ParamError) return new HttpError(400, err.message)
   if (err instanceof OperationError) return fromGraphQL(err)
   if (err instanceof DomainError) return fromGraphQL({ message: err.message, extensions: { code: err.code } })

@@ -97,6 +97,7 @@ describe('tinybird pull and the resource reads over a loaded project', () => {
       expect(((await res.json()) as { error: string }).error).toMatch(/needs the scope/)
     }
     expect((await get('/v0/pipes/no_such_pipe')).status).toBe(404)
+    for (const path of ['/v0/pipes/%E0%A4%A', '/v0/datasources/%E0%A4%A.datasource', '/v0/datasources/%FF']) expect((await get(path)).status, path).toBe(400)
     expect((await get('/v0/pipes/api_ui_filters', 'sl_not_a_token')).status).toBe(403)
     const post = await fetch(`${base}/v0/pipes/api_ui_filters`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}` } })
     expect(post.status).toBe(405)
