@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDemoTokens, DEMO_WORKSPACES, DemoTrickle, loadDemo, refreshDemo } from './demo.js'
 import { DatafileError, ProjectRefusedError } from './domain/project.js'
 import { devCommand, DEVTOOLS_USAGE, DevtoolsUsageError, testCommand } from './devtools/cli.js'
+import { SdkProjectError } from './devtools/sdk-project.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import { trimEngineLibrary } from './store/connection.js'
@@ -228,7 +229,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError || err instanceof DevtoolsUsageError) console.error(`${err.message}\n\n${USAGE}`)
   else if (err instanceof ConfigError || err instanceof StoreInputError || err instanceof NotFoundError) console.error(err.message)
   // A Tinybird project that does not parse (file:line) or whose changes would lose data: the message says it all.
-  else if (err instanceof DatafileError || err instanceof ProjectRefusedError) console.error(err.message)
+  else if (err instanceof DatafileError || err instanceof ProjectRefusedError || err instanceof SdkProjectError) console.error(err.message)
   else console.error(err)
   process.exit(err instanceof UsageError || err instanceof DevtoolsUsageError ? 2 : 1)
 })

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startDev } from './dev.js'
+import { SdkProjectError } from './sdk-project.js'
 import type { StartServer } from './session.js'
 import { runProjectTests, TestFileError } from './test-runner.js'
 
@@ -11,7 +12,9 @@ export const DEVTOOLS_USAGE = `  test [--project DIR] [--update] [PIPE…]
                              embedded store loaded with its fixtures/; --update rewrites the expectations
   dev [--project DIR] [--port N]
                              serve the project from a throw-away embedded store with its fixtures, print
-                             its tokens, and reload it when a .datasource or .pipe file changes`
+                             its tokens, and reload it when a .datasource or .pipe file changes
+                             (a TypeScript SDK project, with a tinybird.json or tinybird.config.*: its
+                             datafiles are generated with its @tinybirdco/sdk, again on every save)`
 
 /** A usage mistake in the arguments (exit 2). */
 export class DevtoolsUsageError extends Error {}
@@ -35,7 +38,7 @@ export async function testCommand(args: readonly string[], startServer: StartSer
     const report = await runProjectTests({ dir: projectDir(values.project), update: values.update ?? false, pipes: positionals, startServer })
     return report.failed > 0 ? 1 : 0
   } catch (err) {
-    if (err instanceof TestFileError) {
+    if (err instanceof TestFileError || err instanceof SdkProjectError) {
       console.error(err.message)
       return 1
     }

@@ -4,11 +4,13 @@
  * `.datasource`, `.pipe` or `.incl` file changes (fs.watch, debounced). A datafile that does not parse is shown
  * with file:line and the previous version keeps serving; a change that would lose rows empties the
  * datasource and loads its fixtures again, after saying so (dev mode only: `sightline start` refuses).
- * REST and the GraphQL `pipes` namespace serve the new version once the reload is done.
+ * REST and the GraphQL `pipes` namespace serve the new version once the reload is done. A TypeScript SDK
+ * project is generated again (its SDK's `tinybird generate`) on every save of a definition, then reloaded.
  */
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { DatafileError, ProjectService } from '../domain/project.js'
+import { SDK_SOURCE, SdkProjectError } from './sdk-project.js'
 import { startProjectSession, type ProjectSession, type StartServer } from './session.js'
 
 export interface DevOptions {
@@ -99,7 +101,13 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   out(`  endpoints: ${host.pipes.map((p) => p.name).join(', ') || '(none)'}`)
   out(`\nTokens:\n  admin: ${session.adminToken}`)
   for (const t of session.tokens) out(`  ${t.name}: ${t.secret}   (${t.scopes.join(', ')})`)
-  out(`\nWatching ${host.project.dir} for .datasource, .pipe and .incl changes (Ctrl-C stops and deletes the store).`)
+  const sdk = session.sdk
+  const source = sdk ? resolve(options.dir) : host.project.dir
+  out(
+    sdk
+      ? `\nWatching ${source} for changes to its TypeScript SDK definitions (generated again with its @tinybirdco/sdk; Ctrl-C stops and deletes the store).`
+      : `\nWatching ${host.project.dir} for .datasource, .pipe and .incl changes (Ctrl-C stops and deletes the store).`,
+  )
 
   let running: Promise<ReloadOutcome> | undefined
   let again = false
@@ -108,9 +116,10 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     const ms = () => Math.round(performance.now() - started)
     let next
     try {
+      await sdk?.regenerate()
       next = ProjectService.parse(host.project.dir, host.database)
     } catch (err) {
-      const message = err instanceof DatafileError ? err.message : String(err)
+      const message = err instanceof DatafileError || err instanceof SdkProjectError ? err.message : String(err)
       out(`✗ ${message}\n  the previous version keeps serving`)
       return { ok: false, ms: ms(), message }
     }
@@ -148,8 +157,8 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   }
 
   let timer: NodeJS.Timeout | undefined
-  const watcher = watchTree(host.project.dir, (filename) => {
-    if (!DATAFILE.test(filename)) return
+  const watcher = watchTree(source, (filename) => {
+    if (!(sdk ? SDK_SOURCE : DATAFILE).test(filename)) return
     clearTimeout(timer)
     timer = setTimeout(() => void reload(), options.debounceMs ?? 80)
   }, (err) => out(`watching stopped: ${err.message}`))

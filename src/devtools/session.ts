@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { loadConfig, type Config } from '../config.js'
 import type { FixtureLoad, ProjectHost } from '../graphql-project/host.js'
+import { generatedProject, sdkConfig, type GeneratedProject } from './sdk-project.js'
 
 /** What the tools need of a running server (`startServer`'s answer). */
 export interface ProjectServer {
@@ -37,6 +38,8 @@ export interface ProjectSession {
   readonly fixtures: readonly FixtureLoad[]
   /** The project's `TOKEN` lines as tokens of this session. */
   readonly tokens: readonly MintedToken[]
+  /** For a TypeScript SDK project: the datafiles its SDK generated, which the server loads. */
+  readonly sdk?: GeneratedProject
   close(): Promise<void>
 }
 
@@ -53,8 +56,31 @@ export interface SessionOptions {
 /**
  * Starts the server on a fresh chDB directory (deleted by `close`) with the project loaded in its own
  * database and its fixtures inserted. A remote CLICKHOUSE_URL is ignored: these tools never touch it.
+ * A TypeScript SDK project is served from the datafiles its SDK generates (sdk-project.ts).
  */
 export async function startProjectSession(options: SessionOptions): Promise<ProjectSession> {
+  const sdk = sdkConfig(options.dir) ? await generatedProject(resolve(options.dir)) : undefined
+  try {
+    const session = await startOn(sdk?.dir ?? options.dir, options)
+    if (!sdk) return session
+    return {
+      ...session,
+      sdk,
+      close: async () => {
+        try {
+          await session.close()
+        } finally {
+          sdk.close()
+        }
+      },
+    }
+  } catch (err) {
+    sdk?.close()
+    throw err
+  }
+}
+
+async function startOn(dir: string, options: SessionOptions): Promise<ProjectSession> {
   const env = options.env ?? process.env
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-dev-'))
   const adminToken = env.SIGHTLINE_ADMIN_TOKEN || `admin_${randomBytes(16).toString('hex')}`
@@ -64,7 +90,7 @@ export async function startProjectSession(options: SessionOptions): Promise<Proj
     CLICKHOUSE_CLUSTER: '',
     SIGHTLINE_DATA_DIR: dataDir,
     SIGHTLINE_DEMO: '0',
-    SIGHTLINE_PROJECT: resolve(options.dir),
+    SIGHTLINE_PROJECT: resolve(dir),
     SIGHTLINE_ADMIN_TOKEN: adminToken,
     SIGHTLINE_DURABILITY: 'none',
     PORT: String(options.port ?? env.PORT ?? 0),

@@ -40,7 +40,7 @@
  * What stands alone lives beside it: the cron reader (`cron.ts`) and the SQL reference finder
  * (`sql-references.ts`), re-exported here.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, dirname, join, normalize, relative } from 'node:path'
 import { compileTemplate, TemplateError } from './template.js'
 import { cronProblem } from './cron.js'
@@ -1079,6 +1079,9 @@ export interface Project {
   readonly dependencies: ReadonlyMap<string, ReadonlyMap<string, readonly NodeDependency[]>>
 }
 
+/** The configuration files of a Tinybird TypeScript SDK project, in the order the SDK looks for them. */
+export const SDK_CONFIGS: readonly string[] = ['tinybird.config.json', 'tinybird.config.mjs', 'tinybird.config.cjs', 'tinybird.config.js', 'tinybird.json']
+
 const SKIP_DIRS = new Set(['node_modules', '.git', 'fixtures', 'tests', '.tinyb', 'dist'])
 
 function walkFiles(dir: string, out: string[] = []): string[] {
@@ -1208,7 +1211,12 @@ export function loadProject(dir: string): Project {
     const rel = relative(dir, path)
     return parseDatafile(rel, readFileSync(path, 'utf8'), read)
   })
-  if (files.length === 0) throw new DatafileError(dir, 0, 'no .datasource or .pipe files found')
+  if (files.length === 0) {
+    // A Tinybird TypeScript SDK project keeps its resources in code: its SDK writes the datafiles.
+    const sdk = SDK_CONFIGS.find((f) => existsSync(join(dir, f)))
+    const hint = sdk ? ` (${sdk}: a TypeScript SDK project — run npx tinybird generate -o <folder> and load that folder; sightline dev and sightline test take this folder as it is)` : ''
+    throw new DatafileError(dir, 0, `no .datasource or .pipe files found${hint}`)
+  }
   return resolveProject(dir, files)
 }
 

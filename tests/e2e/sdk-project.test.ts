@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js'
 const run = promisify(execFile)
 const PROJECT = fileURLToPath(new URL('../fixtures/sdk-project', import.meta.url))
 const SDK_CLI = fileURLToPath(new URL('../../node_modules/@tinybirdco/sdk/bin/tinybird.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../bin/sightline.js', import.meta.url))
 
 /**
  * A project written with Tinybird's TypeScript SDK: the SDK's own `tinybird generate` writes its datafiles,
@@ -65,5 +66,13 @@ describe('a Tinybird TypeScript SDK project', () => {
       { pathname: '/a', views: 2 },
       { pathname: '/b', views: 1 },
     ])
+  })
+
+  it('is tested as it is by sightline test: its SDK generates the datafiles, its fixtures and tests/ are read', async () => {
+    const env = { ...process.env, SIGHTLINE_ADMIN_TOKEN: '', CLICKHOUSE_URL: '', SIGHTLINE_PROJECT: '', TINYBIRD_TOKEN: '', TINYBIRD_URL: '' }
+    const { stdout } = await run(process.execPath, [BIN, 'test', '--project', PROJECT], { env, timeout: 170_000 })
+    expect(stdout).toContain('fixtures: fixtures/page_views.ndjson → page_views: 3 rows')
+    expect(stdout).toMatch(/✓ tests\/top_pages\.yaml › top_pages_november_30/)
+    expect(stdout).toContain('2 passed, 0 failed')
   })
 })
