@@ -94,15 +94,15 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   const host = session.project
   const tokens = new Map(session.tokens.map((t) => [t.name, t.secret]))
 
-  out(`\nSightline dev: ${displayPath(host.project.dir)} (database ${host.database}, a throw-away store) ready in ${Math.round(performance.now() - t0)} ms`)
+  const sdk = session.sdk
+  const source = sdk ? resolve(options.dir) : host.project.dir
+  out(`\nSightline dev: ${displayPath(source)}${sdk ? ' (TypeScript SDK project)' : ''} (database ${host.database}, a throw-away store) ready in ${Math.round(performance.now() - t0)} ms`)
   for (const f of session.fixtures) out(`  fixtures: ${f.file} → ${f.datasource}: ${f.rows} rows${f.quarantined > 0 ? `, ${f.quarantined} quarantined` : ''}`)
   out(`  GraphQL: ${session.server.url}   (query { pipes { … } })`)
   out(`  REST:    ${session.base}/v0/pipes/<pipe>.json   ·   web: ${session.base}/`)
   out(`  endpoints: ${host.pipes.map((p) => p.name).join(', ') || '(none)'}`)
   out(`\nTokens:\n  admin: ${session.adminToken}`)
   for (const t of session.tokens) out(`  ${t.name}: ${t.secret}   (${t.scopes.join(', ')})`)
-  const sdk = session.sdk
-  const source = sdk ? resolve(options.dir) : host.project.dir
   out(
     sdk
       ? `\nWatching ${source} for changes to its TypeScript SDK definitions (generated again with its @tinybirdco/sdk; Ctrl-C stops and deletes the store).`
