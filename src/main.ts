@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDemoTokens, DEMO_WORKSPACES, DemoTrickle, loadDemo, refreshDemo } from './demo.js'
 import { DatafileError, ProjectRefusedError } from './domain/project.js'
 import { devCommand, DEVTOOLS_USAGE, DevtoolsUsageError, testCommand } from './devtools/cli.js'
-import { SdkProjectError } from './devtools/sdk-project.js'
+import { generatedProject, SdkProjectError, sdkConfig } from './devtools/sdk-project.js'
 import { startServer } from './server.js'
 import { ClickHouseStore } from './store/clickhouse-store.js'
 import { trimEngineLibrary } from './store/connection.js'
@@ -44,7 +44,10 @@ async function withStore<T>(config: Config, fn: (store: ClickHouseStore) => Prom
 
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 
-async function start(config: Config): Promise<void> {
+async function start(given: Config): Promise<void> {
+  // A Tinybird TypeScript SDK project is served from the datafiles its own SDK generates (removed on exit).
+  const sdk = given.project && sdkConfig(given.project.dir) ? await generatedProject(given.project.dir) : undefined
+  const config: Config = sdk && given.project ? { ...given, project: { ...given.project, dir: sdk.dir } } : given
   let tokens: Array<{ name: string; secret: string }> = []
   // The demo's data and tokens are ready before /readyz says so; its trickle stops first on shutdown.
   const server = await startServer(config, {
@@ -86,7 +89,10 @@ async function start(config: Config): Promise<void> {
     stopping = true
     process.stderr.write(`${signal}: draining…\n`)
     server.stop().then(
-      () => process.exit(0),
+      () => {
+        sdk?.close()
+        process.exit(0)
+      },
       (err: unknown) => {
         console.error(err)
         process.exit(1)

@@ -1214,7 +1214,7 @@ export function loadProject(dir: string): Project {
   if (files.length === 0) {
     // A Tinybird TypeScript SDK project keeps its resources in code: its SDK writes the datafiles.
     const sdk = SDK_CONFIGS.find((f) => existsSync(join(dir, f)))
-    const hint = sdk ? ` (${sdk}: a TypeScript SDK project — run npx tinybird generate -o <folder> and load that folder; sightline dev and sightline test take this folder as it is)` : ''
+    const hint = sdk ? ` (${sdk}: a TypeScript SDK project — sightline start, dev and test generate its datafiles with its own SDK; elsewhere run npx tinybird generate -o <folder> and load that folder)` : ''
     throw new DatafileError(dir, 0, `no .datasource or .pipe files found${hint}`)
   }
   return resolveProject(dir, files)
