@@ -1,5 +1,5 @@
 import 'reflect-metadata'
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import { Tinybird } from '@tinybirdco/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dailyViews, pageViews, topPages } from '../fixtures/sdk-project/tinybird/definitions.js'
+import { spawnNode } from '../helpers/process.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
@@ -79,27 +80,15 @@ describe('a Tinybird TypeScript SDK project', () => {
   it('is served as it is by sightline start, its SDK generating the datafiles', async () => {
     const admin = `admin_${randomBytes(8).toString('hex')}`
     const env = { ...process.env, SIGHTLINE_ADMIN_TOKEN: admin, SIGHTLINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'sightline-sdk-start-')), CLICKHOUSE_URL: '', SIGHTLINE_PROJECT: '', PORT: '0', SIGHTLINE_LOG_LEVEL: 'warn', TINYBIRD_TOKEN: '', TINYBIRD_URL: '' }
-    const child = spawn(process.execPath, [BIN, 'start', '--project', PROJECT], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+    const started = spawnNode([BIN, 'start', '--project', PROJECT], env)
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const m = /Sightline is serving (http:\/\/\S+)\/graphql/.exec(output)
-          if (m) resolve(m[1]!)
-        }
-        child.stdout.on('data', check)
-        child.once('exit', (code) => reject(new Error(`sightline start exited (${code}):\n${output}`)))
-      })
-      const started = typedClient(url, admin)
-      await started.pageViews.ingest({ timestamp: '2026-11-30 09:00:00', pathname: '/c', session_id: 's9', country: 'IT', duration_ms: 1, tags: [] })
-      const answer = await started.topPages.query({ start_date: '2026-11-30 00:00:00', end_date: '2026-12-01 00:00:00' })
+      const url = await started.waitForLine((line) => /Sightline is serving (http:\/\/\S+)\/graphql/.exec(line)?.[1], 'the serving line')
+      const client = typedClient(url, admin)
+      await client.pageViews.ingest({ timestamp: '2026-11-30 09:00:00', pathname: '/c', session_id: 's9', country: 'IT', duration_ms: 1, tags: [] })
+      const answer = await client.topPages.query({ start_date: '2026-11-30 00:00:00', end_date: '2026-12-01 00:00:00' })
       expect(answer.data.map((r) => r.pathname)).toEqual(['/c'])
     } finally {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGINT')
-      await exited
+      await started.kill('SIGINT')
     }
   })
 })
