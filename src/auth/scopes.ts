@@ -1,5 +1,5 @@
 import { DATASOURCES } from '../catalog/datasources.js'
-import { SERVICE_DATASOURCES, serviceView } from '../catalog/service-datasources.js'
+import { SERVICE_VIEWS } from '../catalog/service-datasources.js'
 import type { App, IngestTable } from '../store/types.js'
 import { StoreInputError } from '../store/errors.js'
 import { APPS, INGEST_TABLES } from '../store/types.js'
@@ -37,7 +37,7 @@ export const INTERNAL_TABLES: readonly string[] = [
   'error_log',
   'schema_migrations',
   // The views that answer Tinybird's `tinybird.*` service datasources.
-  ...SERVICE_DATASOURCES.map((name) => serviceView(`tinybird.${name}`) ?? name),
+  ...SERVICE_VIEWS,
 ]
 
 /** A resource name, optionally `<database>.`-qualified (a loaded project's resource that shares a built-in name). */

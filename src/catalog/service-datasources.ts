@@ -5,6 +5,9 @@
  */
 export const SERVICE_DATASOURCES: readonly string[] = ['pipe_stats_rt', 'pipe_stats', 'datasources_ops_log', 'endpoint_errors']
 
+/** The views in Sightline's database that answer them (`tinybird_<name>`). */
+export const SERVICE_VIEWS: readonly string[] = SERVICE_DATASOURCES.map((name) => `tinybird_${name}`)
+
 /** The view that answers `tinybird.<name>`, or undefined for a service datasource Sightline does not keep. */
 export function serviceView(qualified: string): string | undefined {
   const name = qualified.startsWith('tinybird.') ? qualified.slice('tinybird.'.length) : undefined

@@ -4,7 +4,7 @@
  * because the checks (statement kind, tables, functions) and the rewrite share one walk of the query.
  */
 import { grants, scopeFor, type Principal } from '../auth/scopes.js'
-import { Catalog, SERVICE_DATASOURCES, serviceView, type DatasourceEntry, type DatasourceRead } from '../catalog/index.js'
+import { Catalog, SERVICE_VIEWS, serviceView, type DatasourceEntry, type DatasourceRead } from '../catalog/index.js'
 import type { JsonDocument, QueryParams } from '../store/clickhouse.js'
 import { SqlQueryError, type SqlSource } from '../store/sql-query.js'
 import type { Store } from '../store/store.js'
@@ -103,7 +103,7 @@ function rowsOf(entry: DatasourceEntry, read: DatasourceRead): Readable['rows'] 
 }
 
 /** The service-log tables (no datasources) and Tinybird's service datasources over them: admins read them. */
-const SERVICE_TABLES = ['operation_log', 'ingest_log', 'error_log', ...SERVICE_DATASOURCES.map((name) => serviceView(`tinybird.${name}`) ?? name)]
+const SERVICE_TABLES = ['operation_log', 'ingest_log', 'error_log', ...SERVICE_VIEWS]
 
 /**
  * `statement` with `rewrite` applied to each run of text outside string literals and quoted names. For

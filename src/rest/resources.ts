@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { DatasourceEngineView } from '../domain/datasources.js'
 import { sendJson } from '../http.js'
 import type { Gateway } from '../transport/gateway.js'
 import { HttpError } from './http.js'
@@ -64,18 +65,8 @@ export interface DescribedDatasource {
   readonly name: string
   readonly description?: string | null
   readonly columns: readonly DescribedColumn[]
-  readonly engine: {
-    readonly engine: string
-    readonly sorting_key?: string | null
-    readonly partition_key?: string | null
-    readonly primary_key?: string | null
-    readonly ttl?: string | null
-    readonly engine_ver?: string
-    readonly engine_is_deleted?: string
-    readonly engine_sign?: string
-    readonly engine_version?: string
-    readonly engine_summing_columns?: string
-  }
+  /** The domain's engine view (keys and arguments by the SDK's names); a TTL when the description has one. */
+  readonly engine: Pick<DatasourceEngineView, 'engine'> & Partial<DatasourceEngineView> & { readonly ttl?: string | null }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { APPS, BATCH_COLUMN, DATASOURCES, MARKER_COLUMN, QUARANTINE_COLUMNS, ROLLUPS, SERVICE_DATASOURCES, serviceView, stockStatus, type ColumnEntry } from '../../src/catalog/index.js'
+import { APPS, BATCH_COLUMN, DATASOURCES, MARKER_COLUMN, QUARANTINE_COLUMNS, ROLLUPS, SERVICE_VIEWS, stockStatus, type ColumnEntry } from '../../src/catalog/index.js'
 import { ClickHouseStore } from '../../src/store/clickhouse-store.js'
 import { createConnection } from '../../src/store/connection.js'
 import { makeProduct, uid } from '../helpers/factories.js'
@@ -95,7 +95,7 @@ describe('the catalog', () => {
       ...DATASOURCES.flatMap((d) => [d.name, ...(d.quarantine ? [d.quarantine] : [])]),
       ...ROLLUPS.map((r) => r.name),
       // Tinybird's service datasources, as views of the logs.
-      ...SERVICE_DATASOURCES.map((name) => serviceView(`tinybird.${name}`)),
+      ...SERVICE_VIEWS,
     ])
     const unknown = [...live.keys()].filter((t) => !known.has(t) && !INTERNAL.test(t))
     expect(unknown).toEqual([])
